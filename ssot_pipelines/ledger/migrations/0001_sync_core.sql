@@ -54,12 +54,3 @@ CREATE TABLE IF NOT EXISTS sync_watermarks (
     pulled_until  timestamptz NOT NULL,
     PRIMARY KEY (target, database)
 );
-
--- Values passed between Dagster steps (the IO manager), so no step keeps state on local disk.
-CREATE TABLE IF NOT EXISTS asset_values (
-    asset_key   text NOT NULL,
-    partition   text NOT NULL DEFAULT '',
-    payload     bytea NOT NULL,
-    stored_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (asset_key, partition)
-);
