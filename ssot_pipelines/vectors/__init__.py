@@ -1,0 +1,26 @@
+"""Embedders and vector stores: semantic recall over transcripts, conversations and files.
+
+Nothing heavy is imported here: the MiniLM model, pgvector and Pinecone load only when used.
+"""
+
+from ssot_pipelines.vectors.cache import CachedEmbedder, content_hash
+from ssot_pipelines.vectors.embedder import DIMENSION, Embedder, embedder_from_env, make_embedder
+from ssot_pipelines.vectors.hashing import HashingEmbedder
+from ssot_pipelines.vectors.minilm import MiniLMEmbedder, minilm_missing_parts
+from ssot_pipelines.vectors.store import InvalidVectorItem, VectorHit, VectorItem, VectorStore
+
+__all__ = [
+    "DIMENSION",
+    "CachedEmbedder",
+    "Embedder",
+    "HashingEmbedder",
+    "InvalidVectorItem",
+    "MiniLMEmbedder",
+    "VectorHit",
+    "VectorItem",
+    "VectorStore",
+    "content_hash",
+    "embedder_from_env",
+    "make_embedder",
+    "minilm_missing_parts",
+]
