@@ -1,0 +1,62 @@
+"""Dagster resources for the vector layer: the vector store (Pinecone or pgvector) and the embedder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import psycopg
+from pydantic import PrivateAttr
+
+from ssot_pipelines.vectors.cache import CachedEmbedder
+from ssot_pipelines.vectors.embedder import Embedder, make_embedder
+from ssot_pipelines.vectors.store import VectorStore
+
+
+class VectorsResource(dg.ConfigurableResource):  # type: ignore[misc]
+    """Pinecone when ``pinecone_api_key`` is set (env ``PINECONE_API_KEY``), else pgvector in the ledger.
+
+    ``postgres_url`` None means ``ssot_pipelines.ledger.resolve_postgres_url()`` (``POSTGRES_URL`` or the
+    embedded PostgreSQL). The store is built once per resource instance and its connection closed after
+    the step.
+    """
+
+    pinecone_api_key: str | None = None
+    pinecone_index: str = "ssot"
+    pinecone_host: str | None = None
+    postgres_url: str | None = None
+
+    _store: Any = PrivateAttr(default=None)
+
+    def store(self) -> VectorStore:
+        """The configured vector store (connects on first use, not here)."""
+        if self._store is None:
+            self._store = self._build()
+        store: VectorStore = self._store
+        return store
+
+    def _build(self) -> VectorStore:
+        if self.pinecone_api_key:
+            from ssot_pipelines.vectors.pinecone_store import PineconeStore
+
+            return PineconeStore(self.pinecone_api_key, self.pinecone_index or "ssot", self.pinecone_host or None)
+        from ssot_pipelines.ledger import resolve_postgres_url
+        from ssot_pipelines.vectors.pgvector_store import PgVectorStore
+
+        return PgVectorStore(self.postgres_url or resolve_postgres_url())
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        close = getattr(self._store, "close", None)
+        if close is not None:
+            close()
+
+
+class EmbedderResource(dg.ConfigurableResource):  # type: ignore[misc]
+    """The embedder named by ``kind`` (env ``SSOT_EMBEDDER``): ``minilm`` (default) or ``hashing``."""
+
+    kind: str = "minilm"
+
+    def embedder(self, ledger: psycopg.Connection[Any] | None = None) -> Embedder:
+        """The embedder; given a ledger connection, wrapped with the embedding cache in that ledger."""
+        inner = make_embedder(self.kind or "minilm")
+        return CachedEmbedder(inner, ledger) if ledger is not None else inner
