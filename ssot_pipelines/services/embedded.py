@@ -22,7 +22,7 @@ def embedded_postgres_url(data_dir: Path | None = None) -> str:
     pgdata = (data_dir or ssot_home() / "postgres").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
-        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
         return str(server.get_uri())
     except Exception as exc:  # the library raises plain exceptions with useful text
         raise ConfigurationError(

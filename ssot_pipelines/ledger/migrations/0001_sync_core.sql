@@ -23,12 +23,14 @@ CREATE TABLE IF NOT EXISTS records (
 );
 
 -- What was pushed to which Notion page; the checkpoint that makes a killed run resumable.
+-- creating: a create was attempted and may or may not have landed (look the key up before retrying);
+-- writing: the page exists but a write to it (properties or body) was in flight.
 CREATE TABLE IF NOT EXISTS notion_rows (
     target        text NOT NULL,
     database      text NOT NULL,
     key           text NOT NULL,
     page_id       text,
-    state         text NOT NULL CHECK (state IN ('creating', 'synced', 'archived')),
+    state         text NOT NULL CHECK (state IN ('creating', 'writing', 'synced', 'archived')),
     machine_hash  text,
     body_hash     text,
     body_length   integer,

@@ -1,0 +1,1 @@
+"""Core assets: provisioning and the Notion sync asset factory."""

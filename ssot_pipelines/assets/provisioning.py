@@ -1,0 +1,62 @@
+"""The provisioning asset: the seven databases exist under the parent page with every property."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from ssot_pipelines.assets.notion_sync import NOTION_GROUP, NOTION_POOL, NOTION_RETRY, ledger_records, notion_sync_asset
+from ssot_pipelines.resources.notion import NotionResource
+from ssot_pipelines.resources.stores import PostgresResource, RedisResource
+from ssot_pipelines.schemas import ALL_DATABASES
+
+
+@dg.asset(
+    name="notion_databases",
+    group_name=NOTION_GROUP,
+    kinds={"notion"},
+    pool=NOTION_POOL,
+    retry_policy=NOTION_RETRY,
+    description="Provisions the seven SecondBrain databases under the parent page (idempotent).",
+)
+def notion_databases(
+    context: dg.AssetExecutionContext, notion: NotionResource, postgres: PostgresResource, redis: RedisResource
+) -> dg.MaterializeResult:
+    manager, report = notion.open(postgres.resolved_url(), redis.resolved_url(), provision=True)
+    try:
+        ids = {name: {"database_id": i.database_id, "data_source_id": i.data_source_id} for name, i in manager.ids.items()}
+        requests = manager.gateway.stats.requests
+    finally:
+        manager.close()
+    context.log.info(f"Notion databases: {report.summary()}")
+    table = "\n".join(
+        ["| database | title | data source |", "|---|---|---|"]
+        + [f"| {s.name} | {s.title} | `{ids[s.name]['data_source_id']}` |" for s in ALL_DATABASES]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "created": len(report.created),
+            "already_there": len(report.found),
+            "properties_added": dg.MetadataValue.json(report.properties_added),
+            "requests": requests,
+            "databases": dg.MetadataValue.md(table),
+            "ids": dg.MetadataValue.json(json.loads(json.dumps(ids))),
+        }
+    )
+
+
+slack_conversations = notion_sync_asset(
+    "slack_conversations",
+    ledger_records("slack_conversations"),
+    deps=["notion_databases"],
+    description="Slack conversations staged in the ledger by `ssot import` (threads with their messages as body).",
+)
+task_tracking = notion_sync_asset(
+    "task_tracking",
+    ledger_records("task_tracking"),
+    deps=["notion_databases"],
+    description="Agent tasks staged in the ledger by `ssot import tasks` or the task API.",
+)
+
+defs = dg.Definitions(assets=[notion_databases, slack_conversations, task_tracking])

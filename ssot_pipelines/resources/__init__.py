@@ -1,0 +1,1 @@
+"""Dagster resources: Notion, the ledger PostgreSQL, Redis, vectors, embedder and notifier."""

@@ -1,0 +1,37 @@
+"""Notion as a Dagster resource: the real API with a token, the local sandbox without one."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from ssot_pipelines.notion.setup import open_sync_manager_with_report
+from ssot_pipelines.notion.provision import ProvisionReport
+from ssot_pipelines.notion.sync import NotionSyncManager
+
+
+class NotionResource(dg.ConfigurableResource):  # type: ignore[misc]
+    """``token`` empty: the local Notion sandbox (started on demand). Values come from EnvVars."""
+
+    token: str = ""
+    parent_page_id: str = ""
+    base_url: str = ""
+    notion_version: str = "2025-09-03"
+    requests_per_second: float = 2.5
+
+    def open(
+        self, postgres_url: str, redis_url: str, *, provision: bool | None = None
+    ) -> tuple[NotionSyncManager, ProvisionReport]:
+        """A sync manager over the provisioned databases (provisioning them when the ledger lacks any)."""
+        import os
+
+        if self.notion_version:
+            os.environ.setdefault("NOTION_VERSION", self.notion_version)
+        return open_sync_manager_with_report(
+            notion_base_url=self.base_url or None,
+            token=self.token or None,
+            parent_page_id=self.parent_page_id or None,
+            postgres_url=postgres_url,
+            redis_url=redis_url,
+            rps=self.requests_per_second,
+            provision_databases=provision,
+        )

@@ -1,0 +1,71 @@
+"""Reading the sandbox back the way a person (or an auditor) would: through notion-client over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+from notion_client import Client
+
+from ssot_pipelines.notion.gateway import RetrySettings
+from ssot_pipelines.notion.setup import open_sync_manager
+from ssot_pipelines.notion.sync import NotionSyncManager
+from ssot_pipelines.notion.text import plain_text
+from ssot_pipelines.settings import SANDBOX_TOKEN
+
+FAST_RETRY = RetrySettings(max_attempts=12, base_seconds=0.05, max_backoff_seconds=0.5)
+
+
+@contextmanager
+def sync_manager(sandbox: Any, ledger_url: str, redis_url: str, **kwargs: Any) -> Iterator[NotionSyncManager]:
+    manager = open_sync_manager(
+        notion_base_url=sandbox.url,
+        token=SANDBOX_TOKEN,
+        parent_page_id=sandbox.root_page_id,
+        postgres_url=ledger_url,
+        redis_url=redis_url,
+        rps=kwargs.pop("rps", 1000.0),
+        retry=kwargs.pop("retry", FAST_RETRY),
+        **kwargs,
+    )
+    try:
+        yield manager
+    finally:
+        manager.close()
+        manager.conn.close()
+
+
+def person(sandbox: Any) -> Client:
+    """A plain notion-client, as a person's own script or the Notion UI would act."""
+    return Client(auth=SANDBOX_TOKEN, base_url=sandbox.url, retry=False)
+
+
+def live_rows(client: Client, data_source_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Every live page of a data source grouped by its Key."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    cursor = None
+    while True:
+        body: dict[str, Any] = {"page_size": 100}
+        if cursor:
+            body["start_cursor"] = cursor
+        res: Any = client.request(path=f"data_sources/{data_source_id}/query", method="POST", body=body)
+        for page in res["results"]:
+            key = plain_text(page["properties"]["Key"]["rich_text"])
+            out.setdefault(key, []).append(page)
+        if not res["has_more"]:
+            return out
+        cursor = res["next_cursor"]
+
+
+def text_of(page: dict[str, Any], prop: str) -> str:
+    value = page["properties"][prop]
+    return plain_text(value.get(value["type"]))
+
+
+def frame(rows: list[dict[str, Any]], mode: str = "full", vanished: list[str] | None = None) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    df.attrs["sync_mode"] = mode
+    df.attrs["vanished"] = vanished or []
+    return df
