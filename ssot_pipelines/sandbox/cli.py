@@ -1,0 +1,55 @@
+"""The ``ssot sandbox`` command and ``python -m ssot_pipelines.sandbox``: run the sandbox in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .server import SandboxServer, is_loopback
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, default=None,
+                        help="SQLite state file (default: $SSOT_HOME/notion-sandbox.sqlite)")
+    parser.add_argument("--port", type=int, default=8765, help="port on the loopback interface (0 = any)")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (others are refused)")
+    parser.add_argument("--rps", type=float, default=3.0,
+                        help="average requests/second per token; 0 disables rate limiting")
+    parser.add_argument("--burst", type=int, default=10, help="rate limit burst size")
+    parser.add_argument("--token", action="append", default=None,
+                        help="accepted API token (repeatable; default: sandbox-token)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; returns the process exit code."""
+    if not is_loopback(args.host):
+        print(f"refusing to bind {args.host!r}: the sandbox listens on loopback addresses only")
+        return 2
+    db = args.db
+    if db is None:
+        from ssot_pipelines.settings import ssot_home
+
+        db = Path(ssot_home()) / "notion-sandbox.sqlite"
+    server = SandboxServer(db, host=args.host, port=args.port, tokens=tuple(args.token or ("sandbox-token",)),
+                           rate_limit_rps=args.rps or None, burst=args.burst)
+    server.start()
+    print(f"Notion sandbox on {server.url} (root page {server.root_page_id}, state {db}); "
+          f"browse {server.url}/", flush=True)
+    try:
+        assert server._thread is not None
+        while server._thread.is_alive():
+            server._thread.join(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``ssot sandbox`` to the ``ssot`` command."""
+    parser = subparsers.add_parser("sandbox", help="run the local Notion sandbox (Notion-API compatible)",
+                                   description=__doc__)
+    add_options(parser)
+    parser.set_defaults(func=run)

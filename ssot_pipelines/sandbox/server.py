@@ -1,0 +1,371 @@
+"""HTTP layer: routing under /v1/, auth and version checks, rate limits, faults, control endpoints."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from . import view
+from .api import NotionApi, Query
+from .errors import ApiError
+from .faults import BAD_GATEWAY_HTML, FaultConfig, FaultInjector, RateLimiter, committed_503
+from .store import Record, Store
+from .validation import check_body_size
+
+Handler = Callable[[NotionApi, list[str], Query, Record], Record]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    kind: str
+    write: bool
+    handler: Handler
+
+
+def _route(method: str, path: str, kind: str, write: bool, handler: Handler) -> Route:
+    return Route(method, re.compile("^/v1/" + path.replace("{id}", "([^/]+)") + "/?$"), kind, write, handler)
+
+
+ROUTES: tuple[Route, ...] = (
+    _route("POST", "databases", "databases.create", True, lambda a, p, q, b: a.create_database(b)),
+    _route("GET", "databases/{id}", "databases.retrieve", False, lambda a, p, q, b: a.get_database(p[0])),
+    _route("PATCH", "databases/{id}", "databases.update", True, lambda a, p, q, b: a.update_database(p[0], b)),
+    _route("POST", "data_sources", "data_sources.create", True, lambda a, p, q, b: a.create_data_source(b)),
+    _route("GET", "data_sources/{id}", "data_sources.retrieve", False,
+           lambda a, p, q, b: a.get_data_source(p[0])),
+    _route("PATCH", "data_sources/{id}", "data_sources.update", True,
+           lambda a, p, q, b: a.update_data_source(p[0], b)),
+    _route("POST", "data_sources/{id}/query", "data_sources.query", False,
+           lambda a, p, q, b: a.query_data_source(p[0], q, b)),
+    _route("POST", "pages", "pages.create", True, lambda a, p, q, b: a.create_page(b)),
+    _route("GET", "pages/{id}", "pages.retrieve", False, lambda a, p, q, b: a.get_page(p[0], q)),
+    _route("PATCH", "pages/{id}", "pages.update", True, lambda a, p, q, b: a.update_page(p[0], b)),
+    _route("GET", "pages/{id}/properties/{id}", "pages.properties.retrieve", False,
+           lambda a, p, q, b: a.get_page_property(p[0], p[1], q)),
+    _route("GET", "blocks/{id}/children", "blocks.children.list", False,
+           lambda a, p, q, b: a.list_children(p[0], q)),
+    _route("PATCH", "blocks/{id}/children", "blocks.children.append", True,
+           lambda a, p, q, b: a.append_children(p[0], b)),
+    _route("GET", "blocks/{id}", "blocks.retrieve", False, lambda a, p, q, b: a.get_block(p[0])),
+    _route("PATCH", "blocks/{id}", "blocks.update", True, lambda a, p, q, b: a.update_block(p[0], b)),
+    _route("DELETE", "blocks/{id}", "blocks.delete", True, lambda a, p, q, b: a.delete_block(p[0])),
+    _route("POST", "search", "search", False, lambda a, p, q, b: a.search(b)),
+    _route("GET", "users", "users.list", False, lambda a, p, q, b: a.list_users(q)),
+    _route("GET", "users/me", "users.me", False, lambda a, p, q, b: a.me()),
+    _route("GET", "users/{id}", "users.retrieve", False, lambda a, p, q, b: a.get_user(p[0])),
+)
+
+
+def match_route(method: str, path: str) -> tuple[Route, list[str]] | None:
+    for route in ROUTES:
+        m = route.pattern.match(path)
+        if m and route.method == method:
+            return route, list(m.groups())
+    return None
+
+
+class SandboxStats:
+    """Counters exposed by ``/__sandbox/stats``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.by_method: Counter[str] = Counter()
+            self.by_endpoint: Counter[str] = Counter()
+            self.rate_limited = 0
+            self.faults: Counter[str] = Counter()
+            self.writes_applied = 0
+
+    def request(self, method: str, kind: str) -> None:
+        with self._lock:
+            self.by_method[method] += 1
+            self.by_endpoint[kind] += 1
+
+    def bump(self, what: str, kind: str = "") -> None:
+        with self._lock:
+            if what == "429":
+                self.rate_limited += 1
+            elif what == "fault":
+                self.faults[kind] += 1
+            elif what == "write":
+                self.writes_applied += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"requests": sum(self.by_method.values()), "by_method": dict(self.by_method),
+                    "by_endpoint": dict(self.by_endpoint), "rate_limited_429": self.rate_limited,
+                    "faults": dict(self.faults), "writes_applied": self.writes_applied}
+
+
+class SandboxServer:
+    """A Notion-API-compatible server on a loopback port, backed by a SQLite file."""
+
+    def __init__(self, db_path: str | Path, *, host: str = "127.0.0.1", port: int = 0,
+                 tokens: Sequence[str] = ("sandbox-token",), rate_limit_rps: float | None = 3.0,
+                 burst: int = 10, faults: FaultConfig | None = None) -> None:
+        if not is_loopback(host):
+            raise ValueError(f"the sandbox binds loopback addresses only, not {host!r}")
+        self.host = host
+        self.port = port
+        self.tokens = frozenset(tokens)
+        self.store = Store(db_path)
+        self.api = NotionApi(self.store)
+        self.limiter = RateLimiter(rate_limit_rps, burst)
+        self.faults = FaultInjector(faults)
+        self.counters = SandboxStats()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def root_page_id(self) -> str:
+        return self.store.root_page_id
+
+    @property
+    def query_result_limit(self) -> int:
+        """Results one query may return before ``request_status`` says incomplete (Notion: 10,000)."""
+        return self.api.query_result_limit
+
+    @query_result_limit.setter
+    def query_result_limit(self, value: int) -> None:
+        self.api.query_result_limit = value
+
+    def start(self) -> SandboxServer:
+        httpd = _HTTPServer((self.host, self.port), _RequestHandler)
+        httpd.sandbox = self
+        self.port = int(httpd.server_address[1])
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, name=f"notion-sandbox-{self.port}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread (the ``python -m`` entry point)."""
+        self.start()
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        self.store.close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def set_faults(self, faults: FaultConfig | None) -> None:
+        self.faults.configure(faults)
+
+    def set_rate_limit(self, rps: float | None, burst: int = 10) -> None:
+        self.limiter.configure(rps, burst)
+
+    def stats(self) -> dict[str, Any]:
+        return self.counters.snapshot()
+
+    def reset_stats(self) -> None:
+        self.counters.reset()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    sandbox: SandboxServer
+
+
+class _Response:
+    def __init__(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None):
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.headers = headers or {}
+
+
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> _Response:
+    return _Response(status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers)
+
+
+def _error(err: ApiError, request_id: str) -> _Response:
+    return _json(err.status, err.body(request_id), err.headers)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request logging; /__sandbox/stats is the observable record."""
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def _serve(self, method: str) -> None:
+        request_id = str(uuid.uuid4())
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
+        params = parse_qs(split.query, keep_blank_values=True)
+        try:
+            if split.path.startswith("/__sandbox/"):
+                response = self._control(method, split.path, raw)
+            elif split.path.startswith("/v1/"):
+                response = self._notion(method, split.path, params, raw, request_id)
+            elif method == "GET" and (split.path == "/" or split.path.startswith("/view/")):
+                response = self._view(split.path)
+            else:
+                response = _error(ApiError(400, "invalid_request_url", "Invalid request URL."), request_id)
+        except ApiError as err:
+            response = _error(err, request_id)
+        except Exception as exc:  # a sandbox bug must still produce Notion's envelope, not a dropped socket
+            response = _error(ApiError(500, "internal_server_error", f"Sandbox error: {exc!r}"), request_id)
+        self._send(response, request_id)
+
+    def _send(self, response: _Response, request_id: str) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("x-notion-request-id", request_id)
+        for key, value in response.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    # -- /v1/ ---------------------------------------------------------------------------------------
+
+    def _notion(self, method: str, path: str, params: Query, raw: bytes, request_id: str) -> _Response:
+        sandbox = self.server.sandbox
+        found = match_route(method, path)
+        kind = found[0].kind if found else "unknown"
+        sandbox.counters.request(method, kind)
+        auth = self.headers.get("Authorization", "")
+        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
+        if token not in sandbox.tokens:
+            raise ApiError(401, "unauthorized", "API token is invalid.")
+        if not self.headers.get("Notion-Version"):
+            raise ApiError(400, "missing_version", "Notion-Version header failed validation: Notion-Version "
+                                                   "header should be defined, instead was `undefined`.")
+        try:
+            sandbox.limiter.check(token)
+        except ApiError:
+            sandbox.counters.bump("429")
+            raise
+        decision = sandbox.faults.decide()
+        if decision.slow_seconds:
+            sandbox.counters.bump("fault", "slow")
+            time.sleep(decision.slow_seconds)
+        fault = decision.kind
+        if fault is not None and fault != "unavailable_503_after_commit":
+            sandbox.counters.bump("fault", fault)
+            if fault == "rate_limited_429":
+                sandbox.counters.bump("429")
+            if fault == "bad_gateway_502_html":
+                return _Response(502, BAD_GATEWAY_HTML.encode(), "text/html")
+            raise sandbox.faults.error_for(fault)
+        if found is None:
+            raise ApiError(400, "invalid_request_url", "Invalid request URL.")
+        route, args = found
+        check_body_size(len(raw))
+        body = self._parse_body(raw)
+        result = route.handler(sandbox.api, args, params, body)
+        if route.write:
+            sandbox.counters.bump("write")
+        if fault == "unavailable_503_after_commit":
+            sandbox.counters.bump("fault", fault)
+            resource = result.get("id") if result.get("object") != "list" else (args[0] if args else None)
+            raise committed_503(resource)
+        result["request_id"] = request_id
+        return _json(200, result)
+
+    @staticmethod
+    def _parse_body(raw: bytes) -> Record:
+        if not raw.strip():
+            return {}
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "invalid_json", "Error parsing JSON body.") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "invalid_json", "Error parsing JSON body: expected an object.")
+        return body
+
+    # -- control and view ---------------------------------------------------------------------------
+
+    def _control(self, method: str, path: str, raw: bytes) -> _Response:
+        sandbox = self.server.sandbox
+        if not is_loopback(self.client_address[0]):
+            return _json(403, {"ok": False, "error": "control endpoints are loopback-only"})
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+            if method == "GET" and path == "/__sandbox/health":
+                return _json(200, {"ok": True, "root_page_id": sandbox.root_page_id})
+            if method == "GET" and path == "/__sandbox/stats":
+                return _json(200, sandbox.stats())
+            if method == "POST" and path == "/__sandbox/stats/reset":
+                sandbox.reset_stats()
+                return _json(200, {"ok": True})
+            if method == "POST" and path == "/__sandbox/faults":
+                sandbox.set_faults(FaultConfig.from_json(body) if body else None)
+                return _json(200, {"ok": True, "faults": sandbox.faults.config.to_json()})
+            if method == "POST" and path == "/__sandbox/rate_limit":
+                sandbox.set_rate_limit(body.get("rps"), int(body.get("burst", 10)))
+                return _json(200, {"ok": True, "rps": sandbox.limiter.rps, "burst": sandbox.limiter.burst})
+        except (ValueError, TypeError) as exc:
+            return _json(400, {"ok": False, "error": str(exc)})
+        return _json(404, {"ok": False, "error": f"no control endpoint {method} {path}"})
+
+    def _view(self, path: str) -> _Response:
+        status, html = view.render(self.server.sandbox.api, path)
+        return _Response(status, html.encode(), "text/html; charset=utf-8")
+
