@@ -27,8 +27,8 @@ def content_hash(embedder_name: str, text: str) -> str:
 
 @dataclass
 class CacheStats:
-    hits: int = 0
-    misses: int = 0
+    hits: int = 0  # texts answered from the cache
+    misses: int = 0  # distinct texts that had to be embedded
 
 
 class CachedEmbedder:
@@ -75,7 +75,7 @@ class CachedEmbedder:
                 )
                 for row in cur.fetchall():
                     key, vector = (row["content_hash"], row["vector"]) if isinstance(row, dict) else row
-                    found[key] = [float(x) for x in vector]
+                    found[key] = _as_real(vector)
         return found
 
     def _store(self, vectors: dict[str, list[float]]) -> None:

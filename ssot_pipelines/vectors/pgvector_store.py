@@ -175,7 +175,7 @@ class PgVectorStore:
             (namespace, list(ids)),
         ).fetchall()
         return {
-            r["id"]: VectorItem(r["id"], [float(x) for x in r["embedding"].tolist()], r["text"], dict(r["metadata"]))
+            r["id"]: VectorItem(r["id"], _as_list(r["embedding"]), r["text"], dict(r["metadata"]))
             for r in rows
         }
 
@@ -245,3 +245,9 @@ def _compile_comparison(key: str, op: str, operand: Any) -> tuple[str, list[Any]
         "ELSE false END)",
         [key, key, operand],
     )
+
+
+def _as_list(embedding: Any) -> list[float]:
+    # pgvector's adapter returns a numpy array in some versions and its own Vector type in others.
+    values = embedding.to_list() if hasattr(embedding, "to_list") else embedding.tolist()
+    return [float(x) for x in values]
