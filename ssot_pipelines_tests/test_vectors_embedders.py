@@ -83,7 +83,7 @@ def test_embedder_from_env_honours_ssot_embedder(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SSOT_EMBEDDER", "hashing")
     assert embedder_from_env().name == "hashing-v1"
     monkeypatch.setenv("SSOT_EMBEDDER", "word2vec")
-    with pytest.raises(ConfigurationError, match="SSOT_EMBEDDER='word2vec'.*minilm, hashing"):
+    with pytest.raises(ConfigurationError, match=r"SSOT_EMBEDDER='word2vec'.*minilm, hashing"):
         embedder_from_env()
     monkeypatch.delenv("SSOT_EMBEDDER")
     expected = "hashing-v1" if minilm_missing_parts() else "all-MiniLM-L6-v2-int8"

@@ -54,7 +54,7 @@ def test_table_and_hnsw_index_are_created_on_first_use(ledger_url: str) -> None:
 
 def test_a_table_of_another_dimension_is_refused_with_the_fix(ledger_url: str) -> None:
     PgVectorStore(ledger_url).count("x")
-    with pytest.raises(ConfigurationError, match="384-dimensional vectors but the embedder makes 768.*SSOT_EMBEDDER"):
+    with pytest.raises(ConfigurationError, match=r"384-dimensional vectors but the embedder makes 768.*SSOT_EMBEDDER"):
         PgVectorStore(ledger_url, dimension=768).count("x")
 
 

@@ -73,7 +73,7 @@ def test_unreachable_host_fails_fast_with_the_fix() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens here
     store = PineconeStore(KEY, host=f"http://127.0.0.1:{port}", timeout=2, max_retries=0)
-    with pytest.raises(ConfigurationError, match="does not answer.*PINECONE_HOST") as caught:
+    with pytest.raises(ConfigurationError, match=r"does not answer.*PINECONE_HOST") as caught:
         store.upsert("files", chunk_items(1))
     assert KEY not in str(caught.value)
     assert KEY not in repr(store)
@@ -81,7 +81,7 @@ def test_unreachable_host_fails_fast_with_the_fix() -> None:
 
 def test_an_index_of_another_dimension_is_refused(fake: PineconeFake) -> None:
     fake.dimension = 768
-    with pytest.raises(ConfigurationError, match="dimension 768.*PINECONE_INDEX / PINECONE_HOST"):
+    with pytest.raises(ConfigurationError, match=r"dimension 768.*PINECONE_INDEX / PINECONE_HOST"):
         PineconeStore(KEY, host=fake.host).count("files")
 
 

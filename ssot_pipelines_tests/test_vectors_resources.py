@@ -32,7 +32,8 @@ def materialize(resources: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_without_a_pinecone_key_vectors_go_to_pgvector(ledger_url: str) -> None:
-    meta = materialize({"vectors": VectorsResource(postgres_url=ledger_url), "embedder": EmbedderResource(kind="hashing")})
+    meta = materialize({"vectors": VectorsResource(postgres_url=ledger_url),
+                        "embedder": EmbedderResource(kind="hashing")})
     assert meta == {"count": 2, "best": "note:1", "store": "PgVectorStore"}
     assert PgVectorStore(ledger_url).count("notes") == 2
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -74,7 +74,7 @@ def slack_messages(title: str, text: str, severity: str) -> list[dict[str, objec
     return messages
 
 
-class NotifierResource(dg.ConfigurableResource):  # type: ignore[misc]
+class NotifierResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     """Posts notifications to a Slack incoming webhook (env ``SLACK_WEBHOOK_URL``) or, unset, to the log.
 
     A failed post is logged and counted (``failures``) but never raised: a notification must not fail the
@@ -115,8 +115,9 @@ class NotifierResource(dg.ConfigurableResource):  # type: ignore[misc]
             if problem is not None:
                 self._failures += 1
                 log.warning(
-                    f"could not post notification {title!r} to Slack ({redact(problem, url, urlsplit(url).path)}); "
-                    "check SLACK_WEBHOOK_URL. The notification follows here instead."
+                    f"could not post notification {title!r} to Slack "
+                    f"({redact(problem, url, urlsplit(url).path)}); check SLACK_WEBHOOK_URL. "
+                    "The notification follows here instead."
                 )
                 _log_at(log, severity, f"{title}\n{text}" if text else title)
                 return

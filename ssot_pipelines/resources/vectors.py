@@ -13,7 +13,7 @@ from ssot_pipelines.vectors.embedder import Embedder, make_embedder
 from ssot_pipelines.vectors.store import VectorStore
 
 
-class VectorsResource(dg.ConfigurableResource):  # type: ignore[misc]
+class VectorsResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     """Pinecone when ``pinecone_api_key`` is set (env ``PINECONE_API_KEY``), else pgvector in the ledger.
 
     ``postgres_url`` None means ``ssot_pipelines.ledger.resolve_postgres_url()`` (``POSTGRES_URL`` or the
@@ -51,7 +51,7 @@ class VectorsResource(dg.ConfigurableResource):  # type: ignore[misc]
             close()
 
 
-class EmbedderResource(dg.ConfigurableResource):  # type: ignore[misc]
+class EmbedderResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     """The embedder named by ``kind`` (env ``SSOT_EMBEDDER``): ``minilm`` (default) or ``hashing``."""
 
     kind: str = "minilm"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import zlib
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
 from ssot_pipelines.vectors.embedder import DIMENSION
@@ -29,7 +30,7 @@ def _features(text: str) -> Iterator[tuple[str, float]]:
     words = _words(text)
     for word in words:
         yield "w:" + word, 1.0
-    for first, second in zip(words, words[1:], strict=False):
+    for first, second in itertools.pairwise(words):
         yield "b:" + first + " " + second, 0.7
     for word in set(words):
         padded = f"<{word}>"
@@ -53,7 +54,7 @@ class HashingEmbedder:
         return [self._embed_one(text) for text in texts]
 
     def _embed_one(self, text: str) -> list[float]:
-        weights: Counter[str] = Counter()
+        weights: defaultdict[str, float] = defaultdict(float)
         for feature, weight in _features(text):
             weights[feature] += weight
         vector = [0.0] * self.dimension

@@ -101,7 +101,10 @@ def _load_model() -> _Model:
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
         session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-        _model = _Model(session, tokenizer, tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]"))
+        cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+        if cls_id is None or sep_id is None:
+            raise ConfigurationError(f"{tokenizer_file} has no [CLS]/[SEP] tokens: not a BERT tokenizer")
+        _model = _Model(session, tokenizer, cls_id, sep_id)
         return _model
 
 

@@ -10,6 +10,7 @@ import json
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from ssot_pipelines.settings import ConfigurationError, redact
@@ -179,7 +180,7 @@ class PineconeStore:
         index = self._data_plane()
         written = 0
         for batch in _batches(records):
-            response = self._call(lambda batch=batch: index.upsert(vectors=batch, namespace=namespace))
+            response = self._call(partial(index.upsert, vectors=batch, namespace=namespace))
             written += int(response.upserted_count)
         return written
 
@@ -212,7 +213,7 @@ class PineconeStore:
         encoded = [to_pinecone_id(i) for i in ids]
         for start in range(0, len(encoded), _FETCH_BATCH):
             batch = encoded[start : start + _FETCH_BATCH]
-            response = self._call(lambda batch=batch: index.fetch(ids=batch, namespace=namespace))
+            response = self._call(partial(index.fetch, ids=batch, namespace=namespace))
             for pinecone_id, stored in response.vectors.items():
                 metadata = dict(stored.metadata or {})
                 text = str(metadata.pop(_TEXT_KEY, ""))
@@ -231,7 +232,7 @@ class PineconeStore:
         encoded = [to_pinecone_id(i) for i in ids]
         for start in range(0, len(encoded), MAX_BATCH_VECTORS):
             batch = encoded[start : start + MAX_BATCH_VECTORS]
-            self._call(lambda batch=batch: index.delete(ids=batch, namespace=namespace))
+            self._call(partial(index.delete, ids=batch, namespace=namespace))
 
     def count(self, namespace: str) -> int:
         """How many vectors the namespace holds (Pinecone's stats are eventually consistent)."""

@@ -97,9 +97,7 @@ def clean_metadata(item_id: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if not isinstance(key, str) or key.startswith("ssot_"):
             raise InvalidVectorItem(f"metadata key {key!r} of {item_id!r}: keys are strings not starting ssot_")
-        if isinstance(value, bool | str | int):
-            clean[key] = value
-        elif isinstance(value, float) and math.isfinite(value):
+        if isinstance(value, bool | str | int) or (isinstance(value, float) and math.isfinite(value)):
             clean[key] = value
         elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
             clean[key] = list(value)
