@@ -46,14 +46,6 @@ CREATE TABLE IF NOT EXISTS drift_scores (
 );
 CREATE INDEX IF NOT EXISTS drift_scores_file ON drift_scores (file_key, analysis_id DESC);
 
--- Embeddings of spec and summary texts, by embedder and content hash: a warm rescore embeds nothing.
-CREATE TABLE IF NOT EXISTS drift_embedding_cache (
-    embedder        text NOT NULL,
-    content_sha256  text NOT NULL,
-    vector          double precision[] NOT NULL,
-    PRIMARY KEY (embedder, content_sha256)
-);
-
 -- SecondBrain tasks raised by drift and tech debt: one row per problem, keyed stably.
 CREATE TABLE IF NOT EXISTS secondbrain_task_state (
     task_key        text PRIMARY KEY,            -- drift:<file key> | debt:<issue id>

@@ -1,0 +1,1 @@
+"""Static-analysis findings: import linters' reports, keep each issue's identity across analyses."""

@@ -1,0 +1,189 @@
+"""The ledger side of analyses: record a validated report in one transaction, read issues back."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from ssot_pipelines.analysis.findings import Finding, ParsedReport
+from ssot_pipelines.analysis.lifecycle import AnalysisScope, LifecyclePlan, plan_lifecycle
+from ssot_pipelines.analysis.matching import KnownIssue
+from ssot_pipelines.analysis.normalize import Normalizer
+
+REOPEN_WINDOW = timedelta(days=30)  # Sonar purges closed issues after 30 days; older ones cannot reopen
+
+Conn = psycopg.Connection[dict[str, Any]]
+
+
+@dataclass
+class ImportSummary:
+    """What one import did, per tool."""
+
+    report_format: str
+    run_ids: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def total(self, what: str) -> int:
+        return sum(c.get(what, 0) for c in self.counts.values())
+
+
+def record_report(conn: Conn, report: ParsedReport, *, repo_root: Path | None, source: str,
+                  source_sha256: str | None = None, analyzed_paths: Sequence[str] | None = None,
+                  whole_repository: bool = False, now: datetime | None = None) -> ImportSummary:
+    """Normalize, match and record ``report``: all of it in one transaction, or nothing.
+
+    The scope (files the tool looked at) is ``analyzed_paths`` when given, the whole repository when
+    ``whole_repository``, else the files the report itself names.
+    """
+    now = now or datetime.now(UTC)
+    normalizer = Normalizer(repo_root)
+    findings = normalizer.normalize_all(report.findings)
+    declared = {normalizer.path(p) for p in (analyzed_paths if analyzed_paths is not None
+                                              else report.analyzed_paths)}
+    by_tool: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        by_tool[finding.tool].append(finding)
+    tools = sorted(by_tool) or [_tool_of_empty_report(report.report_format)]
+    summary = ImportSummary(report.report_format, notes=list(report.notes))
+
+    def exists(path: str) -> bool:
+        return repo_root is None or (repo_root / path).exists()
+
+    with conn.transaction():
+        for tool in tools:
+            tool_findings = by_tool.get(tool, [])
+            scope = (AnalysisScope.whole_repository() if whole_repository
+                     else AnalysisScope(frozenset(declared | {f.path for f in tool_findings})))
+            known = load_known_issues(conn, tool, scope, now)
+            plan = plan_lifecycle(tool_findings, known, scope, exists)
+            run_id = _insert_run(conn, tool, report.report_format, source, source_sha256, scope,
+                                 len(tool_findings), plan)
+            _apply(conn, plan, run_id, now)
+            summary.run_ids[tool] = run_id
+            summary.counts[tool] = plan.counts()
+    return summary
+
+
+def _tool_of_empty_report(report_format: str) -> str:
+    return report_format.split()[0].lower()
+
+
+def load_known_issues(conn: Conn, tool: str, scope: AnalysisScope, now: datetime) -> list[KnownIssue]:
+    """Open and reopened issues of ``tool`` in ``scope``, and those fixed recently enough to reopen."""
+    query = (
+        "SELECT issue_id::text, rule, path, line, line_hash, block_hash, message_norm, scope, external_id,"
+        " fingerprints, status, updated_at FROM analysis_issues WHERE tool = %s"
+        " AND (status IN ('open', 'reopened') OR fixed_at >= %s)"
+    )
+    params: list[Any] = [tool, now - REOPEN_WINDOW]
+    if scope.paths is not None:
+        query += " AND path = ANY(%s)"
+        params.append(sorted(scope.paths))
+    rows = conn.execute(query, params).fetchall()
+    return [
+        KnownIssue(
+            issue_id=r["issue_id"], rule=r["rule"], path=r["path"], line=r["line"], line_hash=r["line_hash"],
+            block_hash=r["block_hash"], message_norm=r["message_norm"], scope=r["scope"],
+            external_id=r["external_id"], fingerprints=r["fingerprints"] or {}, status=r["status"],
+            updated_at=r["updated_at"],
+        )
+        for r in rows
+    ]
+
+
+def _insert_run(conn: Conn, tool: str, report_format: str, source: str, sha: str | None, scope: AnalysisScope,
+                findings: int, plan: LifecyclePlan) -> int:
+    counts = plan.counts()
+    row = conn.execute(
+        "INSERT INTO analysis_runs (tool, report_format, source, source_sha256, scope_paths, findings,"
+        " new_issues, fixed_issues, reopened_issues, matched_issues, removed_issues)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (tool, report_format, source, sha, None if scope.paths is None else json.dumps(sorted(scope.paths)),
+         findings, counts["new"], counts["fixed"], counts["reopened"], counts["unchanged"], counts["removed"]),
+    ).fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+_FINDING_COLUMNS = ("tool", "rule", "path", "line", "end_line", "col", "message", "message_norm",
+                    "native_severity", "severity", "line_hash", "block_hash", "scope", "external_id",
+                    "fingerprints", "context", "hint", "tool_status")
+
+
+def _finding_values(f: Finding) -> tuple[Any, ...]:
+    return (f.tool, f.rule, f.path, f.line, f.end_line, f.col, f.message, f.message_norm, f.native_severity,
+            f.severity, f.line_hash, f.block_hash, f.scope, f.external_id, json.dumps(f.fingerprints),
+            f.context, f.hint, f.tool_status)
+
+
+def _apply(conn: Conn, plan: LifecyclePlan, run_id: int, now: datetime) -> None:
+    with conn.cursor() as cur:
+        if plan.new:
+            columns = ", ".join(_FINDING_COLUMNS)
+            placeholders = ", ".join(["%s"] * (len(_FINDING_COLUMNS) + 8))
+            cur.executemany(
+                f"INSERT INTO analysis_issues (issue_id, {columns}, status, first_seen, last_seen, updated_at,"
+                f" first_run_id, last_run_id, reopen_count) VALUES ({placeholders})",
+                [(issue_id, *_finding_values(f), "open", now, now, now, run_id, run_id, 0)
+                 for issue_id, f in plan.new],
+            )
+        assignments = ", ".join(f"{c} = %s" for c in _FINDING_COLUMNS)
+        for rows, reopen in ((plan.still_open, False), (plan.reopened, True)):
+            if not rows:
+                continue
+            cur.executemany(
+                f"UPDATE analysis_issues SET {assignments}, last_seen = %s, updated_at = %s, last_run_id = %s,"
+                " status = CASE WHEN %s THEN 'reopened' ELSE status END,"
+                " fixed_at = CASE WHEN %s THEN NULL ELSE fixed_at END,"
+                " reopen_count = reopen_count + CASE WHEN %s THEN 1 ELSE 0 END WHERE issue_id = %s",
+                [(*_finding_values(f), now, now, run_id, reopen, reopen, reopen, issue_id)
+                 for issue_id, f, _ in rows],
+            )
+        for ids, status in ((plan.fixed, "fixed"), (plan.removed, "removed")):
+            if ids:
+                cur.execute(
+                    "UPDATE analysis_issues SET status = %s, fixed_at = %s, updated_at = %s, last_run_id = %s"
+                    " WHERE issue_id = ANY(%s::uuid[])",
+                    (status, now, now, run_id, ids),
+                )
+
+
+def issue_rows(conn: Conn, where: str = "TRUE", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Issues as dicts, newest first; ``where`` is a trusted SQL fragment with %s parameters."""
+    return conn.execute(
+        f"SELECT *, issue_id::text AS issue_key FROM analysis_issues WHERE {where}"
+        " ORDER BY path, line NULLS FIRST, rule",
+        list(params),
+    ).fetchall()
+
+
+def report_already_seen(conn: Conn, path: str, sha256: str) -> bool:
+    row = conn.execute("SELECT 1 FROM analysis_report_files WHERE path = %s AND sha256 = %s",
+                       (path, sha256)).fetchone()
+    return row is not None
+
+
+def note_report_file(conn: Conn, path: str, sha256: str, outcome: str, run_id: int | None,
+                     error: str | None) -> None:
+    """Remember a report file's outcome, so it is neither imported twice nor retried while unchanged."""
+    conn.execute(
+        "INSERT INTO analysis_report_files (path, sha256, outcome, run_id, error) VALUES (%s, %s, %s, %s, %s)"
+        " ON CONFLICT (path, sha256) DO UPDATE SET outcome = EXCLUDED.outcome, run_id = EXCLUDED.run_id,"
+        " error = EXCLUDED.error, seen_at = now()",
+        (path, sha256, outcome, run_id, error),
+    )
+
+
+def rejected_report_count(conn: Conn) -> int:
+    row = conn.execute("SELECT count(*) AS n FROM analysis_report_files WHERE outcome = 'rejected'").fetchone()
+    return int(row["n"]) if row else 0
+
+
