@@ -154,7 +154,8 @@ class SandboxServer:
         httpd.sandbox = self
         self.port = int(httpd.server_address[1])
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name=f"notion-sandbox-{self.port}",
+        # A short poll interval keeps stop() (and so every test teardown) fast.
+        self._thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), name=f"notion-sandbox-{self.port}",
                                         daemon=True)
         self._thread.start()
         return self
@@ -231,6 +232,8 @@ def _error(err: ApiError, request_id: str) -> _Response:
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait ~40 ms per request.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -358,6 +361,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if method == "POST" and path == "/__sandbox/faults":
                 sandbox.set_faults(FaultConfig.from_json(body) if body else None)
                 return _json(200, {"ok": True, "faults": sandbox.faults.config.to_json()})
+            if method == "POST" and path == "/__sandbox/shutdown":
+                # Stop from another thread: shutdown() waits for this very request loop to finish.
+                threading.Thread(target=self.server.shutdown, daemon=True).start()
+                return _json(200, {"ok": True})
             if method == "POST" and path == "/__sandbox/rate_limit":
                 sandbox.set_rate_limit(body.get("rps"), int(body.get("burst", 10)))
                 return _json(200, {"ok": True, "rps": sandbox.limiter.rps, "burst": sandbox.limiter.burst})

@@ -1,0 +1,587 @@
+"""The Notion sandbox, driven through the real notion-client over HTTP."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from notion_client import APIResponseError, Client
+from notion_client.errors import HTTPResponseError
+
+from ssot_pipelines.sandbox import FaultConfig, SandboxServer, ensure_sandbox
+
+TOKEN = "sandbox-token"
+_HTTP = httpx.Client()  # one client: building an httpx client (TLS context) per request costs ~40 ms
+
+
+def _client(server: SandboxServer, token: str = TOKEN) -> Client:
+    return Client(auth=token, base_url=server.url, retry=False)
+
+
+def _text(content: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": {"content": content}}]
+
+
+def _make_db(notion: Client, server: SandboxServer, title: str = "Tech Debt",
+             extra: dict[str, Any] | None = None) -> tuple[str, str]:
+    db = notion.databases.create(
+        parent={"type": "page_id", "page_id": server.root_page_id},
+        title=_text(title),
+        initial_data_source={"properties": {
+            "Name": {"title": {}}, "Key": {"rich_text": {}}, "Score": {"number": {"format": "number"}},
+            "Kind": {"select": {"options": [{"name": "bug", "color": "red"}]}},
+            "Tags": {"multi_select": {"options": []}}, "Seen": {"date": {}}, "Active": {"checkbox": {}},
+            "Link": {"url": {}}, **(extra or {})}},
+    )
+    return db["id"], db["data_sources"][0]["id"]
+
+
+def _row(notion: Client, ds: str, name: str, **props: Any) -> dict[str, Any]:
+    properties: dict[str, Any] = {"Name": {"title": _text(name)}}
+    properties.update(props)
+    return notion.pages.create(parent={"type": "data_source_id", "data_source_id": ds}, properties=properties)
+
+
+def _names(result: dict[str, Any]) -> list[str]:
+    return [r["properties"]["Name"]["title"][0]["plain_text"] if r["properties"]["Name"]["title"] else ""
+            for r in result["results"]]
+
+
+def _raw(server: SandboxServer, method: str, path: str, headers: dict[str, str] | None = None,
+         body: Any = None) -> httpx.Response:
+    base = {"Authorization": f"Bearer {TOKEN}", "Notion-Version": "2025-09-03"}
+    return _HTTP.request(method, server.url + path, headers={**base, **(headers or {})}, json=body)
+
+
+def _expect_error(code: str, fn: Any, *args: Any, **kwargs: Any) -> APIResponseError:
+    with pytest.raises(APIResponseError) as info:
+        fn(*args, **kwargs)
+    assert info.value.code == code, info.value.body
+    return info.value
+
+
+# -- schema and rows ------------------------------------------------------------------------------
+
+
+def test_database_created_with_initial_data_source_schema(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    db_id, ds_id = _make_db(notion, sandbox)
+    db = notion.databases.retrieve(db_id)
+    assert db["object"] == "database" and db["data_sources"] == [{"id": ds_id, "name": "Tech Debt"}]
+    ds = notion.data_sources.retrieve(ds_id)
+    props = ds["properties"]
+    assert set(props) == {"Name", "Key", "Score", "Kind", "Tags", "Seen", "Active", "Link"}
+    assert props["Name"]["id"] == "title" and props["Name"]["type"] == "title"
+    assert props["Kind"]["select"]["options"][0]["name"] == "bug"
+    assert props["Kind"]["select"]["options"][0]["color"] == "red"
+    assert ds["parent"] == {"type": "database_id", "database_id": db_id}
+    found = notion.search(filter={"property": "object", "value": "data_source"})["results"]
+    assert [r["id"] for r in found] == [ds_id]
+
+
+def test_query_paginates_250_rows_with_opaque_cursors(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    for i in range(250):
+        _row(notion, ds, f"row-{i:03d}", Score={"number": i})
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        kwargs: dict[str, Any] = {"page_size": 100}
+        if cursor:
+            kwargs["start_cursor"] = cursor
+        result = notion.data_sources.query(ds, **kwargs)
+        pages += 1
+        seen += _names(result)
+        if not result["has_more"]:
+            assert result["next_cursor"] is None and "request_status" not in result
+            break
+        cursor = result["next_cursor"]
+        assert isinstance(cursor, str)
+    assert pages == 3
+    assert seen == [f"row-{i:03d}" for i in range(250)]
+
+
+def test_page_size_over_100_is_a_validation_error(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    _expect_error("validation_error", notion.data_sources.query, ds, page_size=101)
+
+
+def test_filters_and_sorts(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    _row(notion, ds, "alpha", Key={"rich_text": _text("file:src/app.py")}, Score={"number": 3},
+         Kind={"select": {"name": "bug"}}, Active={"checkbox": True}, Tags={"multi_select": [{"name": "py"}]},
+         Seen={"date": {"start": "2026-07-01"}})
+    _row(notion, ds, "beta", Key={"rich_text": _text("file:src/lib.py")}, Score={"number": 1},
+         Kind={"select": {"name": "smell"}}, Seen={"date": {"start": "2026-08-01T10:00:00Z"}})
+    _row(notion, ds, "gamma", Score={"number": 2}, Active={"checkbox": True})
+
+    def q(**kwargs: Any) -> list[str]:
+        return _names(notion.data_sources.query(ds, **kwargs))
+
+    assert q(filter={"property": "Key", "rich_text": {"equals": "file:src/app.py"}}) == ["alpha"]
+    assert q(filter={"property": "Key", "rich_text": {"does_not_equal": "file:src/app.py"}}) == ["beta", "gamma"]
+    assert q(filter={"property": "Key", "rich_text": {"contains": "LIB"}}) == ["beta"]
+    assert q(filter={"property": "Key", "rich_text": {"starts_with": "file:"}}) == ["alpha", "beta"]
+    assert q(filter={"property": "Key", "rich_text": {"ends_with": "app.py"}}) == ["alpha"]
+    assert q(filter={"property": "Key", "rich_text": {"is_empty": True}}) == ["gamma"]
+    assert q(filter={"property": "Name", "title": {"does_not_contain": "a"}}) == []
+    assert q(filter={"property": "Score", "number": {"greater_than": 1}}) == ["alpha", "gamma"]
+    assert q(filter={"property": "Score", "number": {"less_than_or_equal_to": 2}}) == ["beta", "gamma"]
+    assert q(filter={"property": "Kind", "select": {"equals": "smell"}}) == ["beta"]
+    assert q(filter={"property": "Active", "checkbox": {"equals": True}}) == ["alpha", "gamma"]
+    assert q(filter={"property": "Tags", "multi_select": {"contains": "py"}}) == ["alpha"]
+    assert q(filter={"property": "Seen", "date": {"on_or_after": "2026-07-15"}}) == ["beta"]
+    assert q(filter={"property": "Seen", "date": {"before": "2026-07-15"}}) == ["alpha"]
+    assert q(filter={"or": [{"property": "Score", "number": {"equals": 1}},
+                            {"and": [{"property": "Active", "checkbox": {"equals": True}},
+                                     {"property": "Key", "rich_text": {"is_not_empty": True}}]}]}) == ["alpha", "beta"]
+    assert q(filter={"timestamp": "created_time", "created_time": {"on_or_after": "2000-01-01"}}) == [
+        "alpha", "beta", "gamma"]
+    assert q(filter={"timestamp": "last_edited_time", "last_edited_time": {"before": "2000-01-01"}}) == []
+    assert q(sorts=[{"property": "Score", "direction": "descending"}]) == ["alpha", "gamma", "beta"]
+    assert q(sorts=[{"property": "Key", "direction": "ascending"}]) == ["alpha", "beta", "gamma"]
+    assert q(sorts=[{"timestamp": "created_time", "direction": "descending"},
+                    {"property": "Name", "direction": "descending"}]) == ["gamma", "beta", "alpha"]
+    too_deep = {"and": [{"or": [{"and": [{"property": "Score", "number": {"equals": 1}}]}]}]}
+    _expect_error("validation_error", notion.data_sources.query, ds, filter=too_deep)
+    _expect_error("validation_error", notion.data_sources.query, ds,
+                  filter={"property": "Nope", "rich_text": {"equals": "x"}})
+
+
+def test_filter_properties_limits_returned_properties(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    _row(notion, ds, "a", Score={"number": 1})
+    result = notion.data_sources.query(ds, filter_properties=["title", "Score"])
+    assert set(result["results"][0]["properties"]) == {"Name", "Score"}
+
+
+def test_result_cap_ends_with_request_status_incomplete(sandbox: SandboxServer) -> None:
+    assert sandbox.query_result_limit == 10_000
+    sandbox.query_result_limit = 25  # the real cap is 10,000; lowered so the test stays fast
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    for i in range(40):
+        _row(notion, ds, f"r{i}")
+    total, cursor, last = 0, None, {}
+    while True:
+        last = notion.data_sources.query(ds, page_size=10, **({"start_cursor": cursor} if cursor else {}))
+        total += len(last["results"])
+        if not last["has_more"]:
+            break
+        cursor = last["next_cursor"]
+    assert total == 25
+    assert last["request_status"] == {"type": "incomplete", "incomplete_reason": "query_result_limit_reached"}
+
+
+def test_property_values_have_notion_shapes(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    page = _row(notion, ds, "x", Kind={"select": {"name": "new-kind"}}, Tags={"multi_select": [{"name": "a"}]},
+                Seen={"date": {"start": "2026-07-01T12:00:00Z", "end": None}}, Link={"url": "https://e.x/y"})
+    props = page["properties"]
+    title = props["Name"]["title"][0]
+    assert title["plain_text"] == "x" and title["href"] is None and title["annotations"]["bold"] is False
+    assert title["text"] == {"content": "x", "link": None}
+    assert props["Kind"]["select"]["name"] == "new-kind" and props["Kind"]["select"]["id"]
+    assert props["Tags"]["multi_select"][0]["name"] == "a"
+    assert props["Seen"]["date"] == {"start": "2026-07-01T12:00:00Z", "end": None, "time_zone": None}
+    assert props["Active"] == {"id": props["Active"]["id"], "type": "checkbox", "checkbox": False}
+    assert props["Score"]["number"] is None
+    assert page["created_time"].endswith(":00.000Z") and page["last_edited_time"].endswith(":00.000Z")
+    assert page["parent"]["data_source_id"] == ds
+    options = notion.data_sources.retrieve(ds)["properties"]["Kind"]["select"]["options"]
+    assert [o["name"] for o in options] == ["bug", "new-kind"]  # select options are created on write
+    updated = notion.pages.update(page["id"], properties={"Kind": {"select": None}, "Score": {"number": 0.5}})
+    assert updated["properties"]["Kind"]["select"] is None and updated["properties"]["Score"]["number"] == 0.5
+    assert updated["properties"]["Tags"]["multi_select"][0]["name"] == "a"  # untouched properties stay
+
+
+# -- validation -----------------------------------------------------------------------------------
+
+
+def test_2001_char_content_is_rejected_and_nothing_is_written(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    err = _expect_error("validation_error", _row, notion, ds, "long", Key={"rich_text": _text("k" * 2001)})
+    assert err.status == 400
+    assert "body.properties.Key.rich_text[0].text.content.length should be ≤ 2000, instead was 2001" in str(err)
+    assert notion.data_sources.query(ds)["results"] == []
+    _row(notion, ds, "ok", Key={"rich_text": _text("k" * 2000)})
+    assert len(notion.data_sources.query(ds)["results"]) == 1
+
+
+def test_emoji_count_as_two_utf16_units(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    _row(notion, ds, "fits", Key={"rich_text": _text("😀" * 1000)})
+    err = _expect_error("validation_error", _row, notion, ds, "over", Key={"rich_text": _text("😀" * 1000 + "a")})
+    assert "instead was 2001" in str(err)
+
+
+def test_array_limits_and_unknown_or_mistyped_properties(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    too_many = [{"name": f"t{i}"} for i in range(101)]
+    _expect_error("validation_error", _row, notion, ds, "x", Tags={"multi_select": too_many})
+    _expect_error("validation_error", _row, notion, ds, "x", Key={"rich_text": _text("a") * 101})
+    err = _expect_error("validation_error", _row, notion, ds, "x", Missing={"rich_text": []})
+    assert "Missing is not a property that exists" in str(err)
+    err = _expect_error("validation_error", _row, notion, ds, "x", Score={"rich_text": _text("3")})
+    assert "Score is expected to be number" in str(err)
+    _expect_error("validation_error", _row, notion, ds, "x", Link={"url": "https://x/" + "a" * 2000})
+    _expect_error("validation_error", _row, notion, ds, "x", Kind={"select": {"name": "a,b"}})
+    children = [{"type": "paragraph", "paragraph": {"rich_text": _text("p")}}] * 101
+    _expect_error("validation_error", notion.pages.create, parent={"data_source_id": ds},
+                  properties={"Name": {"title": _text("x")}}, children=children)
+    assert notion.data_sources.query(ds)["results"] == []
+
+
+def test_oversized_body_is_rejected(sandbox: SandboxServer) -> None:
+    response = _raw(sandbox, "POST", "/v1/search", body={"query": "x" * 600_000})
+    assert response.status_code == 413
+    assert response.json()["object"] == "error"
+
+
+# -- relations ------------------------------------------------------------------------------------
+
+
+def test_dual_relation_is_mirrored_both_ways(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, tasks = _make_db(notion, sandbox, "Tasks")
+    _, files = _make_db(notion, sandbox, "Files")
+    notion.data_sources.update(tasks, properties={"Files": {"relation": {
+        "data_source_id": files, "type": "dual_property", "dual_property": {"synced_property_name": "Tasks"}}}})
+    task_schema = notion.data_sources.retrieve(tasks)["properties"]["Files"]
+    file_schema = notion.data_sources.retrieve(files)["properties"]["Tasks"]
+    assert task_schema["relation"]["data_source_id"] == files
+    assert task_schema["relation"]["dual_property"] == {"synced_property_id": file_schema["id"],
+                                                        "synced_property_name": "Tasks"}
+    assert file_schema["relation"]["dual_property"]["synced_property_name"] == "Files"
+    f1, f2 = _row(notion, files, "f1"), _row(notion, files, "f2")
+    task = _row(notion, tasks, "t", Files={"relation": [{"id": f1["id"]}, {"id": f2["id"]}]})
+    assert task["properties"]["Files"] == {"id": task_schema["id"], "type": "relation",
+                                           "relation": [{"id": f1["id"]}, {"id": f2["id"]}], "has_more": False}
+    assert notion.pages.retrieve(f1["id"])["properties"]["Tasks"]["relation"] == [{"id": task["id"]}]
+    hits = notion.data_sources.query(files, filter={"property": "Tasks", "relation": {"contains": task["id"]}})
+    assert len(hits["results"]) == 2
+    notion.pages.update(task["id"], properties={"Files": {"relation": [{"id": f2["id"]}]}})
+    assert notion.pages.retrieve(f1["id"])["properties"]["Tasks"]["relation"] == []
+    assert notion.pages.retrieve(f2["id"])["properties"]["Tasks"]["relation"] == [{"id": task["id"]}]
+    # editing the mirror side updates the original side too
+    notion.pages.update(f1["id"], properties={"Tasks": {"relation": [{"id": task["id"]}]}})
+    assert {r["id"] for r in notion.pages.retrieve(task["id"])["properties"]["Files"]["relation"]} == {
+        f1["id"], f2["id"]}
+
+
+def test_relation_values_over_25_are_paged_through_the_property_endpoint(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    notion.data_sources.update(ds, properties={"Links": {"relation": {
+        "data_source_id": ds, "type": "single_property", "single_property": {}}}})
+    targets = [_row(notion, ds, f"t{i}")["id"] for i in range(30)]
+    page = _row(notion, ds, "hub", Links={"relation": [{"id": t} for t in targets]})
+    value = page["properties"]["Links"]
+    assert len(value["relation"]) == 25 and value["has_more"] is True
+    first = notion.pages.properties.retrieve(page["id"], value["id"], page_size=20)
+    rest = notion.pages.properties.retrieve(page["id"], value["id"], start_cursor=first["next_cursor"])
+    assert [i["relation"]["id"] for i in first["results"] + rest["results"]] == targets
+    assert rest["has_more"] is False
+
+
+def test_schema_changes_rename_remove_retype_and_add_options(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    updated = notion.data_sources.update(ds, properties={
+        "Key": {"name": "Record Key"}, "Link": None, "Score": {"number": {"format": "percent"}},
+        "Kind": {"select": {"options": [{"name": "bug"}, {"name": "smell"}]}}, "Notes": {"rich_text": {}}})
+    props = updated["properties"]
+    assert "Record Key" in props and "Key" not in props and "Link" not in props and "Notes" in props
+    assert props["Score"]["number"]["format"] == "percent"
+    assert [o["name"] for o in props["Kind"]["select"]["options"]] == ["bug", "smell"]
+    _expect_error("validation_error", notion.data_sources.update, ds, properties={"Name": None})
+
+
+# -- pages, trash, blocks -------------------------------------------------------------------------
+
+
+def test_trashed_pages_leave_queries_and_come_back(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    page = _row(notion, ds, "gone")
+    assert notion.pages.update(page["id"], in_trash=True)["in_trash"] is True
+    assert notion.data_sources.query(ds)["results"] == []
+    _expect_error("validation_error", notion.pages.update, page["id"], properties={"Score": {"number": 1}})
+    notion.pages.update(page["id"], archived=False)
+    assert _names(notion.data_sources.query(ds)) == ["gone"]
+    deleted = notion.blocks.delete(page["id"])
+    assert deleted["in_trash"] is True and deleted["archived"] is True
+    assert notion.data_sources.query(ds)["results"] == []
+
+
+def test_database_parent_resolves_to_its_single_data_source(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    db, ds = _make_db(notion, sandbox)
+    page = notion.pages.create(parent={"database_id": db}, properties={"Name": {"title": _text("via db")}})
+    assert page["parent"] == {"type": "data_source_id", "data_source_id": ds, "database_id": db}
+
+
+def test_block_children_positions_nesting_and_erase(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    page = notion.pages.create(parent={"data_source_id": ds}, properties={"Name": {"title": _text("doc")}},
+                               children=[{"type": "heading_2", "heading_2": {"rich_text": _text("Summary")}}])
+
+    def para(text: str) -> dict[str, Any]:
+        return {"type": "paragraph", "paragraph": {"rich_text": _text(text)}}
+
+    appended = notion.blocks.children.append(page["id"], children=[para("end")])
+    notion.blocks.children.append(page["id"], children=[para("first")], position={"type": "start"})
+    heading_id = notion.blocks.children.list(page["id"])["results"][1]["id"]
+    notion.blocks.children.append(page["id"], children=[para("after heading")], after=heading_id)
+    notion.blocks.children.append(page["id"], children=[
+        {"type": "toggle", "toggle": {"rich_text": _text("more"), "children": [para("inner")]}},
+        {"type": "code", "code": {"rich_text": _text("print(1)"), "language": "python"}},
+        {"type": "divider", "divider": {}},
+        {"type": "to_do", "to_do": {"rich_text": _text("task"), "checked": True}}],
+        position={"type": "after_block", "after_block": {"id": appended["results"][0]["id"]}})
+    blocks = notion.blocks.children.list(page["id"])["results"]
+    assert [b["type"] for b in blocks] == ["paragraph", "heading_2", "paragraph", "paragraph", "toggle", "code",
+                                           "divider", "to_do"]
+    texts = [b[b["type"]]["rich_text"][0]["plain_text"] for b in blocks if b["type"] != "divider"]
+    assert texts == ["first", "Summary", "after heading", "end", "more", "print(1)", "task"]
+    toggle = blocks[4]
+    assert toggle["object"] == "block" and toggle["has_children"] is True and toggle["in_trash"] is False
+    assert blocks[5]["code"]["language"] == "python"
+    inner = notion.blocks.children.list(toggle["id"])["results"]
+    assert inner[0]["paragraph"]["rich_text"][0]["plain_text"] == "inner"
+    too_deep = [{"type": "toggle", "toggle": {"rich_text": _text("a"), "children": [
+        {"type": "toggle", "toggle": {"rich_text": _text("b"), "children": [para("c")]}}]}}]
+    _expect_error("validation_error", notion.blocks.children.append, page["id"], children=too_deep)
+    _expect_error("validation_error", notion.blocks.children.append, page["id"], children=[para("x")] * 101)
+    notion.blocks.update(blocks[0]["id"], paragraph={"rich_text": _text("edited")})
+    assert notion.blocks.retrieve(blocks[0]["id"])["paragraph"]["rich_text"][0]["plain_text"] == "edited"
+    notion.blocks.delete(blocks[1]["id"])
+    assert len(notion.blocks.children.list(page["id"])["results"]) == 7
+    listed = notion.blocks.children.list(page["id"], page_size=3)
+    assert len(listed["results"]) == 3 and listed["has_more"] is True
+    notion.pages.update(page["id"], erase_content=True)
+    assert notion.blocks.children.list(page["id"])["results"] == []
+
+
+def test_users_and_search(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    me = notion.users.me()
+    assert me["type"] == "bot"
+    users = notion.users.list()["results"]
+    assert me["id"] in [u["id"] for u in users]
+    person = next(u for u in users if u["type"] == "person")
+    assert notion.users.retrieve(person["id"])["id"] == person["id"]
+    _, ds = _make_db(notion, sandbox, extra={"Owner": {"people": {}}})
+    page = _row(notion, ds, "findable thing", Owner={"people": [{"object": "user", "id": person["id"]}]})
+    assert page["properties"]["Owner"]["people"] == [{"object": "user", "id": person["id"]}]
+    hits = notion.search(query="FINDABLE", filter={"property": "object", "value": "page"})["results"]
+    assert [h["id"] for h in hits] == [page["id"]]
+
+
+# -- strictness: auth, headers, urls, ids ---------------------------------------------------------
+
+
+def test_wrong_token_is_unauthorized(sandbox: SandboxServer) -> None:
+    err = _expect_error("unauthorized", _client(sandbox, "wrong").users.me)
+    assert err.status == 401 and "API token is invalid." in str(err)
+
+
+def test_missing_notion_version_unknown_path_and_unknown_id(sandbox: SandboxServer) -> None:
+    response = _HTTP.get(sandbox.url + "/v1/users/me", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 400 and response.json()["code"] == "missing_version"
+    assert response.json()["request_id"]
+    response = _raw(sandbox, "GET", "/v1/no/such/endpoint")
+    assert response.status_code == 400 and response.json()["code"] == "invalid_request_url"
+    notion = _client(sandbox)
+    err = _expect_error("object_not_found", notion.pages.retrieve, "0" * 32)
+    assert err.status == 404 and "shared with your integration" in str(err)
+    dashless = sandbox.root_page_id.replace("-", "")
+    assert notion.pages.retrieve(dashless)["id"] == sandbox.root_page_id
+    _expect_error("validation_error", notion.pages.retrieve, "not-a-uuid")
+
+
+# -- rate limits and faults -----------------------------------------------------------------------
+
+
+def test_rate_limit_returns_429_with_retry_after(sandbox: SandboxServer) -> None:
+    sandbox.set_rate_limit(0.5, burst=2)
+    notion = _client(sandbox)
+    notion.users.me()
+    notion.users.me()
+    with pytest.raises(APIResponseError) as info:
+        notion.users.me()
+    assert info.value.code == "rate_limited" and info.value.status == 429
+    assert int(info.value.headers["retry-after"]) >= 1
+    assert info.value.additional_data["rate_limit_reason"] == "public_api_request_rate_limit"
+    assert sandbox.stats()["rate_limited_429"] == 1
+    sandbox.set_rate_limit(None)
+    notion.users.me()
+
+
+def test_rate_limit_is_per_token(tmp_path: Path) -> None:
+    with SandboxServer(tmp_path / "s.sqlite", tokens=("a", "b"), rate_limit_rps=0.5, burst=1) as server:
+        _client(server, "a").users.me()
+        _client(server, "b").users.me()
+        _expect_error("rate_limited", _client(server, "a").users.me)
+
+
+@pytest.mark.parametrize(("kind", "status", "code"), [
+    ("conflict_409", 409, "conflict_error"),
+    ("rate_limited_429", 429, "rate_limited"),
+    ("error_500", 500, "internal_server_error"),
+    ("unavailable_503", 503, "service_unavailable"),
+    ("gateway_timeout_504", 504, "gateway_timeout"),
+])
+def test_injected_notion_errors(sandbox: SandboxServer, kind: str, status: int, code: str) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    sandbox.set_faults(FaultConfig(**{kind: 1.0}))
+    err = _expect_error(code, _row, notion, ds, "x")
+    assert err.status == status
+    sandbox.set_faults(None)
+    assert notion.data_sources.query(ds)["results"] == []  # the write was not applied
+    assert sandbox.stats()["faults"] == {kind: 1}
+
+
+def test_502_is_an_html_gateway_page_and_529_is_unknown_to_the_client(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    sandbox.set_faults(FaultConfig(bad_gateway_502_html=1.0))
+    with pytest.raises(HTTPResponseError) as info:
+        notion.users.me()
+    assert info.value.status == 502 and info.value.code == "notionhq_client_response_error"
+    assert info.value.headers["content-type"].startswith("text/html") and "<html>" in info.value.body
+    sandbox.set_faults(FaultConfig(overload_529=1.0, retry_after_seconds=3))
+    with pytest.raises(HTTPResponseError) as info:
+        notion.users.me()
+    assert info.value.status == 529 and json.loads(info.value.body)["code"] == "service_overload"
+    assert info.value.headers["retry-after"] == "3"
+
+
+def test_503_after_commit_really_wrote_the_page(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    sandbox.set_faults(FaultConfig(unavailable_503_after_commit=1.0))
+    err = _expect_error("service_unavailable", _row, notion, ds, "committed")
+    sandbox.set_faults(None)
+    rows = notion.data_sources.query(ds)["results"]
+    assert _names({"results": rows}) == ["committed"]
+    assert err.additional_data["committed_resource_id"] == rows[0]["id"]
+    assert sandbox.stats()["writes_applied"] >= 2
+
+
+def test_slow_fault_delays_then_answers(sandbox: SandboxServer) -> None:
+    sandbox.set_faults(FaultConfig(slow=1.0, slow_seconds=0.3))
+    import time
+
+    started = time.monotonic()
+    assert _client(sandbox).users.me()["type"] == "bot"
+    assert time.monotonic() - started >= 0.3
+
+
+def _outcomes(server: SandboxServer, seed: int) -> list[int]:
+    server.set_faults(FaultConfig(error_500=0.2, conflict_409=0.2, overload_529=0.1, seed=seed))
+    return [_raw(server, "GET", "/v1/users/me").status_code for _ in range(40)]
+
+
+def test_faults_replay_with_the_same_seed(sandbox: SandboxServer) -> None:
+    first = _outcomes(sandbox, 7)
+    assert set(first) >= {200, 409, 500}
+    assert _outcomes(sandbox, 7) == first
+    assert _outcomes(sandbox, 8) != first
+
+
+def test_control_endpoints_are_unauthenticated_and_never_faulted(sandbox: SandboxServer) -> None:
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(_HTTP.post(sandbox.url + path, json=body).json())
+
+    post("/__sandbox/faults", {"error_500": 1.0})
+    post("/__sandbox/rate_limit", {"rps": 100, "burst": 5})
+    health = _HTTP.get(sandbox.url + "/__sandbox/health").json()
+    assert health == {"ok": True, "root_page_id": sandbox.root_page_id}
+    assert _raw(sandbox, "GET", "/v1/users/me").status_code == 500
+    post("/__sandbox/faults", {})
+    assert _raw(sandbox, "GET", "/v1/users/me").status_code == 200
+    stats = _HTTP.get(sandbox.url + "/__sandbox/stats").json()
+    assert stats["by_method"]["GET"] == 2 and stats["by_endpoint"]["users.me"] == 2
+    assert stats["faults"] == {"error_500": 1}
+    post("/__sandbox/stats/reset", {})
+    assert _HTTP.get(sandbox.url + "/__sandbox/stats").json()["requests"] == 0
+    assert _HTTP.post(sandbox.url + "/__sandbox/faults", json={"bogus": 1}).status_code == 400
+    post("/__sandbox/rate_limit", {"rps": None})
+
+
+# -- persistence, view, launcher ------------------------------------------------------------------
+
+
+def test_state_survives_a_restart_on_the_same_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    with SandboxServer(path, rate_limit_rps=None) as server:
+        root = server.root_page_id
+        notion = _client(server)
+        _, ds = _make_db(notion, server)
+        page = _row(notion, ds, "kept", Kind={"select": {"name": "smell"}})
+        notion.blocks.children.append(page["id"], children=[
+            {"type": "paragraph", "paragraph": {"rich_text": _text("body")}}])
+    with SandboxServer(path, rate_limit_rps=None) as server:
+        assert server.root_page_id == root
+        notion = _client(server)
+        assert _names(notion.data_sources.query(ds)) == ["kept"]
+        assert notion.pages.retrieve(page["id"])["properties"]["Kind"]["select"]["name"] == "smell"
+        assert len(notion.blocks.children.list(page["id"])["results"]) == 1
+        assert notion.pages.retrieve(root)["properties"]["title"]["title"][0]["plain_text"] == "SecondBrain"
+
+
+def test_html_view_lists_databases_and_escapes_content(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    db, ds = _make_db(notion, sandbox, "<b>Debt</b>")
+    page = _row(notion, ds, "<script>alert(1)</script>", Key={"rich_text": _text("k&v")})
+    notion.blocks.children.append(page["id"], children=[
+        {"type": "paragraph", "paragraph": {"rich_text": _text("<img src=x onerror=alert(2)>")}}])
+    index = _HTTP.get(sandbox.url + "/").text
+    assert "&lt;b&gt;Debt&lt;/b&gt;" in index and "<b>Debt" not in index and f"/view/databases/{db}" in index
+    table = _HTTP.get(f"{sandbox.url}/view/databases/{db}").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in table and "<script>" not in table
+    assert "k&amp;v" in table and f"/view/pages/{page['id']}" in table
+    detail = _HTTP.get(f"{sandbox.url}/view/pages/{page['id']}")
+    assert detail.headers["content-type"].startswith("text/html")
+    assert "&lt;img src=x onerror=alert(2)&gt;" in detail.text and "<img" not in detail.text
+    assert _HTTP.get(f"{sandbox.url}/view/pages/{'0' * 32}").status_code == 404
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_ensure_sandbox_starts_a_background_server_once(tmp_path: Path) -> None:
+    port = _free_port()
+    url, root = ensure_sandbox(tmp_path, port)
+    try:
+        assert url == f"http://127.0.0.1:{port}"
+        assert ensure_sandbox(tmp_path, port) == (url, root)
+        assert (tmp_path / "notion-sandbox.sqlite").exists()
+        with urllib.request.urlopen(url + "/__sandbox/health") as response:
+            assert json.loads(response.read())["root_page_id"] == root
+    finally:
+        urllib.request.urlopen(urllib.request.Request(url + "/__sandbox/shutdown", method="POST")).read()
+
+
+def test_non_loopback_host_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        SandboxServer(tmp_path / "s.sqlite", host="0.0.0.0")
