@@ -1,6 +1,5 @@
 """The per-database Notion asset: extract a DataFrame of records, sync it, report what happened."""
 
-from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass

@@ -1,6 +1,5 @@
 """The provisioning asset: the seven databases exist under the parent page with every property."""
 
-from __future__ import annotations
 
 import json
 

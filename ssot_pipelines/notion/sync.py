@@ -35,6 +35,7 @@ from ssot_pipelines.schemas import KEY_PROPERTY, DatabaseSchema, Owner, PropType
 log = logging.getLogger(__name__)
 
 MASS_ARCHIVE_RATIO = 0.5
+MAX_AMBIGUOUS_CREATES = 5
 RESERVED_COLUMNS = frozenset({"key", "body", "priority"})
 
 
@@ -360,17 +361,21 @@ class NotionSyncManager:
             overhead = len(json.dumps(body, ensure_ascii=False).encode())
             first = next(batch_blocks(blocks, first_overhead=overhead))
             body["children"] = first
-        try:
-            page = self.gateway.call("POST", "pages", body=body, kind=Call.CREATE)
-            page_id = str(page["id"])
-        except AmbiguousWriteError:
-            existing = self._find_by_key(schema, record.key)
-            if existing is not None:
-                report.adopted += 1
-                self._adopt(schema, record, existing, desired, relation_ids, machine_hash, report)
-                return existing
-            page = self.gateway.call("POST", "pages", body=body, kind=Call.UPDATE)
-            page_id = str(page["id"])
+        page_id = ""
+        for attempt in range(1, MAX_AMBIGUOUS_CREATES + 1):
+            try:
+                page = self.gateway.call("POST", "pages", body=body, kind=Call.CREATE)
+                page_id = str(page["id"])
+                break
+            except AmbiguousWriteError:
+                # Never create blindly again: the page may exist although the answer was an error.
+                existing = self._find_by_key(schema, record.key)
+                if existing is not None:
+                    report.adopted += 1
+                    self._adopt(schema, record, existing, desired, relation_ids, machine_hash, report)
+                    return existing
+                if attempt == MAX_AMBIGUOUS_CREATES:
+                    raise
         pushed = "".join(block_text(b) for b in first)
         done = record.body is None or len(pushed) == len(record.body)
         self._set_row(

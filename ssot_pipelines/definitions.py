@@ -1,0 +1,109 @@
+"""The one Definitions of the code location: every capability's assets, sensors and schedules, and the
+resources they share, configured from the environment (empty values select the embedded defaults)."""
+
+
+import os
+from typing import Any
+
+import dagster as dg
+
+from ssot_pipelines.assets import provisioning
+from ssot_pipelines.assets.notion_sync import NOTION_GROUP, SyncConfig
+from ssot_pipelines.resources.notifier import NotifierResource
+from ssot_pipelines.resources.notion import NotionResource
+from ssot_pipelines.resources.stores import PostgresResource, RedisResource
+from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
+from ssot_pipelines.settings import load_env_file
+
+load_env_file()
+
+# Optional settings: an unset variable means "use the embedded default". EnvVar fails a run on an unset
+# variable, so unset ones are defined as empty here (values that are set are never touched).
+OPTIONAL_ENV = (
+    "NOTION_TOKEN",
+    "NOTION_PARENT_PAGE_ID",
+    "NOTION_BASE_URL",
+    "POSTGRES_URL",
+    "REDIS_URL",
+    "PINECONE_API_KEY",
+    "PINECONE_HOST",
+    "SLACK_WEBHOOK_URL",
+)
+for _name in OPTIONAL_ENV:
+    os.environ.setdefault(_name, "")
+os.environ.setdefault("NOTION_VERSION", "2025-09-03")
+os.environ.setdefault("PINECONE_INDEX", "ssot")
+os.environ.setdefault("SSOT_EMBEDDER", "minilm")
+
+RESOURCES = {
+    "notion": NotionResource(
+        token=dg.EnvVar("NOTION_TOKEN"),
+        parent_page_id=dg.EnvVar("NOTION_PARENT_PAGE_ID"),
+        base_url=dg.EnvVar("NOTION_BASE_URL"),
+        notion_version=dg.EnvVar("NOTION_VERSION"),
+    ),
+    "postgres": PostgresResource(url=dg.EnvVar("POSTGRES_URL")),
+    "redis": RedisResource(url=dg.EnvVar("REDIS_URL")),
+    "vectors": VectorsResource(
+        pinecone_api_key=dg.EnvVar("PINECONE_API_KEY"),
+        pinecone_index=dg.EnvVar("PINECONE_INDEX"),
+        pinecone_host=dg.EnvVar("PINECONE_HOST"),
+    ),
+    "embedder": EmbedderResource(kind=dg.EnvVar("SSOT_EMBEDDER")),
+    "notifier": NotifierResource(slack_webhook_url=dg.EnvVar("SLACK_WEBHOOK_URL")),
+}
+
+CAPABILITIES: list[dg.Definitions] = [provisioning.defs]
+
+
+def _notion_sync_ops(merged: dg.Definitions) -> list[str]:
+    names: list[str] = []
+    for assets_def in merged.assets or []:
+        if not isinstance(assets_def, dg.AssetsDefinition):
+            continue
+        groups = set(assets_def.group_names_by_key.values())
+        if NOTION_GROUP in groups and assets_def.op.name != "notion_databases":
+            names.append(assets_def.op.name)
+    return sorted(names)
+
+
+def _sync_jobs(merged: dg.Definitions) -> tuple[list[Any], list[dg.ScheduleDefinition]]:
+    ops = _notion_sync_ops(merged)
+    selection = dg.AssetSelection.groups(NOTION_GROUP)
+    full = dg.define_asset_job(
+        "full_sync_job",
+        selection=selection,
+        config=dg.RunConfig(ops={op: SyncConfig(full=True) for op in ops}),
+        description="Provision, extract everything and reconcile every database against Notion.",
+        tags={"ssot/mode": "full"},
+    )
+    incremental = dg.define_asset_job(
+        "incremental_sync_job",
+        selection=selection,
+        description="Sync what changed since the last sync, trusting the ledger (no read-back of Notion).",
+        tags={"ssot/mode": "incremental"},
+    )
+    schedules = [
+        dg.ScheduleDefinition(
+            name="hourly_incremental_sync", job=incremental, cron_schedule="0 * * * *", execution_timezone="UTC"
+        ),
+        dg.ScheduleDefinition(name="daily_full_sync", job=full, cron_schedule="30 3 * * *", execution_timezone="UTC"),
+    ]
+    return [full, incremental], schedules
+
+
+def build_definitions() -> dg.Definitions:
+    merged = dg.Definitions.merge(*CAPABILITIES)
+    jobs, schedules = _sync_jobs(merged)
+    return dg.Definitions.merge(
+        merged,
+        dg.Definitions(
+            jobs=jobs,
+            schedules=schedules,
+            resources=RESOURCES,
+            executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+        ),
+    )
+
+
+defs = build_definitions()
