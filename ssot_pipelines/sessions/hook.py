@@ -1,0 +1,66 @@
+"""``ssot-hook``: the Claude Code (and Codex) hook that makes each event durable, then gets out of the way.
+
+Contract with the assistant: read the JSON on stdin, append it to the local journal with fsync, print
+nothing (except the bridged context on SessionStart after a compaction, resume or /clear) and exit 0,
+whatever happens: a logger hook must never block or break the session. Only the stdlib is imported on
+this path; the ledger is consulted (lazily, with a short timeout) just for the bridged context.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from ssot_pipelines.sessions import journal
+
+BRIDGE_SOURCES = ("compact", "resume", "clear", "fork")
+BRIDGE_BUDGET_SECONDS = 2.0
+MAX_CONTEXT_CHARS = 10_000  # Claude Code's cap on additionalContext
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    tool = "codex" if "--tool=codex" in args or ("--tool" in args and "codex" in args) else "claude-code"
+    try:
+        if sys.stdin is None or sys.stdin.isatty():
+            sys.stderr.write("ssot-hook reads one hook event as JSON on stdin; see `ssot hooks print`.\n")
+            return 0
+        data = sys.stdin.buffer.read()
+    except (OSError, ValueError):
+        return 0
+    try:
+        journal.append(journal.encode_record(data, tool=tool))
+    except OSError as exc:
+        # Still exit 0: a broken logger must not break the session. stderr reaches the user's debug log.
+        sys.stderr.write(f"ssot-hook: could not write the journal in {journal.journal_dir()} ({exc}); "
+                         "set SSOT_HOME or SSOT_JOURNAL_DIR to a writable directory\n")
+    if data[:1] == b"{" and b"SessionStart" in data and os.environ.get("SSOT_HOOK_BRIDGE", "1") != "0":
+        _print_bridge(data)
+    return 0
+
+
+def _print_bridge(data: bytes) -> None:
+    try:
+        event = json.loads(data)
+    except ValueError:
+        return
+    if not isinstance(event, dict) or event.get("hook_event_name") != "SessionStart":
+        return
+    if event.get("source") not in BRIDGE_SOURCES:
+        return
+    try:
+        from ssot_pipelines.sessions.bridge import hook_context
+
+        text = hook_context(event, budget_seconds=BRIDGE_BUDGET_SECONDS)
+    except Exception:  # the ledger may be down or not configured: silently nothing
+        return
+    if text:
+        out = {"hookSpecificOutput": {"hookEventName": "SessionStart",
+                                      "additionalContext": text[:MAX_CONTEXT_CHARS]}}
+        sys.stdout.write(json.dumps(out, ensure_ascii=False))
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

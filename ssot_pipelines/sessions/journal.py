@@ -1,0 +1,171 @@
+"""The append-only local journal that makes every hook event durable before ``ssot-hook`` returns.
+
+Stdlib only: the hook imports this on its hot path.
+
+Layout: ``<journal dir>/<yyyymmdd>.jsonl`` (UTC day), one JSON object per line::
+
+    {"v":1,"id":"hook:<32 hex>","received_at":"2026-11-24T02:46:05.123456Z","tool":"claude-code","stdin":"<exact input>"}
+
+``stdin`` is the hook's input text exactly as received (``stdin_b64`` when it was not UTF-8), so the
+ledger can keep the original bytes. Each line is written by one ``write()`` under an exclusive ``flock``
+on an ``O_APPEND`` descriptor and fsync'd, so concurrent hooks never interleave and an acknowledged
+event survives a crash.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+RECORD_PREFIX = b'{"v":1,'
+_READ_BLOCK = 8 * 1024 * 1024
+
+
+def journal_dir() -> Path:
+    """``SSOT_JOURNAL_DIR``, else ``$SSOT_HOME/journal`` (``SSOT_HOME`` defaults to ``./.ssot``)."""
+    explicit = os.environ.get("SSOT_JOURNAL_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    home = os.environ.get("SSOT_HOME") or os.path.join(os.getcwd(), ".ssot")
+    return Path(home).expanduser() / "journal"
+
+
+def new_event_id() -> str:
+    """A random id given at receipt: hook inputs carry no timestamp, so identical inputs must stay distinct."""
+    return "hook:" + os.urandom(16).hex()
+
+
+def encode_record(data: bytes, *, tool: str = "claude-code", event_id: str | None = None,
+                  received_at: datetime | None = None) -> bytes:
+    """One journal line (with its newline) for a hook input."""
+    when = (received_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    record: dict[str, str | int] = {"v": 1, "id": event_id or new_event_id(), "received_at": when, "tool": tool}
+    try:
+        record["stdin"] = data.decode("utf-8")
+    except UnicodeDecodeError:
+        record["stdin_b64"] = base64.b64encode(data).decode("ascii")
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def segment_path(directory: Path, when: datetime | None = None) -> Path:
+    return directory / f"{(when or datetime.now(UTC)).strftime('%Y%m%d')}.jsonl"
+
+
+def append(line: bytes, directory: Path | None = None) -> Path:
+    """Append one encoded record durably (flock + single write + fsync); returns the segment written."""
+    directory = directory or journal_dir()
+    path = segment_path(directory)
+    created = not path.exists()
+    if created:
+        directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        view = memoryview(line)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)  # closing releases the flock
+    if created:
+        # The new file's directory entry must be durable too.
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    return path
+
+
+class JournalRecord:
+    """A journal line: its parsed record, and the byte offset just past it."""
+
+    __slots__ = ("end_offset", "record")
+
+    def __init__(self, record: dict[str, object], end_offset: int) -> None:
+        self.record = record
+        self.end_offset = end_offset
+
+
+class JournalScan:
+    """What reading a segment found beyond good records: bad lines (end offset, bytes), and the unread tail."""
+
+    # Plain classes, not dataclasses: importing dataclasses costs the hook ~7 ms.
+    __slots__ = ("incomplete_tail_bytes", "malformed")
+
+    def __init__(self) -> None:
+        self.malformed: list[tuple[int, bytes]] = []
+        self.incomplete_tail_bytes = 0
+
+
+def segments(directory: Path | None = None) -> list[Path]:
+    """The journal's segments, oldest first."""
+    directory = directory or journal_dir()
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.glob("*.jsonl") if p.is_file())
+
+
+def read_records(path: Path, offset: int, scan: JournalScan, *, limit: int | None = None) -> Iterator[JournalRecord]:
+    """Records from ``offset`` on. A last line without its newline is not consumed (a writer may be mid-way).
+
+    A line that does not parse (a write torn by a crash, then another record appended to it) is split at
+    the record prefix so the intact record behind it is still read; unreadable bytes go to ``scan.malformed``.
+    """
+    produced = 0
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        pending = b""
+        position = offset
+        while True:
+            block = fh.read(_READ_BLOCK)
+            if not block:
+                break
+            pending += block
+            start = 0
+            while True:
+                nl = pending.find(b"\n", start)
+                if nl < 0:
+                    break
+                line = pending[start:nl]
+                end = position + nl + 1
+                for rec in _parse_line(line, end, scan):
+                    yield rec
+                    produced += 1
+                start = nl + 1
+                if limit is not None and produced >= limit:
+                    return
+            position += start
+            pending = pending[start:]
+        scan.incomplete_tail_bytes = len(pending)
+
+
+def _parse_line(line: bytes, end: int, scan: JournalScan) -> Iterator[JournalRecord]:
+    if not line.strip():
+        return
+    try:
+        record = json.loads(line)
+        if isinstance(record, dict) and "id" in record:
+            yield JournalRecord(record, end)
+            return
+    except ValueError:
+        pass
+    cut = line.rfind(RECORD_PREFIX, 1)
+    if cut > 0:
+        scan.malformed.append((end, line[:cut]))
+        yield from _parse_line(line[cut:], end, scan)
+        return
+    scan.malformed.append((end, line))
+
+
+def hook_input(record: dict[str, object]) -> bytes:
+    """The exact bytes the hook received."""
+    if "stdin_b64" in record:
+        return base64.b64decode(str(record["stdin_b64"]))
+    return str(record.get("stdin", "")).encode("utf-8")

@@ -1,0 +1,220 @@
+"""The readable transcript of a segment: one paragraph per message, tool call or tool result, in order.
+
+Text is never cut: a 10 MB tool output is one 10 MB paragraph. Hook events that repeat what the
+transcript already holds (same tool_use_id, same prompt) are not shown twice; hook events the transcript
+does not (yet) have are shown, so a lagging or deleted transcript loses nothing. Side records
+(snapshots, titles, unknown line types) stay in the ledger, raw, and are not shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ssot_pipelines.sessions.claude_transcript import content_blocks
+from ssot_pipelines.sessions.events import CODEX, SessionEvent
+
+
+@dataclass
+class Coverage:
+    """What the transcripts of a session already show, so hook events only fill the gaps."""
+
+    tool_use_ids: set[str] = field(default_factory=set)
+    prompts: set[str] = field(default_factory=set)
+    prompt_ids: set[str] = field(default_factory=set)
+    assistant_texts: set[str] = field(default_factory=set)
+    has_compact_summary: bool = False
+
+
+def coverage(events: Iterable[SessionEvent]) -> Coverage:
+    cov = Coverage()
+    for e in events:
+        if e.source == "hook":
+            continue
+        if e.tool_use_id:
+            cov.tool_use_ids.add(e.tool_use_id)
+        if e.prompt_id:
+            cov.prompt_ids.add(e.prompt_id)
+        if e.kind == "prompt":
+            cov.prompts.add(_message_text(e).strip())
+        elif e.kind == "assistant":
+            cov.assistant_texts.add(_message_text(e).strip())
+        elif e.kind == "compact_summary":
+            cov.has_compact_summary = True
+    return cov
+
+
+def paragraphs(events: Sequence[SessionEvent], cov: Coverage | None = None) -> list[str]:
+    """The segment's transcript as paragraphs (the page body is them joined by blank lines)."""
+    cov = cov or coverage(events)
+    out: list[str] = []
+    for e in events:
+        text = render_event(e, cov)
+        if text is not None:
+            out.append(text)
+    return out
+
+
+def body(paragraph_list: Sequence[str]) -> str:
+    return "\n\n".join(paragraph_list)
+
+
+def _when(e: SessionEvent) -> str:
+    return e.ts.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _who(e: SessionEvent, speaker: str) -> str:
+    if e.is_sidechain:
+        speaker = f"Subagent {e.agent_id or ''}".rstrip() + f" · {speaker}"
+    return f"{speaker} · {_when(e)}"
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        parts = []
+        for item in value:
+            if isinstance(item, dict) and isinstance(item.get("text"), str):
+                parts.append(item["text"])
+            elif isinstance(item, dict) and item.get("type") == "image":
+                parts.append(_image_note(item))
+            else:
+                parts.append(json.dumps(item, ensure_ascii=False))
+        return "\n".join(parts)
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False, indent=1)
+
+
+def _image_note(block: dict[str, Any]) -> str:
+    source = block.get("source") if isinstance(block.get("source"), dict) else {}
+    assert isinstance(source, dict)
+    size = len(str(source.get("data", "")))
+    return f"[image {source.get('media_type', '')}, {size} base64 characters, kept raw in the ledger]"
+
+
+def _message_text(e: SessionEvent) -> str:
+    data = e.data()
+    if not isinstance(data, dict):
+        return ""
+    if e.tool == CODEX:
+        payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
+        return _as_text(payload.get("content") if isinstance(payload, dict) else None)
+    parts = []
+    for block in content_blocks(data):
+        kind = block.get("type")
+        if kind == "text":
+            parts.append(str(block.get("text", "")))
+        elif kind in ("thinking", "redacted_thinking"):
+            parts.append(str(block.get("thinking", "")))
+        elif kind == "image":
+            parts.append(_image_note(block))
+    return "\n".join(parts)
+
+
+def render_event(e: SessionEvent, cov: Coverage) -> str | None:
+    """One event as a paragraph, or None when it is not part of the readable transcript."""
+    data = e.data()
+    if e.kind == "malformed" or e.kind.endswith("unparseable") or e.kind == "journal:malformed":
+        return f"[{_when(e)}: an unreadable line of {len(e.raw)} characters, kept raw in the ledger]"
+    if not isinstance(data, dict):
+        return None
+    if e.source == "hook":
+        return _render_hook(e, data, cov)
+    if e.tool == CODEX:
+        return _render_codex(e, data)
+    return _render_claude(e, data)
+
+
+def _render_claude(e: SessionEvent, data: dict[str, Any]) -> str | None:
+    if e.kind == "prompt":
+        return f"**User** · {_when(e)}\n{_message_text(e)}" if not e.is_sidechain else \
+            f"**{_who(e, 'Task')}**\n{_message_text(e)}"
+    if e.kind == "meta":
+        return f"**{_who(e, 'User (meta)')}**\n{_message_text(e)}"
+    if e.kind == "assistant":
+        return f"**{_who(e, 'Assistant')}**\n{_message_text(e)}"
+    if e.kind == "thinking":
+        return f"**{_who(e, 'Assistant (thinking)')}**\n{_message_text(e)}"
+    if e.kind == "compact_summary":
+        return f"**Compaction summary** · {_when(e)}\n{_message_text(e)}"
+    if e.kind == "compact_boundary":
+        meta = data.get("compactMetadata") if isinstance(data.get("compactMetadata"), dict) else {}
+        assert isinstance(meta, dict)
+        return (f"— Conversation compacted · {_when(e)} (trigger: {meta.get('trigger', '?')}, "
+                f"{meta.get('preTokens', '?')} tokens before)")
+    if e.kind in ("tool_use", "tool_result"):
+        parts = []
+        for block in content_blocks(data):
+            kind = block.get("type")
+            if kind == "tool_use":
+                parts.append(f"**{_who(e, 'Tool call')}** {block.get('name', '')} ({block.get('id', '')})\n"
+                             f"{json.dumps(block.get('input'), ensure_ascii=False, indent=1)}")
+            elif kind == "tool_result":
+                error = " (error)" if block.get("is_error") else ""
+                parts.append(f"**{_who(e, 'Tool result')}**{error} ({block.get('tool_use_id', '')})\n"
+                             f"{_as_text(block.get('content'))}")
+            elif kind == "text":
+                parts.append(f"**{_who(e, 'Assistant' if e.kind == 'tool_use' else 'User')}**\n{block.get('text', '')}")
+        return "\n".join(parts)
+    if e.kind.startswith("system:"):
+        content = data.get("content")
+        if not content:
+            return None
+        return f"**{_who(e, 'System (' + e.kind[7:] + ')')}**\n{_as_text(content)}"
+    return None
+
+
+def _render_codex(e: SessionEvent, data: dict[str, Any]) -> str | None:
+    payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
+    assert isinstance(payload, dict)
+    if e.kind == "prompt":
+        return f"**User** · {_when(e)}\n{_message_text(e)}"
+    if e.kind == "assistant":
+        return f"**Assistant** · {_when(e)}\n{_message_text(e)}"
+    if e.kind == "thinking":
+        text = _as_text(payload.get("summary"))
+        return f"**Assistant (reasoning)** · {_when(e)}\n{text}" if text else None
+    if e.kind == "tool_use":
+        args = payload.get("arguments", payload.get("input", payload.get("action")))
+        return f"**Tool call** · {_when(e)} {payload.get('name', payload.get('type', ''))} ({e.tool_use_id or ''})\n" \
+               f"{_as_text(args)}"
+    if e.kind == "tool_result":
+        return f"**Tool result** · {_when(e)} ({e.tool_use_id or ''})\n{_as_text(payload.get('output'))}"
+    if e.kind == "compact_boundary":
+        return f"— Conversation compacted · {_when(e)}\n**Compaction summary**\n{_as_text(payload.get('message'))}"
+    return None
+
+
+def _render_hook(e: SessionEvent, data: dict[str, Any], cov: Coverage) -> str | None:
+    name = e.kind[5:]
+    if name == "SessionStart":
+        return f"— Session started · {_when(e)} (source: {data.get('source', '?')})"
+    if name == "SessionEnd":
+        return f"— Session ended · {_when(e)} (reason: {data.get('reason', '?')})"
+    if name == "UserPromptSubmit":
+        prompt = str(data.get("prompt", ""))
+        if (e.prompt_id and e.prompt_id in cov.prompt_ids) or prompt.strip() in cov.prompts:
+            return None
+        return f"**{_who(e, 'User')}**\n{prompt}"
+    if name == "PostToolUse":
+        if e.tool_use_id and e.tool_use_id in cov.tool_use_ids:
+            return None
+        return (f"**{_who(e, 'Tool call')}** {data.get('tool_name', '')} ({e.tool_use_id or ''})\n"
+                f"{_as_text(data.get('tool_input'))}\n**Tool result**\n{_as_text(data.get('tool_response'))}")
+    if name == "Stop":
+        text = str(data.get("last_assistant_message") or "")
+        if not text or text.strip() in cov.assistant_texts:
+            return None
+        return f"**{_who(e, 'Assistant')}**\n{text}"
+    if name == "PostCompact":
+        summary = data.get("compact_summary")
+        if summary and not cov.has_compact_summary:
+            return f"**Compaction summary** · {_when(e)}\n{_as_text(summary)}"
+        return None
+    if name == "PreCompact":
+        return f"— Compaction requested · {_when(e)} (trigger: {data.get('trigger', '?')})"
+    return None
