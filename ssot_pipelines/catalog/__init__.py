@@ -1,0 +1,1 @@
+"""File Catalog: scan repositories into the File Catalog database (issue 3)."""

@@ -1,0 +1,49 @@
+"""What git can tell about a repository: its HEAD and the renames between two commits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+
+def git_head(root: str) -> str | None:
+    """The commit HEAD points at, or None when the root is not a git work tree (or has no commit)."""
+    if not os.path.exists(os.path.join(root, ".git")):
+        return None
+    try:
+        out = subprocess.run(["git", "-C", root, "rev-parse", "--verify", "-q", "HEAD"], capture_output=True,
+                             timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    head = out.stdout.decode().strip()
+    return head if out.returncode == 0 and head else None
+
+
+def git_renames(root: str, old_commit: str, new_commit: str) -> dict[str, str]:
+    """Renames git detects between two commits (with its default similarity), as {new path: old path}."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", root, "diff", "--name-status", "-M", "-z", "--no-ext-diff", old_commit, new_commit],
+            capture_output=True, timeout=60, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    if out.returncode != 0:
+        return {}
+    fields = out.stdout.split(b"\0")
+    renames: dict[str, str] = {}
+    i = 0
+    while i < len(fields) and fields[i]:
+        status = fields[i].decode()
+        if status.startswith(("R", "C")):
+            old, new = fields[i + 1], fields[i + 2]
+            if status.startswith("R"):
+                renames[_readable(new)] = _readable(old)
+            i += 3
+        else:
+            i += 2
+    return renames
+
+
+def _readable(raw: bytes) -> str:
+    return raw.decode("utf-8", "backslashreplace")

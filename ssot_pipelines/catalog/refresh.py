@@ -1,0 +1,374 @@
+"""One catalog refresh: walk (or stat given paths), hash what a stat says may have changed, detect
+renames, and commit the new per-file state and its events to the ledger in one transaction."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from ssot_pipelines.catalog import events as catalog_events
+from ssot_pipelines.catalog.config import CatalogConfig, RepoRoot
+from ssot_pipelines.catalog.filetypes import file_type, preview
+from ssot_pipelines.catalog.gitinfo import git_head, git_renames
+from ssot_pipelines.catalog.hashing import CHUNK, BlobDigest, FileChangedWhileHashing, NotARegularFile, hash_path
+from ssot_pipelines.catalog.scan import (
+    CHANGED_WHILE_HASHING,
+    SPECIAL_FILE,
+    UNREADABLE,
+    VANISHED_DURING_SCAN,
+    ScannedFile,
+    ScanProblem,
+    ScanResult,
+    is_excluded,
+    scan_roots,
+    stat_paths,
+)
+from ssot_pipelines.catalog.state import (
+    FileEntry,
+    delete_entries,
+    file_key,
+    load_stats,
+    move_notion_row,
+    record_rename,
+    record_repo,
+    repo_heads,
+    stat_tuple,
+    upsert_entries,
+)
+
+UNKNOWN_PATH = "unknown_path"
+
+
+@dataclass
+class Rename:
+    old_key: str
+    entry: FileEntry
+    detected_by: str  # 'same content' | 'git'
+    page_kept: bool = False
+
+
+@dataclass
+class RefreshResult:
+    """What one refresh found and committed; ``counts()`` is the run's metadata."""
+
+    mode: str
+    scanned: int = 0
+    hashed: int = 0
+    bytes_hashed: int = 0
+    hash_seconds: float = 0.0
+    unchanged: int = 0
+    touched: int = 0  # stat changed, content did not
+    added: list[FileEntry] = field(default_factory=list)
+    changed: list[FileEntry] = field(default_factory=list)
+    renamed: list[Rename] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    problems: list[ScanProblem] = field(default_factory=list)
+    events_queued: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed_keys(self) -> list[str]:
+        return [e.key for e in (*self.added, *self.changed)] + [r.entry.key for r in self.renamed]
+
+    def counts(self) -> dict[str, Any]:
+        skipped = Counter(p.reason for p in self.problems)
+        out: dict[str, Any] = {
+            "mode": self.mode, "scanned": self.scanned, "hashed": self.hashed, "unchanged": self.unchanged,
+            "touched_same_content": self.touched, "added": len(self.added), "changed": len(self.changed),
+            "renamed": len(self.renamed), "deleted": len(self.deleted), "problems": len(self.problems),
+            "hash_mb_per_s": round(self.bytes_hashed / 1e6 / self.hash_seconds, 1) if self.hash_seconds else 0.0,
+            "seconds": round(self.seconds, 3),
+        }
+        out.update({f"skipped_{reason}": n for reason, n in sorted(skipped.items())})
+        return out
+
+    def problem_text(self, limit: int = 20) -> str:
+        lines = [p.message for p in self.problems[:limit]]
+        if len(self.problems) > limit:
+            lines.append(f"... and {len(self.problems) - limit} more")
+        return "\n".join(lines)
+
+
+# -- hashing many files ----------------------------------------------------------------------------
+
+_local = threading.local()
+HashOutcome = tuple[ScannedFile, BlobDigest | None, ScanProblem | None]
+
+
+def _hash_one(f: ScannedFile) -> HashOutcome:
+    buf = getattr(_local, "buf", None)
+    if buf is None:
+        buf = _local.buf = bytearray(CHUNK)
+    try:
+        return f, hash_path(f.fs_path, is_symlink=f.is_symlink, buffer=buf), None
+    except FileChangedWhileHashing:
+        return f, None, ScanProblem(CHANGED_WHILE_HASHING, f.path,
+                                    f"{f.path}: kept changing while it was hashed (3 tries); the next scan retries it")
+    except NotARegularFile:
+        return f, None, ScanProblem(SPECIAL_FILE, f.path, f"{f.path}: a FIFO, socket or device; skipped")
+    except FileNotFoundError:
+        return f, None, ScanProblem(VANISHED_DURING_SCAN, f.path,
+                                    f"{f.path}: deleted while the scan ran; the next scan settles it")
+    except OSError as exc:
+        return f, None, ScanProblem(UNREADABLE, f.path,
+                                    f"{f.path}: cannot read ({exc.strerror}); check its permissions")
+
+
+def hash_files(files: Sequence[ScannedFile], workers: int) -> list[HashOutcome]:
+    """Hash files on a thread pool (reads and SHA-1 release the GIL)."""
+    if len(files) < 64 or workers <= 1:
+        return [_hash_one(f) for f in files]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="catalog-hash") as pool:
+        return list(pool.map(_hash_one, files, chunksize=32))
+
+
+def entry_from(f: ScannedFile, d: BlobDigest, config: CatalogConfig) -> FileEntry:
+    text: str | None
+    if f.is_symlink:
+        kind, text = "symlink", "→ " + d.head.decode("utf-8", "backslashreplace")
+    else:
+        kind = file_type(f.path, d.head)
+        text = preview(d.head, max_lines=config.preview_lines, max_chars=config.preview_chars)
+    return FileEntry(f.repo, f.path, d.sha, d.size, d.mtime_ns, d.ctime_ns, d.ino, d.mode, kind,
+                     config.components.component_for(f.path, f.repo), text, f.raw_path)
+
+
+# -- locating explicitly requested paths -------------------------------------------------------------
+
+def resolve_targets(
+    conn: psycopg.Connection[Any], config: CatalogConfig, paths: Iterable[str], result: RefreshResult
+) -> list[tuple[RepoRoot, str, bytes | None]]:
+    """Map catalog keys, absolute paths or repo-relative paths (single root) to (root, path, raw bytes)."""
+    by_name = {r.name: r for r in config.roots}
+    wanted: dict[tuple[str, str], tuple[RepoRoot, str, bytes | None]] = {}
+    keys = list(dict.fromkeys(p for p in paths if p))
+    rows = conn.execute("SELECT key, repo, path, path_bytes FROM catalog_files WHERE key = ANY(%s)",
+                        (keys,)).fetchall()
+    conn.commit()
+    known = {r["key"]: r for r in rows}
+    for given in keys:
+        if given in known:
+            r = known[given]
+            if r["repo"] in by_name:
+                raw = bytes(r["path_bytes"]) if r["path_bytes"] is not None else None
+                wanted[(r["repo"], r["path"])] = (by_name[r["repo"]], r["path"], raw)
+                continue
+        target = _locate(config, given)
+        if target is None:
+            result.problems.append(ScanProblem(
+                UNKNOWN_PATH, given, f"{given}: not inside any root of SSOT_REPO_ROOTS; pass a catalog key "
+                "(repo/path), an absolute path, or a path relative to the only root"))
+            continue
+        root, rel = target
+        wanted[(root.name, rel)] = (root, rel, None)
+    return list(wanted.values())
+
+
+def _locate(config: CatalogConfig, given: str) -> tuple[RepoRoot, str] | None:
+    for root in config.roots:
+        prefix = root.name + "/"
+        if given.startswith(prefix) and not os.path.isabs(given):
+            return root, given[len(prefix):]
+    p = Path(given)
+    if p.is_absolute():
+        for root in config.roots:
+            if p.is_relative_to(root.path):
+                return root, p.relative_to(root.path).as_posix()
+        return None
+    if len(config.roots) == 1:
+        return config.roots[0], p.as_posix().removeprefix("./")
+    return None
+
+
+# -- the refresh -----------------------------------------------------------------------------------
+
+def refresh_catalog(
+    conn: psycopg.Connection[Any],
+    config: CatalogConfig,
+    *,
+    full: bool = False,
+    paths: Sequence[str] = (),
+    dry_run: bool = False,
+    keep_pages_on_rename: bool | None = None,
+) -> RefreshResult:
+    """Bring the ledger's per-file state up to date with the trees; return what changed.
+
+    ``paths`` limits the refresh to those files (the sensor's incremental runs); otherwise every root
+    is walked. Files whose stat matches the ledger are not read. ``dry_run`` computes without writing.
+    A renamed file keeps its Notion page when ``keep_pages_on_rename`` (default: not in full mode, whose
+    reconcile matches pages by key).
+    """
+    started = time.monotonic()
+    result = RefreshResult(mode="full" if full else ("paths" if paths else "incremental"))
+    keep_pages = (not full) if keep_pages_on_rename is None else keep_pages_on_rename
+    configured = [r.name for r in config.roots]
+    scan = ScanResult()
+    if paths:
+        targets = resolve_targets(conn, config, paths, result)
+        ledger = load_stats(conn, keys=[file_key(root.name, rel) for root, rel, _ in targets])
+        kept = []
+        for root, rel, raw in targets:
+            if raw is None and is_excluded(config, root, rel):
+                continue  # ignored now: if catalogued before, it counts as gone below
+            kept.append((root, rel, raw))
+        gone_pairs = stat_paths(kept, scan)
+        seen = {(f.repo, f.path) for f in scan.files}
+        gone = sorted(k for k in ledger if k not in seen and (k in gone_pairs or k not in {
+            (r.name, rel) for r, rel, _ in kept}) and not _reported(scan, k[1]))
+    else:
+        scan = scan_roots(config)
+        ledger = load_stats(conn, repos=None if full else configured)
+        seen = {(f.repo, f.path) for f in scan.files}
+        # Deletions only where the walk was complete: a missing root must not empty the catalog.
+        # A full sync also drops repositories no longer configured.
+        removable = scan.complete_repos | (set() if not full else {k[0] for k in ledger} - set(configured))
+        problem_paths = {p.path for p in scan.problems}
+        gone = sorted(k for k in ledger if k not in seen and k[0] in removable and k[1] not in problem_paths)
+    result.problems.extend(scan.problems)
+    result.scanned = len(scan.files)
+
+    candidates = []
+    for f in scan.files:
+        prev = ledger.get((f.repo, f.path))
+        if prev is None or prev[0] != stat_tuple(f):
+            candidates.append(f)
+    result.unchanged = result.scanned - len(candidates)
+
+    t0 = time.monotonic()
+    hashed = hash_files(candidates, config.hash_workers)
+    result.hash_seconds = time.monotonic() - t0
+    entries: list[FileEntry] = []
+    for f, digest, problem in hashed:
+        if problem is not None:
+            result.problems.append(problem)
+        elif digest is not None:
+            entries.append(entry_from(f, digest, config))
+            result.bytes_hashed += digest.size
+    result.hashed = len(entries)
+
+    old_rows = _ledger_rows(conn, [e.key for e in entries] + [file_key(r, p) for r, p in gone])
+    touched: list[FileEntry] = []
+    added: list[FileEntry] = []
+    for e in entries:
+        old = old_rows.get(e.key)
+        if old is None:
+            added.append(e)
+        elif old["sha"] != e.sha:
+            result.changed.append(e)
+        else:
+            e.first_seen = old["first_seen"]
+            touched.append(e)
+    result.touched = len(touched)
+    gone_rows = [old_rows[file_key(r, p)] for r, p in gone if file_key(r, p) in old_rows]
+    result.added, renames, still_gone = _pair_renames(conn, config, added, gone_rows)
+    result.deleted = [r["key"] for r in still_gone]
+    for rename in renames:
+        old = old_rows[rename.old_key]
+        rename.entry.first_seen = old["first_seen"]
+        rename.entry.renamed_from = rename.old_key
+    result.renamed = renames
+
+    if not dry_run:
+        _commit(conn, config, result, touched, still_gone, keep_pages, full)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _reported(scan: ScanResult, path: str) -> bool:
+    return any(p.path == path for p in scan.problems)
+
+
+def _ledger_rows(conn: psycopg.Connection[Any], keys: list[str]) -> dict[str, dict[str, Any]]:
+    if not keys:
+        return {}
+    rows = conn.execute(
+        "SELECT key, repo, path, sha, first_seen FROM catalog_files WHERE key = ANY(%s)", (keys,)
+    ).fetchall()
+    conn.commit()
+    return {r["key"]: dict(r) for r in rows}
+
+
+def _pair_renames(
+    conn: psycopg.Connection[Any], config: CatalogConfig, added: list[FileEntry], gone: list[dict[str, Any]]
+) -> tuple[list[FileEntry], list[Rename], list[dict[str, Any]]]:
+    """Pair new files with vanished ones: same content first, then renames git reports between HEADs."""
+    if not added or not gone:
+        return added, [], gone
+    by_content: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in gone:
+        by_content[(row["repo"], row["sha"])].append(row)
+    renames: list[Rename] = []
+    unmatched: list[FileEntry] = []
+    used: set[str] = set()
+    for entry in added:
+        pool = [r for r in by_content.get((entry.repo, entry.sha), []) if r["key"] not in used]
+        if not pool:
+            unmatched.append(entry)
+            continue
+        name = os.path.basename(entry.path)
+        pool.sort(key=lambda r: (os.path.basename(r["path"]) != name, r["key"]))
+        used.add(pool[0]["key"])
+        renames.append(Rename(pool[0]["key"], entry, "same content"))
+    left = [r for r in gone if r["key"] not in used]
+    if unmatched and left:
+        heads = repo_heads(conn)
+        roots = {r.name: r for r in config.roots}
+        left_by_path = {(r["repo"], r["path"]): r for r in left}
+        still: list[FileEntry] = []
+        git_maps: dict[str, dict[str, str]] = {}
+        for entry in unmatched:
+            root = roots.get(entry.repo)
+            old_head = heads.get(entry.repo)
+            if root is None or not old_head:
+                still.append(entry)
+                continue
+            if entry.repo not in git_maps:
+                new_head = git_head(str(root.path))
+                git_maps[entry.repo] = (git_renames(str(root.path), old_head, new_head)
+                                        if new_head and new_head != old_head else {})
+            old_path = git_maps[entry.repo].get(entry.path)
+            found = left_by_path.get((entry.repo, old_path)) if old_path else None
+            if found is None or found["key"] in used:
+                still.append(entry)
+                continue
+            used.add(found["key"])
+            renames.append(Rename(found["key"], entry, "git"))
+        unmatched = still
+        left = [r for r in gone if r["key"] not in used]
+    return unmatched, renames, left
+
+
+def _commit(
+    conn: psycopg.Connection[Any], config: CatalogConfig, result: RefreshResult, touched: list[FileEntry],
+    gone: list[dict[str, Any]], keep_pages: bool, full: bool,
+) -> None:
+    ev = catalog_events.CatalogEvent
+    with conn.transaction():
+        delete_entries(conn, [*result.deleted, *(r.old_key for r in result.renamed)])
+        upsert_entries(conn, [*result.added, *result.changed, *(r.entry for r in result.renamed)],
+                       content_changed=True)
+        upsert_entries(conn, touched, content_changed=False)
+        for rename in result.renamed:
+            rename.page_kept = keep_pages and move_notion_row(conn, rename.old_key, rename.entry.key)
+            record_rename(conn, rename.entry.repo, rename.old_key, rename.entry.key, rename.entry.sha,
+                          rename.detected_by, rename.page_kept)
+        result.events_queued = catalog_events.queue_events(conn, [
+            *(ev("added", e.repo, e.key, e.path, e.sha) for e in result.added),
+            *(ev("changed", e.repo, e.key, e.path, e.sha) for e in result.changed),
+            *(ev("renamed", r.entry.repo, r.entry.key, r.entry.path, r.entry.sha, r.old_key)
+              for r in result.renamed),
+            *(ev("deleted", g["repo"], g["key"], g["path"], g["sha"]) for g in gone),
+        ])
+        if result.mode != "paths":
+            for root in config.roots:
+                if os.path.isdir(root.path):
+                    record_repo(conn, root.name, str(root.path), git_head(str(root.path)), full=full)

@@ -1,0 +1,259 @@
+"""Walk repository roots: the files to catalog, with their stat, honouring .gitignore and excludes.
+
+Stat only, no reading of file contents (hashing is ``hashing.py``), so a walk of an unchanged tree is
+as cheap as ``git status``. Never follows a symlink: a link is catalogued as git stores it (its target
+text); links that loop or point outside the root are skipped and reported.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pathspec
+
+from ssot_pipelines.catalog.config import CatalogConfig, RepoRoot
+
+# Reasons a path is skipped or reported; the run's metadata counts each one.
+MISSING_ROOT = "missing_root"
+UNREADABLE = "unreadable"
+SPECIAL_FILE = "special_file"
+SYMLINK_LOOP = "symlink_loop"
+SYMLINK_OUTSIDE_ROOT = "symlink_outside_root"
+NESTED_REPOSITORY = "nested_repository"
+NON_UTF8_NAME = "non_utf8_name"  # reported, but the file is still catalogued under a readable name
+VANISHED_DURING_SCAN = "vanished_during_scan"
+CHANGED_WHILE_HASHING = "changed_while_hashing"
+
+
+@dataclass(slots=True)
+class ScannedFile:
+    """A file as the walk saw it. ``path`` is readable (non-UTF-8 bytes as ``\\xNN``); ``fs_path`` opens it."""
+
+    repo: str
+    path: str
+    fs_path: str  # absolute, surrogate-escaped like os.scandir gives it
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    ino: int
+    mode: int
+    raw_path: bytes | None = None  # the repo-relative name as bytes, only when it is not valid UTF-8
+
+    @property
+    def is_symlink(self) -> bool:
+        return stat.S_ISLNK(self.mode)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanProblem:
+    reason: str
+    path: str
+    message: str
+
+
+@dataclass
+class ScanResult:
+    files: list[ScannedFile] = field(default_factory=list)
+    problems: list[ScanProblem] = field(default_factory=list)
+    complete_repos: set[str] = field(default_factory=set)  # repos walked to the end (safe to infer deletions)
+    seconds: float = 0.0
+
+    def counts(self) -> Counter[str]:
+        return Counter(p.reason for p in self.problems)
+
+    def report(self, reason: str, path: str, message: str) -> None:
+        self.problems.append(ScanProblem(reason, path, message))
+
+
+def readable_name(name: str) -> tuple[str, bool]:
+    """A name that is valid UTF-8 text, and whether the original was not (bytes become ``\\xNN``)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace"), True
+    return name, False
+
+
+_IgnoreChain = tuple[tuple[str, pathspec.GitIgnoreSpec], ...]
+
+
+def _ignored(chain: _IgnoreChain, rel: str) -> bool:
+    # The deepest .gitignore with an opinion decides, as in git.
+    for base, spec in reversed(chain):
+        verdict = spec.check_file(rel[len(base):]).include
+        if verdict is not None:
+            return verdict
+    return False
+
+
+def _load_ignore(path: str) -> pathspec.GitIgnoreSpec | None:
+    try:
+        with open(path, "rb") as fh:
+            lines = fh.read().decode("utf-8", "surrogateescape").splitlines()
+    except OSError:
+        return None
+    return pathspec.GitIgnoreSpec.from_lines(lines) if any(ln.strip() for ln in lines) else None
+
+
+def _root_chain(root: RepoRoot, excludes: Iterable[str]) -> _IgnoreChain:
+    chain: list[tuple[str, pathspec.GitIgnoreSpec]] = []
+    patterns = list(excludes)
+    if patterns:
+        chain.append(("", pathspec.GitIgnoreSpec.from_lines(patterns)))
+    info_exclude = _load_ignore(os.path.join(root.path, ".git", "info", "exclude"))
+    if info_exclude is not None:
+        chain.append(("", info_exclude))
+    return tuple(chain)
+
+
+def _check_symlink(full: str, root_real: str, rel: str, result: ScanResult) -> bool:
+    """Whether a symlink may be catalogued (as its target text): not a loop and not leaving the root."""
+    try:
+        os.stat(full)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            result.report(SYMLINK_LOOP, rel, f"{rel}: symlink loop ({os.readlink(full)!r}); remove or fix the link")
+            return False
+        # A dangling link inside the root is still a file of the repository, as git sees it.
+    target = os.path.realpath(full)
+    if target != root_real and not target.startswith(root_real + os.sep):
+        result.report(
+            SYMLINK_OUTSIDE_ROOT, rel,
+            f"{rel}: symlink points outside the repository ({os.readlink(full)!r}); not followed, not catalogued",
+        )
+        return False
+    return True
+
+
+def walk_repository(root: RepoRoot, excludes: Iterable[str], result: ScanResult, *,
+                    deadline: float | None = None) -> None:
+    """Append the root's files to ``result``; report problems there. Stops early past ``deadline``."""
+    root_path = str(root.path)
+    if not os.path.isdir(root_path):
+        what = "is not a directory" if os.path.exists(root_path) else "does not exist"
+        result.report(MISSING_ROOT, root.name,
+                      f"repository root {root_path} {what}; fix SSOT_REPO_ROOTS (other roots are still scanned)")
+        return
+    root_real = os.path.realpath(root_path)
+    root_len = len(os.fsencode(root_path)) + 1
+    stack: list[tuple[str, str, _IgnoreChain, bool]] = [(root_path, "", _root_chain(root, excludes), False)]
+    files = result.files
+    repo = root.name
+    while stack:
+        if deadline is not None and time.monotonic() > deadline:
+            return
+        directory, rel_dir, chain, odd_dir = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError as exc:
+            result.report(UNREADABLE, rel_dir or ".",
+                          f"{rel_dir or '.'}: cannot list directory ({exc.strerror}); check its permissions")
+            continue
+        if rel_dir and any(e.name == ".git" for e in entries):
+            result.report(NESTED_REPOSITORY, rel_dir,
+                          f"{rel_dir}: a nested git repository; add it to SSOT_REPO_ROOTS to catalog it")
+            continue
+        for entry in entries:
+            if entry.name == ".gitignore":
+                spec = _load_ignore(entry.path)
+                if spec is not None:
+                    chain = (*chain, (rel_dir, spec))
+                break
+        for entry in entries:
+            name = entry.name
+            if name == ".git":
+                continue
+            shown, odd_name = readable_name(name)
+            odd = odd_dir or odd_name
+            rel = rel_dir + shown
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if not _ignored(chain, rel + "/"):
+                        stack.append((entry.path, rel + "/", chain, odd))
+                    continue
+                if _ignored(chain, rel):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                result.report(VANISHED_DURING_SCAN, rel, f"{rel}: deleted while the scan ran; the next scan settles it")
+                continue
+            except OSError as exc:
+                result.report(UNREADABLE, rel, f"{rel}: cannot stat ({exc.strerror}); check its permissions")
+                continue
+            mode = st.st_mode
+            if stat.S_ISLNK(mode):
+                if not _check_symlink(entry.path, root_real, rel, result):
+                    continue
+            elif not stat.S_ISREG(mode):
+                result.report(SPECIAL_FILE, rel, f"{rel}: a FIFO, socket or device; skipped")
+                continue
+            raw = None
+            if odd:
+                raw = os.fsencode(entry.path)[root_len:]
+                result.report(NON_UTF8_NAME, rel,
+                              f"{rel}: file name is not valid UTF-8; catalogued as {rel!r} (rename it to fix)")
+            files.append(ScannedFile(repo, rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                     st.st_ino, mode, raw))
+    result.complete_repos.add(repo)
+
+
+def scan_roots(config: CatalogConfig, *, deadline: float | None = None) -> ScanResult:
+    """Walk every configured root (stat only)."""
+    started = time.monotonic()
+    result = ScanResult()
+    for root in config.roots:
+        walk_repository(root, config.excludes, result, deadline=deadline)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def stat_paths(
+    wanted: Iterable[tuple[RepoRoot, str, bytes | None]], result: ScanResult
+) -> set[tuple[str, str]]:
+    """Stat just these (root, readable path, raw path) into ``result``; return the (repo, path) that are gone."""
+    gone: set[tuple[str, str]] = set()
+    for root, rel, raw in wanted:
+        full = os.fsdecode(os.path.join(os.fsencode(root.path), raw)) if raw else os.path.join(
+            str(root.path), *rel.split("/"))
+        try:
+            st = os.lstat(full)
+        except FileNotFoundError:
+            gone.add((root.name, rel))
+            continue
+        except OSError as exc:
+            result.report(UNREADABLE, rel, f"{rel}: cannot stat ({exc.strerror}); check its permissions")
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            if not _check_symlink(full, os.path.realpath(str(root.path)), rel, result):
+                continue
+        elif not stat.S_ISREG(st.st_mode):
+            result.report(SPECIAL_FILE, rel, f"{rel}: a FIFO, socket or device; skipped")
+            continue
+        result.files.append(ScannedFile(root.name, rel, full, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                        st.st_ino, st.st_mode, raw))
+    return gone
+
+
+def is_excluded(config: CatalogConfig, root: RepoRoot, rel: str) -> bool:
+    """Whether a repo-relative path is left out by the excludes or any .gitignore on its way down."""
+    chain = list(_root_chain(root, config.excludes))
+    parts = rel.split("/")
+    if ".git" in parts:
+        return True
+    prefix = ""
+    for i, part in enumerate(parts):
+        spec = _load_ignore(os.path.join(str(root.path), *parts[:i], ".gitignore"))
+        if spec is not None:
+            chain.append((prefix, spec))
+        last = i == len(parts) - 1
+        if _ignored(tuple(chain), prefix + part + ("" if last else "/")):
+            return True
+        prefix += part + "/"
+    return False

@@ -1,0 +1,218 @@
+"""Per-file state in the ledger: what each file looked like at its last scan, and changes against it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import tuple_row
+
+from ssot_pipelines.catalog.scan import ScannedFile
+
+DATABASE = "file_catalog"
+_INO_WRAP = 1 << 64
+
+
+def file_key(repo: str, path: str) -> str:
+    """The File Catalog key of a file: ``<repo>/<repo-relative path>``; stable when roots are added."""
+    return f"{repo}/{path}"
+
+
+def _signed(ino: int) -> int:
+    # st_ino is unsigned 64-bit; PostgreSQL bigint is signed.
+    return ino - _INO_WRAP if ino >= 1 << 63 else ino
+
+
+@dataclass(slots=True)
+class FileEntry:
+    """One catalogued file as the ledger holds it."""
+
+    repo: str
+    path: str
+    sha: str
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    ino: int
+    mode: int
+    file_type: str
+    component: str | None
+    preview: str | None
+    raw_path: bytes | None = None
+    first_seen: datetime | None = None
+    renamed_from: str | None = None
+    content_mtime_ns: int | None = None  # the mtime when the content last changed (None: mtime_ns)
+
+    @property
+    def last_modified_ns(self) -> int:
+        return self.content_mtime_ns if self.content_mtime_ns is not None else self.mtime_ns
+
+    @property
+    def key(self) -> str:
+        return file_key(self.repo, self.path)
+
+
+# (size, mtime_ns, ctime_ns, ino, mode): what a stat must still say for a file to count as unchanged.
+StatTuple = tuple[int, int, int, int, int]
+
+
+def stat_tuple(f: ScannedFile) -> StatTuple:
+    return (f.size, f.mtime_ns, f.ctime_ns, _signed(f.ino), f.mode)
+
+
+def load_stats(
+    conn: psycopg.Connection[Any], *, repos: Sequence[str] | None = None, keys: Sequence[str] | None = None
+) -> dict[tuple[str, str], tuple[StatTuple, bytes | None]]:
+    """Stat fields of the ledger's files (all, or of some repositories, or of some keys), by (repo, path)."""
+    sql = "SELECT repo, path, size, mtime_ns, ctime_ns, ino, mode, path_bytes FROM catalog_files"
+    params: tuple[Any, ...] = ()
+    if keys is not None:
+        sql += " WHERE key = ANY(%s)"
+        params = (list(keys),)
+    elif repos is not None:
+        sql += " WHERE repo = ANY(%s)"
+        params = (list(repos),)
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(sql, params)  # type: ignore[arg-type]
+        rows = cur.fetchall()
+    conn.commit()
+    return {(r[0], r[1]): ((r[2], r[3], r[4], r[5], r[6]), bytes(r[7]) if r[7] is not None else None)
+            for r in rows}
+
+
+def load_entries(
+    conn: psycopg.Connection[Any], *, repos: Sequence[str] | None = None, keys: Sequence[str] | None = None
+) -> list[FileEntry]:
+    """Complete ledger rows (for building Notion records), ordered by key."""
+    sql = ("SELECT repo, path, sha, size, mtime_ns, ctime_ns, ino, mode, file_type, component, preview,"
+           " path_bytes, first_seen, renamed_from, content_mtime_ns FROM catalog_files")
+    params: tuple[Any, ...] = ()
+    if keys is not None:
+        sql += " WHERE key = ANY(%s)"
+        params = (list(keys),)
+    elif repos is not None:
+        sql += " WHERE repo = ANY(%s)"
+        params = (list(repos),)
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(sql + " ORDER BY key", params)  # type: ignore[arg-type]
+        rows = cur.fetchall()
+    conn.commit()
+    return [FileEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                      bytes(r[11]) if r[11] is not None else None, r[12], r[13], r[14]) for r in rows]
+
+
+def first_seen_of(conn: psycopg.Connection[Any], keys: Iterable[str]) -> dict[str, tuple[datetime, str | None]]:
+    rows = conn.execute(
+        "SELECT key, first_seen, renamed_from FROM catalog_files WHERE key = ANY(%s)", (list(keys),)
+    ).fetchall()
+    return {r["key"]: (r["first_seen"], r["renamed_from"]) for r in rows}
+
+
+_COLUMNS = ("repo", "path", "key", "path_bytes", "sha", "size", "mtime_ns", "ctime_ns", "ino", "mode",
+            "file_type", "component", "preview", "first_seen", "renamed_from", "content_mtime_ns")
+_KEPT_ON_UPDATE = frozenset({"repo", "path", "first_seen", "renamed_from"})
+
+
+def upsert_entries(conn: psycopg.Connection[Any], entries: Sequence[FileEntry], *, content_changed: bool) -> None:
+    """Write entries (inside the caller's transaction). ``content_changed`` moves ``last_changed``."""
+    if not entries:
+        return
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS catalog_stage (LIKE catalog_files INCLUDING DEFAULTS)"
+                 " ON COMMIT DELETE ROWS")
+    conn.execute("DELETE FROM catalog_stage")
+    with conn.cursor() as cur, cur.copy(f"COPY catalog_stage ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+        for e in entries:
+            copy.write_row((e.repo, e.path, e.key, e.raw_path, e.sha, e.size, e.mtime_ns, e.ctime_ns,
+                            _signed(e.ino), e.mode, e.file_type, e.component, e.preview,
+                            e.first_seen or datetime.now().astimezone(), e.renamed_from, e.last_modified_ns))
+    kept = _KEPT_ON_UPDATE if content_changed else _KEPT_ON_UPDATE | {"content_mtime_ns"}
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS if c not in kept)
+    changed = ", last_changed = now()" if content_changed else ""
+    conn.execute(
+        f"INSERT INTO catalog_files ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM catalog_stage"
+        f" ON CONFLICT (repo, path) DO UPDATE SET {updates}, last_scanned = now(),"
+        " first_seen = LEAST(catalog_files.first_seen, EXCLUDED.first_seen),"
+        f" renamed_from = COALESCE(EXCLUDED.renamed_from, catalog_files.renamed_from){changed}"
+    )
+
+
+def delete_entries(conn: psycopg.Connection[Any], keys: Sequence[str]) -> None:
+    if keys:
+        conn.execute("DELETE FROM catalog_files WHERE key = ANY(%s)", (list(keys),))
+
+
+def refresh_components(conn: psycopg.Connection[Any], assigned: Iterable[tuple[str, str | None]]) -> int:
+    """Set each key's component where the mapping now says something else; return rows changed."""
+    pairs = list(assigned)
+    if not pairs:
+        return 0
+    cur = conn.execute(
+        "UPDATE catalog_files f SET component = v.component FROM"
+        " (SELECT unnest(%s::text[]) AS key, unnest(%s::text[]) AS component) v"
+        " WHERE f.key = v.key AND f.component IS DISTINCT FROM v.component",
+        ([k for k, _ in pairs], [c for _, c in pairs]),
+    )
+    return cur.rowcount or 0
+
+
+def record_rename(conn: psycopg.Connection[Any], repo: str, old_key: str, new_key: str, sha: str,
+                  detected_by: str, page_kept: bool) -> None:
+    conn.execute(
+        "INSERT INTO catalog_renames (repo, old_key, new_key, sha, detected_by, page_kept)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (repo, old_key, new_key, sha, detected_by, page_kept),
+    )
+
+
+def move_notion_row(conn: psycopg.Connection[Any], old_key: str, new_key: str) -> bool:
+    """Point the Notion page of ``old_key`` at ``new_key``, so a renamed file keeps its page.
+
+    The page keeps its Notes, comments, page history and the relations other databases hold to it;
+    the next sync writes the new Path and Key onto it. Returns False (nothing moved) when the new key
+    already has a row of its own, in which case the caller archives the old page and creates a new one.
+    """
+    with conn.transaction():
+        taken = conn.execute(
+            "SELECT 1 FROM notion_rows WHERE database = %s AND key = %s LIMIT 1", (DATABASE, new_key)
+        ).fetchone()
+        had = conn.execute(
+            "SELECT 1 FROM notion_rows WHERE database = %s AND key = %s AND state <> 'archived' LIMIT 1",
+            (DATABASE, old_key),
+        ).fetchone()
+        if taken or not had:
+            return False
+        conn.execute("DELETE FROM records WHERE database = %s AND key = %s", (DATABASE, new_key))
+        conn.execute("UPDATE records SET key = %s WHERE database = %s AND key = %s", (new_key, DATABASE, old_key))
+        conn.execute("UPDATE notion_rows SET key = %s WHERE database = %s AND key = %s",
+                     (new_key, DATABASE, old_key))
+    return True
+
+
+def unsynced_keys(conn: psycopg.Connection[Any], repos: Sequence[str]) -> list[str]:
+    """Catalogued files whose Notion row is missing or was left mid-write by an earlier failed sync."""
+    rows = conn.execute(
+        "SELECT f.key FROM catalog_files f WHERE f.repo = ANY(%s) AND NOT EXISTS ("
+        " SELECT 1 FROM notion_rows n WHERE n.database = %s AND n.key = f.key AND n.state = 'synced')",
+        (list(repos), DATABASE),
+    ).fetchall()
+    return [r["key"] for r in rows]
+
+
+def record_repo(conn: psycopg.Connection[Any], repo: str, root: str, head: str | None, *, full: bool) -> None:
+    conn.execute(
+        "INSERT INTO catalog_repos (repo, root, head_commit, last_sync_at, last_full_sync_at)"
+        " VALUES (%s, %s, %s, now(), CASE WHEN %s THEN now() END)"
+        " ON CONFLICT (repo) DO UPDATE SET root = EXCLUDED.root,"
+        " head_commit = COALESCE(EXCLUDED.head_commit, catalog_repos.head_commit), last_sync_at = now(),"
+        " last_full_sync_at = COALESCE(EXCLUDED.last_full_sync_at, catalog_repos.last_full_sync_at)",
+        (repo, root, head, full),
+    )
+
+
+def repo_heads(conn: psycopg.Connection[Any]) -> dict[str, str | None]:
+    rows = conn.execute("SELECT repo, head_commit FROM catalog_repos").fetchall()
+    conn.commit()
+    return {r["repo"]: r["head_commit"] for r in rows}
