@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any
 
-from ssot_pipelines_tests.notion_helpers import live_rows, person, sync_manager
+from ssot_pipelines_tests.notion_helpers import live_rows, person, sync_manager, text_of
 
 SYNC_SCRIPT = """
 import os, sys
@@ -18,10 +18,11 @@ import pandas as pd
 from ssot_pipelines.notion.setup import open_sync_manager
 from ssot_pipelines.notion.gateway import RetrySettings
 
+gen = int(os.environ["GEN"])
 rows = []
 for i in range(int(os.environ["N"])):
-    rows.append({"key": f"k{i:04d}", "Path": f"p/{i}.py", "SHA": f"{i:040x}", "Size": i,
-                 "body": (f"line {i} 🚀\\n" * (400 if i % 10 == 0 else 3))})
+    rows.append({"key": f"k{i:04d}", "Path": f"p/{i}.py", "SHA": f"{gen}-{i}", "Size": i,
+                 "body": (f"gen {gen} line {i} 🚀\\n" * (400 if i % 10 == 0 else 3))})
 df = pd.DataFrame(rows)
 df.attrs["sync_mode"] = "full"
 m = open_sync_manager(notion_base_url=os.environ["URL"], token="sandbox-token",
@@ -34,8 +35,8 @@ sys.exit(1 if report.failed else 0)
 """
 
 
-def run_sync(env: dict[str, str], kill_after: float | None) -> int | None:
-    proc = subprocess.Popen([sys.executable, "-c", SYNC_SCRIPT], env=env, stdout=subprocess.PIPE,
+def run_sync(env: dict[str, str], gen: int, kill_after: float | None) -> int | None:
+    proc = subprocess.Popen([sys.executable, "-c", SYNC_SCRIPT], env={**env, "GEN": str(gen)}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     if kill_after is None:
         out, _ = proc.communicate(timeout=300)
@@ -48,22 +49,28 @@ def run_sync(env: dict[str, str], kill_after: float | None) -> int | None:
 
 
 def test_sigkill_at_random_points_then_rerun_ends_equal(sandbox: Any, ledger_url: str, redis_url: str) -> None:
-    n = 150
+    n = 300
     env = {**os.environ, "N": str(n), "URL": sandbox.url, "ROOT": sandbox.root_page_id, "PG": ledger_url,
            "REDIS": redis_url}
     with sync_manager(sandbox, ledger_url, redis_url) as sync:  # provision first so kills land in the sync
         ds = sync.ids["file_catalog"].data_source_id
     rng = random.Random(1234)
-    for _ in range(6):
-        run_sync(env, kill_after=rng.uniform(1.2, 3.0))
-    run_sync(env, kill_after=None)
+    progress = []
+    for gen in range(6):
+        # each generation changes every value and body, so every kill interrupts real work
+        run_sync(env, gen, kill_after=rng.uniform(0.9, 2.5))
+        live = live_rows(person(sandbox), ds)
+        progress.append(sum(1 for pages in live.values() for p in pages if text_of(p, "SHA").startswith(f"{gen}-")))
+    assert any(0 < done < n for done in progress), f"no kill landed mid-sync: {progress}"
+    run_sync(env, 5, kill_after=None)
 
     live = live_rows(person(sandbox), ds)
     assert sorted(live) == [f"k{i:04d}" for i in range(n)], "no missing row"
     assert all(len(pages) == 1 for pages in live.values()), "no duplicate row"
+    assert all(text_of(pages[0], "SHA") == f"5-{int(k[1:])}" for k, pages in live.items()), "no stale value"
     with sync_manager(sandbox, ledger_url, redis_url) as sync:
         for i in (0, 10, 20, 7):
             page_id = sync.page_id("file_catalog", f"k{i:04d}")
             assert page_id is not None
-            expected = f"line {i} 🚀\n" * (400 if i % 10 == 0 else 3)
+            expected = f"gen 5 line {i} 🚀\n" * (400 if i % 10 == 0 else 3)
             assert sync.read_body(page_id) == expected, "bodies are complete, never doubled"
