@@ -50,8 +50,9 @@ def _compare(metadata: dict[str, Any], key: str, op: str, operand: Any) -> bool:
         return present == bool(operand)
     if not present or isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    return {"$gt": value > operand, "$gte": value >= operand, "$lt": value < operand,
-            "$lte": value <= operand}[op]
+    outcome: bool = {"$gt": value > operand, "$gte": value >= operand, "$lt": value < operand,
+                     "$lte": value <= operand}[op]
+    return outcome
 
 
 def _cosine(a: list[float], b: list[float]) -> float:

@@ -15,7 +15,7 @@ NOTES = ["rotate the Notion token every 90 days", "the drift sensor runs every f
 
 @dg.asset
 def indexed_notes(context: dg.AssetExecutionContext, vectors: VectorsResource,
-                  embedder: EmbedderResource) -> dg.MaterializeResult:
+                  embedder: EmbedderResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     model = embedder.embedder()
     store = vectors.store()
     store.upsert("notes", [VectorItem(f"note:{i}", v, t, {"n": i})

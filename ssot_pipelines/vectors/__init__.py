@@ -7,6 +7,8 @@ from ssot_pipelines.vectors.cache import CachedEmbedder, content_hash
 from ssot_pipelines.vectors.embedder import DIMENSION, Embedder, embedder_from_env, make_embedder
 from ssot_pipelines.vectors.hashing import HashingEmbedder
 from ssot_pipelines.vectors.minilm import MiniLMEmbedder, minilm_missing_parts
+from ssot_pipelines.vectors.pgvector_store import PgVectorStore
+from ssot_pipelines.vectors.pinecone_store import PineconeStore
 from ssot_pipelines.vectors.store import InvalidVectorItem, VectorHit, VectorItem, VectorStore
 
 __all__ = [
@@ -16,6 +18,8 @@ __all__ = [
     "HashingEmbedder",
     "InvalidVectorItem",
     "MiniLMEmbedder",
+    "PgVectorStore",
+    "PineconeStore",
     "VectorHit",
     "VectorItem",
     "VectorStore",
