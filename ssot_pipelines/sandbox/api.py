@@ -74,7 +74,7 @@ class NotionApi:
 
     def render_page(self, page: Record, only: list[str] | None = None) -> Record:
         props: Record = {}
-        ds = self._page_data_source(page)
+        ds = self.page_data_source(page)
         if ds is None:
             props["title"] = {"id": "title", "type": "title", "title": page["props"].get("title", [])}
         else:
@@ -105,7 +105,7 @@ class NotionApi:
             parent["database_id"] = ds["database_id"] if ds else None
         return parent
 
-    def _page_data_source(self, page: Record) -> Record | None:
+    def page_data_source(self, page: Record) -> Record | None:
         ds_id = page["parent"].get("data_source_id")
         return self.store.get(ds_id, "data_source") if ds_id else None
 
@@ -151,7 +151,7 @@ class NotionApi:
             return render_block(rec, has_children, self.store.bot_user_id)
         kind = "child_page" if rec["kind"] == "page" else "child_database"
         title = rec["props"].get("title", []) if rec["kind"] == "page" else rec["title"]
-        if rec["kind"] == "page" and (ds := self._page_data_source(rec)):
+        if rec["kind"] == "page" and (ds := self.page_data_source(rec)):
             title = rec["props"].get(title_property(ds)["id"], [])
         shell = {"id": rec["id"], "type": kind, "content": {"title": plain_text(title)},
                  "parent": self._block_parent_of(rec), "created": rec["created"], "edited": rec["edited"],
@@ -225,6 +225,7 @@ class NotionApi:
     def update_database(self, db_id: str, body: Record) -> Record:
         with self.store.transaction():
             db = self._get("database", db_id)
+            self.store.touch(db)
             if "title" in body:
                 db["title"] = normalize_rich_text("body.title", body["title"])
             if "description" in body:
@@ -263,6 +264,7 @@ class NotionApi:
                                            "description"})
         with self.store.transaction():
             ds = self._data_source(ds_id)
+            self.store.touch(ds)
             if "title" in body:
                 ds["title"] = normalize_rich_text("body.title", body["title"])
             if "properties" in body:
@@ -516,9 +518,10 @@ class NotionApi:
         with self.store.transaction():
             page = self._get("page", page_id)
             trash = _trash_flag(body)
-            if page["in_trash"] and trash is not False:
+            edits = any(k in body for k in ("properties", "icon", "cover", "erase_content", "is_locked"))
+            if page["in_trash"] and trash is not False and edits:
                 raise validation("Can't edit block that is archived. You must unarchive the block before editing.")
-            ds = self._page_data_source(page)
+            ds = self.page_data_source(page)
             values = self._normalize_properties(ds, check_object("body.properties", body.get("properties", {})))
             self._write_values(ds, page, values)
             for key in ("icon", "cover", "is_locked"):
@@ -537,7 +540,7 @@ class NotionApi:
     def get_page_property(self, page_id: str, property_id: str, params: Query) -> Record:
         with self.store.lock:
             page = self._get("page", page_id)
-            ds = self._page_data_source(page)
+            ds = self.page_data_source(page)
             if ds is None:
                 prop: Record | None = {"id": "title", "name": "title", "type": "title", "config": {}}
             else:
@@ -650,6 +653,7 @@ class NotionApi:
             if rec["in_trash"] and trash is not False:
                 raise validation("Can't edit block that is archived. You must unarchive the block before editing.")
             content_keys = [k for k in body if k not in ("archived", "in_trash", "type")]
+            self.store.touch(rec)
             for key in content_keys:
                 if key != rec["type"]:
                     raise validation(f"Block type {key} does not match the existing block type {rec['type']}.")
@@ -708,7 +712,7 @@ class NotionApi:
     def _title_of(self, rec: Record) -> str:
         if rec["kind"] == "data_source" or rec["kind"] == "database":
             return plain_text(rec["title"])
-        ds = self._page_data_source(rec)
+        ds = self.page_data_source(rec)
         return plain_text(rec["props"].get(title_property(ds)["id"] if ds else "title", []))
 
     def users(self) -> list[Record]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ def parse_id(raw: str, where: str = "path.id") -> str:
     """Accept dashed or dashless UUIDs (as Notion does) and return the dashed form."""
     compact = raw.replace("-", "").lower()
     if not _HEX32.match(compact):
-        raise validation(f"{where} should be a valid uuid, instead was `{raw!r}`.")
+        raise validation(f"path failed validation: {where} should be a valid uuid, instead was `{json.dumps(raw)}`.")
     return str(uuid.UUID(compact))
 
 

@@ -326,6 +326,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             sandbox.counters.bump("write")
         if fault == "unavailable_503_after_commit":
             sandbox.counters.bump("fault", fault)
+            if not route.write:
+                raise sandbox.faults.error_for("unavailable_503")
             resource = result.get("id") if result.get("object") != "list" else (args[0] if args else None)
             raise committed_503(resource)
         result["request_id"] = request_id

@@ -96,7 +96,7 @@ class Store:
         return rec
 
     def touch(self, rec: Record) -> None:
-        """Mark a record changed so the commit persists it."""
+        """Mark a record changed so the commit persists it; call it before mutating (see transaction)."""
         self._dirty.add(rec["id"])
 
     @contextmanager
@@ -106,8 +106,11 @@ class Store:
             try:
                 yield
             except BaseException:
-                self._dirty.clear()
-                self._load()
+                # Most failures are validation errors raised before any change; only a partly applied
+                # mutation needs the (costly) reload of the last committed state.
+                if self._dirty:
+                    self._dirty.clear()
+                    self._load()
                 raise
             self._flush()
 

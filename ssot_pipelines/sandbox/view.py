@@ -81,7 +81,7 @@ def _page(api: NotionApi, page: Record) -> str:
     rendered = api.render_page(page)
     rows = []
     title = ""
-    ds = api._page_data_source(page)
+    ds = api.page_data_source(page)
     props = list(ds["props"].values()) if ds else [{"id": "title", "name": "title", "type": "title"}]
     for prop in props:
         text = value_text(page, prop)
