@@ -47,8 +47,8 @@ def catalog_frame(
     metadata: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """The File Catalog frame: ``mode`` "full" (complete desired state) or "incremental" (+ ``vanished``)."""
-    frame = pd.DataFrame([record_of(e, config) for e in entries], columns=COLUMNS)
-    frame = frame.astype({"Size": "int64"}) if len(frame) else frame
+    # object dtype: pandas 3 would turn a missing string into NaN, which is not "no value" in JSON.
+    frame = pd.DataFrame([record_of(e, config) for e in entries], columns=COLUMNS, dtype=object)
     frame.attrs["sync_mode"] = mode
     frame.attrs["vanished"] = list(vanished)
     frame.attrs["metadata"] = dict(metadata or {})
