@@ -183,6 +183,26 @@ def test_result_cap_ends_with_request_status_incomplete(sandbox: SandboxServer) 
     assert last["request_status"] == {"type": "incomplete", "incomplete_reason": "query_result_limit_reached"}
 
 
+def test_default_cap_stops_at_10000_rows(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    for i in range(10_050):  # seeded in-process for speed; read back over HTTP below
+        sandbox.api.create_page({"parent": {"data_source_id": ds},
+                                 "properties": {"Name": {"title": _text(f"r{i}")}}})
+    total, cursor, last = 0, None, {}
+    while True:
+        last = notion.data_sources.query(ds, filter_properties=["title"],
+                                         **({"start_cursor": cursor} if cursor else {}))
+        total += len(last["results"])
+        if not last["has_more"]:
+            break
+        cursor = last["next_cursor"]
+    assert total == 10_000 and last["next_cursor"] is None
+    assert last["request_status"]["incomplete_reason"] == "query_result_limit_reached"
+    window = notion.data_sources.query(ds, filter={"property": "Name", "title": {"starts_with": "r1004"}})
+    assert "request_status" not in window and len(window["results"]) == 11
+
+
 def test_property_values_have_notion_shapes(sandbox: SandboxServer) -> None:
     notion = _client(sandbox)
     _, ds = _make_db(notion, sandbox)
@@ -585,3 +605,54 @@ def test_ensure_sandbox_starts_a_background_server_once(tmp_path: Path) -> None:
 def test_non_loopback_host_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="loopback"):
         SandboxServer(tmp_path / "s.sqlite", host="0.0.0.0")
+
+
+def test_rejected_schema_update_changes_nothing(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+    before = notion.data_sources.retrieve(ds)["properties"]
+    _expect_error("validation_error", notion.data_sources.update, ds,
+                  properties={"Key": {"name": "Renamed"}, "Bad": {"formula": {"expression": "1"}}})
+    assert notion.data_sources.retrieve(ds)["properties"] == before
+
+
+def test_concurrent_writers_lose_nothing(sandbox: SandboxServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    notion = _client(sandbox)
+    _, ds = _make_db(notion, sandbox)
+
+    def create(i: int) -> str:
+        return str(_row(_client(sandbox), ds, f"c{i:02d}")["id"])
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(create, range(40)))
+    assert len(set(ids)) == 40
+    assert sorted(_names(notion.data_sources.query(ds))) == [f"c{i:02d}" for i in range(40)]
+
+
+def test_child_pages_and_databases_are_blocks_of_their_parent(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    db, _ = _make_db(notion, sandbox)
+    child = notion.pages.create(parent={"page_id": sandbox.root_page_id},
+                                properties={"title": {"title": _text("Notes")}})
+    assert child["properties"]["title"]["title"][0]["plain_text"] == "Notes"
+    blocks = notion.blocks.children.list(sandbox.root_page_id)["results"]
+    assert [(b["type"], b["id"]) for b in blocks] == [("child_database", db), ("child_page", child["id"])]
+    assert blocks[1]["child_page"] == {"title": "Notes"}
+
+
+def test_cli_registers_the_sandbox_command_and_refuses_public_hosts() -> None:
+    import argparse
+    import subprocess
+    import sys
+
+    from ssot_pipelines.sandbox.cli import register
+
+    parser = argparse.ArgumentParser(prog="ssot")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["sandbox", "--port", "0", "--rps", "2", "--token", "a", "--token", "b"])
+    assert callable(args.func) and args.port == 0 and args.rps == 2.0 and args.token == ["a", "b"]
+    done = subprocess.run([sys.executable, "-m", "ssot_pipelines.sandbox", "--host", "0.0.0.0", "--port", "0"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "loopback" in done.stdout
