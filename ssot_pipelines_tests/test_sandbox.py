@@ -19,7 +19,8 @@ TOKEN = "sandbox-token"
 _HTTP = httpx.Client()  # one client: building an httpx client (TLS context) per request costs ~40 ms
 
 
-def _client(server: SandboxServer, token: str = TOKEN) -> Client:
+def _client(server: SandboxServer, token: str = TOKEN) -> Any:
+    """A real notion-client; typed Any because its methods are annotated `Any | Awaitable[Any]`."""
     return Client(auth=token, base_url=server.url, retry=False)
 
 
@@ -27,7 +28,7 @@ def _text(content: str) -> list[dict[str, Any]]:
     return [{"type": "text", "text": {"content": content}}]
 
 
-def _make_db(notion: Client, server: SandboxServer, title: str = "Tech Debt",
+def _make_db(notion: Any, server: SandboxServer, title: str = "Tech Debt",
              extra: dict[str, Any] | None = None) -> tuple[str, str]:
     db = notion.databases.create(
         parent={"type": "page_id", "page_id": server.root_page_id},
@@ -41,7 +42,7 @@ def _make_db(notion: Client, server: SandboxServer, title: str = "Tech Debt",
     return db["id"], db["data_sources"][0]["id"]
 
 
-def _row(notion: Client, ds: str, name: str, **props: Any) -> dict[str, Any]:
+def _row(notion: Any, ds: str, name: str, **props: Any) -> Any:
     properties: dict[str, Any] = {"Name": {"title": _text(name)}}
     properties.update(props)
     return notion.pages.create(parent={"type": "data_source_id", "data_source_id": ds}, properties=properties)
@@ -447,7 +448,7 @@ def test_rate_limit_returns_429_with_retry_after(sandbox: SandboxServer) -> None
         notion.users.me()
     assert info.value.code == "rate_limited" and info.value.status == 429
     assert int(info.value.headers["retry-after"]) >= 1
-    assert info.value.additional_data["rate_limit_reason"] == "public_api_request_rate_limit"
+    assert (info.value.additional_data or {})["rate_limit_reason"] == "public_api_request_rate_limit"
     assert sandbox.stats()["rate_limited_429"] == 1
     sandbox.set_rate_limit(None)
     notion.users.me()
@@ -470,7 +471,7 @@ def test_rate_limit_is_per_token(tmp_path: Path) -> None:
 def test_injected_notion_errors(sandbox: SandboxServer, kind: str, status: int, code: str) -> None:
     notion = _client(sandbox)
     _, ds = _make_db(notion, sandbox)
-    sandbox.set_faults(FaultConfig(**{kind: 1.0}))
+    sandbox.set_faults(FaultConfig.from_json({kind: 1.0}))
     err = _expect_error(code, _row, notion, ds, "x")
     assert err.status == status
     sandbox.set_faults(None)
@@ -500,7 +501,7 @@ def test_503_after_commit_really_wrote_the_page(sandbox: SandboxServer) -> None:
     sandbox.set_faults(None)
     rows = notion.data_sources.query(ds)["results"]
     assert _names({"results": rows}) == ["committed"]
-    assert err.additional_data["committed_resource_id"] == rows[0]["id"]
+    assert (err.additional_data or {})["committed_resource_id"] == rows[0]["id"]
     assert sandbox.stats()["writes_applied"] >= 2
 
 
