@@ -69,7 +69,7 @@ def test_notification_is_posted_to_the_webhook(webhook: Webhook, log: logging.Lo
     assert "Drift over threshold" in post["text"] and "WARNING" in post["text"]
     assert all_text(webhook.posts) == "src/app.py drifted 0.42 from its baseline"
     assert (notifier.sent, notifier.failures) == (1, 0)
-    assert "xoxSecretPath" not in caplog.text
+    assert "xoxSecretPath" not in caplog.text + repr(notifier) + str(notifier)
 
 
 def test_long_text_is_split_over_blocks_and_messages_never_cut(webhook: Webhook, log: logging.Logger) -> None:

@@ -53,8 +53,9 @@ def test_with_a_pinecone_key_vectors_go_to_pinecone(ledger_url: str) -> None:
 def test_empty_key_means_pgvector_and_store_is_reused(ledger_url: str) -> None:
     resource = VectorsResource(pinecone_api_key="", postgres_url=ledger_url)
     assert isinstance(resource.store(), PgVectorStore) and resource.store() is resource.store()
-    assert isinstance(VectorsResource(pinecone_api_key="k" * 8, pinecone_host="http://127.0.0.1:1").store(),
-                      PineconeStore)
+    with_key = VectorsResource(pinecone_api_key="pcsk_hidden_key", pinecone_host="http://127.0.0.1:1")
+    assert isinstance(with_key.store(), PineconeStore)
+    assert "pcsk_hidden_key" not in repr(with_key) + str(with_key) + repr(with_key.store())
 
 
 def test_embedder_resource_wraps_the_ledger_cache_when_given_a_connection(ledger_url: str) -> None:

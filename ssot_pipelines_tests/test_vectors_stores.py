@@ -133,6 +133,8 @@ def test_items_no_store_could_hold_are_rejected_before_writing(store: VectorStor
         store.upsert("files", [VectorItem("short", [1.0, 0.0], "x", {})])
     with pytest.raises(InvalidVectorItem, match="values must be"):
         store.upsert("files", [VectorItem("nested", good.vector, "x", {"nested": {"a": 1}})])
+    with pytest.raises(InvalidVectorItem, match="all zeros"):
+        store.upsert("files", [VectorItem("empty", EMBEDDER.embed(["!!!"])[0], "!!!", {})])
     with pytest.raises(InvalidVectorItem, match="unknown filter operator"):
         store.query("files", good.vector, filter={"kind": {"$regex": "f.*"}})
     assert store.count("files") == 0

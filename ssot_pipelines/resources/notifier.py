@@ -7,7 +7,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from ssot_pipelines.settings import redact
 
@@ -81,7 +81,7 @@ class NotifierResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     pipeline that sends it. The webhook URL is a secret and never appears in a log line.
     """
 
-    slack_webhook_url: str | None = None
+    slack_webhook_url: str | None = Field(default=None, repr=False, description="SLACK_WEBHOOK_URL (a secret)")
     timeout_seconds: int = 10
 
     _failures: int = PrivateAttr(default=0)

@@ -6,10 +6,10 @@ from typing import Any
 
 import dagster as dg
 import psycopg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from ssot_pipelines.vectors.cache import CachedEmbedder
-from ssot_pipelines.vectors.embedder import Embedder, make_embedder
+from ssot_pipelines.vectors.embedder import Embedder, default_embedder_kind, make_embedder
 from ssot_pipelines.vectors.store import VectorStore
 
 
@@ -21,10 +21,11 @@ class VectorsResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     the step.
     """
 
-    pinecone_api_key: str | None = None
-    pinecone_index: str = "ssot"
-    pinecone_host: str | None = None
-    postgres_url: str | None = None
+    # repr=False: the key and a URL with a password must not show when the resource is printed or logged.
+    pinecone_api_key: str | None = Field(default=None, repr=False, description="PINECONE_API_KEY")
+    pinecone_index: str = Field(default="ssot", description="PINECONE_INDEX")
+    pinecone_host: str | None = Field(default=None, description="PINECONE_HOST (skips the index lookup)")
+    postgres_url: str | None = Field(default=None, repr=False, description="None: the ledger's PostgreSQL")
 
     _store: Any = PrivateAttr(default=None)
 
@@ -52,11 +53,14 @@ class VectorsResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
 
 
 class EmbedderResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
-    """The embedder named by ``kind`` (env ``SSOT_EMBEDDER``): ``minilm`` (default) or ``hashing``."""
+    """The embedder named by ``kind`` (env ``SSOT_EMBEDDER``): ``minilm`` (default) or ``hashing``.
 
-    kind: str = "minilm"
+    An empty ``kind`` means MiniLM when its packages are installed, else hashing.
+    """
+
+    kind: str = Field(default="minilm", description="SSOT_EMBEDDER: minilm | hashing")
 
     def embedder(self, ledger: psycopg.Connection[Any] | None = None) -> Embedder:
         """The embedder; given a ledger connection, wrapped with the embedding cache in that ledger."""
-        inner = make_embedder(self.kind or "minilm")
+        inner = make_embedder(self.kind or default_embedder_kind())
         return CachedEmbedder(inner, ledger) if ledger is not None else inner

@@ -4,7 +4,13 @@ Nothing heavy is imported here: the MiniLM model, pgvector and Pinecone load onl
 """
 
 from ssot_pipelines.vectors.cache import CachedEmbedder, content_hash
-from ssot_pipelines.vectors.embedder import DIMENSION, Embedder, embedder_from_env, make_embedder
+from ssot_pipelines.vectors.embedder import (
+    DIMENSION,
+    Embedder,
+    default_embedder_kind,
+    embedder_from_env,
+    make_embedder,
+)
 from ssot_pipelines.vectors.hashing import HashingEmbedder
 from ssot_pipelines.vectors.minilm import MiniLMEmbedder, minilm_missing_parts
 from ssot_pipelines.vectors.pgvector_store import PgVectorStore
@@ -24,6 +30,7 @@ __all__ = [
     "VectorItem",
     "VectorStore",
     "content_hash",
+    "default_embedder_kind",
     "embedder_from_env",
     "make_embedder",
     "minilm_missing_parts",

@@ -67,9 +67,11 @@ def embedder_from_env() -> Embedder:
     An explicit ``minilm`` whose packages are missing is an error rather than a silent switch, because
     vectors from the two embedders cannot be mixed in one namespace.
     """
+    return make_embedder(env("SSOT_EMBEDDER") or default_embedder_kind())
+
+
+def default_embedder_kind() -> str:
+    """``minilm`` when its model, runtime and tokenizer are installed, else ``hashing``."""
     from ssot_pipelines.vectors.minilm import minilm_missing_parts
 
-    kind = env("SSOT_EMBEDDER")
-    if kind is None:
-        kind = "minilm" if not minilm_missing_parts() else "hashing"
-    return make_embedder(kind)
+    return "hashing" if minilm_missing_parts() else "minilm"

@@ -13,12 +13,12 @@ from ssot_pipelines.ledger import LEDGER_SCHEMA, connect
 from ssot_pipelines.settings import ConfigurationError
 from ssot_pipelines.vectors.embedder import DIMENSION
 from ssot_pipelines.vectors.store import (
-    InvalidVectorItem,
     VectorHit,
     VectorItem,
     check_filter,
     check_id,
     check_items,
+    check_vector,
     clean_metadata,
 )
 
@@ -148,8 +148,7 @@ class PgVectorStore:
         """The ``top_k`` most cosine-similar items, best first (approximate: HNSW)."""
         import numpy as np
 
-        if len(vector) != self.dimension:
-            raise InvalidVectorItem(f"query vector has {len(vector)} dimensions; the store holds {self.dimension}")
+        check_vector(vector, self.dimension)
         if top_k < 1:
             return []
         where, params = _compile_filter(filter) if filter else ("TRUE", [])

@@ -23,6 +23,7 @@ from ssot_pipelines.vectors.store import (
     check_filter,
     check_id,
     check_items,
+    check_vector,
     clean_metadata,
 )
 
@@ -188,8 +189,7 @@ class PineconeStore:
         self, namespace: str, vector: Sequence[float], top_k: int = 10, filter: dict[str, Any] | None = None
     ) -> list[VectorHit]:
         """The ``top_k`` most cosine-similar items, best first; ``text`` is the stored preview."""
-        if len(vector) != self.dimension:
-            raise InvalidVectorItem(f"query vector has {len(vector)} dimensions; the store holds {self.dimension}")
+        check_vector(vector, self.dimension)
         if filter:
             check_filter(filter)
         index = self._data_plane()

@@ -75,13 +75,22 @@ def check_items(items: Sequence[VectorItem], dimension: int) -> None:
         if item.id in seen:
             raise InvalidVectorItem(f"id {item.id!r} appears twice in one upsert")
         seen.add(item.id)
-        if len(item.vector) != dimension:
-            raise InvalidVectorItem(
-                f"vector for {item.id!r} has {len(item.vector)} dimensions; the store holds {dimension}"
-            )
-        if not all(math.isfinite(x) for x in item.vector):
-            raise InvalidVectorItem(f"vector for {item.id!r} contains NaN or infinity")
+        check_vector(item.vector, dimension, f"vector for {item.id!r}")
         clean_metadata(item.id, item.metadata)
+
+
+def check_vector(vector: Sequence[float], dimension: int, what: str = "query vector") -> None:
+    """Raise InvalidVectorItem for a vector of the wrong width, with NaN/inf, or all zeros.
+
+    An all-zero vector (e.g. a hashing embedding of text without words) has no direction: cosine is
+    undefined, pgvector would score it NaN and Pinecone refuses it, so callers must skip such items.
+    """
+    if len(vector) != dimension:
+        raise InvalidVectorItem(f"{what} has {len(vector)} dimensions; the store holds {dimension}")
+    if not all(math.isfinite(x) for x in vector):
+        raise InvalidVectorItem(f"{what} contains NaN or infinity")
+    if not any(vector):
+        raise InvalidVectorItem(f"{what} is all zeros (text with nothing to embed); skip it")
 
 
 def check_id(item_id: str) -> None:
