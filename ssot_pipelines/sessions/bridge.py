@@ -51,25 +51,13 @@ def derive_links(conn: Connection, session_id: str, segments: list[Segment] | No
 
 def _cross_session_evidence(conn: Connection, session_id: str, events: list[SessionEvent]) -> Iterator[
         tuple[str, str, str]]:
-    origins = sorted({e.origin for e in events if e.source != "hook"})
-    if origins:
-        for row in conn.execute(
-            "SELECT session_id, count(*) AS n FROM session_events WHERE origin = ANY(%s) AND session_id <> %s"
-            " AND NOT is_sidechain GROUP BY session_id ORDER BY min(ts)", (origins, session_id),
-        ).fetchall():
-            yield row["session_id"], "resumed", f"{row['n']} messages of it copied into this transcript"
+    for row in store.link_evidence(conn, session_id):
+        yield row["from_session"], row["kind"], row["evidence"]
     found_hook_kinds: set[str] = set()
     for e in events:
         data = e.data()
         if not isinstance(data, dict):
             continue
-        if e.kind == "summary" and isinstance(data.get("leafUuid"), str):
-            row = conn.execute(
-                "SELECT session_id FROM session_events WHERE message_uuid = %s AND origin = %s LIMIT 1",
-                (data["leafUuid"], e.origin),
-            ).fetchone()
-            if row:  # a leafUuid not in the same file is contamination from another session (#2597)
-                yield row["session_id"], "resumed", f"summary leafUuid {data['leafUuid']} in the same file"
         forked = data.get("forkedFrom")
         if isinstance(forked, dict) and isinstance(forked.get("sessionId"), str):
             yield forked["sessionId"], "forked", "forkedFrom in the transcript"

@@ -134,6 +134,21 @@ def add_links(conn: Connection, links: Iterable[tuple[str, str, str, str]]) -> i
     return added
 
 
+def add_link_evidence(conn: Connection, to_session: str, evidence: Iterable[tuple[str, str, str]]) -> None:
+    """Remember (from_session, kind, evidence) found for ``to_session``; the first evidence per kind is kept."""
+    for from_session, kind, text in evidence:
+        conn.execute(
+            "INSERT INTO session_link_evidence (to_session, from_session, kind, evidence) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING", (to_session, from_session, kind, text),
+        )
+
+
+def link_evidence(conn: Connection, to_session: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(
+        "SELECT from_session, kind, evidence FROM session_link_evidence WHERE to_session = %s ORDER BY from_session",
+        (to_session,)).fetchall()]
+
+
 def links_of(conn: Connection, keys: Sequence[str]) -> list[dict[str, Any]]:
     """Links touching any of ``keys`` (either end)."""
     return [dict(r) for r in conn.execute(

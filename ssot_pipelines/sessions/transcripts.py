@@ -112,6 +112,7 @@ def import_file(conn: Connection, path: Path, report: ImportReport) -> None:
     if size == offset:
         return
     fallback_ts = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    witness = _LinkWitness(file_session) if tool == CLAUDE else None
     batch: list[SessionEvent] = []
     batch_bytes = lines = malformed = 0
     position = offset
@@ -122,6 +123,8 @@ def import_file(conn: Connection, path: Path, report: ImportReport) -> None:
             try:
                 event = parse(text, origin, file_session, fallback_ts)
                 fallback_ts = event.ts
+                if witness is not None:
+                    witness.see(event)
             except ValueError as exc:
                 malformed += 1
                 event = _malformed(text, origin, file_session, tool, fallback_ts, str(exc))
@@ -134,6 +137,42 @@ def import_file(conn: Connection, path: Path, report: ImportReport) -> None:
             batch, batch_bytes, lines, malformed = [], 0, 0, 0
     if position != offset or restart:
         _commit(conn, batch, origin, position, _head_of(path, position), lines, malformed, restart, report)
+    if witness is not None:
+        witness.store(conn, origin)
+
+
+class _LinkWitness:
+    """What a transcript file shows about where its session came from (a 1.0.x resume copies history)."""
+
+    def __init__(self, file_session: str) -> None:
+        self.file_session = file_session
+        self.copied: dict[str, int] = {}
+        self.uuid_session: dict[str, str] = {}
+        self.leaves: list[str] = []
+
+    def see(self, event: SessionEvent) -> None:
+        if event.message_uuid:
+            self.uuid_session[event.message_uuid] = event.session_id
+        if event.kind == "summary" and event.logical_parent_uuid:
+            self.leaves.append(event.logical_parent_uuid)
+        elif event.session_id != self.file_session and not event.is_sidechain:
+            self.copied[event.session_id] = self.copied.get(event.session_id, 0) + 1
+
+    def store(self, conn: Connection, origin: str) -> None:
+        evidence = [(s, "resumed", f"{n} messages of it copied into this session's transcript")
+                    for s, n in self.copied.items()]
+        for leaf in self.leaves:
+            owner = self.uuid_session.get(leaf)
+            if owner is None:
+                row = conn.execute("SELECT session_id FROM session_events WHERE message_uuid = %s AND origin = %s"
+                                   " LIMIT 1", (leaf, origin)).fetchone()
+                owner = str(row["session_id"]) if row else None
+            # A leafUuid that is not in the same file is contamination from another session (#2597).
+            if owner is not None and owner != self.file_session:
+                evidence.append((owner, "resumed", f"summary leafUuid {leaf} in the same file"))
+        if evidence:
+            store.add_link_evidence(conn, self.file_session, evidence)
+        conn.commit()
 
 
 def _commit(conn: Connection, batch: list[SessionEvent], origin: str, position: int, head: str, lines: int,
