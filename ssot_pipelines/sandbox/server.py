@@ -321,7 +321,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         route, args = found
         check_body_size(len(raw))
         body = self._parse_body(raw)
-        result = route.handler(sandbox.api, args, params, body)
+        with sandbox.store.lock:  # one request at a time sees and changes the workspace, like one SQLite writer
+            result = route.handler(sandbox.api, args, params, body)
         if route.write:
             sandbox.counters.bump("write")
         if fault == "unavailable_503_after_commit":

@@ -107,4 +107,6 @@ def _body_text(api: NotionApi, child_ids: list[str], depth: int = 0) -> list[str
             out.extend(_body_text(api, rec["children"], depth + 1))
         elif rec["kind"] == "page":
             out.append("    " * depth + "📄 " + plain_text(rec["props"].get("title", [])))
+        elif rec["kind"] == "database":
+            out.append("    " * depth + "🗃 " + plain_text(rec["title"]))
     return out
