@@ -63,6 +63,16 @@ def test_minilm_sees_the_end_of_a_long_file() -> None:
     assert cosine(before, after) < 0.9999
 
 
+def test_importing_the_vector_layer_loads_no_model_or_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, ssot_pipelines.vectors, ssot_pipelines.resources.vectors; "
+            "print(sorted(m for m in ('onnxruntime', 'tokenizers', 'pinecone', 'pgvector') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_hashing_embedder_is_deterministic_normalised_and_ranks_near_duplicates_first() -> None:
     embedder = HashingEmbedder()
     texts = [MIGRATION, CSS, COOKING]

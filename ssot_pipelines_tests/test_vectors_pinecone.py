@@ -6,6 +6,7 @@ import json
 import logging
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -82,6 +83,18 @@ def test_unreachable_host_fails_fast_with_the_fix() -> None:
 def test_an_index_of_another_dimension_is_refused(fake: PineconeFake) -> None:
     fake.dimension = 768
     with pytest.raises(ConfigurationError, match=r"dimension 768.*PINECONE_INDEX / PINECONE_HOST"):
+        PineconeStore(KEY, host=fake.host).count("files")
+
+
+def test_an_index_with_another_metric_is_refused(fake: PineconeFake, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = fake.dispatch
+
+    def euclidean_stats(method: str, path: str, body: dict[str, Any], query: dict[str, list[str]]) -> Any:
+        status, payload = original(method, path, body, query)
+        return status, ({**payload, "metric": "euclidean"} if path == "/describe_index_stats" else payload)
+
+    monkeypatch.setattr(fake, "dispatch", euclidean_stats)
+    with pytest.raises(ConfigurationError, match="metric 'euclidean'"):
         PineconeStore(KEY, host=fake.host).count("files")
 
 

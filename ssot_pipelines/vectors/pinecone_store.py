@@ -161,6 +161,11 @@ class PineconeStore:
                     f"makes {self.dimension}; point PINECONE_INDEX / PINECONE_HOST at a {self.dimension}-d "
                     "cosine index or change SSOT_EMBEDDER"
                 )
+            if stats.metric is not None and stats.metric != "cosine":
+                raise ConfigurationError(
+                    f"Pinecone index at {self._where()} uses metric {stats.metric!r}; scores here assume cosine. "
+                    "Point PINECONE_INDEX / PINECONE_HOST at a cosine index."
+                )
             self._index = index
             return index
 
