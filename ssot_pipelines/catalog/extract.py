@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 import psycopg
 import redis
 
+from ssot_pipelines.assets.notion_sync import ExtractContext
 from ssot_pipelines.catalog.config import CatalogConfig, load_catalog_config
 from ssot_pipelines.catalog.events import publish_pending
 from ssot_pipelines.catalog.records import catalog_frame
 from ssot_pipelines.catalog.refresh import RefreshResult, refresh_catalog
 from ssot_pipelines.catalog.state import load_entries, refresh_components, unsynced_keys
-
-
-class _RunConfig(Protocol):
-    full: bool
-    paths: list[str]
-
-
-class _Context(Protocol):
-    """The parts of the asset factory's ExtractContext this extract uses."""
-
-    config: _RunConfig
-    log: Any
-    ledger: psycopg.Connection[dict[str, Any]]
-    redis: redis.Redis
 
 
 def build_catalog_records(
@@ -68,7 +55,7 @@ def build_catalog_records(
     return frame, result
 
 
-def extract_file_catalog(ctx: _Context) -> pd.DataFrame:
+def extract_file_catalog(ctx: ExtractContext) -> pd.DataFrame:
     """The ``file_catalog`` asset's extract (``notion_sync_asset("file_catalog", extract_file_catalog)``)."""
     config = load_catalog_config()
     frame, result = build_catalog_records(
