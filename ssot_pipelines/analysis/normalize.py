@@ -17,9 +17,9 @@ CONTEXT_RADIUS = 2
 _MASK_NUMBERS = re.compile(r"(?<![A-Za-z_])\d+(?![A-Za-z_])")
 
 
-def file_catalog_key(path: str, repo_name: str | None = None) -> str:
-    """The File Catalog key of a repo-relative POSIX path (prefixed by the repo name when several roots)."""
-    return f"{repo_name}/{path}" if repo_name else path
+def file_catalog_key(path: str, repo: str) -> str:
+    """The File Catalog key of a repo-relative POSIX path: ``<repo>/<path>`` (catalog.state.file_key)."""
+    return f"{repo}/{path}" if repo else path
 
 
 def repo_relative(path: str, repo_root: Path | None) -> str:

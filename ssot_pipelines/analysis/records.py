@@ -46,7 +46,7 @@ def in_repository(path: str) -> bool:
     return not path.startswith("/")
 
 
-def tech_debt_frame(conn: Conn, repo_name: str | None = None) -> pd.DataFrame:
+def tech_debt_frame(conn: Conn) -> pd.DataFrame:
     """Every tracked issue as a desired Tech-Debt row; ``sync_mode`` full (issues are never deleted)."""
     rows = issue_rows(conn)
     records = [
@@ -54,7 +54,7 @@ def tech_debt_frame(conn: Conn, repo_name: str | None = None) -> pd.DataFrame:
             "key": row["issue_key"],
             "Issue": issue_title(row["rule"], row["message"]),
             "Issue ID": row["issue_key"],
-            "File": [file_catalog_key(row["path"], repo_name)] if in_repository(row["path"]) else [],
+            "File": [file_catalog_key(row["path"], row["repo"])] if in_repository(row["path"]) else [],
             "Line": row["line"],
             "Tool": row["tool"],
             "Rule": row["rule"],

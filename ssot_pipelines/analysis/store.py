@@ -36,14 +36,17 @@ class ImportSummary:
 
 
 def record_report(conn: Conn, report: ParsedReport, *, repo_root: Path | None, source: str,
-                  source_sha256: str | None = None, analyzed_paths: Sequence[str] | None = None,
-                  whole_repository: bool = False, now: datetime | None = None) -> ImportSummary:
+                  repo: str | None = None, source_sha256: str | None = None,
+                  analyzed_paths: Sequence[str] | None = None, whole_repository: bool = False,
+                  now: datetime | None = None) -> ImportSummary:
     """Normalize, match and record ``report``: all of it in one transaction, or nothing.
 
     The scope (files the tool looked at) is ``analyzed_paths`` when given, the whole repository when
-    ``whole_repository``, else the files the report itself names.
+    ``whole_repository``, else the files the report itself names. ``repo`` is the File Catalog's name
+    for the repository (default: the catalog's name for ``repo_root``, else its directory name).
     """
     now = now or datetime.now(UTC)
+    repo = repo if repo is not None else repository_name(repo_root)
     normalizer = Normalizer(repo_root)
     findings = normalizer.normalize_all(report.findings)
     declared = {normalizer.path(p) for p in (analyzed_paths if analyzed_paths is not None
@@ -62,11 +65,11 @@ def record_report(conn: Conn, report: ParsedReport, *, repo_root: Path | None, s
             tool_findings = by_tool.get(tool, [])
             scope = (AnalysisScope.whole_repository() if whole_repository
                      else AnalysisScope(frozenset(declared | {f.path for f in tool_findings})))
-            known = load_known_issues(conn, tool, scope, now)
+            known = load_known_issues(conn, repo, tool, scope, now)
             plan = plan_lifecycle(tool_findings, known, scope, exists)
-            run_id = _insert_run(conn, tool, report.report_format, source, source_sha256, scope,
+            run_id = _insert_run(conn, repo, tool, report.report_format, source, source_sha256, scope,
                                  len(tool_findings), plan)
-            _apply(conn, plan, run_id, now)
+            _apply(conn, repo, plan, run_id, now)
             summary.run_ids[tool] = run_id
             summary.counts[tool] = plan.counts()
     return summary
@@ -76,14 +79,31 @@ def _tool_of_empty_report(report_format: str) -> str:
     return report_format.split()[0].lower()
 
 
-def load_known_issues(conn: Conn, tool: str, scope: AnalysisScope, now: datetime) -> list[KnownIssue]:
+def repository_name(repo_root: Path | None) -> str:
+    """The File Catalog's name for ``repo_root`` (``SSOT_REPO_ROOTS``), else the directory's name."""
+    if repo_root is None:
+        return ""
+    resolved = repo_root.resolve()
+    try:
+        from ssot_pipelines.catalog.config import parse_roots
+        from ssot_pipelines.settings import env
+
+        for root in parse_roots(env("SSOT_REPO_ROOTS")):
+            if root.path == resolved:
+                return root.name
+    except ImportError:  # the catalog package is optional for importing reports
+        pass
+    return resolved.name
+
+
+def load_known_issues(conn: Conn, repo: str, tool: str, scope: AnalysisScope, now: datetime) -> list[KnownIssue]:
     """Open and reopened issues of ``tool`` in ``scope``, and those fixed recently enough to reopen."""
     query = (
         "SELECT issue_id::text, rule, path, line, line_hash, block_hash, message_norm, scope, external_id,"
-        " fingerprints, status, updated_at FROM analysis_issues WHERE tool = %s"
+        " fingerprints, status, updated_at FROM analysis_issues WHERE repo = %s AND tool = %s"
         " AND (status IN ('open', 'reopened') OR fixed_at >= %s)"
     )
-    params: list[Any] = [tool, now - REOPEN_WINDOW]
+    params: list[Any] = [repo, tool, now - REOPEN_WINDOW]
     if scope.paths is not None:
         query += " AND path = ANY(%s)"
         params.append(sorted(scope.paths))
@@ -99,14 +119,14 @@ def load_known_issues(conn: Conn, tool: str, scope: AnalysisScope, now: datetime
     ]
 
 
-def _insert_run(conn: Conn, tool: str, report_format: str, source: str, sha: str | None, scope: AnalysisScope,
-                findings: int, plan: LifecyclePlan) -> int:
+def _insert_run(conn: Conn, repo: str, tool: str, report_format: str, source: str, sha: str | None,
+                scope: AnalysisScope, findings: int, plan: LifecyclePlan) -> int:
     counts = plan.counts()
     row = conn.execute(
-        "INSERT INTO analysis_runs (tool, report_format, source, source_sha256, scope_paths, findings,"
+        "INSERT INTO analysis_runs (repo, tool, report_format, source, source_sha256, scope_paths, findings,"
         " new_issues, fixed_issues, reopened_issues, matched_issues, removed_issues)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (tool, report_format, source, sha, None if scope.paths is None else json.dumps(sorted(scope.paths)),
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (repo, tool, report_format, source, sha, None if scope.paths is None else json.dumps(sorted(scope.paths)),
          findings, counts["new"], counts["fixed"], counts["reopened"], counts["unchanged"], counts["removed"]),
     ).fetchone()
     assert row is not None
@@ -124,15 +144,15 @@ def _finding_values(f: Finding) -> tuple[Any, ...]:
             f.context, f.hint, f.tool_status)
 
 
-def _apply(conn: Conn, plan: LifecyclePlan, run_id: int, now: datetime) -> None:
+def _apply(conn: Conn, repo: str, plan: LifecyclePlan, run_id: int, now: datetime) -> None:
     with conn.cursor() as cur:
         if plan.new:
             columns = ", ".join(_FINDING_COLUMNS)
-            placeholders = ", ".join(["%s"] * (len(_FINDING_COLUMNS) + 8))
+            placeholders = ", ".join(["%s"] * (len(_FINDING_COLUMNS) + 9))
             cur.executemany(
-                f"INSERT INTO analysis_issues (issue_id, {columns}, status, first_seen, last_seen, updated_at,"
+                f"INSERT INTO analysis_issues (issue_id, repo, {columns}, status, first_seen, last_seen, updated_at,"
                 f" first_run_id, last_run_id, reopen_count) VALUES ({placeholders})",
-                [(issue_id, *_finding_values(f), "open", now, now, now, run_id, run_id, 0)
+                [(issue_id, repo, *_finding_values(f), "open", now, now, now, run_id, run_id, 0)
                  for issue_id, f in plan.new],
             )
         assignments = ", ".join(f"{c} = %s" for c in _FINDING_COLUMNS)

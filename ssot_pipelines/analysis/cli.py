@@ -1,0 +1,117 @@
+"""``ssot analyze``: import reports, run the configured linters, show what is tracked."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ssot_pipelines.analysis.importers import FORMAT_NAMES, ReportFormatError
+from ssot_pipelines.analysis.ingest import import_report_file
+from ssot_pipelines.analysis.runner import available_tools, configured_tools, python_files, run_linter
+from ssot_pipelines.analysis.sensors import analysis_repo_root
+from ssot_pipelines.analysis.store import Conn, ImportSummary, record_report
+from ssot_pipelines.settings import ConfigurationError
+
+
+def _ledger() -> Conn:
+    from ssot_pipelines.ledger import connect, migrate, resolve_postgres_url
+
+    conn = connect(resolve_postgres_url())
+    migrate(conn)
+    conn.commit()
+    return conn
+
+
+def _print_summary(label: str, summary: ImportSummary) -> None:
+    for tool, counts in summary.counts.items():
+        print(f"{label} [{tool}]: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for note in summary.notes:
+        print(f"  note: {note}")
+
+
+def _repo_root(args: argparse.Namespace) -> Path | None:
+    return Path(args.repo_root).resolve() if args.repo_root else analysis_repo_root()
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    conn = _ledger()
+    failures = 0
+    try:
+        for report in args.reports:
+            try:
+                summary = import_report_file(conn, Path(report), repo_root=_repo_root(args),
+                                             report_format=args.format, whole_repository=args.whole_repository)
+            except ReportFormatError as exc:
+                print(str(exc), file=sys.stderr)
+                failures += 1
+                continue
+            _print_summary(report, summary)
+    finally:
+        conn.close()
+    return 1 if failures else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    root = _repo_root(args)
+    if root is None:
+        print("no repository to analyse: pass --repo-root or set SSOT_REPO_ROOTS", file=sys.stderr)
+        return 2
+    try:
+        wanted = args.tools.split(",") if args.tools else configured_tools()
+    except ConfigurationError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    tools = available_tools(wanted)
+    for missing in sorted(set(wanted) - set(tools)):
+        print(f"{missing} is not installed; skipped", file=sys.stderr)
+    files = python_files(root)
+    conn = _ledger()
+    try:
+        for tool in tools:
+            run = run_linter(tool, root, files)
+            summary = record_report(conn, run.report, repo_root=root, source=f"ssot analyze run ({tool})",
+                                    analyzed_paths=run.analyzed)
+            conn.commit()
+            _print_summary(f"{tool} on {len(files)} files", summary)
+    finally:
+        conn.close()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    conn = _ledger()
+    try:
+        rows: list[dict[str, Any]] = conn.execute(
+            "SELECT tool, status, severity, count(*) AS n FROM analysis_issues GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        ).fetchall()
+    finally:
+        conn.close()
+    if not rows:
+        print("no issues recorded yet")
+    for r in rows:
+        print(f"{r['tool']:<12} {r['status']:<9} {r['severity']:<9} {r['n']}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``ssot analyze {import,run,status}``."""
+    analyze = subparsers.add_parser("analyze", help="static-analysis findings into Tech-Debt")
+    commands = analyze.add_subparsers(dest="analyze_command", required=True)
+
+    importing = commands.add_parser("import", help="import linter reports (format detected unless --format)")
+    importing.add_argument("reports", nargs="+", help="report files")
+    importing.add_argument("--format", choices=FORMAT_NAMES, default=None)
+    importing.add_argument("--repo-root", default=None, help="repository the report's paths refer to")
+    importing.add_argument("--whole-repository", action="store_true",
+                           help="the tool analysed every file: issues missing from the report are fixed")
+    importing.set_defaults(func=cmd_import)
+
+    running = commands.add_parser("run", help="run ruff/pylint/mypy (SSOT_ANALYSIS_TOOLS) and import the results")
+    running.add_argument("--repo-root", default=None)
+    running.add_argument("--tools", default=None, help="comma-separated, e.g. ruff,pylint")
+    running.set_defaults(func=cmd_run)
+
+    status = commands.add_parser("status", help="issues by tool, status and severity")
+    status.set_defaults(func=cmd_status)

@@ -1,0 +1,1 @@
+"""Drift: how far each file has moved from its accepted baseline and its component's spec."""

@@ -1,0 +1,284 @@
+"""One drift analysis: every tracked file against its accepted baseline and its component's spec."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ssot_pipelines.catalog.config import RepoRoot
+from ssot_pipelines.drift.baseline import Baseline, Conn, load_baselines, save_baselines
+from ssot_pipelines.drift.history import line_churn_since
+from ssot_pipelines.drift.score import DriftSignals, DriftThresholds, drift_score, explanation
+from ssot_pipelines.drift.signals import (
+    changed_lines,
+    churn_score,
+    content_change,
+    semantic_distance,
+    structural_change,
+    structure_of,
+    summary_text,
+    vector_cosine,
+)
+from ssot_pipelines.drift.specs import DriftComponents
+from ssot_pipelines.vectors.embedder import Embedder
+
+MAX_FILE_BYTES = 1 << 20  # larger files are data, not code someone specified
+_SKIPPED_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", ".ssot"}
+
+
+@dataclass(frozen=True)
+class TrackedFile:
+    """A file of the File Catalog: its catalog key, repository, repo-relative path and component."""
+
+    key: str
+    repo: str
+    path: str
+    root: Path
+    component: str | None
+
+    @property
+    def location(self) -> Path:
+        return self.root / self.path
+
+
+@dataclass
+class DriftAssessment:
+    analysis_id: int
+    files: int = 0
+    scored: int = 0
+    new_baselines: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    bands: Counter[str] = field(default_factory=Counter)
+    embedded_texts: int = 0
+    seconds: float = 0.0
+
+
+def tracked_files_from_catalog(conn: Conn, roots: Sequence[RepoRoot]) -> list[TrackedFile]:
+    """The File Catalog's files (ledger table ``catalog_files``) in the configured roots."""
+    by_name = {r.name: r.path for r in roots}
+    rows = conn.execute(
+        "SELECT key, repo, path, component FROM catalog_files WHERE repo = ANY(%s) AND file_type <> 'symlink'"
+        " ORDER BY key", (list(by_name),)
+    ).fetchall()
+    return [TrackedFile(r["key"], r["repo"], r["path"], by_name[r["repo"]], r["component"]) for r in rows]
+
+
+def tracked_files_from_roots(roots: Sequence[RepoRoot], components: DriftComponents) -> list[TrackedFile]:
+    """Without a catalog: git's files (or a walk) of each root, with components from the shared map."""
+    files = []
+    for root in roots:
+        for path in _list_files(root.path):
+            files.append(TrackedFile(f"{root.name}/{path}", root.name, path, root.path,
+                                     components.components.component_for(path, root.name)))
+    return files
+
+
+def _list_files(root: Path) -> list[str]:
+    try:
+        out = subprocess.run(["git", "-C", str(root), "ls-files", "--cached", "--others", "--exclude-standard"],
+                             capture_output=True, text=True, check=True, timeout=120).stdout
+        if (root / ".git").exists():
+            return sorted(p for p in out.splitlines() if p and (root / p).is_file())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in _SKIPPED_DIRS]
+        found.extend(Path(dirpath, n).relative_to(root).as_posix() for n in filenames)
+    return sorted(found)
+
+
+def read_text(path: Path) -> str | None:
+    """The file as text, or None when it is missing, too large or binary."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if b"\x00" in data[:8192]:
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _loc(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.strip())
+
+
+class SpecSimilarity:
+    """cos(E(spec), E(summary)) with every text embedded once per call batch (and cached by the embedder)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.vectors: dict[str, list[float]] = {}
+        self.embedded = 0
+
+    def prepare(self, texts: Iterable[str]) -> None:
+        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        for start in range(0, len(missing), 512):
+            batch = missing[start:start + 512]
+            self.vectors.update(zip(batch, self.embedder.embed(batch), strict=True))
+        self.embedded += len(missing)
+
+    def similarity(self, spec: str, summary: str) -> float:
+        return vector_cosine(self.vectors[spec], self.vectors[summary])
+
+
+def new_baseline(file: TrackedFile, text: str, components: DriftComponents, similarity: SpecSimilarity,
+                 now: datetime, by: str) -> Baseline:
+    spec = components.spec_for(file.component)
+    spec_similarity = None
+    if spec is not None:
+        summary = summary_text(text, file.path)
+        similarity.prepare([spec.text, summary])
+        spec_similarity = similarity.similarity(spec.text, summary)
+    return Baseline(file.key, file.path, file.component, text, sha256_text(text), _loc(text), spec_similarity,
+                    spec.sha256 if spec else None, now, by)
+
+
+def assess_drift(conn: Conn, files: Sequence[TrackedFile], components: DriftComponents, embedder: Embedder,
+                 thresholds: DriftThresholds, *, now: datetime | None = None) -> DriftAssessment:
+    """Score every readable file, record the scores as one analysis, and commit."""
+    started = time.monotonic()
+    now = now or datetime.now(UTC)
+    texts: dict[str, str] = {}
+    unreadable = []
+    for file in files:
+        text = read_text(file.location)
+        if text is None:
+            unreadable.append(file.key)
+        else:
+            texts[file.key] = text
+    readable = [f for f in files if f.key in texts]
+    baselines = load_baselines(conn, [f.key for f in readable])
+    similarity = SpecSimilarity(embedder)
+    summaries = {f.key: summary_text(texts[f.key], f.path) for f in readable if components.spec_for(f.component)}
+    similarity.prepare([*(s.text for s in components.specs.values()), *summaries.values()])
+
+    created = []
+    for file in readable:
+        if file.key not in baselines:
+            baseline = new_baseline(file, texts[file.key], components, similarity, now, "first analysis")
+            baselines[file.key] = baseline
+            created.append(baseline)
+    churn = _git_churn(readable, baselines)
+
+    rows = []
+    bands: Counter[str] = Counter()
+    for file in readable:
+        signals, details, inputs = _signals(file, texts[file.key], baselines[file.key], components, similarity,
+                                            summaries.get(file.key), churn.get(file.key))
+        score = drift_score(signals)
+        band = thresholds.band(score)
+        bands[band] += 1
+        rows.append((file.key, file.path, file.component, signals.content, signals.structure, signals.semantic,
+                     signals.churn, score, band, explanation(file.path, signals, score, band, details),
+                     json.dumps(inputs)))
+    with conn.transaction():
+        save_baselines(conn, created)
+        analysis_id = _insert_analysis(conn, rows, now, time.monotonic() - started)
+    conn.commit()
+    return DriftAssessment(analysis_id, len(files), len(rows), len(created), unreadable, bands,
+                           similarity.embedded, time.monotonic() - started)
+
+
+def _git_churn(files: Sequence[TrackedFile], baselines: dict[str, Baseline]) -> dict[str, int]:
+    by_root: dict[Path, dict[str, tuple[str, datetime]]] = {}
+    for file in files:
+        baseline = baselines[file.key]
+        by_root.setdefault(file.root, {})[file.path] = (file.key, baseline.accepted_at)
+    churn: dict[str, int] = {}
+    for root, paths in by_root.items():
+        found = line_churn_since(root, {p: moment for p, (_, moment) in paths.items()})
+        if found is None:
+            continue
+        for path, (key, _) in paths.items():
+            churn[key] = found.get(path, 0)
+    return churn
+
+
+def _signals(file: TrackedFile, text: str, baseline: Baseline, components: DriftComponents,
+             similarity: SpecSimilarity, summary: str | None,
+             git_changed: int | None) -> tuple[DriftSignals, dict[str, str], dict[str, Any]]:
+    same = sha256_text(text) == baseline.content_sha256
+    content = 0.0 if same else content_change(baseline.content, text)
+    structure = 0.0 if same else structural_change(structure_of(baseline.content, file.path),
+                                                   structure_of(text, file.path), content)
+    # Commits since the baseline catch edits that were later undone; the diff catches uncommitted ones.
+    diffed = 0 if same else changed_lines(baseline.content, text)
+    changed = max(git_changed or 0, diffed)
+    churn = churn_score(changed, baseline.loc)
+    spec = components.spec_for(file.component)
+    semantic = None
+    details = {"churn": f"{changed} lines changed since the baseline (git history: "
+                        f"{'n/a' if git_changed is None else git_changed}, diff: {diffed}), "
+                        f"baseline {baseline.loc} lines",
+               "content": "order-insensitive: moved lines do not count"}
+    inputs: dict[str, Any] = {"changed_lines": changed, "git_changed_lines": git_changed, "diff_lines": diffed,
+                               "baseline_loc": baseline.loc,
+                              "baseline_accepted_at": baseline.accepted_at.isoformat(),
+                              "baseline_accepted_by": baseline.accepted_by}
+    if spec is not None and summary is not None:
+        current_similarity = similarity.similarity(spec.text, summary)
+        baseline_similarity = baseline.spec_similarity if baseline.spec_similarity is not None else current_similarity
+        semantic = semantic_distance(baseline_similarity, current_similarity)
+        details["semantic"] = (f"similarity to the {spec.component} spec {current_similarity:.3f}, "
+                               f"at the baseline {baseline_similarity:.3f}")
+        inputs.update(spec_similarity=current_similarity, baseline_spec_similarity=baseline_similarity,
+                      spec_source=spec.source)
+    return DriftSignals(content, structure, semantic, churn), details, inputs
+
+
+def _insert_analysis(conn: Conn, rows: list[tuple[Any, ...]], now: datetime, seconds: float) -> int:
+    row = conn.execute("INSERT INTO drift_analyses (analyzed_at, files, seconds) VALUES (%s, %s, %s) RETURNING id",
+                       (now, len(rows), seconds)).fetchone()
+    assert row is not None
+    analysis_id = int(row["id"])
+    with conn.cursor() as cur, cur.copy(
+        "COPY drift_scores (analysis_id, file_key, path, component, content_change, structural_change,"
+        " semantic_distance, churn, drift_score, band, explanation, inputs) FROM STDIN"
+    ) as copy:
+        for r in rows:
+            copy.write_row((analysis_id, *r))
+    return analysis_id
+
+
+def accept_current_state(conn: Conn, files: Sequence[TrackedFile], components: DriftComponents,
+                         embedder: Embedder, *, by: str, now: datetime | None = None) -> int:
+    """Make each file's current text its baseline and record score 0 for it; returns files accepted."""
+    now = now or datetime.now(UTC)
+    similarity = SpecSimilarity(embedder)
+    accepted = []
+    rows = []
+    for file in files:
+        text = read_text(file.location)
+        if text is None:
+            continue
+        accepted.append(new_baseline(file, text, components, similarity, now, by))
+        signals = DriftSignals(0.0, 0.0, 0.0 if components.spec_for(file.component) else None, 0.0)
+        body = explanation(file.path, signals, 0.0, "low", {}) + f"\n\nBaseline accepted ({by}) at {now.isoformat()}."
+        rows.append((file.key, file.path, file.component, 0.0, 0.0, signals.semantic, 0.0, 0.0, "low", body,
+                     json.dumps({"baseline_accepted_by": by, "baseline_accepted_at": now.isoformat()})))
+    if not accepted:
+        return 0
+    with conn.transaction():
+        save_baselines(conn, accepted)
+        conn.execute("UPDATE drift_baselines SET notion_accept_consumed = notion_accept_consumed OR %s"
+                     " WHERE file_key = ANY(%s)",
+                     (by == "notion", [b.file_key for b in accepted]))
+        _insert_analysis(conn, rows, now, 0.0)
+    conn.commit()
+    return len(accepted)

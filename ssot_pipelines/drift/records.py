@@ -1,0 +1,61 @@
+"""The Drift Board as a DataFrame: each tracked file's latest score, its signals, and the explanation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from ssot_pipelines.drift.baseline import Conn
+
+COLUMNS = ["key", "Name", "File", "Component", "Drift Score", "Content Change", "Structural Change",
+           "Semantic Distance", "Churn", "Band", "Analyzed At", "body", "priority"]
+DIGITS = 3  # rounding keeps float noise from rewriting unchanged rows
+
+
+def latest_scores(conn: Conn, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Each file's most recent score row (with its analysis time)."""
+    query = ("SELECT DISTINCT ON (s.file_key) s.*, a.analyzed_at FROM drift_scores s"
+             " JOIN drift_analyses a ON a.id = s.analysis_id")
+    params: list[Any] = []
+    if keys is not None:
+        query += " WHERE s.file_key = ANY(%s)"
+        params.append(list(keys))
+    query += " ORDER BY s.file_key, s.analysis_id DESC"
+    return conn.execute(query, params).fetchall()
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), DIGITS)
+
+
+def drift_board_frame(conn: Conn, keys: Sequence[str]) -> pd.DataFrame:
+    """Desired Drift Board rows for the tracked ``keys``; ``sync_mode`` full, so untracked files archive."""
+    rows = latest_scores(conn, keys)
+    records = [
+        {
+            "key": r["file_key"],
+            "Name": r["path"],
+            "File": [r["file_key"]],
+            "Component": r["component"],
+            "Drift Score": _rounded(r["drift_score"]),
+            "Content Change": _rounded(r["content_change"]),
+            "Structural Change": _rounded(r["structural_change"]),
+            "Semantic Distance": _rounded(r["semantic_distance"]),
+            "Churn": _rounded(r["churn"]),
+            "Band": r["band"],
+            "Analyzed At": r["analyzed_at"],
+            "body": r["explanation"],
+            "priority": round(float(r["drift_score"]) * 100),
+        }
+        for r in rows
+    ]
+    frame = pd.DataFrame(records, columns=COLUMNS)
+    frame = frame.astype(object).where(frame.notna(), None)
+    frame.attrs["sync_mode"] = "full"
+    bands: dict[str, int] = {}
+    for r in rows:
+        bands[r["band"]] = bands.get(r["band"], 0) + 1
+    frame.attrs["metadata"] = {"bands": bands}
+    return frame
