@@ -590,7 +590,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_ensure_sandbox_starts_a_background_server_once(tmp_path: Path) -> None:
+def test_ensure_sandbox_starts_a_background_server_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the background process must find the package from anywhere
     port = _free_port()
     url, root = ensure_sandbox(tmp_path, port)
     try:

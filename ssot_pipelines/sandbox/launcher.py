@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -40,6 +41,7 @@ def ensure_sandbox(home: Path, port: int = 8765) -> tuple[str, str]:
             [sys.executable, "-m", "ssot_pipelines.sandbox", "--db", str(home / "notion-sandbox.sqlite"),
              "--port", str(port)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=_child_env(),
         )
     deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -56,3 +58,11 @@ def ensure_sandbox(home: Path, port: int = 8765) -> tuple[str, str]:
         time.sleep(0.1)
     raise RuntimeError(f"the Notion sandbox did not become healthy on {url} within "
                        f"{HEALTH_TIMEOUT_SECONDS:.0f} s; see {home / 'sandbox.log'}")
+
+
+def _child_env() -> dict[str, str]:
+    """The caller's environment, plus this checkout on the path (the package need not be installed)."""
+    env = dict(os.environ)
+    source_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH", "")) if p)
+    return env
