@@ -514,6 +514,17 @@ def test_slow_fault_delays_then_answers(sandbox: SandboxServer) -> None:
     assert time.monotonic() - started >= 0.3
 
 
+def test_client_timeout_during_a_slow_response_leaves_the_server_healthy(sandbox: SandboxServer) -> None:
+    from notion_client import RequestTimeoutError
+
+    sandbox.set_faults(FaultConfig(slow=1.0, slow_seconds=0.4))
+    impatient = Client(auth=TOKEN, base_url=sandbox.url, retry=False, timeout_ms=100)
+    with pytest.raises(RequestTimeoutError):
+        impatient.users.me()
+    sandbox.set_faults(None)
+    assert _client(sandbox).users.me()["type"] == "bot"
+
+
 def _outcomes(server: SandboxServer, seed: int) -> list[int]:
     server.set_faults(FaultConfig(error_500=0.2, conflict_409=0.2, overload_529=0.1, seed=seed))
     return [_raw(server, "GET", "/v1/users/me").status_code for _ in range(40)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import sys
 import threading
 import time
 import uuid
@@ -213,6 +214,12 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     sandbox: SandboxServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up (timeouts during a slow fault) are normal here, not worth a traceback."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)
+
 
 class _Response:
     def __init__(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None):
@@ -234,6 +241,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait ~40 ms per request.
     disable_nagle_algorithm = True
+    # Idle keep-alive connections would otherwise pin a thread each for as long as the client lives.
+    timeout = 300
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
