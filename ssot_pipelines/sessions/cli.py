@@ -1,0 +1,178 @@
+"""``ssot`` sub-commands for CLI sessions: hooks, import, worker, context, search."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ssot_pipelines.settings import ConfigurationError
+
+
+def register(subparsers: Any) -> None:
+    """Add ``hooks``, ``import``, ``worker``, ``context`` and ``search`` to the ``ssot`` parser."""
+    hooks = subparsers.add_parser("hooks", help="the Claude Code hook configuration for ssot-hook")
+    hook_commands = hooks.add_subparsers(dest="hooks_command", required=True)
+    show = hook_commands.add_parser("print", help="print the hooks block for ~/.claude/settings.json")
+    show.add_argument("--ssot-home", type=Path, help="where the journal lives (default: SSOT_HOME or ./.ssot)")
+    show.set_defaults(func=_hooks_print)
+    inst = hook_commands.add_parser("install", help="merge the hooks into a Claude Code settings.json")
+    inst.add_argument("--settings", type=Path, default=Path.home() / ".claude" / "settings.json")
+    inst.add_argument("--ssot-home", type=Path)
+    inst.set_defaults(func=_hooks_install)
+
+    imp = subparsers.add_parser("import", help="import Claude Code transcripts and Codex rollouts into the ledger")
+    imp.add_argument("paths", nargs="*", type=Path,
+                     help="files or directories (default: ~/.claude/projects, ~/.codex/sessions, archived_sessions)")
+    imp.set_defaults(func=_import)
+
+    worker = subparsers.add_parser("worker", help="drain the hook journal into PostgreSQL, Redis and vectors")
+    worker.add_argument("--once", action="store_true", help="one pass, then exit")
+    worker.add_argument("--interval", type=float, default=2.0, help="seconds between passes")
+    worker.add_argument("--no-recall", action="store_true", help="skip embedding chunks for semantic search")
+    worker.set_defaults(func=_worker)
+
+    ctx = subparsers.add_parser("context", help="the context pack of a session (for a next session or agent)")
+    ctx.add_argument("session", help="a session id (its latest segment) or a segment key <session_id>#<n>")
+    ctx.add_argument("--json", action="store_true")
+    ctx.set_defaults(func=_context)
+
+    search = subparsers.add_parser("search", help="semantic search over session transcripts")
+    search.add_argument("query")
+    search.add_argument("--top-k", type=int, default=5)
+    search.add_argument("--around", type=int, default=5, help="paragraphs of context either side")
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(func=_search)
+
+
+def _hooks_print(args: argparse.Namespace) -> int:
+    from ssot_pipelines.sessions.hooks_config import hook_command, hook_settings
+
+    print(json.dumps(hook_settings(hook_command(args.ssot_home)), indent=2))
+    return 0
+
+
+def _hooks_install(args: argparse.Namespace) -> int:
+    from ssot_pipelines.sessions.hooks_config import SettingsError, hook_command, install
+
+    try:
+        changes = install(args.settings, hook_command(args.ssot_home))
+    except SettingsError as exc:
+        print(f"ssot hooks install: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.settings}: {'hooks updated for ' + str(changes) + ' events' if changes else 'already up to date'}")
+    return 0
+
+
+def _ledger() -> tuple[Any, str]:
+    from ssot_pipelines.ledger import connect, migrate, resolve_postgres_url
+
+    url = resolve_postgres_url()
+    conn = connect(url)
+    migrate(conn)
+    conn.commit()
+    return conn, url
+
+
+def _import(args: argparse.Namespace) -> int:
+    from ssot_pipelines.sessions.transcripts import default_roots, import_paths
+
+    paths = args.paths or default_roots()
+    try:
+        conn, _ = _ledger()
+    except ConfigurationError as exc:
+        print(f"ssot import: {exc}", file=sys.stderr)
+        return 2
+    with conn:
+        report = import_paths(conn, paths)
+    print(report.summary())
+    return 0
+
+
+def recall_layer(conn: Any, postgres_url: str) -> tuple[Any, Any]:
+    """The vector store (Pinecone when PINECONE_API_KEY is set, else pgvector) and the cached embedder."""
+    from ssot_pipelines.settings import env
+    from ssot_pipelines.vectors import CachedEmbedder, embedder_from_env
+
+    api_key = env("PINECONE_API_KEY")
+    if api_key:
+        from ssot_pipelines.vectors.pinecone_store import PineconeStore
+
+        store: Any = PineconeStore(api_key, env("PINECONE_INDEX", "ssot") or "ssot", env("PINECONE_HOST"))
+    else:
+        from ssot_pipelines.vectors.pgvector_store import PgVectorStore
+
+        store = PgVectorStore(postgres_url)
+    return store, CachedEmbedder(embedder_from_env(), conn)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from ssot_pipelines.ledger import connect
+    from ssot_pipelines.notion.setup import resolve_redis_url
+    from ssot_pipelines.sessions.worker import WorkerConfig, run_forever
+
+    try:
+        conn, url = _ledger()
+        conn.close()
+        redis_url = resolve_redis_url()
+    except ConfigurationError as exc:
+        print(f"ssot worker: {exc}", file=sys.stderr)
+        return 2
+    cfg = WorkerConfig(postgres_url=url, redis_url=redis_url, recall=not args.no_recall,
+                       interval_seconds=args.interval)
+
+    def vectors() -> tuple[Any, Any]:
+        return recall_layer(connect(url, autocommit=True), url)
+
+    return run_forever(cfg, vectors=vectors, passes=1 if args.once else None)
+
+
+def _context(args: argparse.Namespace) -> int:
+    from ssot_pipelines.sessions.bridge import context_pack
+
+    conn, _ = _ledger()
+    with conn:
+        pack = context_pack(conn, args.session)
+    if pack is None:
+        print(f"ssot context: no session {args.session!r} in the ledger (run `ssot worker --once` or "
+              "`ssot import` first)", file=sys.stderr)
+        return 1
+    print(pack.as_json() if args.json else pack.as_markdown(), end="" if not args.json else "\n")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from ssot_pipelines.sessions.recall import search
+
+    conn, url = _ledger()
+    with conn:
+        store, embedder = recall_layer(conn, url)
+        hits = search(conn, store, embedder, args.query, top_k=args.top_k, around=args.around)
+    if args.json:
+        print(json.dumps([h.as_dict() for h in hits], ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("no matches (sessions are indexed by `ssot worker`)")
+    for hit in hits:
+        print(f"## {hit.key} · chunk {hit.chunk_no} · score {hit.score:.3f}\n")
+        for para in hit.before:
+            print(f"> {para}\n")
+        for para in hit.matched:
+            print(f"{para}\n")
+        for para in hit.after:
+            print(f"> {para}\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m ssot_pipelines.sessions.cli``) until the ``ssot`` command wires these in."""
+    parser = argparse.ArgumentParser(prog="ssot")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The sensor that brings new hook events and changed sessions to Notion within about a minute."""
+
+
+import hashlib
+from typing import Any
+from pathlib import Path
+
+import dagster as dg
+
+from ssot_pipelines.resources.stores import PostgresResource
+from ssot_pipelines.sessions import journal
+from ssot_pipelines.sessions.events import UNKNOWN_SESSION
+from ssot_pipelines.sessions.store import Connection
+
+SENSOR_INTERVAL_SECONDS = 30
+
+
+def pending_signature(conn: Connection, directory: Path | None = None) -> str | None:
+    """A fingerprint of the work waiting (undrained journal bytes, sessions not handed over); None if none."""
+    parts: list[str] = []
+    offsets = {r["segment"]: int(r["byte_offset"]) for r in conn.execute(
+        "SELECT segment, byte_offset FROM session_journal_offsets").fetchall()}
+    for segment in journal.segments(directory):
+        size = segment.stat().st_size
+        if size > offsets.get(segment.name, 0):
+            parts.append(f"{segment.name}:{size}")
+    row = conn.execute(
+        "SELECT max(changed_at) AS changed, count(*) AS n FROM sessions WHERE session_id <> %s"
+        " AND (extracted_at IS NULL OR changed_at > extracted_at)", (UNKNOWN_SESSION,)).fetchone()
+    if row and row["n"]:
+        parts.append(f"sessions:{row['n']}:{row['changed']}")
+    unconfirmed = conn.execute(
+        "SELECT count(*) AS n, max(handed_at) AS at FROM session_handover WHERE NOT confirmed").fetchone()
+    if unconfirmed and unconfirmed["n"]:
+        parts.append(f"unconfirmed:{unconfirmed['n']}:{unconfirmed['at']}")
+    conn.commit()
+    if not parts:
+        return None
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+
+
+def build_cli_session_sensor(job: Any) -> dg.SensorDefinition:
+    @dg.sensor(name="cli_session_sensor", job=job, minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Runs the CLI-session capture and Notion sync when hook events or sessions are waiting.")
+    def cli_session_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource) -> dg.SensorResult:
+        conn = postgres.connect()
+        try:
+            signature = pending_signature(conn)
+        finally:
+            conn.close()
+        if signature is None or signature == context.cursor:
+            return dg.SensorResult(skip_reason=dg.SkipReason("no new hook events or session changes"))
+        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=signature)], cursor=signature)
+
+    return cli_session_sensor
