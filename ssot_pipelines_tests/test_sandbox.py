@@ -267,6 +267,17 @@ def test_array_limits_and_unknown_or_mistyped_properties(sandbox: SandboxServer)
     assert notion.data_sources.query(ds)["results"] == []
 
 
+def test_schema_outside_initial_data_source_and_malformed_blocks_are_rejected(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    err = _expect_error("validation_error", notion.request, path="databases", method="POST", body={
+        "parent": {"page_id": sandbox.root_page_id}, "title": _text("T"), "properties": {"Name": {"title": {}}}})
+    assert "initial_data_source" in str(err)
+    mismatched = [{"type": "paragraph", "heading_1": {"rich_text": _text("x")}}]
+    _expect_error("validation_error", notion.blocks.children.append, sandbox.root_page_id, children=mismatched)
+    _expect_error("validation_error", notion.blocks.children.append, sandbox.root_page_id,
+                  children=[{"type": "video", "video": {}}])
+
+
 def test_oversized_body_is_rejected(sandbox: SandboxServer) -> None:
     response = _raw(sandbox, "POST", "/v1/search", body={"query": "x" * 600_000})
     assert response.status_code == 413

@@ -171,6 +171,12 @@ class NotionApi:
     # -- databases and data sources ---------------------------------------------------------------
 
     def create_database(self, body: Record) -> Record:
+        if "properties" in body:
+            # The 2025-09-03 API keeps the schema on the data source; a top-level schema would be lost.
+            raise body_validation("body.properties", "should be not present; put the schema in "
+                                                     "`initial_data_source.properties`")
+        reject_unknown_keys("body", body, {"parent", "title", "description", "is_inline", "initial_data_source",
+                                           "icon", "cover"})
         parent = self._container_parent(check_object("body.parent", body.get("parent")))
         title = normalize_rich_text("body.title", body.get("title", []))
         description = normalize_rich_text("body.description", body.get("description", []))
@@ -223,6 +229,8 @@ class NotionApi:
         return self.render_database(self._get("database", db_id))
 
     def update_database(self, db_id: str, body: Record) -> Record:
+        reject_unknown_keys("body", body, {"parent", "title", "description", "is_inline", "icon", "cover",
+                                           "in_trash", "archived", "is_locked"})
         with self.store.transaction():
             db = self._get("database", db_id)
             self.store.touch(db)

@@ -50,6 +50,8 @@ def parse_block(path: str, raw: Any, depth: int = 1) -> BlockSpec:
     if kind not in BLOCK_TYPES:
         raise body_validation(path, f"should be a block of type {', '.join(BLOCK_TYPES)}")
     assert isinstance(kind, str)
+    if kind not in block and kind != "divider":
+        raise body_validation(f"{path}.{kind}", "should be defined")
     content = dict(check_object(f"{path}.{kind}", block.get(kind, {})))
     children_raw = content.pop("children", None)
     children: list[BlockSpec] = []
