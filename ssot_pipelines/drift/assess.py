@@ -16,7 +16,7 @@ from typing import Any
 
 from ssot_pipelines.catalog.config import RepoRoot
 from ssot_pipelines.drift.baseline import Baseline, Conn, load_baselines, save_baselines
-from ssot_pipelines.drift.history import line_churn_since
+from ssot_pipelines.drift.history import head_commit, line_churn_since
 from ssot_pipelines.drift.score import DriftSignals, DriftThresholds, drift_score, explanation
 from ssot_pipelines.drift.signals import (
     changed_lines,
@@ -138,7 +138,7 @@ class SpecSimilarity:
 
 
 def new_baseline(file: TrackedFile, text: str, components: DriftComponents, similarity: SpecSimilarity,
-                 now: datetime, by: str) -> Baseline:
+                 now: datetime, by: str, commit: str | None) -> Baseline:
     spec = components.spec_for(file.component)
     spec_similarity = None
     if spec is not None:
@@ -146,7 +146,7 @@ def new_baseline(file: TrackedFile, text: str, components: DriftComponents, simi
         similarity.prepare([spec.text, summary])
         spec_similarity = similarity.similarity(spec.text, summary)
     return Baseline(file.key, file.path, file.component, text, sha256_text(text), _loc(text), spec_similarity,
-                    spec.sha256 if spec else None, now, by)
+                    spec.sha256 if spec else None, now, by, commit)
 
 
 def assess_drift(conn: Conn, files: Sequence[TrackedFile], components: DriftComponents, embedder: Embedder,
@@ -168,10 +168,12 @@ def assess_drift(conn: Conn, files: Sequence[TrackedFile], components: DriftComp
     summaries = {f.key: summary_text(texts[f.key], f.path) for f in readable if components.spec_for(f.component)}
     similarity.prepare([*(s.text for s in components.specs.values()), *summaries.values()])
 
+    heads = {root: head_commit(root) for root in {f.root for f in readable}}
     created = []
     for file in readable:
         if file.key not in baselines:
-            baseline = new_baseline(file, texts[file.key], components, similarity, now, "first analysis")
+            baseline = new_baseline(file, texts[file.key], components, similarity, now, "first analysis",
+                                    heads[file.root])
             baselines[file.key] = baseline
             created.append(baseline)
     churn = _git_churn(readable, baselines)
@@ -196,17 +198,17 @@ def assess_drift(conn: Conn, files: Sequence[TrackedFile], components: DriftComp
 
 
 def _git_churn(files: Sequence[TrackedFile], baselines: dict[str, Baseline]) -> dict[str, int]:
-    by_root: dict[Path, dict[str, tuple[str, datetime]]] = {}
+    """Committed churn per file key; one ``git log`` per distinct (repository, baseline commit)."""
+    groups: dict[tuple[Path, str], dict[str, str]] = {}
     for file in files:
-        baseline = baselines[file.key]
-        by_root.setdefault(file.root, {})[file.path] = (file.key, baseline.accepted_at)
+        commit = baselines[file.key].git_commit
+        if commit:
+            groups.setdefault((file.root, commit), {})[file.path] = file.key
     churn: dict[str, int] = {}
-    for root, paths in by_root.items():
-        found = line_churn_since(root, {p: moment for p, (_, moment) in paths.items()})
-        if found is None:
-            continue
-        for path, (key, _) in paths.items():
-            churn[key] = found.get(path, 0)
+    for (root, commit), paths in groups.items():
+        found = line_churn_since(root, commit, paths)
+        if found is not None:
+            churn.update({paths[p]: n for p, n in found.items()})
     return churn
 
 
@@ -261,13 +263,14 @@ def accept_current_state(conn: Conn, files: Sequence[TrackedFile], components: D
     """Make each file's current text its baseline and record score 0 for it; returns files accepted."""
     now = now or datetime.now(UTC)
     similarity = SpecSimilarity(embedder)
+    heads = {root: head_commit(root) for root in {f.root for f in files}}
     accepted = []
     rows = []
     for file in files:
         text = read_text(file.location)
         if text is None:
             continue
-        accepted.append(new_baseline(file, text, components, similarity, now, by))
+        accepted.append(new_baseline(file, text, components, similarity, now, by, heads[file.root]))
         signals = DriftSignals(0.0, 0.0, 0.0 if components.spec_for(file.component) else None, 0.0)
         body = explanation(file.path, signals, 0.0, "low", {}) + f"\n\nBaseline accepted ({by}) at {now.isoformat()}."
         rows.append((file.key, file.path, file.component, 0.0, 0.0, signals.semantic, 0.0, 0.0, "low", body,

@@ -25,11 +25,12 @@ class Baseline:
     spec_sha256: str | None
     accepted_at: datetime
     accepted_by: str  # 'first analysis' | 'cli' | 'notion'
+    git_commit: str | None = None  # HEAD of the file's repository at acceptance
 
 
 def load_baselines(conn: Conn, keys: Sequence[str] | None = None) -> dict[str, Baseline]:
     query = ("SELECT file_key, path, component, content, content_sha256, loc, spec_similarity, spec_sha256,"
-             " accepted_at, accepted_by FROM drift_baselines")
+             " accepted_at, accepted_by, git_commit FROM drift_baselines")
     rows = (conn.execute(query + " WHERE file_key = ANY(%s)", (list(keys),)) if keys is not None
             else conn.execute(query)).fetchall()
     return {r["file_key"]: Baseline(**r) for r in rows}
@@ -43,19 +44,21 @@ def save_baselines(conn: Conn, baselines: Iterable[Baseline]) -> int:
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO drift_baselines (file_key, path, component, content, content_sha256, loc,"
-            " spec_similarity, spec_sha256, accepted_at, accepted_by)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (file_key) DO UPDATE SET"
+            " spec_similarity, spec_sha256, accepted_at, accepted_by, git_commit)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (file_key) DO UPDATE SET"
             " path = EXCLUDED.path, component = EXCLUDED.component, content = EXCLUDED.content,"
             " content_sha256 = EXCLUDED.content_sha256, loc = EXCLUDED.loc,"
             " spec_similarity = EXCLUDED.spec_similarity, spec_sha256 = EXCLUDED.spec_sha256,"
-            " accepted_at = EXCLUDED.accepted_at, accepted_by = EXCLUDED.accepted_by",
+            " accepted_at = EXCLUDED.accepted_at, accepted_by = EXCLUDED.accepted_by,"
+            " git_commit = EXCLUDED.git_commit",
             [(b.file_key, b.path, b.component, b.content, b.content_sha256, b.loc, b.spec_similarity,
-              b.spec_sha256, b.accepted_at, b.accepted_by) for b in rows],
+              b.spec_sha256, b.accepted_at, b.accepted_by, b.git_commit) for b in rows],
         )
         cur.executemany(
             "INSERT INTO drift_baseline_history (file_key, content_sha256, spec_similarity, accepted_at,"
-            " accepted_by) VALUES (%s, %s, %s, %s, %s)",
-            [(b.file_key, b.content_sha256, b.spec_similarity, b.accepted_at, b.accepted_by) for b in rows],
+            " accepted_by, git_commit) VALUES (%s, %s, %s, %s, %s, %s)",
+            [(b.file_key, b.content_sha256, b.spec_similarity, b.accepted_at, b.accepted_by, b.git_commit)
+             for b in rows],
         )
     return len(rows)
 

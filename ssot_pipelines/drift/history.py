@@ -1,10 +1,10 @@
-"""Line churn from git history: lines added plus deleted per file since a point in time."""
+"""Line churn from git history: lines added plus deleted per file by the commits after a baseline's commit."""
 
 from __future__ import annotations
 
 import subprocess
 from collections import defaultdict
-from datetime import datetime
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -17,39 +17,23 @@ def _git(repo_root: Path, *args: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def is_git_repository(repo_root: Path) -> bool:
-    return _git(repo_root, "rev-parse", "--is-inside-work-tree") is not None
+def head_commit(repo_root: Path) -> str | None:
+    """The commit checked out in ``repo_root``, or None outside git (or before the first commit)."""
+    out = _git(repo_root, "rev-parse", "--verify", "-q", "HEAD")
+    return out.strip() if out else None
 
 
-def line_churn_since(repo_root: Path, since: dict[str, datetime]) -> dict[str, int] | None:
-    """For each repo-relative path, lines added plus deleted by commits after ``since[path]``.
-
-    One ``git log --numstat`` covers every file. None when ``repo_root`` is not a git work tree.
-    """
-    if not since or not is_git_repository(repo_root):
-        return None
-    oldest = min(since.values())
-    log = _git(repo_root, "log", "--numstat", "--no-renames", "--format=%x1e%ct",
-               f"--since={int(oldest.timestamp())}", "--", ".")
+def line_churn_since(repo_root: Path, commit: str, paths: Iterable[str]) -> dict[str, int] | None:
+    """Lines added plus deleted in each of ``paths`` by the commits in ``commit..HEAD``; None if unknown."""
+    wanted = set(paths)
+    log = _git(repo_root, "log", "--numstat", "--no-renames", "--format=", f"{commit}..HEAD", "--")
     if log is None:
         return None
     churn: dict[str, int] = defaultdict(int)
-    cutoffs = {path: moment.timestamp() for path, moment in since.items()}
-    for commit in log.split("\x1e")[1:]:
-        lines = commit.strip().splitlines()
-        if not lines:
+    for line in log.splitlines():
+        parts = line.split("\t")
+        if len(parts) != 3 or parts[0] == "-":  # binary files have no line counts
             continue
-        committed = float(lines[0])
-        for line in lines[1:]:
-            _add(churn, cutoffs, line, committed)
-    return dict(churn)
-
-
-def _add(churn: dict[str, int], cutoffs: dict[str, float], line: str, committed: float) -> None:
-    parts = line.split("\t")
-    if len(parts) != 3 or parts[0] == "-":  # binary files have no line counts
-        return
-    path = parts[2]
-    cutoff = cutoffs.get(path)
-    if cutoff is not None and committed > cutoff:
-        churn[path] += int(parts[0]) + int(parts[1])
+        if parts[2] in wanted:
+            churn[parts[2]] += int(parts[0]) + int(parts[1])
+    return {p: churn.get(p, 0) for p in wanted}
