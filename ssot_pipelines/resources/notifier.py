@@ -54,11 +54,17 @@ def _pieces(text: str, size: int) -> list[str]:
     return pieces
 
 
+def _escape(text: str) -> str:
+    # The three characters Slack's mrkdwn treats as control characters.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_messages(title: str, text: str, severity: str) -> list[dict[str, object]]:
     """Webhook payloads for one notification: long text spreads over blocks and messages, never cut."""
     heading = f"{_ICONS.get(severity, ':grey_question:')} [{severity.upper()}] {title}"
     sections: list[dict[str, object]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": piece}}
+        # plain_text: paths like __init__.py and <placeholders> must show as written, not as markup.
+        {"type": "section", "text": {"type": "plain_text", "text": piece, "emoji": False}}
         for piece in _pieces(text, SLACK_SECTION_CHARS)
         if piece
     ]
@@ -67,7 +73,7 @@ def slack_messages(title: str, text: str, severity: str) -> list[dict[str, objec
         part = len(messages) + 1
         head = heading if start == 0 else f"{heading} (part {part})"
         blocks: list[dict[str, object]] = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{head[: SLACK_SECTION_CHARS - 2]}*"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_escape(head)[: SLACK_SECTION_CHARS - 2]}*"}},
             *sections[start : start + SLACK_BLOCKS_PER_MESSAGE - 1],
         ]
         messages.append({"text": head, "blocks": blocks})
