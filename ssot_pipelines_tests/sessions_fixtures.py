@@ -33,7 +33,9 @@ def hook_env(journal_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_hook(payload: Any, journal_dir: Path, *, raw: bytes | None = None, **extra: str) -> subprocess.CompletedProcess[bytes]:
+def run_hook(
+    payload: Any, journal_dir: Path, *, raw: bytes | None = None, **extra: str
+) -> subprocess.CompletedProcess[bytes]:
     """Run ssot-hook the way Claude Code does: JSON on stdin, in the project directory."""
     data = raw if raw is not None else json.dumps(payload).encode()
     return subprocess.run(HOOK_ARGS, input=data, capture_output=True, env=hook_env(journal_dir, **extra),

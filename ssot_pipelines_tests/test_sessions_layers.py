@@ -118,8 +118,10 @@ def test_search_finds_the_chunk_and_returns_five_paragraphs_either_side(tmp_path
     path = tmp_path / "long.jsonl"
     topics = [f"routine step number {i} of the migration" for i in range(30)]
     topics[15] = "the flaky websocket reconnect test was fixed by raising the heartbeat timeout"
-    lines = [json.dumps({"type": "user", "uuid": f"u{i}", "sessionId": "long", "timestamp": f"2026-01-01T00:{i:02d}:00Z",
-                         "message": {"role": "user", "content": t + " " + "filler words " * 120}})
+    filler = "filler words " * 120
+    lines = [json.dumps({"type": "user", "uuid": f"u{i}", "sessionId": "long",
+                         "timestamp": f"2026-01-01T00:{i:02d}:00Z",
+                         "message": {"role": "user", "content": f"{t} {filler}"}})
              for i, t in enumerate(topics)]
     path.write_text("\n".join(lines) + "\n")
     import_paths(ledger, [path])

@@ -249,7 +249,7 @@ def hook_context(event: dict[str, Any], *, budget_seconds: float = 2.0) -> str:
         conn.execute("SET search_path TO ssot, public")
         source = event.get("source")
         target = session_id
-        if source != "compact" and source != "resume" or store.session_row(conn, session_id) is None:
+        if (source != "compact" and source != "resume") or store.session_row(conn, session_id) is None:
             cwd = event.get("cwd")
             row = conn.execute(
                 "SELECT session_id FROM sessions WHERE cwd = %s AND session_id <> %s"

@@ -3,6 +3,7 @@ CLI Sessions database, the sensor that keeps Notion within about a minute, and a
 
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -36,7 +37,7 @@ def cli_session_events(
     redis: RedisResource,
     vectors: VectorsResource,
     embedder: EmbedderResource,
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
     url = postgres.resolved_url()
     imported = None
     if config.sweep or config.paths:
@@ -57,7 +58,7 @@ def cli_session_events(
         ledger.close()
     for error in report.errors:
         context.log.warning(error)
-    meta: dict[str, object] = {
+    meta: dict[str, Any] = {
         "journal_records": report.drain.records if report.drain else 0,
         "new_events": report.drain.inserted if report.drain else 0,
         "transcript_events": report.imported + (imported.inserted if imported else 0),

@@ -84,10 +84,8 @@ def text_or_none(value: Any) -> str | None:
 def hook_event(record: dict[str, Any], origin: str) -> SessionEvent:
     """The event for one journal record (a hook input); garbage input is kept raw as ``hook:unparseable``."""
     received = parse_time(record.get("received_at"), datetime.now(UTC))
-    if "stdin" in record:
-        raw = str(record["stdin"])
-    else:
-        raw = json.dumps({"stdin_b64": record.get("stdin_b64", "")})
+    # Input that was not UTF-8 is kept as its base64 (the journal holds the bytes exactly).
+    raw = str(record["stdin"]) if "stdin" in record else json.dumps({"stdin_b64": record.get("stdin_b64", "")})
     tool = str(record.get("tool") or CLAUDE)
     try:
         data = json.loads(raw) if "stdin" in record else None

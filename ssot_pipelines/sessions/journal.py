@@ -4,7 +4,8 @@ Stdlib only: the hook imports this on its hot path.
 
 Layout: ``<journal dir>/<yyyymmdd>.jsonl`` (UTC day), one JSON object per line::
 
-    {"v":1,"id":"hook:<32 hex>","received_at":"2026-11-24T02:46:05.123456Z","tool":"claude-code","stdin":"<exact input>"}
+    {"v":1,"id":"hook:<32 hex>","received_at":"2026-11-24T02:46:05.123456Z","tool":"claude-code",
+     "stdin":"<exact input>"}
 
 ``stdin`` is the hook's input text exactly as received (``stdin_b64`` when it was not UTF-8), so the
 ledger can keep the original bytes. Each line is written by one ``write()`` under an exclusive ``flock``

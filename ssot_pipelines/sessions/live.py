@@ -72,17 +72,17 @@ def _push(client: redis.Redis, rows: list[dict[str, Any]]) -> int:
     return sum(1 for r in results[:-1] if r == 1)
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def active_sessions(client: redis.Redis) -> list[tuple[str, float]]:
     """Sessions with an event in the last 24 h, most recent first, as (session_id, last event epoch)."""
-    found = client.zrevrangebyscore(ACTIVE_SET, "+inf", time.time() - DAY_SECONDS, withscores=True)
-    return [(k.decode() if isinstance(k, bytes) else str(k), float(s)) for k, s in found]
+    found: Any = client.zrevrangebyscore(ACTIVE_SET, "+inf", time.time() - DAY_SECONDS, withscores=True)
+    return [(_text(member), float(score)) for member, score in found]
 
 
 def recent_events(client: redis.Redis, session_id: str, count: int = 20) -> list[dict[str, str]]:
     """The newest ``count`` events of a live session, oldest first."""
-    entries = client.xrevrange(stream_key(session_id), count=count)
-    out = []
-    for _id, fields in reversed(entries):
-        out.append({(k.decode() if isinstance(k, bytes) else str(k)): (v.decode() if isinstance(v, bytes) else str(v))
-                    for k, v in fields.items()})
-    return out
+    entries: Any = client.xrevrange(stream_key(session_id), count=count)
+    return [{_text(k): _text(v) for k, v in (fields or {}).items()} for _id, fields in reversed(entries or [])]

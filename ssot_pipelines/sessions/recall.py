@@ -59,7 +59,8 @@ def index_sessions(conn: Connection, store: VectorStore, embedder: Embedder, *, 
     conn.commit()
     for row in rows:
         index_session(conn, store, embedder, str(row["session_id"]), report)
-        conn.execute("UPDATE sessions SET indexed_at = %s WHERE session_id = %s", (row["changed_at"], row["session_id"]))
+        conn.execute("UPDATE sessions SET indexed_at = %s WHERE session_id = %s",
+                     (row["changed_at"], row["session_id"]))
         conn.commit()
         report.sessions += 1
     return report

@@ -2,8 +2,8 @@
 
 
 import hashlib
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
