@@ -278,6 +278,17 @@ def test_schema_outside_initial_data_source_and_malformed_blocks_are_rejected(sa
                   children=[{"type": "video", "video": {}}])
 
 
+def test_more_than_1000_blocks_in_one_request_is_rejected(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    inner = [{"type": "paragraph", "paragraph": {"rich_text": _text("i")}}] * 10
+    toggles = [{"type": "toggle", "toggle": {"rich_text": _text("t"), "children": inner}}] * 91
+    err = _expect_error("validation_error", notion.blocks.children.append, sandbox.root_page_id, children=toggles)
+    assert "1000" in str(err)
+    assert notion.blocks.children.list(sandbox.root_page_id)["results"] == []
+    notion.blocks.children.append(sandbox.root_page_id, children=toggles[:90])  # 990 blocks are fine
+    assert len(notion.blocks.children.list(sandbox.root_page_id)["results"]) == 90
+
+
 def test_oversized_body_is_rejected(sandbox: SandboxServer) -> None:
     response = _raw(sandbox, "POST", "/v1/search", body={"query": "x" * 600_000})
     assert response.status_code == 413
@@ -647,7 +658,7 @@ def test_concurrent_writers_lose_nothing(sandbox: SandboxServer) -> None:
     _, ds = _make_db(notion, sandbox)
 
     def create(i: int) -> str:
-        return str(_row(_client(sandbox), ds, f"c{i:02d}")["id"])
+        return str(_row(notion, ds, f"c{i:02d}")["id"])
 
     with ThreadPoolExecutor(8) as pool:
         ids = list(pool.map(create, range(40)))
