@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import psycopg
@@ -75,8 +74,11 @@ def bench_requests(sandbox: SandboxServer, ledger: str, redis_url: str, n: int) 
     unchanged = manager.sync("file_catalog", changed)
     reconcile = manager.sync("file_catalog", changed, reconcile=True)
     print("== requests per changed record ==")
-    print(f"create {create.created} records: {create.requests} requests = {create.requests / create.created:.2f}/record")
-    print(f"update {update.updated} records: {update.requests} requests = {update.requests / max(1, update.updated):.2f}/record")
+    for label, count, requests in (
+        ("create", create.created, create.requests),
+        ("update", update.updated, update.requests),
+    ):
+        print(f"{label} {count} records: {requests} requests = {requests / max(1, count):.2f}/record")
     print(f"re-sync {unchanged.unchanged} unchanged records: {unchanged.requests} requests (writes: 0 expected)")
     print(
         f"full reconcile of {n} records, nothing changed: {reconcile.requests} requests "

@@ -122,7 +122,13 @@ def test_fifty_thousand_characters_with_emoji_and_code_round_trip_byte_exact(
     sandbox: Any, ledger_url: str, redis_url: str
 ) -> None:
     rng = random.Random(7)
-    parts = ["def f():\n    return '🚀'\n", "naïve café ☕ — ", "```python\nprint('x')\n```\n", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 👩‍💻 ", "plain words "]
+    parts = [
+        "def f():\n    return '🚀'\n",
+        "naïve café ☕ — ",
+        "```python\nprint('x')\n```\n",
+        "\U0001d518\U0001d52b\U0001d526 👩‍💻 ",  # mathematical letters: outside the BMP, 2 UTF-16 units each
+        "plain words ",
+    ]
     text = ""
     while len(text) < 50_000:
         text += rng.choice(parts)
@@ -289,6 +295,9 @@ def test_a_person_retyping_a_property_gets_a_clear_error_not_a_silent_retype(
         ds = sync.ids["file_catalog"].data_source_id
     client = person(sandbox)
     client.request(path=f"data_sources/{ds}", method="PATCH", body={"properties": {"Size": {"rich_text": {}}}})
-    with pytest.raises(ConfigurationError) as err, sync_manager(sandbox, ledger_url, redis_url, provision_databases=True):
-        pass
+    with pytest.raises(ConfigurationError) as err:
+        open_sync_manager(
+            notion_base_url=sandbox.url, token="sandbox-token", parent_page_id=sandbox.root_page_id,
+            postgres_url=ledger_url, redis_url=redis_url, provision_databases=True,
+        )
     assert "'Size'" in str(err.value) and "number" in str(err.value)

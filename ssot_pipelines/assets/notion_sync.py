@@ -11,8 +11,8 @@ import psycopg
 import redis
 
 from ssot_pipelines.notion.sync import NotionSyncManager, SyncReport
-from ssot_pipelines.resources.notion import NotionResource
 from ssot_pipelines.resources.notifier import NotifierResource
+from ssot_pipelines.resources.notion import NotionResource
 from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
 from ssot_pipelines.schemas import database
@@ -103,7 +103,7 @@ def notion_sync_asset(
         vectors: VectorsResource,
         embedder: EmbedderResource,
         notifier: NotifierResource,
-    ) -> dg.MaterializeResult:
+    ) -> dg.MaterializeResult:  # type: ignore[type-arg]
         manager, provisioned = notion.open(postgres.resolved_url(), redis.resolved_url(), provision=None)
         ledger = postgres.connect()
         try:

@@ -21,10 +21,13 @@ from ssot_pipelines.schemas import ALL_DATABASES
 )
 def notion_databases(
     context: dg.AssetExecutionContext, notion: NotionResource, postgres: PostgresResource, redis: RedisResource
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
     manager, report = notion.open(postgres.resolved_url(), redis.resolved_url(), provision=True)
     try:
-        ids = {name: {"database_id": i.database_id, "data_source_id": i.data_source_id} for name, i in manager.ids.items()}
+        ids = {
+            name: {"database_id": i.database_id, "data_source_id": i.data_source_id}
+            for name, i in manager.ids.items()
+        }
         requests = manager.gateway.stats.requests
     finally:
         manager.close()

@@ -17,9 +17,9 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _MIGRATION_LOCK = 0x55_07_1EDE  # advisory lock id: one migrator at a time
 
 
-def resolve_postgres_url() -> str:
-    """``POSTGRES_URL`` when set (checked to answer), else the embedded PostgreSQL."""
-    url = env("POSTGRES_URL")
+def resolve_postgres_url(url: str | None = None) -> str:
+    """``url`` or ``POSTGRES_URL`` when set (checked to answer), else the embedded PostgreSQL."""
+    url = url or env("POSTGRES_URL")
     if url is None:
         return embedded_postgres_url()
     try:

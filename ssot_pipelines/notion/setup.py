@@ -11,8 +11,8 @@ from ssot_pipelines.ledger import connect, migrate, resolve_postgres_url
 from ssot_pipelines.notion.gateway import NotionGateway, RetrySettings
 from ssot_pipelines.notion.pacer import RequestPacer
 from ssot_pipelines.notion.provision import ProvisionReport, load_ids, provision
-from ssot_pipelines.schemas import DATABASES
 from ssot_pipelines.notion.sync import NotionSyncManager
+from ssot_pipelines.schemas import DATABASES
 from ssot_pipelines.settings import (
     NOTION_VERSION_DEFAULT,
     SANDBOX_PORT_DEFAULT,
@@ -44,13 +44,17 @@ class NotionTarget:
 
 
 def resolve_target(
-    *, token: str | None = None, base_url: str | None = None, parent_page_id: str | None = None
+    *,
+    token: str | None = None,
+    base_url: str | None = None,
+    parent_page_id: str | None = None,
+    notion_version: str | None = None,
 ) -> NotionTarget:
     """Real Notion when NOTION_TOKEN is set, else the local sandbox (started on demand)."""
     token = token or env("NOTION_TOKEN")
     base_url = base_url or env("NOTION_BASE_URL")
     parent_page_id = parent_page_id or env("NOTION_PARENT_PAGE_ID")
-    version = env("NOTION_VERSION", NOTION_VERSION_DEFAULT) or NOTION_VERSION_DEFAULT
+    version = notion_version or env("NOTION_VERSION") or NOTION_VERSION_DEFAULT
     if token:
         if not parent_page_id:
             raise ConfigurationError(
@@ -65,9 +69,9 @@ def resolve_target(
     return NotionTarget(base_url or url, SANDBOX_TOKEN, parent_page_id or root, version, is_sandbox=True)
 
 
-def resolve_redis_url() -> str:
-    """``REDIS_URL`` when set (checked to answer), else the embedded Redis."""
-    url = env("REDIS_URL")
+def resolve_redis_url(url: str | None = None) -> str:
+    """``url`` or ``REDIS_URL`` when set (checked to answer), else the embedded Redis."""
+    url = url or env("REDIS_URL")
     if url is None:
         from ssot_pipelines.services.embedded import embedded_redis_url
 
@@ -111,9 +115,12 @@ def open_sync_manager_with_report(
     rps: float | None = None,
     retry: RetrySettings | None = None,
     provision_databases: bool | None = True,
+    notion_version: str | None = None,
 ) -> tuple[NotionSyncManager, ProvisionReport]:
     """Like open_sync_manager; ``provision_databases=None`` provisions only when the ledger lacks a database."""
-    target = resolve_target(token=token, base_url=notion_base_url, parent_page_id=parent_page_id)
+    target = resolve_target(
+        token=token, base_url=notion_base_url, parent_page_id=parent_page_id, notion_version=notion_version
+    )
     conn = connect(postgres_url or resolve_postgres_url())
     migrate(conn)
     conn.commit()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from ssot_pipelines.notion.setup import open_sync_manager_with_report
 from ssot_pipelines.notion.provision import ProvisionReport
+from ssot_pipelines.notion.setup import open_sync_manager_with_report
 from ssot_pipelines.notion.sync import NotionSyncManager
 
 
-class NotionResource(dg.ConfigurableResource):  # type: ignore[misc]
+class NotionResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     """``token`` empty: the local Notion sandbox (started on demand). Values come from EnvVars."""
 
     token: str = ""
@@ -22,10 +22,6 @@ class NotionResource(dg.ConfigurableResource):  # type: ignore[misc]
         self, postgres_url: str, redis_url: str, *, provision: bool | None = None
     ) -> tuple[NotionSyncManager, ProvisionReport]:
         """A sync manager over the provisioned databases (provisioning them when the ledger lacks any)."""
-        import os
-
-        if self.notion_version:
-            os.environ.setdefault("NOTION_VERSION", self.notion_version)
         return open_sync_manager_with_report(
             notion_base_url=self.base_url or None,
             token=self.token or None,
@@ -34,4 +30,5 @@ class NotionResource(dg.ConfigurableResource):  # type: ignore[misc]
             redis_url=redis_url,
             rps=self.requests_per_second,
             provision_databases=provision,
+            notion_version=self.notion_version or None,
         )

@@ -13,7 +13,7 @@ from ssot_pipelines.ledger import connect, migrate, resolve_postgres_url
 from ssot_pipelines.notion.setup import resolve_redis_url
 
 
-class PostgresResource(dg.ConfigurableResource):  # type: ignore[misc]
+class PostgresResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     """The ledger database. ``url`` empty: the embedded PostgreSQL under SSOT_HOME."""
 
     url: str = ""
@@ -21,11 +21,7 @@ class PostgresResource(dg.ConfigurableResource):  # type: ignore[misc]
 
     def resolved_url(self) -> str:
         if self._resolved is None:
-            if self.url:
-                import os
-
-                os.environ["POSTGRES_URL"] = self.url  # resolve_postgres_url checks it and names the variable
-            self._resolved = resolve_postgres_url()
+            self._resolved = resolve_postgres_url(self.url or None)
         return self._resolved
 
     def connect(self) -> psycopg.Connection[dict[str, Any]]:
@@ -36,7 +32,7 @@ class PostgresResource(dg.ConfigurableResource):  # type: ignore[misc]
         return conn
 
 
-class RedisResource(dg.ConfigurableResource):  # type: ignore[misc]
+class RedisResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     """Redis for live streams, the shared Notion pacer and sensor signals. Empty: embedded Redis."""
 
     url: str = ""
@@ -44,11 +40,7 @@ class RedisResource(dg.ConfigurableResource):  # type: ignore[misc]
 
     def resolved_url(self) -> str:
         if self._resolved is None:
-            if self.url:
-                import os
-
-                os.environ["REDIS_URL"] = self.url
-            self._resolved = resolve_redis_url()
+            self._resolved = resolve_redis_url(self.url or None)
         return self._resolved
 
     def client(self) -> redis.Redis:
