@@ -14,7 +14,13 @@ from .errors import ApiError
 
 @dataclass
 class FaultConfig:
-    """Probabilities in [0, 1] of each injected failure; ``seed`` makes a failing run replayable."""
+    """Probabilities in [0, 1] of each injected failure; ``seed`` makes a failing run replayable.
+
+    One uniform draw per /v1/ request is compared with the cumulative probabilities in field order, so
+    the kinds are mutually exclusive. ``conflict_409`` and ``unavailable_503_after_commit`` only fire on
+    writes (a read that draws them is answered normally). ``slow`` is drawn independently and delays
+    the response by ``slow_seconds`` before it is answered (or failed) as usual.
+    """
 
     conflict_409: float = 0
     rate_limited_429: float = 0

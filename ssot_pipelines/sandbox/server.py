@@ -25,6 +25,7 @@ from .store import Record, Store
 from .validation import check_body_size
 
 Handler = Callable[[NotionApi, list[str], Query, Record], Record]
+WRITE_ONLY_FAULTS = ("conflict_409", "unavailable_503_after_commit")
 
 
 @dataclass(frozen=True)
@@ -318,6 +319,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             sandbox.counters.bump("fault", "slow")
             time.sleep(decision.slow_seconds)
         fault = decision.kind
+        if fault in WRITE_ONLY_FAULTS and not (found and found[0].write):
+            fault = None  # conflicts and committed-then-failed responses only make sense for writes
         if fault is not None and fault != "unavailable_503_after_commit":
             sandbox.counters.bump("fault", fault)
             if fault == "rate_limited_429":
@@ -336,8 +339,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
             sandbox.counters.bump("write")
         if fault == "unavailable_503_after_commit":
             sandbox.counters.bump("fault", fault)
-            if not route.write:
-                raise sandbox.faults.error_for("unavailable_503")
             resource = result.get("id") if result.get("object") != "list" else (args[0] if args else None)
             raise committed_503(resource)
         result["request_id"] = request_id
