@@ -1,0 +1,75 @@
+"""The code location as Dagster sees it, and the provisioning asset run through Dagster."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from ssot_pipelines.definitions import defs
+from ssot_pipelines.resources.notifier import NotifierResource
+from ssot_pipelines.resources.notion import NotionResource
+from ssot_pipelines.resources.stores import PostgresResource, RedisResource
+from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
+from ssot_pipelines.schemas import ALL_DATABASES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_definitions_load_with_one_asset_per_database_plus_provisioning() -> None:
+    dg.Definitions.validate_loadable(defs)
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {d.name for d in ALL_DATABASES} | {"notion_databases"} <= keys
+    for job in ("full_sync_job", "incremental_sync_job"):
+        defs.resolve_job_def(job)
+    schedules = {s.name for s in defs.schedules or []}
+    assert {"hourly_incremental_sync", "daily_full_sync"} <= schedules
+
+
+def test_every_notion_asset_is_in_the_notion_api_pool() -> None:
+    graph = defs.resolve_asset_graph()
+    for schema in ALL_DATABASES:
+        node = graph.get(dg.AssetKey(schema.name))
+        assert node.pools == {"notion_api"}, schema.name
+
+
+def test_dagster_cli_validates_the_code_location() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "ssot_pipelines.definitions"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def resources_for(sandbox: Any, ledger_url: str, redis_url: str) -> dict[str, Any]:
+    return {
+        "notion": NotionResource(token="sandbox-token", parent_page_id=sandbox.root_page_id, base_url=sandbox.url,
+                                 requests_per_second=1000.0),
+        "postgres": PostgresResource(url=ledger_url),
+        "redis": RedisResource(url=redis_url),
+        "vectors": VectorsResource(postgres_url=ledger_url),
+        "embedder": EmbedderResource(kind="hashing"),
+        "notifier": NotifierResource(),
+    }
+
+
+def test_provisioning_asset_creates_the_databases_and_reports_them(
+    sandbox: Any, ledger_url: str, redis_url: str
+) -> None:
+    from ssot_pipelines.assets.provisioning import notion_databases, task_tracking
+
+    result = dg.materialize(
+        [notion_databases, task_tracking], resources=resources_for(sandbox, ledger_url, redis_url)
+    )
+    assert result.success
+    meta = result.asset_materializations_for_node("notion_databases")[0].metadata
+    assert meta["created"].value == 7
+    again = dg.materialize([notion_databases], resources=resources_for(sandbox, ledger_url, redis_url))
+    assert again.asset_materializations_for_node("notion_databases")[0].metadata["created"].value == 0
+    sync_meta = result.asset_materializations_for_node("task_tracking")[0].metadata
+    assert sync_meta["failed"].value == 0 and "preview" in sync_meta
