@@ -71,3 +71,33 @@ def issues_by_id(conn: Any, tool: str | None = None) -> dict[str, dict[str, Any]
     ).fetchall()
     conn.commit()
     return {r["id"]: r for r in rows}
+
+
+def extract_context(sync: Any, ledger: Any, ledger_url: str, redis_url: str) -> Any:
+    """The ExtractContext an asset run would build, with real services and the hashing embedder."""
+    import logging
+
+    import redis
+
+    from ssot_pipelines.assets.notion_sync import ExtractContext, SyncConfig
+    from ssot_pipelines.resources.notifier import NotifierResource
+    from ssot_pipelines.vectors.hashing import HashingEmbedder
+
+    return ExtractContext(
+        config=SyncConfig(), log=logging.getLogger("ssot.test"), ledger=ledger,
+        redis=redis.Redis.from_url(redis_url), postgres_url=ledger_url, vectors=lambda: None,
+        embedder=HashingEmbedder, notifier=NotifierResource(), run_id="test", sync=sync,
+    )
+
+
+def select_value(page: dict[str, Any], prop: str) -> str | None:
+    value = page["properties"][prop]["select"]
+    return value["name"] if value else None
+
+
+def set_select(client: Any, page_id: str, prop: str, option: str) -> None:
+    client.pages.update(page_id, properties={prop: {"select": {"name": option}}})
+
+
+def set_text(client: Any, page_id: str, prop: str, text: str) -> None:
+    client.pages.update(page_id, properties={prop: {"rich_text": [{"type": "text", "text": {"content": text}}]}})
