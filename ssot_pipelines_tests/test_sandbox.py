@@ -611,6 +611,14 @@ def test_state_survives_a_restart_on_the_same_file(tmp_path: Path) -> None:
         assert notion.pages.retrieve(root)["properties"]["title"]["title"][0]["plain_text"] == "SecondBrain"
 
 
+def test_one_state_file_is_served_by_one_sandbox_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    with SandboxServer(path, rate_limit_rps=None), pytest.raises(RuntimeError, match="already served"):
+        SandboxServer(path)
+    with SandboxServer(path, rate_limit_rps=None) as again:
+        assert _client(again).users.me()["type"] == "bot"
+
+
 def test_html_view_lists_databases_and_escapes_content(sandbox: SandboxServer) -> None:
     notion = _client(sandbox)
     db, ds = _make_db(notion, sandbox, "<b>Debt</b>")

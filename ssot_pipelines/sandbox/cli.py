@@ -31,9 +31,19 @@ def run(args: argparse.Namespace) -> int:
         from ssot_pipelines.settings import ssot_home
 
         db = Path(ssot_home()) / "notion-sandbox.sqlite"
-    server = SandboxServer(db, host=args.host, port=args.port, tokens=tuple(args.token or ("sandbox-token",)),
-                           rate_limit_rps=args.rps or None, burst=args.burst)
-    server.start()
+    try:
+        server = SandboxServer(db, host=args.host, port=args.port,
+                               tokens=tuple(args.token or ("sandbox-token",)), rate_limit_rps=args.rps or None,
+                               burst=args.burst)
+    except RuntimeError as exc:
+        print(f"cannot start the Notion sandbox: {exc}")
+        return 1
+    try:
+        server.start()
+    except OSError as exc:
+        server.stop()
+        print(f"cannot listen on {args.host}:{args.port}: {exc}")
+        return 1
     print(f"Notion sandbox on {server.url} (root page {server.root_page_id}, state {db}); "
           f"browse {server.url}/", flush=True)
     try:

@@ -44,15 +44,15 @@ def ensure_sandbox(home: Path, port: int = 8765) -> tuple[str, str]:
             env=_child_env(),
         )
     deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
+    exited_at: float | None = None
     while time.monotonic() < deadline:
         root = sandbox_health(url)
         if root is not None:
             return url, root
-        if process.poll() is not None:
-            # Another process may have won the race for the port; its sandbox is just as good.
-            root = sandbox_health(url)
-            if root is not None:
-                return url, root
+        if process.poll() is not None and exited_at is None:
+            # Another process may have won the race for the port or the file; give it a moment to answer.
+            exited_at = time.monotonic()
+        if exited_at is not None and time.monotonic() - exited_at > 5.0:
             raise RuntimeError(f"the Notion sandbox exited with code {process.returncode}; "
                                f"see {home / 'sandbox.log'}")
         time.sleep(0.1)

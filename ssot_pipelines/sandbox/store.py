@@ -6,6 +6,7 @@ the durable copy so a restart on the same file sees the same workspace, ids incl
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 import threading
@@ -13,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .ids import new_id
 from .richtext import text_item
@@ -35,6 +36,7 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = _claim(self.path)
         self.lock = threading.RLock()
         self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -126,4 +128,16 @@ class Store:
     def close(self) -> None:
         with self.lock:
             self._conn.close()
+            self._lock_file.close()
+
+
+def _claim(path: Path) -> IO[bytes]:
+    """Hold an exclusive lock on ``path``: two servers caching one file in memory would diverge."""
+    handle = open(path.with_name(path.name + ".lock"), "wb")  # noqa: SIM115  (held until close())
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise RuntimeError(f"{path} is already served by another Notion sandbox") from None
+    return handle
 
