@@ -82,6 +82,12 @@ def _retry_after(exc: BaseException) -> float | None:
     return None
 
 
+def _code(exc: BaseException) -> str:
+    """Notion's error code as its plain string (notion-client gives an enum for the codes it knows)."""
+    code = getattr(exc, "code", "")
+    return str(getattr(code, "value", code))
+
+
 def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, AmbiguousWriteError):
         return False
@@ -144,6 +150,7 @@ class NotionGateway:
     ) -> Any:
         """Send one logical request; retry what is safe to retry, raise AmbiguousWriteError otherwise."""
         retrying = Retrying(
+            sleep=self.pacer.sleep,
             stop=stop_after_attempt(self.retry.max_attempts),
             wait=self._wait,
             retry=retry_if_exception(is_retryable),
@@ -182,7 +189,7 @@ class NotionGateway:
                 raise AmbiguousWriteError(
                     f"{method} /{path} failed with {label}; the write may have been applied",
                     status=status,
-                    code=getattr(exc, "code", None),
+                    code=_code(exc),
                 ) from exc
             raise
 
@@ -204,7 +211,7 @@ class NotionGateway:
         self.stats.retries += 1
 
     def _final_error(self, exc: HTTPResponseError, method: str, path: str) -> Exception:
-        status, code = int(exc.status), str(exc.code)
+        status, code = int(exc.status), _code(exc)
         if status == 401:
             return ConfigurationError(
                 "NOTION_TOKEN was refused by Notion (401 unauthorized). Copy the internal integration secret "

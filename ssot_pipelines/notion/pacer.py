@@ -11,6 +11,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -49,7 +50,14 @@ def pacer_key(token: str) -> str:
 class RequestPacer:
     """Spaces requests to ``rps`` per token across processes; ``burst`` requests may go back to back."""
 
-    def __init__(self, client: redis.Redis | None, token: str, rps: float = 2.5, burst: int = 1) -> None:
+    def __init__(
+        self,
+        client: redis.Redis | None,
+        token: str,
+        rps: float = 2.5,
+        burst: int = 1,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if rps <= 0:
             raise ValueError("rps must be positive")
         self.rps = rps
@@ -63,13 +71,14 @@ class RequestPacer:
         self._local_tat = 0.0
         self.fallbacks = 0
         self.waited_seconds = 0.0
+        self.sleep = sleep
 
     def acquire(self) -> None:
         """Block until this process may send one request."""
         wait_ms = self._reserve_ms()
         if wait_ms > 0:
             self.waited_seconds += wait_ms / 1000
-            time.sleep(wait_ms / 1000)
+            self.sleep(wait_ms / 1000)
 
     def push_back(self, seconds: float) -> None:
         """Nobody sends before ``seconds`` from now (after a 429 with Retry-After)."""

@@ -16,7 +16,7 @@ class NotionResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     parent_page_id: str = ""
     base_url: str = ""
     notion_version: str = "2025-09-03"
-    requests_per_second: float = 2.5
+    requests_per_second: float = 0.0  # 0: NOTION_RPS or 2.5
 
     def open(
         self, postgres_url: str, redis_url: str, *, provision: bool | None = None
@@ -28,7 +28,7 @@ class NotionResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
             parent_page_id=self.parent_page_id or None,
             postgres_url=postgres_url,
             redis_url=redis_url,
-            rps=self.requests_per_second,
+            rps=self.requests_per_second or None,
             provision_databases=provision,
             notion_version=self.notion_version or None,
         )
