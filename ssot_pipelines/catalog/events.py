@@ -40,14 +40,12 @@ class CatalogEvent:
 
 def queue_events(conn: psycopg.Connection[Any], events: Iterable[CatalogEvent]) -> int:
     """Add events to the outbox (inside the caller's transaction)."""
-    rows = [(e.kind, e.repo, e.key, e.path, e.sha, e.old_key) for e in events]
-    if rows:
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO catalog_events (kind, repo, key, path, sha, old_key) VALUES (%s, %s, %s, %s, %s, %s)",
-                rows,
-            )
-    return len(rows)
+    count = 0
+    with conn.cursor() as cur, cur.copy("COPY catalog_events (kind, repo, key, path, sha, old_key) FROM STDIN") as copy:
+        for e in events:
+            copy.write_row((e.kind, e.repo, e.key, e.path, e.sha, e.old_key))
+            count += 1
+    return count
 
 
 @dataclass

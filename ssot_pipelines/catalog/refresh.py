@@ -123,12 +123,19 @@ def _hash_one(f: ScannedFile) -> HashOutcome:
                                     f"{f.path}: cannot read ({exc.strerror}); check its permissions")
 
 
+PARALLEL_MIN_BYTES = 1 << 20  # below this, a thread hand-off costs more than it saves
+
+
 def hash_files(files: Sequence[ScannedFile], workers: int) -> list[HashOutcome]:
-    """Hash files on a thread pool (reads and SHA-1 release the GIL)."""
-    if len(files) < 64 or workers <= 1:
+    """Hash files in order; large ones on a thread pool (reads and SHA-1 release the GIL)."""
+    large = {i for i, f in enumerate(files) if f.size >= PARALLEL_MIN_BYTES}
+    if workers <= 1 or len(large) < 2:
         return [_hash_one(f) for f in files]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="catalog-hash") as pool:
-        return list(pool.map(_hash_one, files, chunksize=32))
+        pending = {i: pool.submit(_hash_one, files[i]) for i in sorted(large)}
+        done = {i: _hash_one(f) for i, f in enumerate(files) if i not in pending}
+        done.update({i: future.result() for i, future in pending.items()})
+    return [done[i] for i in range(len(files))]
 
 
 def entry_from(f: ScannedFile, d: BlobDigest, config: CatalogConfig) -> FileEntry:

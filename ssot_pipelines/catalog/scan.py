@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import time
 from collections import Counter
@@ -73,6 +74,8 @@ class ScanResult:
 
 def readable_name(name: str) -> tuple[str, bool]:
     """A name that is valid UTF-8 text, and whether the original was not (bytes become ``\\xNN``)."""
+    if name.isascii():
+        return name, False
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
@@ -80,32 +83,53 @@ def readable_name(name: str) -> tuple[str, bool]:
     return name, False
 
 
-_IgnoreChain = tuple[tuple[str, pathspec.GitIgnoreSpec], ...]
+class IgnoreRules:
+    """One .gitignore (or exclude list), with a single combined regex to rule out most paths at C speed."""
+
+    __slots__ = ("any_match", "spec")
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.spec = pathspec.GitIgnoreSpec.from_lines(list(lines))
+        # Every pattern is anchored (^...) and pathspec applies it with search(); named groups repeat
+        # across patterns, so they become plain groups in the alternation.
+        parts = [_NAMED_GROUP.sub("(?:", regex.pattern) for p in self.spec.patterns
+                 if (regex := getattr(p, "regex", None)) is not None]
+        self.any_match = re.compile("|".join(f"(?:{x})" for x in parts)).search if parts else None
+
+    def verdict(self, rel: str) -> bool | None:
+        """True: ignored; False: re-included by a negation; None: no pattern speaks about it."""
+        if self.any_match is None or self.any_match(rel) is None:
+            return None
+        return self.spec.check_file(rel).include
+
+
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+_IgnoreChain = tuple[tuple[str, IgnoreRules], ...]
 
 
 def _ignored(chain: _IgnoreChain, rel: str) -> bool:
     # The deepest .gitignore with an opinion decides, as in git.
-    for base, spec in reversed(chain):
-        verdict = spec.check_file(rel[len(base):]).include
+    for base, rules in reversed(chain):
+        verdict = rules.verdict(rel[len(base):] if base else rel)
         if verdict is not None:
             return verdict
     return False
 
 
-def _load_ignore(path: str) -> pathspec.GitIgnoreSpec | None:
+def _load_ignore(path: str) -> IgnoreRules | None:
     try:
         with open(path, "rb") as fh:
             lines = fh.read().decode("utf-8", "surrogateescape").splitlines()
     except OSError:
         return None
-    return pathspec.GitIgnoreSpec.from_lines(lines) if any(ln.strip() for ln in lines) else None
+    return IgnoreRules(lines) if any(ln.strip() and not ln.startswith("#") for ln in lines) else None
 
 
 def _root_chain(root: RepoRoot, excludes: Iterable[str]) -> _IgnoreChain:
-    chain: list[tuple[str, pathspec.GitIgnoreSpec]] = []
+    chain: list[tuple[str, IgnoreRules]] = []
     patterns = list(excludes)
     if patterns:
-        chain.append(("", pathspec.GitIgnoreSpec.from_lines(patterns)))
+        chain.append(("", IgnoreRules(patterns)))
     info_exclude = _load_ignore(os.path.join(root.path, ".git", "info", "exclude"))
     if info_exclude is not None:
         chain.append(("", info_exclude))
