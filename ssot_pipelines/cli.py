@@ -101,12 +101,7 @@ def build_parser(capabilities: Sequence[str] = CAPABILITY_COMMANDS) -> argparse.
     status = sub.add_parser("status", help="which services are configured and which are embedded")
     status.set_defaults(func=_status)
     for module_name in capabilities:
-        try:
-            module: Any = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
+        module: Any = importlib.import_module(module_name)
         module.register(sub)
     return parser
 

@@ -7,12 +7,16 @@ from typing import Any
 
 import dagster as dg
 
+from ssot_pipelines.analysis import defs as analysis
 from ssot_pipelines.assets import provisioning
 from ssot_pipelines.assets.notion_sync import NOTION_GROUP, SyncConfig
+from ssot_pipelines.catalog import defs as catalog
+from ssot_pipelines.drift import defs as drift
 from ssot_pipelines.resources.notifier import NotifierResource
 from ssot_pipelines.resources.notion import NotionResource
 from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
+from ssot_pipelines.sessions import defs as sessions
 from ssot_pipelines.settings import load_env_file
 
 load_env_file()
@@ -53,7 +57,7 @@ RESOURCES = {
     "notifier": NotifierResource(slack_webhook_url=dg.EnvVar("SLACK_WEBHOOK_URL")),
 }
 
-CAPABILITIES: list[dg.Definitions] = [provisioning.defs]
+CAPABILITIES: list[dg.Definitions] = [provisioning.defs, catalog.defs, sessions.defs, analysis.defs, drift.defs]
 
 
 def _notion_sync_ops(merged: dg.Definitions) -> list[str]:
@@ -69,7 +73,8 @@ def _notion_sync_ops(merged: dg.Definitions) -> list[str]:
 
 def _sync_jobs(merged: dg.Definitions) -> tuple[list[Any], list[dg.ScheduleDefinition]]:
     ops = _notion_sync_ops(merged)
-    selection = dg.AssetSelection.groups(NOTION_GROUP)
+    # the Notion databases and what feeds them (e.g. session capture)
+    selection = dg.AssetSelection.groups(NOTION_GROUP).upstream()
     full = dg.define_asset_job(
         "full_sync_job",
         selection=selection,
