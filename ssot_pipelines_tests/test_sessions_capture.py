@@ -96,7 +96,7 @@ def test_eight_concurrent_writers_lose_nothing_and_keep_order_per_session(tmp_pa
 def test_journal_reader_waits_for_a_partial_last_line_and_recovers_a_torn_one(tmp_path: Path, ledger: Conn) -> None:
     directory = tmp_path / "j"
     good = journal.encode_record(b'{"hook_event_name":"Stop","session_id":"s1"}')
-    path = journal.append(good, directory)
+    path = Path(journal.append(good, directory))
     with path.open("ab") as fh:  # a crash mid-write, then the next hook's record appended to it
         fh.write(good[:20])
     journal.append(journal.encode_record(b'{"hook_event_name":"Stop","session_id":"s2"}'), directory)

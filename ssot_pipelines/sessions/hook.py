@@ -8,7 +8,6 @@ this path; the ledger is consulted (lazily, with a short timeout) just for the b
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -41,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_bridge(data: bytes) -> None:
+    import json
+
     try:
         event = json.loads(data)
     except ValueError:

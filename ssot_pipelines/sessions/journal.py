@@ -15,25 +15,29 @@ event survives a crash.
 
 from __future__ import annotations
 
-import base64
 import fcntl
-import json
 import os
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
+import time
+from typing import TYPE_CHECKING
+
+# The C string encoder json.dumps itself uses (CPython); importing all of json costs the hook several ms.
+from _json import encode_basestring as _json_string
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 RECORD_PREFIX = b'{"v":1,'
 _READ_BLOCK = 8 * 1024 * 1024
 
 
-def journal_dir() -> Path:
+def journal_dir() -> str:
     """``SSOT_JOURNAL_DIR``, else ``$SSOT_HOME/journal`` (``SSOT_HOME`` defaults to ``./.ssot``)."""
     explicit = os.environ.get("SSOT_JOURNAL_DIR")
     if explicit:
-        return Path(explicit).expanduser()
+        return os.path.expanduser(explicit)
     home = os.environ.get("SSOT_HOME") or os.path.join(os.getcwd(), ".ssot")
-    return Path(home).expanduser() / "journal"
+    return os.path.join(os.path.expanduser(home), "journal")
 
 
 def new_event_id() -> str:
@@ -42,28 +46,35 @@ def new_event_id() -> str:
 
 
 def encode_record(data: bytes, *, tool: str = "claude-code", event_id: str | None = None,
-                  received_at: datetime | None = None) -> bytes:
-    """One journal line (with its newline) for a hook input."""
-    when = (received_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    record: dict[str, str | int] = {"v": 1, "id": event_id or new_event_id(), "received_at": when, "tool": tool}
+                  received_at: float | None = None) -> bytes:
+    """One journal line (with its newline) for a hook input; ``received_at`` is epoch seconds."""
+    now = time.time() if received_at is None else received_at
+    when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1_000_000):06d}Z"
+    head = f'{{"v":1,"id":{_json_string(event_id or new_event_id())},"received_at":"{when}",' \
+           f'"tool":{_json_string(tool)},'
     try:
-        record["stdin"] = data.decode("utf-8")
+        body = '"stdin":' + _json_string(data.decode("utf-8"))
     except UnicodeDecodeError:
-        record["stdin_b64"] = base64.b64encode(data).decode("ascii")
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+        import base64
+
+        body = '"stdin_b64":"' + base64.b64encode(data).decode("ascii") + '"'
+    return (head + body + "}\n").encode("utf-8", "surrogatepass")
 
 
-def segment_path(directory: Path, when: datetime | None = None) -> Path:
-    return directory / f"{(when or datetime.now(UTC)).strftime('%Y%m%d')}.jsonl"
+def segment_path(directory: str | os.PathLike[str], when: float | None = None) -> Path:
+    from pathlib import Path
+
+    day = time.strftime("%Y%m%d", time.gmtime(time.time() if when is None else when))
+    return Path(directory) / f"{day}.jsonl"
 
 
-def append(line: bytes, directory: Path | None = None) -> Path:
+def append(line: bytes, directory: str | os.PathLike[str] | None = None) -> str:
     """Append one encoded record durably (flock + single write + fsync); returns the segment written."""
-    directory = directory or journal_dir()
-    path = segment_path(directory)
-    created = not path.exists()
+    directory = os.fspath(directory or journal_dir())
+    path = os.path.join(directory, time.strftime("%Y%m%d", time.gmtime()) + ".jsonl")
+    created = not os.path.exists(path)
     if created:
-        directory.mkdir(parents=True, exist_ok=True)
+        os.makedirs(directory, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -105,15 +116,19 @@ class JournalScan:
         self.incomplete_tail_bytes = 0
 
 
-def segments(directory: Path | None = None) -> list[Path]:
+def segments(directory: str | os.PathLike[str] | None = None) -> list[Path]:
     """The journal's segments, oldest first."""
-    directory = directory or journal_dir()
-    if not directory.is_dir():
+    from pathlib import Path
+
+    root = Path(directory or journal_dir())
+    if not root.is_dir():
         return []
-    return sorted(p for p in directory.glob("*.jsonl") if p.is_file())
+    return sorted(p for p in root.glob("*.jsonl") if p.is_file())
 
 
-def read_records(path: Path, offset: int, scan: JournalScan, *, limit: int | None = None) -> Iterator[JournalRecord]:
+def read_records(
+    path: Path, offset: int, scan: JournalScan, *, limit: int | None = None
+) -> Iterator[JournalRecord]:
     """Records from ``offset`` on. A last line without its newline is not consumed (a writer may be mid-way).
 
     A line that does not parse (a write torn by a crash, then another record appended to it) is split at
@@ -148,6 +163,8 @@ def read_records(path: Path, offset: int, scan: JournalScan, *, limit: int | Non
 
 
 def _parse_line(line: bytes, end: int, scan: JournalScan) -> Iterator[JournalRecord]:
+    import json
+
     if not line.strip():
         return
     try:
@@ -168,5 +185,7 @@ def _parse_line(line: bytes, end: int, scan: JournalScan) -> Iterator[JournalRec
 def hook_input(record: dict[str, object]) -> bytes:
     """The exact bytes the hook received."""
     if "stdin_b64" in record:
+        import base64
+
         return base64.b64decode(str(record["stdin_b64"]))
     return str(record.get("stdin", "")).encode("utf-8")
