@@ -18,10 +18,10 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from typing import TYPE_CHECKING
 
 # The C string encoder json.dumps itself uses (CPython); importing all of json costs the hook several ms.
 from _json import encode_basestring as _json_string
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
