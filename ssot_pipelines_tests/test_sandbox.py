@@ -142,6 +142,9 @@ def test_filters_and_sorts(sandbox: SandboxServer) -> None:
     assert q(filter={"property": "Tags", "multi_select": {"contains": "py"}}) == ["alpha"]
     assert q(filter={"property": "Seen", "date": {"on_or_after": "2026-07-15"}}) == ["beta"]
     assert q(filter={"property": "Seen", "date": {"before": "2026-07-15"}}) == ["alpha"]
+    assert q(filter={"property": "Seen", "date": {"equals": "2026-08-01"}}) == ["beta"]
+    assert q(filter={"property": "Seen", "date": {"after": "2026-08-01T09:59:00Z"}}) == ["beta"]
+    assert q(filter={"property": "Seen", "date": {"is_empty": True}}) == ["gamma"]
     assert q(filter={"or": [{"property": "Score", "number": {"equals": 1}},
                             {"and": [{"property": "Active", "checkbox": {"equals": True}},
                                      {"property": "Key", "rich_text": {"is_not_empty": True}}]}]}) == ["alpha", "beta"]

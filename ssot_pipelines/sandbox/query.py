@@ -106,12 +106,16 @@ def _date_test(path: str, condition: Record) -> Callable[[datetime | None], bool
     when = parse_date(arg) if isinstance(arg, str) else None
     if when is None:
         raise body_validation(f"{path}.{op}", f"should be an ISO 8601 date, instead was `{json.dumps(arg)}`")
-    ops: dict[str, Callable[[datetime], bool]] = {
-        "equals": lambda d: d == when, "before": lambda d: d < when, "after": lambda d: d > when,
-        "on_or_before": lambda d: d <= when, "on_or_after": lambda d: d >= when,
+    ops: dict[str, Callable[[Any, Any], bool]] = {
+        "equals": lambda a, b: a == b, "before": lambda a, b: a < b, "after": lambda a, b: a > b,
+        "on_or_before": lambda a, b: a <= b, "on_or_after": lambda a, b: a >= b,
     }
-    test = ops[op]
-    return lambda d: d is not None and test(d)
+    compare = ops[op]
+    if len(arg) == 10:
+        # A date without a time compares calendar days, so `equals: "2026-07-01"` matches any time that day.
+        day = when.date()
+        return lambda d: d is not None and compare(d.astimezone(UTC).date(), day)
+    return lambda d: d is not None and compare(d, when)
 
 
 def _value_test(path: str, kind: str, condition: Record, get: Callable[[Record], Any]) -> Predicate:
