@@ -190,9 +190,10 @@ def test_result_cap_ends_with_request_status_incomplete(sandbox: SandboxServer) 
 def test_default_cap_stops_at_10000_rows(sandbox: SandboxServer) -> None:
     notion = _client(sandbox)
     _, ds = _make_db(notion, sandbox)
-    for i in range(10_050):  # seeded in-process for speed; read back over HTTP below
-        sandbox.api.create_page({"parent": {"data_source_id": ds},
-                                 "properties": {"Name": {"title": _text(f"r{i}")}}})
+    with sandbox.store.transaction():  # seeded in-process, in one commit, for speed; read back over HTTP
+        for i in range(10_050):
+            sandbox.api.create_page({"parent": {"data_source_id": ds},
+                                     "properties": {"Name": {"title": _text(f"r{i}")}}})
     total, cursor, last = 0, None, {}
     while True:
         last = notion.data_sources.query(ds, filter_properties=["title"],

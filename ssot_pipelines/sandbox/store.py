@@ -45,6 +45,7 @@ class Store:
         self.objects: dict[str, Record] = {}
         self.rows: dict[str, list[str]] = {}
         self._dirty: set[str] = set()
+        self._depth = 0
         self._seq = 0
         self._load()
         self.root_page_id = self._meta_or_create("root_page_id", self._create_root_page)
@@ -105,16 +106,21 @@ class Store:
     def transaction(self) -> Iterator[None]:
         """Serialise a mutation; on success persist every touched record, on failure restore from disk."""
         with self.lock:
+            self._depth += 1
             try:
                 yield
             except BaseException:
                 # Most failures are validation errors raised before any change; only a partly applied
                 # mutation needs the (costly) reload of the last committed state.
-                if self._dirty:
+                if self._dirty and self._depth == 1:
                     self._dirty.clear()
                     self._load()
                 raise
-            self._flush()
+            else:
+                if self._depth == 1:  # nested transactions (bulk seeding) commit once, at the outermost
+                    self._flush()
+            finally:
+                self._depth -= 1
 
     def _flush(self) -> None:
         if not self._dirty:
