@@ -29,8 +29,11 @@ def pending_signature(conn: Connection, directory: Path | None = None) -> str | 
         " AND (extracted_at IS NULL OR changed_at > extracted_at)", (UNKNOWN_SESSION,)).fetchone()
     if row and row["n"]:
         parts.append(f"sessions:{row['n']}:{row['changed']}")
+    # Handed over but not (yet) shown by the sync engine's ledger as pushed: a failed or crashed sync.
     unconfirmed = conn.execute(
-        "SELECT count(*) AS n, max(handed_at) AS at FROM session_handover WHERE NOT confirmed").fetchone()
+        "SELECT count(*) AS n, max(h.handed_at) AS at FROM session_handover h LEFT JOIN notion_rows n"
+        " ON n.database = 'cli_sessions' AND n.key = h.key AND n.state = 'synced' AND n.machine_hash IS NOT NULL"
+        " AND n.body_hash = h.body_sha WHERE NOT h.confirmed AND n.key IS NULL").fetchone()
     if unconfirmed and unconfirmed["n"]:
         parts.append(f"unconfirmed:{unconfirmed['n']}:{unconfirmed['at']}")
     conn.commit()

@@ -1,0 +1,56 @@
+"""The Dagster side: the sensor sees new hook events, one run captures them and syncs the session page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from ssot_pipelines.resources.notifier import NotifierResource
+from ssot_pipelines.resources.notion import NotionResource
+from ssot_pipelines.resources.stores import PostgresResource, RedisResource
+from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
+from ssot_pipelines.sessions.defs import cli_session_events, cli_session_sensor, cli_sessions
+from ssot_pipelines.settings import SANDBOX_TOKEN
+from ssot_pipelines_tests.notion_helpers import sync_manager
+from ssot_pipelines_tests.sessions_fixtures import hook_payload, run_hook
+
+
+def _tick(cursor: str | None, ledger_url: str) -> Any:
+    context = dg.build_sensor_context(cursor=cursor, resources={"postgres": PostgresResource(url=ledger_url)})
+    return cli_session_sensor(context)
+
+
+def test_sensor_run_brings_a_hook_event_to_its_notion_page(
+    tmp_path: Path, monkeypatch: Any, ledger_url: str, redis_url: str, sandbox: Any
+) -> None:
+    directory = tmp_path / "journal"
+    monkeypatch.setenv("SSOT_JOURNAL_DIR", str(directory))
+    run_hook(hook_payload("SessionStart", "dg-1", source="startup"), directory)
+    run_hook(hook_payload("UserPromptSubmit", "dg-1", prompt="wire the sessions into definitions.py"), directory)
+    first = _tick(None, ledger_url)
+    assert len(first.run_requests) == 1
+
+    resources = {
+        "notion": NotionResource(token=SANDBOX_TOKEN, base_url=sandbox.url, parent_page_id=sandbox.root_page_id,
+                                 requests_per_second=1000.0),
+        "postgres": PostgresResource(url=ledger_url),
+        "redis": RedisResource(url=redis_url),
+        "vectors": VectorsResource(postgres_url=ledger_url),
+        "embedder": EmbedderResource(kind="hashing"),
+        "notifier": NotifierResource(),
+    }
+    result = dg.materialize([cli_session_events, cli_sessions], resources=resources)
+    assert result.success
+    captured = result.asset_materializations_for_node("cli_session_events")[0].metadata
+    assert captured["new_events"].value == 2 and captured["sessions_indexed"].value == 1
+    synced = result.asset_materializations_for_node("cli_sessions")[0].metadata
+    assert synced["created"].value == 1
+
+    with sync_manager(sandbox, ledger_url, redis_url) as sync:
+        page_id = sync.page_id("cli_sessions", "dg-1#1")
+        assert page_id is not None
+        assert "wire the sessions into definitions.py" in sync.read_body(page_id)
+    again = _tick(first.cursor, ledger_url)
+    assert again.run_requests == [] or again.run_requests is None
