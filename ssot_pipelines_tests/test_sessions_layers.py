@@ -165,7 +165,22 @@ def test_session_start_after_compaction_prints_the_bridged_context(tmp_path: Pat
     assert "refactor the billing module" in context and "Money type" in context
     down = run_hook(hook_payload("SessionStart", "live-1", source="compact"), directory,
                     POSTGRES_URL="postgresql://u:p@127.0.0.1:1/x")
-    assert down.returncode == 0 and down.stdout == b""
+    assert down.returncode == 0  # the ledger is down: the journal still knows the last messages
+    fallback = json.loads(down.stdout)["hookSpecificOutput"]["additionalContext"]
+    assert "refactor the billing module" in fallback and "Money type" in fallback
+
+
+def test_after_clear_the_new_session_gets_the_previous_sessions_context_from_the_journal(tmp_path: Path) -> None:
+    directory = tmp_path / "j"
+    run_hook(hook_payload("UserPromptSubmit", "before-clear", prompt="port the CLI to click"), directory)
+    run_hook(hook_payload("PostToolUse", "before-clear", tool_name="Edit", tool_use_id="t1",
+                          tool_input={"file_path": "/home/u/proj/cli.py"}), directory)
+    run_hook(hook_payload("SessionEnd", "before-clear", reason="clear"), directory)
+    result = run_hook(hook_payload("SessionStart", "after-clear", source="clear"), directory)
+    context = json.loads(result.stdout)["hookSpecificOutput"]["additionalContext"]
+    assert "before-clear" in context and "port the CLI to click" in context and "/home/u/proj/cli.py" in context
+    other_dir = run_hook(hook_payload("SessionStart", "elsewhere", source="clear", cwd="/other"), directory)
+    assert other_dir.stdout == b""
 
 
 def test_hook_compaction_and_clear_make_linked_segments(tmp_path: Path, ledger: Conn) -> None:

@@ -1,9 +1,10 @@
 """``ssot-hook``: the Claude Code (and Codex) hook that makes each event durable, then gets out of the way.
 
 Contract with the assistant: read the JSON on stdin, append it to the local journal with fsync, print
-nothing (except the bridged context on SessionStart after a compaction, resume or /clear) and exit 0,
-whatever happens: a logger hook must never block or break the session. Only the stdlib is imported on
-this path; the ledger is consulted (lazily, with a short timeout) just for the bridged context.
+nothing (except the bridged context on SessionStart after a compaction, resume, /clear or fork) and
+exit 0, whatever happens: a logger hook must never block or break the session. Only the stdlib is
+imported on this path. The bridged context comes from the ledger when ``POSTGRES_URL`` (or
+``SSOT_HOOK_POSTGRES_URL``) is set and answers within 2 s, else from the local journal's tail.
 """
 
 from __future__ import annotations
@@ -50,12 +51,21 @@ def _print_bridge(data: bytes) -> None:
         return
     if event.get("source") not in BRIDGE_SOURCES:
         return
-    try:
-        from ssot_pipelines.sessions.bridge import hook_context
+    text = ""
+    if os.environ.get("SSOT_HOOK_POSTGRES_URL") or os.environ.get("POSTGRES_URL"):
+        try:
+            from ssot_pipelines.sessions.bridge import hook_context
 
-        text = hook_context(event, budget_seconds=BRIDGE_BUDGET_SECONDS)
-    except Exception:  # the ledger may be down or not configured: silently nothing
-        return
+            text = hook_context(event, budget_seconds=BRIDGE_BUDGET_SECONDS)
+        except Exception:  # the ledger may be down: fall back to the journal
+            text = ""
+    if not text:
+        try:
+            from ssot_pipelines.sessions.journal_context import journal_context
+
+            text = journal_context(event, journal.journal_dir())
+        except Exception:  # never break the session for a nicety
+            return
     if text:
         out = {"hookSpecificOutput": {"hookEventName": "SessionStart",
                                       "additionalContext": text[:MAX_CONTEXT_CHARS]}}
