@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import socket
 import sys
 import threading
 import time
@@ -136,7 +137,8 @@ class SandboxServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def root_page_id(self) -> str:
@@ -152,7 +154,8 @@ class SandboxServer:
         self.api.query_result_limit = value
 
     def start(self) -> SandboxServer:
-        httpd = _HTTPServer((self.host, self.port), _RequestHandler)
+        server_class = _HTTPServer6 if ":" in self.host else _HTTPServer
+        httpd = server_class((self.host, self.port), _RequestHandler)
         httpd.sandbox = self
         self.port = int(httpd.server_address[1])
         self._httpd = httpd
@@ -220,6 +223,10 @@ class _HTTPServer(ThreadingHTTPServer):
         exc = sys.exc_info()[1]
         if not isinstance(exc, ConnectionError | TimeoutError):
             super().handle_error(request, client_address)
+
+
+class _HTTPServer6(_HTTPServer):
+    address_family = socket.AF_INET6
 
 
 class _Response:
