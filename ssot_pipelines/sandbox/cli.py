@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +48,20 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"Notion sandbox on {server.url} (root page {server.root_page_id}, state {db}); "
           f"browse {server.url}/", flush=True)
+    with contextlib.suppress(ValueError):  # not the main thread: the caller owns signal handling
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
-        assert server._thread is not None
-        while server._thread.is_alive():
-            server._thread.join(0.5)
+        server.wait()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM stops the sandbox like Ctrl-C, so the state file is closed cleanly."""
+    raise KeyboardInterrupt
 
 
 def register(subparsers: Any) -> None:

@@ -165,15 +165,11 @@ class SandboxServer:
         self._thread.start()
         return self
 
-    def serve_forever(self) -> None:
-        """Serve in the calling thread (the ``python -m`` entry point)."""
-        self.start()
-        assert self._thread is not None
-        try:
-            while self._thread.is_alive():
-                self._thread.join(0.5)
-        finally:
-            self.stop()
+    def wait(self) -> None:
+        """Block until the server stops serving (``POST /__sandbox/shutdown``); Ctrl-C interrupts."""
+        # Short joins keep the main thread responsive to KeyboardInterrupt.
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(0.5)
 
     def stop(self) -> None:
         if self._httpd is not None:
