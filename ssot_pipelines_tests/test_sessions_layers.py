@@ -215,3 +215,32 @@ def test_hooks_install_merges_idempotently_and_keeps_the_users_settings(tmp_path
     broken.write_text("{not json")
     assert ssot_sessions(["hooks", "install", "--settings", str(broken)]) == 2
     assert broken.read_text() == "{not json"
+
+
+def test_a_same_id_resume_is_a_new_segment_not_a_link_to_another_session(tmp_path: Path, ledger: Conn) -> None:
+    directory = tmp_path / "j"
+    for session, event, fields in [("other", "UserPromptSubmit", {"prompt": "unrelated"}),
+                                   ("same", "SessionStart", {"source": "startup"}),
+                                   ("same", "UserPromptSubmit", {"prompt": "first"}),
+                                   ("same", "SessionStart", {"source": "resume"}),
+                                   ("same", "UserPromptSubmit", {"prompt": "second"})]:
+        run_hook(hook_payload(event, session, **fields), directory)
+    drain_journal(ledger, directory)
+    derive_links(ledger, "same")
+    links = {(r["from_key"], r["to_key"], r["kind"]) for r in ledger.execute("SELECT * FROM session_links")}
+    assert links == {("same#1", "same#2", "resumed")}
+
+
+def test_import_command_reports_what_was_skipped_and_why(tmp_path: Path, ledger_url: str, capsys: Any,
+                                                         monkeypatch: Any) -> None:
+    samples = copy_samples(tmp_path)
+    partial = samples / "claude" / "-home-u-proj" / "cccc3333.jsonl"
+    partial.write_text('{"type":"user","uuid":"x","sessionId":"cccc3333"')
+    monkeypatch.setenv("POSTGRES_URL", ledger_url)
+    assert ssot_sessions(["import", str(samples), str(tmp_path / "missing")]) == 0
+    out = capsys.readouterr().out
+    assert "1 malformed lines kept raw" in out
+    assert "1 files end in an unfinished line" in out
+    assert "1 paths not found" in out
+    assert ssot_sessions(["import", str(samples)]) == 0
+    assert " 0 new events" in capsys.readouterr().out

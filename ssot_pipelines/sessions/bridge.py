@@ -54,7 +54,10 @@ def _cross_session_evidence(conn: Connection, session_id: str, events: list[Sess
     for row in store.link_evidence(conn, session_id):
         yield row["from_session"], row["kind"], row["evidence"]
     found_hook_kinds: set[str] = set()
+    seen_conversation = False
     for e in events:
+        if e.kind in CONVERSATION_KINDS:
+            seen_conversation = True
         data = e.data()
         if not isinstance(data, dict):
             continue
@@ -69,7 +72,8 @@ def _cross_session_evidence(conn: Connection, session_id: str, events: list[Sess
             parent = _dig(payload, "source", "subagent", "thread_spawn", "parent_thread_id")
             if isinstance(parent, str):
                 yield parent, "forked", "Codex subagent spawned by the parent thread"
-        if e.kind == "hook:SessionStart" and data.get("source") in _SOURCE_KIND:
+        # Only a start that opens the session points elsewhere; a resume later in the same id is a segment.
+        if e.kind == "hook:SessionStart" and data.get("source") in _SOURCE_KIND and not seen_conversation:
             kind = _SOURCE_KIND[str(data["source"])]
             if kind in found_hook_kinds:
                 continue

@@ -88,12 +88,15 @@ def session_records(conn: Connection, session_id: str) -> list[dict[str, Any]]:
 def _session_title(segments: Sequence[Segment]) -> str:
     titles: dict[str, str] = {}
     first_prompt = ""
+    uuids = {e.message_uuid for seg in segments for e in seg.events if e.message_uuid}
     for seg in segments:
         for e in seg.events:
             if e.kind in ("ai-title", "custom-title", "summary") or (e.kind == "prompt" and not first_prompt):
                 data = e.data()
                 if not isinstance(data, dict):
                     continue
+                if e.kind == "summary" and data.get("leafUuid") not in uuids:
+                    continue  # a summary about another session (contamination, #2597)
                 if e.kind == "prompt":
                     first_prompt = _first_line(_prompt_text(data))
                 else:
