@@ -91,7 +91,8 @@ def notion_sync_asset(
         kinds={"notion", "postgres"},
         pool=NOTION_POOL,
         retry_policy=NOTION_RETRY,
-        deps=[dg.AssetKey(d) for d in deps],
+        # provisioning first, so parallel steps never race to create a database
+        deps=[dg.AssetKey(d) for d in dict.fromkeys([*deps, "notion_databases"])],
         description=description or f"The {schema.title} database in Notion. {schema.description}",
     )
     def _asset(

@@ -51,13 +51,11 @@ def notion_databases(
 slack_conversations = notion_sync_asset(
     "slack_conversations",
     ledger_records("slack_conversations"),
-    deps=["notion_databases"],
     description="Slack conversations staged in the ledger by `ssot import` (threads with their messages as body).",
 )
 task_tracking = notion_sync_asset(
     "task_tracking",
     ledger_records("task_tracking"),
-    deps=["notion_databases"],
     description="Agent tasks staged in the ledger by `ssot import tasks` or the task API.",
 )
 

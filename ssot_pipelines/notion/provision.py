@@ -55,7 +55,26 @@ def provision(
     parent_page_id: str,
     schemas: Sequence[DatabaseSchema] = ALL_DATABASES,
 ) -> tuple[dict[str, DatabaseIds], ProvisionReport]:
-    """Make the databases exist with every declared property; return their ids."""
+    """Make the databases exist with every declared property; return their ids.
+
+    Concurrent provisioners of one target (parallel Dagster steps, two CLIs) take turns on a PostgreSQL
+    advisory lock, so a database is never created twice.
+    """
+    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", ("ssot-provision:" + target,))
+    try:
+        return _provision(gateway, conn, target, parent_page_id, schemas)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", ("ssot-provision:" + target,))
+        conn.commit()
+
+
+def _provision(
+    gateway: NotionGateway,
+    conn: psycopg.Connection[Any],
+    target: str,
+    parent_page_id: str,
+    schemas: Sequence[DatabaseSchema],
+) -> tuple[dict[str, DatabaseIds], ProvisionReport]:
     report = ProvisionReport()
     _check_parent(gateway, parent_page_id)
     known = load_ids(conn, target)
