@@ -42,27 +42,24 @@ def detect_changes(
 ) -> PendingChanges:
     """Compare a stat-only walk of every root with the ledger."""
     started = time.monotonic()
-    scan = scan_roots(config, deadline=deadline)
-    ledger = load_stats(conn, repos=[r.name for r in config.roots])
-    out = PendingChanges(scanned=len(scan.files))
+    known = load_stats(conn, repos=[r.name for r in config.roots])
+    scan = scan_roots(config, deadline=deadline, known=known)
+    out = PendingChanges(scanned=len(scan.files) + scan.unchanged)
     digest = hashlib.sha256()
-    seen: set[tuple[str, str]] = set()
     for f in scan.files:
-        where = (f.repo, f.path)
-        seen.add(where)
-        prev = ledger.get(where)
-        now = stat_tuple(f)
-        if prev is not None and prev[0] == now:
-            continue
         key = file_key(f.repo, f.path)
-        (out.new if prev is None else out.modified).append(key)
-        digest.update(f"{key}\0{now}\n".encode())
+        (out.new if f.path not in known.get(f.repo, {}) else out.modified).append(key)
+        digest.update(f"{key}\0{stat_tuple(f)}\n".encode())
     problem_paths = {p.path for p in scan.problems}
-    for repo, path in ledger:
-        if (repo, path) not in seen and repo in scan.complete_repos and path not in problem_paths:
-            key = file_key(repo, path)
-            out.gone.append(key)
-            digest.update(f"{key}\0gone\n".encode())
+    for repo, paths in known.items():
+        if repo not in scan.complete_repos:
+            continue
+        seen = scan.seen.get(repo, set())
+        for path in paths.keys() - seen:
+            if path not in problem_paths:
+                key = file_key(repo, path)
+                out.gone.append(key)
+                digest.update(f"{key}\0gone\n".encode())
     out.complete = scan.complete_repos == {r.name for r in config.roots if r.path.is_dir()}
     out.fingerprint = digest.hexdigest()
     out.seconds = time.monotonic() - started

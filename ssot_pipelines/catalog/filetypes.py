@@ -20,6 +20,13 @@ def is_text(head: bytes) -> bool:
     return bool(identify.is_text(io.BytesIO(head)))
 
 
+def describe(path: str, head: bytes, *, max_lines: int, max_chars: int) -> tuple[str, str | None]:
+    """(type, preview) of a regular file from its first bytes."""
+    text = is_text(head)
+    return (file_type(path, head, text=text),
+            preview(head, max_lines=max_lines, max_chars=max_chars, text=text))
+
+
 def _pick(tags: set[str]) -> str | None:
     specific = tags - _GENERIC
     if not specific:
@@ -28,7 +35,7 @@ def _pick(tags: set[str]) -> str | None:
     return sorted(narrow or specific)[0]
 
 
-def file_type(path: str, head: bytes | None, *, is_symlink: bool = False) -> str:
+def file_type(path: str, head: bytes | None, *, is_symlink: bool = False, text: bool | None = None) -> str:
     """A language or kind: identify's tag for the name, else the shebang's interpreter, else text/binary."""
     if is_symlink:
         return SYMLINK_TYPE
@@ -47,14 +54,17 @@ def file_type(path: str, head: bytes | None, *, is_symlink: bool = False) -> str
             picked = _pick(set(identify.tags_from_interpreter(command[0])))
             if picked:
                 return picked
-    return "text" if is_text(head) else "binary"
+    return "text" if (is_text(head) if text is None else text) else "binary"
 
 
-def preview(head: bytes, *, max_lines: int = 20, max_chars: int = 1500) -> str | None:
+def preview(head: bytes, *, max_lines: int = 20, max_chars: int = 1500, text: bool | None = None) -> str | None:
     """The first lines of a text file (None for binaries); decoded leniently, never longer than asked."""
-    if not head or not is_text(head):
+    if not head or not (is_text(head) if text is None else text):
         return None
-    text = head.decode("utf-8", "replace")
-    lines = text.splitlines(keepends=True)[:max_lines]
+    limit = max_chars * 4  # UTF-8: at most 4 bytes a character
+    decoded = head[:limit].decode("utf-8", "replace")
+    if len(head) > limit:
+        decoded = decoded.removesuffix("\ufffd")  # a character cut by the limit, not a bad byte
+    lines = decoded.splitlines(keepends=True)[:max_lines]
     out = "".join(lines)[:max_chars]
     return out.rstrip("\n") or None

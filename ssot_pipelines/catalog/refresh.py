@@ -17,7 +17,7 @@ import psycopg
 
 from ssot_pipelines.catalog import events as catalog_events
 from ssot_pipelines.catalog.config import CatalogConfig, RepoRoot
-from ssot_pipelines.catalog.filetypes import file_type, preview
+from ssot_pipelines.catalog.filetypes import describe
 from ssot_pipelines.catalog.gitinfo import git_head, git_renames
 from ssot_pipelines.catalog.hashing import CHUNK, BlobDigest, FileChangedWhileHashing, NotARegularFile, hash_path
 from ssot_pipelines.catalog.scan import (
@@ -46,6 +46,7 @@ from ssot_pipelines.catalog.state import (
 )
 
 UNKNOWN_PATH = "unknown_path"
+HASH_BATCH = 2000  # digests carry 8 KB heads: turn them into entries batch by batch
 
 
 @dataclass
@@ -143,8 +144,7 @@ def entry_from(f: ScannedFile, d: BlobDigest, config: CatalogConfig) -> FileEntr
     if f.is_symlink:
         kind, text = "symlink", "→ " + d.head.decode("utf-8", "backslashreplace")
     else:
-        kind = file_type(f.path, d.head)
-        text = preview(d.head, max_lines=config.preview_lines, max_chars=config.preview_chars)
+        kind, text = describe(f.path, d.head, max_lines=config.preview_lines, max_chars=config.preview_chars)
     return FileEntry(f.repo, f.path, d.sha, d.size, d.mtime_ns, d.ctime_ns, d.ino, d.mode, kind,
                      config.components.component_for(f.path, f.repo), text, f.raw_path)
 
@@ -221,45 +221,43 @@ def refresh_catalog(
     scan = ScanResult()
     if paths:
         targets = resolve_targets(conn, config, paths, result)
-        ledger = load_stats(conn, keys=[file_key(root.name, rel) for root, rel, _ in targets])
-        kept = []
-        for root, rel, raw in targets:
-            if raw is None and is_excluded(config, root, rel):
-                continue  # ignored now: if catalogued before, it counts as gone below
-            kept.append((root, rel, raw))
+        known = load_stats(conn, keys=[file_key(root.name, rel) for root, rel, _ in targets])
+        kept = [(root, rel, raw) for root, rel, raw in targets
+                if raw is not None or not is_excluded(config, root, rel)]  # ignored now: gone if catalogued
         gone_pairs = stat_paths(kept, scan)
-        seen = {(f.repo, f.path) for f in scan.files}
-        gone = sorted(k for k in ledger if k not in seen and (k in gone_pairs or k not in {
-            (r.name, rel) for r, rel, _ in kept}) and not _reported(scan, k[1]))
+        kept_pairs = {(root.name, rel) for root, rel, _ in kept}
+        reported = {p.path for p in scan.problems}
+        scanned = {(f.repo, f.path) for f in scan.files}
+        gone = sorted((repo, path) for repo, stats in known.items() for path in stats
+                      if (repo, path) not in scanned and path not in reported
+                      and ((repo, path) in gone_pairs or (repo, path) not in kept_pairs))
+        candidates = [f for f in scan.files if known.get(f.repo, {}).get(f.path) != stat_tuple(f)]
+        result.scanned = len(scan.files)
     else:
-        scan = scan_roots(config)
-        ledger = load_stats(conn, repos=None if full else configured)
-        seen = {(f.repo, f.path) for f in scan.files}
+        known = load_stats(conn, repos=None if full else configured)
+        scan = scan_roots(config, known=known)
         # Deletions only where the walk was complete: a missing root must not empty the catalog.
         # A full sync also drops repositories no longer configured.
-        removable = scan.complete_repos | (set() if not full else {k[0] for k in ledger} - set(configured))
-        problem_paths = {p.path for p in scan.problems}
-        gone = sorted(k for k in ledger if k not in seen and k[0] in removable and k[1] not in problem_paths)
+        removable = scan.complete_repos | (set(known) - set(configured) if full else set())
+        reported = {p.path for p in scan.problems}
+        gone = sorted((repo, path) for repo, stats in known.items() if repo in removable
+                      for path in stats.keys() - scan.seen.get(repo, set()) if path not in reported)
+        candidates = scan.files
+        result.scanned = len(scan.files) + scan.unchanged
     result.problems.extend(scan.problems)
-    result.scanned = len(scan.files)
-
-    candidates = []
-    for f in scan.files:
-        prev = ledger.get((f.repo, f.path))
-        if prev is None or prev[0] != stat_tuple(f):
-            candidates.append(f)
     result.unchanged = result.scanned - len(candidates)
 
-    t0 = time.monotonic()
-    hashed = hash_files(candidates, config.hash_workers)
-    result.hash_seconds = time.monotonic() - t0
     entries: list[FileEntry] = []
-    for f, digest, problem in hashed:
-        if problem is not None:
-            result.problems.append(problem)
-        elif digest is not None:
-            entries.append(entry_from(f, digest, config))
-            result.bytes_hashed += digest.size
+    for start in range(0, len(candidates), HASH_BATCH):
+        t0 = time.monotonic()
+        hashed = hash_files(candidates[start:start + HASH_BATCH], config.hash_workers)
+        result.hash_seconds += time.monotonic() - t0
+        for f, digest, problem in hashed:
+            if problem is not None:
+                result.problems.append(problem)
+            elif digest is not None:
+                entries.append(entry_from(f, digest, config))
+                result.bytes_hashed += digest.size
     result.hashed = len(entries)
 
     old_rows = _ledger_rows(conn, [e.key for e in entries] + [file_key(r, p) for r, p in gone])
@@ -288,10 +286,6 @@ def refresh_catalog(
         _commit(conn, config, result, touched, still_gone, keep_pages, full)
     result.seconds = time.monotonic() - started
     return result
-
-
-def _reported(scan: ScanResult, path: str) -> bool:
-    return any(p.path == path for p in scan.problems)
 
 
 def _ledger_rows(conn: psycopg.Connection[Any], keys: list[str]) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,7 @@ import re
 import stat
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pathspec
@@ -30,6 +30,16 @@ NESTED_REPOSITORY = "nested_repository"
 NON_UTF8_NAME = "non_utf8_name"  # reported, but the file is still catalogued under a readable name
 VANISHED_DURING_SCAN = "vanished_during_scan"
 CHANGED_WHILE_HASHING = "changed_while_hashing"
+
+
+# (size, mtime_ns, ctime_ns, ino, mode): what a stat must still say for a file to count as unchanged.
+StatTuple = tuple[int, int, int, int, int]
+_INO_WRAP = 1 << 64
+
+
+def signed_ino(ino: int) -> int:
+    """st_ino is unsigned 64-bit; PostgreSQL's bigint is signed."""
+    return ino - _INO_WRAP if ino >= 1 << 63 else ino
 
 
 @dataclass(slots=True)
@@ -63,6 +73,8 @@ class ScanResult:
     files: list[ScannedFile] = field(default_factory=list)
     problems: list[ScanProblem] = field(default_factory=list)
     complete_repos: set[str] = field(default_factory=set)  # repos walked to the end (safe to infer deletions)
+    seen: dict[str, set[str]] = field(default_factory=dict)  # with ``known``: every path walked, per repo
+    unchanged: int = 0  # with ``known``: files whose stat matched and were therefore not listed
     seconds: float = 0.0
 
     def counts(self) -> Counter[str]:
@@ -156,8 +168,12 @@ def _check_symlink(full: str, root_real: str, rel: str, result: ScanResult) -> b
 
 
 def walk_repository(root: RepoRoot, excludes: Iterable[str], result: ScanResult, *,
-                    deadline: float | None = None) -> None:
-    """Append the root's files to ``result``; report problems there. Stops early past ``deadline``."""
+                    deadline: float | None = None, known: Mapping[str, StatTuple] | None = None) -> None:
+    """Append the root's files to ``result``; report problems there. Stops early past ``deadline``.
+
+    With ``known`` (path → stat of the last scan), files whose stat still matches are only counted
+    (``result.unchanged``) and remembered in ``result.seen``: a warm walk allocates almost nothing.
+    """
     root_path = str(root.path)
     if not os.path.isdir(root_path):
         what = "is not a directory" if os.path.exists(root_path) else "does not exist"
@@ -169,6 +185,8 @@ def walk_repository(root: RepoRoot, excludes: Iterable[str], result: ScanResult,
     stack: list[tuple[str, str, _IgnoreChain, bool]] = [(root_path, "", _root_chain(root, excludes), False)]
     files = result.files
     repo = root.name
+    seen = result.seen.setdefault(repo, set())
+    unchanged = 0
     while stack:
         if deadline is not None and time.monotonic() > deadline:
             return
@@ -218,6 +236,13 @@ def walk_repository(root: RepoRoot, excludes: Iterable[str], result: ScanResult,
             elif not stat.S_ISREG(mode):
                 result.report(SPECIAL_FILE, rel, f"{rel}: a FIFO, socket or device; skipped")
                 continue
+            if known is not None:
+                seen.add(rel)
+                ino = st.st_ino
+                if known.get(rel) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                      ino - _INO_WRAP if ino >= 1 << 63 else ino, mode):
+                    unchanged += 1
+                    continue
             raw = None
             if odd:
                 raw = os.fsencode(entry.path)[root_len:]
@@ -225,15 +250,21 @@ def walk_repository(root: RepoRoot, excludes: Iterable[str], result: ScanResult,
                               f"{rel}: file name is not valid UTF-8; catalogued as {rel!r} (rename it to fix)")
             files.append(ScannedFile(repo, rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
                                      st.st_ino, mode, raw))
+        result.unchanged += unchanged
+        unchanged = 0
     result.complete_repos.add(repo)
 
 
-def scan_roots(config: CatalogConfig, *, deadline: float | None = None) -> ScanResult:
-    """Walk every configured root (stat only)."""
+def scan_roots(
+    config: CatalogConfig, *, deadline: float | None = None,
+    known: Mapping[str, Mapping[str, StatTuple]] | None = None,
+) -> ScanResult:
+    """Walk every configured root (stat only); with ``known``, list only files whose stat differs."""
     started = time.monotonic()
     result = ScanResult()
     for root in config.roots:
-        walk_repository(root, config.excludes, result, deadline=deadline)
+        walk_repository(root, config.excludes, result, deadline=deadline,
+                        known=None if known is None else known.get(root.name, {}))
     result.seconds = time.monotonic() - started
     return result
 

@@ -10,20 +10,14 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
-from ssot_pipelines.catalog.scan import ScannedFile
+from ssot_pipelines.catalog.scan import ScannedFile, StatTuple, signed_ino
 
 DATABASE = "file_catalog"
-_INO_WRAP = 1 << 64
 
 
 def file_key(repo: str, path: str) -> str:
     """The File Catalog key of a file: ``<repo>/<repo-relative path>``; stable when roots are added."""
     return f"{repo}/{path}"
-
-
-def _signed(ino: int) -> int:
-    # st_ino is unsigned 64-bit; PostgreSQL bigint is signed.
-    return ino - _INO_WRAP if ino >= 1 << 63 else ino
 
 
 @dataclass(slots=True)
@@ -55,19 +49,15 @@ class FileEntry:
         return file_key(self.repo, self.path)
 
 
-# (size, mtime_ns, ctime_ns, ino, mode): what a stat must still say for a file to count as unchanged.
-StatTuple = tuple[int, int, int, int, int]
-
-
 def stat_tuple(f: ScannedFile) -> StatTuple:
-    return (f.size, f.mtime_ns, f.ctime_ns, _signed(f.ino), f.mode)
+    return (f.size, f.mtime_ns, f.ctime_ns, signed_ino(f.ino), f.mode)
 
 
 def load_stats(
     conn: psycopg.Connection[Any], *, repos: Sequence[str] | None = None, keys: Sequence[str] | None = None
-) -> dict[tuple[str, str], tuple[StatTuple, bytes | None]]:
-    """Stat fields of the ledger's files (all, or of some repositories, or of some keys), by (repo, path)."""
-    sql = "SELECT repo, path, size, mtime_ns, ctime_ns, ino, mode, path_bytes FROM catalog_files"
+) -> dict[str, dict[str, StatTuple]]:
+    """Stat fields of the ledger's files (all, or of some repositories, or of some keys): repo → path → stat."""
+    sql = "SELECT repo, path, size, mtime_ns, ctime_ns, ino, mode FROM catalog_files"
     params: tuple[Any, ...] = ()
     if keys is not None:
         sql += " WHERE key = ANY(%s)"
@@ -79,8 +69,13 @@ def load_stats(
         cur.execute(sql, params)  # type: ignore[arg-type]
         rows = cur.fetchall()
     conn.commit()
-    return {(r[0], r[1]): ((r[2], r[3], r[4], r[5], r[6]), bytes(r[7]) if r[7] is not None else None)
-            for r in rows}
+    out: dict[str, dict[str, StatTuple]] = {}
+    for r in rows:
+        per_repo = out.get(r[0])
+        if per_repo is None:
+            per_repo = out[r[0]] = {}
+        per_repo[r[1]] = r[2:]
+    return out
 
 
 def load_entries(
@@ -126,7 +121,7 @@ def upsert_entries(conn: psycopg.Connection[Any], entries: Sequence[FileEntry], 
     with conn.cursor() as cur, cur.copy(f"COPY catalog_stage ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
         for e in entries:
             copy.write_row((e.repo, e.path, e.key, e.raw_path, e.sha, e.size, e.mtime_ns, e.ctime_ns,
-                            _signed(e.ino), e.mode, e.file_type, e.component, e.preview,
+                            signed_ino(e.ino), e.mode, e.file_type, e.component, e.preview,
                             e.first_seen or datetime.now().astimezone(), e.renamed_from, e.last_modified_ns))
     kept = _KEPT_ON_UPDATE if content_changed else _KEPT_ON_UPDATE | {"content_mtime_ns"}
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS if c not in kept)
