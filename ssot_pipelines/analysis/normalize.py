@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import bisect
 import hashlib
 import re
@@ -64,7 +63,7 @@ class SourceFile:
         lines = text.splitlines()
         source = cls(lines, [line_hash(line) for line in lines])
         if path.suffix == ".py":
-            source.scopes = _python_scopes(text)
+            source.scopes = _python_scopes(lines)
             source._starts = [s for s, _, _ in source.scopes]
         return source
 
@@ -95,23 +94,31 @@ class SourceFile:
         return best
 
 
-def _python_scopes(text: str) -> list[tuple[int, int, str]]:
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return []
+_DEFINITION = re.compile(r"^(?P<indent>[ \t]*)(?:async[ \t]+)?(?:def|class)[ \t]+(?P<name>\w+)")
+
+
+def _python_scopes(lines: list[str]) -> list[tuple[int, int, str]]:
+    """Spans of def/class blocks by indentation: a line scan, since parsing every file costs too much.
+
+    A block ends before the first non-blank, non-comment line indented no deeper than its header.
+    """
     spans: list[tuple[int, int, str]] = []
-
-    def visit(node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                name = f"{prefix}{child.name}"
-                spans.append((child.lineno, child.end_lineno or child.lineno, name))
-                visit(child, f"{name}.")
-            else:
-                visit(child, prefix)
-
-    visit(tree, "")
+    open_blocks: list[tuple[int, int, str]] = []  # (indent, start line, qualified name)
+    last_code_line = 0
+    for number, line in enumerate(lines, start=1):
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(stripped)
+        while open_blocks and indent <= open_blocks[-1][0] and not stripped.startswith((")", "]", "}")):
+            _, start, name = open_blocks.pop()
+            spans.append((start, last_code_line, name))
+        match = _DEFINITION.match(line)
+        if match:
+            prefix = f"{open_blocks[-1][2]}." if open_blocks else ""
+            open_blocks.append((indent, number, prefix + match["name"]))
+        last_code_line = number
+    spans.extend((start, last_code_line, name) for _, start, name in open_blocks)
     spans.sort()
     return spans
 

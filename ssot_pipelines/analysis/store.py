@@ -145,28 +145,36 @@ def _finding_values(f: Finding) -> tuple[Any, ...]:
 
 
 def _apply(conn: Conn, repo: str, plan: LifecyclePlan, run_id: int, now: datetime) -> None:
+    """Write the plan with COPY: 50,000 issues land in seconds, not minutes of row-by-row statements."""
+    columns = ", ".join(_FINDING_COLUMNS)
     with conn.cursor() as cur:
         if plan.new:
-            columns = ", ".join(_FINDING_COLUMNS)
-            placeholders = ", ".join(["%s"] * (len(_FINDING_COLUMNS) + 9))
-            cur.executemany(
-                f"INSERT INTO analysis_issues (issue_id, repo, {columns}, status, first_seen, last_seen, updated_at,"
-                f" first_run_id, last_run_id, reopen_count) VALUES ({placeholders})",
-                [(issue_id, repo, *_finding_values(f), "open", now, now, now, run_id, run_id, 0)
-                 for issue_id, f in plan.new],
+            with cur.copy(
+                f"COPY analysis_issues (issue_id, repo, {columns}, status, first_seen, last_seen, updated_at,"
+                " first_run_id, last_run_id, reopen_count) FROM STDIN"
+            ) as copy:
+                for issue_id, f in plan.new:
+                    copy.write_row((issue_id, repo, *_finding_values(f), "open", now, now, now, run_id, run_id, 0))
+        matched = [(issue_id, False, f) for issue_id, f, _ in plan.still_open]
+        matched += [(issue_id, True, f) for issue_id, f, _ in plan.reopened]
+        if matched:
+            cur.execute(
+                "CREATE TEMP TABLE analysis_matched ON COMMIT DROP AS"
+                f" SELECT issue_id, false AS reopen, {columns} FROM analysis_issues WITH NO DATA"
             )
-        assignments = ", ".join(f"{c} = %s" for c in _FINDING_COLUMNS)
-        for rows, reopen in ((plan.still_open, False), (plan.reopened, True)):
-            if not rows:
-                continue
-            cur.executemany(
-                f"UPDATE analysis_issues SET {assignments}, last_seen = %s, updated_at = %s, last_run_id = %s,"
-                " status = CASE WHEN %s THEN 'reopened' ELSE status END,"
-                " fixed_at = CASE WHEN %s THEN NULL ELSE fixed_at END,"
-                " reopen_count = reopen_count + CASE WHEN %s THEN 1 ELSE 0 END WHERE issue_id = %s",
-                [(*_finding_values(f), now, now, run_id, reopen, reopen, reopen, issue_id)
-                 for issue_id, f, _ in rows],
+            with cur.copy(f"COPY analysis_matched (issue_id, reopen, {columns}) FROM STDIN") as copy:
+                for issue_id, reopen, f in matched:
+                    copy.write_row((issue_id, reopen, *_finding_values(f)))
+            assignments = ", ".join(f"{c} = m.{c}" for c in _FINDING_COLUMNS)
+            cur.execute(
+                f"UPDATE analysis_issues i SET {assignments}, last_seen = %s, updated_at = %s, last_run_id = %s,"
+                " status = CASE WHEN m.reopen THEN 'reopened' ELSE i.status END,"
+                " fixed_at = CASE WHEN m.reopen THEN NULL ELSE i.fixed_at END,"
+                " reopen_count = i.reopen_count + CASE WHEN m.reopen THEN 1 ELSE 0 END"
+                " FROM analysis_matched m WHERE i.issue_id = m.issue_id",
+                (now, now, run_id),
             )
+            cur.execute("DROP TABLE analysis_matched")
         for ids, status in ((plan.fixed, "fixed"), (plan.removed, "removed")):
             if ids:
                 cur.execute(

@@ -1,0 +1,37 @@
+"""Shared by the analysis and drift benchmarks: a throwaway, migrated ledger database."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ssot_pipelines.ledger import connect, migrate, resolve_postgres_url  # noqa: E402
+
+
+@contextmanager
+def throwaway_ledger(prefix: str) -> Iterator[tuple[str, psycopg.Connection[Any]]]:
+    """A fresh ledger database (POSTGRES_URL or the embedded PostgreSQL), dropped afterwards."""
+    server = resolve_postgres_url()
+    name = f"ssot_bench_{prefix}_{uuid.uuid4().hex[:8]}"
+    base, _, query = server.partition("?")
+    url = base.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    conn = connect(url)
+    try:
+        migrate(conn)
+        conn.commit()
+        yield url, conn
+    finally:
+        conn.close()
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
