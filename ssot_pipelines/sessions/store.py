@@ -95,7 +95,8 @@ def journal_offset(conn: Connection, segment: str) -> int:
 def set_journal_offset(conn: Connection, segment: str, offset: int, skipped: int) -> None:
     conn.execute(
         "INSERT INTO session_journal_offsets (segment, byte_offset, skipped) VALUES (%s, %s, %s) "
-        "ON CONFLICT (segment) DO UPDATE SET byte_offset = EXCLUDED.byte_offset,"
+        "ON CONFLICT (segment) DO UPDATE SET"
+        " byte_offset = greatest(session_journal_offsets.byte_offset, EXCLUDED.byte_offset),"
         " skipped = session_journal_offsets.skipped + EXCLUDED.skipped, updated_at = now()",
         (segment, offset, skipped),
     )

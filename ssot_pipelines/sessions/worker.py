@@ -24,6 +24,7 @@ from ssot_pipelines.sessions.store import Connection
 log = logging.getLogger(__name__)
 
 DRAIN_BATCH = 2000
+_DRAIN_LOCK = 0x55_07_5E55  # advisory lock id of the journal drain
 
 
 @dataclass
@@ -47,6 +48,31 @@ class DrainReport:
 def drain_journal(conn: Connection, directory: Path | None = None, *, batch: int = DRAIN_BATCH) -> DrainReport:
     """Commit every journal record not yet in the ledger, advancing each segment's offset with its events."""
     report = DrainReport()
+    # One drainer at a time (``ssot worker`` and a Dagster run may overlap); the other skips this stage.
+    if not _try_lock(conn, wait_seconds=3.0):
+        return report
+    try:
+        _drain_segments(conn, directory, batch, report)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_DRAIN_LOCK,))
+        conn.commit()
+    return report
+
+
+def _try_lock(conn: Connection, *, wait_seconds: float) -> bool:
+    # A killed drainer's lock goes with its connection; give the server a moment to notice.
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_DRAIN_LOCK,)).fetchone()
+        conn.commit()
+        if row and row["ok"]:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+
+
+def _drain_segments(conn: Connection, directory: Path | None, batch: int, report: DrainReport) -> None:
     for segment in journal.segments(directory):
         report.segments += 1
         name = segment.name
@@ -77,7 +103,6 @@ def drain_journal(conn: Connection, directory: Path | None = None, *, batch: int
             report.records += len(events) - len(scan.malformed)
             report.malformed += len(scan.malformed)
             offset = end
-    return report
 
 
 def _transcript_path(event: SessionEvent) -> str | None:
