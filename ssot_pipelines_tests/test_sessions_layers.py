@@ -244,3 +244,19 @@ def test_import_command_reports_what_was_skipped_and_why(tmp_path: Path, ledger_
     assert "1 paths not found" in out
     assert ssot_sessions(["import", str(samples)]) == 0
     assert " 0 new events" in capsys.readouterr().out
+
+
+def test_worker_and_search_commands_find_what_a_hook_logged(tmp_path: Path, ledger_url: str, redis_url: str,
+                                                           capsys: Any, monkeypatch: Any) -> None:
+    directory = tmp_path / "j"
+    run_hook(hook_payload("UserPromptSubmit", "cli-1", prompt="why does the invoice total round down?"), directory)
+    run_hook(hook_payload("Stop", "cli-1", last_assistant_message="Banker's rounding in Decimal.quantize."), directory)
+    for name, value in (("POSTGRES_URL", ledger_url), ("REDIS_URL", redis_url), ("SSOT_EMBEDDER", "hashing"),
+                        ("SSOT_JOURNAL_DIR", str(directory))):
+        monkeypatch.setenv(name, value)
+    assert ssot_sessions(["worker", "--once"]) == 0
+    capsys.readouterr()
+    assert ssot_sessions(["search", "invoice total rounding", "--json"]) == 0
+    [hit] = json.loads(capsys.readouterr().out)
+    assert hit["key"] == "cli-1#1"
+    assert any("Banker's rounding" in p for p in hit["matched"] + hit["after"])

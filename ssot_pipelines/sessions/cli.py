@@ -123,8 +123,12 @@ def _worker(args: argparse.Namespace) -> int:
     cfg = WorkerConfig(postgres_url=url, redis_url=redis_url, recall=not args.no_recall,
                        interval_seconds=args.interval)
 
+    layer: list[tuple[Any, Any]] = []
+
     def vectors() -> tuple[Any, Any]:
-        return recall_layer(connect(url, autocommit=True), url)
+        if not layer:  # built once, on first use, and reused by every pass
+            layer.append(recall_layer(connect(url, autocommit=True), url))
+        return layer[0]
 
     return run_forever(cfg, vectors=vectors, passes=1 if args.once else None)
 
