@@ -181,3 +181,14 @@ def test_a_rewritten_transcript_is_read_again_without_duplicates(tmp_path: Path,
     assert report.rewritten_files == [str(path.resolve())]
     assert report.inserted == 1
     assert len(_events(ledger, SESSION_B)) == before + 1
+
+
+def test_lines_with_the_same_timestamp_keep_their_file_order(tmp_path: Path, ledger: Conn) -> None:
+    path = tmp_path / "same-ts.jsonl"
+    path.write_text("".join(json.dumps({"type": "user", "uuid": f"z{i:03d}"[::-1], "sessionId": "same-ts",
+                                        "timestamp": "2026-01-01T00:00:00.000Z",
+                                        "message": {"role": "user", "content": f"message {i}"}}) + "\n"
+                            for i in range(50)))
+    import_paths(ledger, [path])
+    contents = [json.loads(r["raw"])["message"]["content"] for r in _events(ledger, "same-ts")]
+    assert contents == [f"message {i}" for i in range(50)]

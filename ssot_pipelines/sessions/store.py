@@ -52,7 +52,9 @@ def insert_events(conn: Connection, events: Sequence[SessionEvent]) -> int:
         # DISTINCT ON keeps one copy when a batch repeats an id (a transcript re-read after a rewrite).
         cur.execute(
             f"WITH new AS (INSERT INTO session_events ({_COLUMN_LIST}) "
-            f"SELECT DISTINCT ON (event_id) {_COLUMN_LIST} FROM incoming_events ORDER BY event_id, seq "
+            # Arrival order decides seq, which breaks ties between equal timestamps.
+            f"SELECT {_COLUMN_LIST} FROM (SELECT DISTINCT ON (event_id) *, seq AS arrival FROM incoming_events"
+            " ORDER BY event_id, seq) AS unique_events ORDER BY arrival "
             "ON CONFLICT (event_id) DO NOTHING "
             "RETURNING session_id, tool, ts, cwd, git_branch, source, origin), "
             "touched AS (INSERT INTO sessions AS s (session_id, tool, cwd, git_branch, transcript_path,"
