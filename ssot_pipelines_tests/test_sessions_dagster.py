@@ -54,3 +54,28 @@ def test_sensor_run_brings_a_hook_event_to_its_notion_page(
         assert "wire the sessions into definitions.py" in sync.read_body(page_id)
     again = _tick(first.cursor, ledger_url)
     assert again.run_requests == [] or again.run_requests is None
+
+
+def test_sensor_picks_up_a_grown_transcript_without_any_hook(
+    tmp_path: Path, monkeypatch: Any, ledger_url: str, redis_url: str
+) -> None:
+    monkeypatch.setenv("SSOT_JOURNAL_DIR", str(tmp_path / "journal"))
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
+    rollout = tmp_path / "codex" / "sessions" / "2026" / "06" / "21" / "rollout-2026-06-21T10-00-00-x.jsonl"
+    rollout.parent.mkdir(parents=True)
+    rollout.write_text('{"timestamp":"2026-06-21T10:00:00Z","type":"response_item","payload":{"type":"message",'
+                       '"role":"user","content":[{"type":"input_text","text":"hello codex"}]}}\n')
+    first = _tick(None, ledger_url)
+    [request] = first.run_requests
+    resources = {
+        "postgres": PostgresResource(url=ledger_url),
+        "redis": RedisResource(url=redis_url),
+        "vectors": VectorsResource(postgres_url=ledger_url),
+        "embedder": EmbedderResource(kind="hashing"),
+    }
+    result = dg.materialize([cli_session_events], resources=resources, run_config=request.run_config)
+    assert result.success
+    assert result.asset_materializations_for_node("cli_session_events")[0].metadata["transcript_events"].value == 1
+    second = _tick(first.cursor, ledger_url)
+    assert all(not r.run_config for r in (second.run_requests or []))  # the file is imported: no paths asked again

@@ -32,6 +32,8 @@ def register(subparsers: Any) -> None:
     worker.add_argument("--once", action="store_true", help="one pass, then exit")
     worker.add_argument("--interval", type=float, default=2.0, help="seconds between passes")
     worker.add_argument("--no-recall", action="store_true", help="skip embedding chunks for semantic search")
+    worker.add_argument("--no-tail", action="store_true",
+                        help="do not check ~/.claude/projects and ~/.codex/sessions for grown transcripts")
     worker.set_defaults(func=_worker)
 
     ctx = subparsers.add_parser("context", help="the context pack of a session (for a next session or agent)")
@@ -120,8 +122,10 @@ def _worker(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"ssot worker: {exc}", file=sys.stderr)
         return 2
+    from ssot_pipelines.sessions.transcripts import default_roots
+
     cfg = WorkerConfig(postgres_url=url, redis_url=redis_url, recall=not args.no_recall,
-                       interval_seconds=args.interval)
+                       interval_seconds=args.interval, tail_roots=[] if args.no_tail else default_roots())
 
     layer: list[tuple[Any, Any]] = []
 

@@ -13,6 +13,7 @@ from ssot_pipelines.sessions.events import UNKNOWN_SESSION
 from ssot_pipelines.sessions.store import Connection
 
 SENSOR_INTERVAL_SECONDS = 30
+MAX_PATHS_PER_RUN = 200
 
 
 def pending_signature(conn: Connection, directory: Path | None = None) -> str | None:
@@ -42,6 +43,20 @@ def pending_signature(conn: Connection, directory: Path | None = None) -> str | 
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
+def _transcript_request(conn: Connection) -> tuple[list[str], str]:
+    """Transcripts that grew since their import (Codex has no hooks by default), and their fingerprint."""
+    from ssot_pipelines.sessions.transcripts import changed_transcripts, default_roots
+
+    paths = [str(p) for p in changed_transcripts(conn, default_roots(), limit=MAX_PATHS_PER_RUN)]
+    sizes = []
+    for path in paths:
+        try:
+            sizes.append(f"{path}:{Path(path).stat().st_size}")
+        except OSError:
+            continue
+    return paths, "|".join(sizes)
+
+
 def build_cli_session_sensor(job: Any) -> dg.SensorDefinition:
     @dg.sensor(name="cli_session_sensor", job=job, minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
                default_status=dg.DefaultSensorStatus.RUNNING,
@@ -49,11 +64,17 @@ def build_cli_session_sensor(job: Any) -> dg.SensorDefinition:
     def cli_session_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource) -> dg.SensorResult:
         conn = postgres.connect()
         try:
-            signature = pending_signature(conn)
+            signature = pending_signature(conn) or ""
+            paths, grown = _transcript_request(conn)
         finally:
             conn.close()
-        if signature is None or signature == context.cursor:
-            return dg.SensorResult(skip_reason=dg.SkipReason("no new hook events or session changes"))
-        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=signature)], cursor=signature)
+        if grown:
+            signature = hashlib.sha256(f"{signature}|{grown}".encode()).hexdigest()[:24]
+        if not signature or signature == context.cursor:
+            return dg.SensorResult(skip_reason=dg.SkipReason("no new hook events, transcripts or session changes"))
+        run_config = dg.RunConfig(ops={"cli_session_events": {"config": {"paths": paths}}}) if paths else None
+        request = dg.RunRequest(run_key=signature, run_config=run_config) if run_config else \
+            dg.RunRequest(run_key=signature)
+        return dg.SensorResult(run_requests=[request], cursor=signature)
 
     return cli_session_sensor

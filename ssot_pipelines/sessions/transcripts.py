@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,6 +69,27 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
         elif path.is_dir():
             yield from sorted(p for p in path.rglob("*.jsonl") if p.is_file())
+
+
+def changed_transcripts(conn: Connection, roots: Sequence[Path], *, max_age_hours: float = 48,
+                        limit: int = 500) -> list[Path]:
+    """Transcripts modified recently whose size differs from what was imported (cheap: stat + one query)."""
+    horizon = time.time() - max_age_hours * 3600
+    recent: dict[str, tuple[Path, int]] = {}
+    for path in discover(r for r in roots if r.exists()):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if st.st_mtime >= horizon:
+            recent[str(path.resolve())] = (path, st.st_size)
+    if not recent:
+        return []
+    rows = conn.execute("SELECT path, byte_offset FROM session_transcript_files WHERE path = ANY(%s)",
+                        (list(recent),)).fetchall()
+    conn.commit()
+    done = {str(r["path"]): int(r["byte_offset"]) for r in rows}
+    return [p for key, (p, size) in sorted(recent.items()) if done.get(key) != size][:limit]
 
 
 def detect_tool(path: Path) -> str:

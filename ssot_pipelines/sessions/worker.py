@@ -135,6 +135,8 @@ class WorkerConfig:
     import_transcripts: bool = True
     recall: bool = True
     interval_seconds: float = 2.0
+    tail_roots: list[Path] = field(default_factory=list)  # transcript folders checked for growth
+    tail_every_seconds: float = 30.0
 
 
 @dataclass
@@ -146,8 +148,12 @@ class PassReport:
     errors: list[str] = field(default_factory=list)
 
 
-def run_pass(cfg: WorkerConfig, *, vectors: Callable[[], tuple[Any, Any]] | None = None) -> PassReport:
-    """One pass of every stage. PostgreSQL unreachable: nothing is acknowledged, the journal keeps it all."""
+def run_pass(cfg: WorkerConfig, *, vectors: Callable[[], tuple[Any, Any]] | None = None,
+             tail: bool = False) -> PassReport:
+    """One pass of every stage. PostgreSQL unreachable: nothing is acknowledged, the journal keeps it all.
+
+    ``tail``: also import the transcripts under ``cfg.tail_roots`` that grew since their last import.
+    """
     from ssot_pipelines.settings import redact
 
     out = PassReport()
@@ -161,11 +167,14 @@ def run_pass(cfg: WorkerConfig, *, vectors: Callable[[], tuple[Any, Any]] | None
         conn.execute("SET search_path TO ssot, public")
         conn.commit()
         out.drain = drain_journal(conn, cfg.journal_directory)
-        if cfg.import_transcripts and out.drain.transcripts:
-            from ssot_pipelines.sessions.transcripts import import_paths
+        if cfg.import_transcripts:
+            from ssot_pipelines.sessions.transcripts import changed_transcripts, import_paths
 
             paths = [Path(p) for p in sorted(out.drain.transcripts) if Path(p).exists()]
-            out.imported = import_paths(conn, paths).inserted
+            if tail:
+                paths += changed_transcripts(conn, cfg.tail_roots)
+            if paths:
+                out.imported = import_paths(conn, paths).inserted
         if cfg.redis_url:
             out.live_pushed = _live_stage(conn, cfg.redis_url, out)
         if cfg.recall and vectors is not None:
@@ -213,8 +222,12 @@ def run_forever(cfg: WorkerConfig, *, vectors: Callable[[], tuple[Any, Any]] | N
     signal.signal(signal.SIGTERM, stop)
     done = 0
     last_errors: list[str] = []
+    last_tail = 0.0
     while not stopping and (passes is None or done < passes):
-        report = run_pass(cfg, vectors=vectors)
+        tail = bool(cfg.tail_roots) and time.monotonic() - last_tail >= cfg.tail_every_seconds
+        if tail:
+            last_tail = time.monotonic()
+        report = run_pass(cfg, vectors=vectors, tail=tail)
         done += 1
         if report.errors != last_errors:
             for error in report.errors:
