@@ -145,6 +145,27 @@ def structural_change(baseline: Structure, current: Structure, content: float) -
     return 0.5 * jaccard_distance(baseline.symbols, current.symbols) + 0.5 * (0.0 if both_empty else 1.0 - shape)
 
 
+_Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+_NESTED_BODIES = ("body", "orelse", "finalbody", "handlers")
+
+
+def _public_definitions(statements: list[ast.stmt]) -> list[_Definition]:
+    """Module-level and class-level definitions; function bodies are implementation, not interface."""
+    found: list[_Definition] = []
+    for node in statements:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.append(node)
+        elif isinstance(node, ast.ClassDef):
+            found.append(node)
+            found.extend(_public_definitions(node.body))
+        else:
+            for attribute in _NESTED_BODIES:
+                nested = getattr(node, attribute, None)
+                if isinstance(nested, list):
+                    found.extend(_public_definitions([n for n in nested if isinstance(n, ast.stmt)]))
+    return found
+
+
 def summary_text(text: str, path: str, limit_lines: int = 200) -> str:
     """What a file says it is: path, docstring or leading comment, and its public signatures."""
     parts = [path]
@@ -157,9 +178,8 @@ def summary_text(text: str, path: str, limit_lines: int = 200) -> str:
             doc = ast.get_docstring(tree)
             if doc:
                 parts.append(doc)
-            for node in ast.walk(tree):
-                if (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-                        and not node.name.startswith("_")):
+            for node in _public_definitions(tree.body):
+                if not node.name.startswith("_"):
                     inner = ast.get_docstring(node)
                     head = f"{'class' if isinstance(node, ast.ClassDef) else 'def'} {node.name}"
                     parts.append(f"{head}: {inner.splitlines()[0]}" if inner else head)
