@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 
 from ssot_pipelines.catalog.config import CatalogConfig
-from ssot_pipelines.catalog.scan import scan_roots
+from ssot_pipelines.catalog.scan import StatTuple, scan_roots
 from ssot_pipelines.catalog.state import file_key, load_stats, stat_tuple
 
 
@@ -37,12 +37,43 @@ class PendingChanges:
         return bool(self.new or self.modified or self.gone)
 
 
+# The sensor runs in the long-lived code-server process: keep the ledger's stat snapshot between ticks
+# and reload a repository's only when its row count or newest write moved (any write changes one).
+_snapshots: dict[tuple[str, str], tuple[tuple[int, Any], dict[str, StatTuple]]] = {}
+
+
+def _ledger_stats(conn: psycopg.Connection[Any], repos: list[str]) -> dict[str, dict[str, StatTuple]]:
+    rows = conn.execute(
+        "SELECT repo, count(*) AS n, max(last_scanned) AS newest FROM catalog_files WHERE repo = ANY(%s)"
+        " GROUP BY repo", (repos,),
+    ).fetchall()
+    conn.commit()
+    markers = {r["repo"]: (int(r["n"]), r["newest"]) for r in rows}
+    ledger_id = conn.info.dsn  # libpq leaves the password out
+    out: dict[str, dict[str, StatTuple]] = {}
+    stale = []
+    for repo in repos:
+        cached = _snapshots.get((ledger_id, repo))
+        if repo not in markers:
+            out[repo] = {}
+        elif cached is not None and cached[0] == markers[repo]:
+            out[repo] = cached[1]
+        else:
+            stale.append(repo)
+    if stale:
+        fresh = load_stats(conn, repos=stale)
+        for repo in stale:
+            out[repo] = fresh.get(repo, {})
+            _snapshots[(ledger_id, repo)] = (markers[repo], out[repo])
+    return out
+
+
 def detect_changes(
     conn: psycopg.Connection[Any], config: CatalogConfig, *, deadline: float | None = None
 ) -> PendingChanges:
     """Compare a stat-only walk of every root with the ledger."""
     started = time.monotonic()
-    known = load_stats(conn, repos=[r.name for r in config.roots])
+    known = _ledger_stats(conn, [r.name for r in config.roots])
     scan = scan_roots(config, deadline=deadline, known=known)
     out = PendingChanges(scanned=len(scan.files) + scan.unchanged)
     digest = hashlib.sha256()
