@@ -211,3 +211,65 @@ def test_reports_folder_imports_new_reports_once_and_counts_rejected_ones(ledger
     issues = issues_by_id(ledger)
     assert {i["path"] for i in issues.values() if i["tool"] == "eslint"} == {"web/src/a.js", "web/src/broken.js"}
     assert rejected_report_count(ledger) == 1
+
+
+def _ssot(*argv: str) -> int:
+    import argparse
+
+    from ssot_pipelines.analysis.cli import register
+
+    parser = argparse.ArgumentParser(prog="ssot")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    result: int = args.func(args)
+    return result
+
+
+def test_ssot_analyze_run_records_the_linters_findings_and_a_rerun_changes_nothing(
+    ledger: Any, ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POSTGRES_URL", ledger_url)
+    root = write_codebase(tmp_path / "repo")
+    assert _ssot("analyze", "run", "--repo-root", str(root), "--tools", "ruff,pylint") == 0
+    first = capsys.readouterr().out
+    assert "ruff on 3 files [ruff]: new 4" in first and "pylint on 3 files [pylint]: new 4" in first
+    assert _ssot("analyze", "run", "--repo-root", str(root), "--tools", "ruff,pylint") == 0
+    again = capsys.readouterr().out
+    assert "new 0, unchanged 4, reopened 0, fixed 0" in again
+    assert {i["repo"] for i in issues_by_id(ledger).values()} == {"repo"}
+
+
+def test_ssot_analyze_import_names_a_bad_report_and_exits_non_zero(
+    ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POSTGRES_URL", ledger_url)
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"filePath": "/a.js", "messages": [')
+    assert _ssot("analyze", "import", str(DATA / "eslint.json"), str(bad), "--repo-root", "/repo") == 1
+    captured = capsys.readouterr()
+    assert "eslint json" in captured.out or "[eslint]" in captured.out
+    assert str(bad) in captured.err and "truncated" in captured.err
+
+
+def test_reports_folder_sensor_imports_and_requests_a_tech_debt_run(
+    ledger: Any, ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+
+    from ssot_pipelines.analysis.sensors import analysis_report_sensor
+    from ssot_pipelines.resources.stores import PostgresResource
+
+    monkeypatch.setenv("POSTGRES_URL", ledger_url)
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    monkeypatch.setenv("SSOT_REPORTS_DIR", str(folder))
+    monkeypatch.setenv("SSOT_ANALYSIS_REPO_ROOT", "/repo")
+    shutil.copy(DATA / "codeql.sarif", folder / "codeql.sarif")
+    resources = {"postgres": PostgresResource(url=ledger_url)}
+    with dg.build_sensor_context(resources=resources) as context:
+        first = list(analysis_report_sensor(context))
+    assert [type(r) for r in first] == [dg.RunRequest]
+    assert {i["path"] for i in issues_by_id(ledger, "codeql").values()} == {"app/db.py", "app/util.py"}
+    with dg.build_sensor_context(resources=resources) as context:
+        assert [type(r) for r in analysis_report_sensor(context)] == [dg.SkipReason]

@@ -274,3 +274,37 @@ def test_drift_sensor_requests_the_tasks_run_once_per_analysis(
 def test_cached_embedder_is_not_wrapped_twice(ledger: Any) -> None:
     inner = CachedEmbedder(HashingEmbedder(), ledger)
     assert cached_embedder(inner, ledger) is inner
+
+
+def _ssot(*argv: str) -> int:
+    import argparse
+
+    from ssot_pipelines.drift.cli import register
+
+    parser = argparse.ArgumentParser(prog="ssot")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    result: int = args.func(args)
+    return result
+
+
+def test_ssot_drift_score_show_and_accept_a_component(
+    ledger: Any, ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_repo(tmp_path / "demo")
+    monkeypatch.setenv("POSTGRES_URL", ledger_url)
+    monkeypatch.setenv("SSOT_REPO_ROOTS", f"demo={root}")
+    monkeypatch.setenv("SSOT_EMBEDDER", "hashing")
+    assert _ssot("drift", "score") == 0
+    (root / "calc" / "arith.py").write_text(OFF_SPEC)
+    assert _ssot("drift", "score") == 0
+    capsys.readouterr()
+    assert _ssot("drift", "show", "--limit", "1", "--explain") == 0
+    shown = capsys.readouterr().out
+    assert "demo/calc/arith.py" in shown and "Content change" in shown
+    assert _ssot("drift", "accept", "--component", "arithmetic") == 0
+    assert "accepted the current state of 2 file(s)" in capsys.readouterr().out
+    assert latest_scores(ledger, ["demo/calc/arith.py"])[0]["drift_score"] == 0.0
+    assert _ssot("drift", "accept") == 2
+    assert _ssot("drift", "accept", "no/such/file.py") == 1
