@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ def register(subparsers: Any) -> None:
     show.add_argument("--ssot-home", type=Path, help="where the journal lives (default: SSOT_HOME or ./.ssot)")
     show.set_defaults(func=_hooks_print)
     inst = hook_commands.add_parser("install", help="merge the hooks into a Claude Code settings.json")
-    inst.add_argument("--settings", type=Path, default=Path.home() / ".claude" / "settings.json")
+    claude_dir = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude")
+    inst.add_argument("--settings", type=Path, default=claude_dir / "settings.json")
     inst.add_argument("--ssot-home", type=Path)
     inst.set_defaults(func=_hooks_install)
 
