@@ -102,3 +102,40 @@ def test_notion_errors_leave_nothing_behind_once_it_recovers(
         for session_id in (SESSION_A, SESSION_B, CODEX_SESSION):
             for row in records.session_records(ledger, session_id):
                 assert sync.read_body(rows[row["key"]][0]["id"]) == row["body"]
+
+
+def test_the_page_body_only_grows_while_hooks_run_ahead_of_the_transcript(tmp_path: Path, ledger: Conn) -> None:
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from ssot_pipelines.sessions.bridge import segments_of
+    from ssot_pipelines.sessions.transcript_text import body, coverage, paragraphs
+    from ssot_pipelines.sessions.worker import drain_journal
+    from ssot_pipelines_tests.sessions_fixtures import hook_payload, run_hook
+
+    transcript = tmp_path / "grow.jsonl"
+    journal_dir = tmp_path / "j"
+
+    def turn(i: int) -> None:
+        now = datetime.now(UTC).isoformat()
+        run_hook(hook_payload("UserPromptSubmit", "grow", prompt=f"request {i}"), journal_dir)
+        with transcript.open("a") as fh:
+            fh.write(json.dumps({"type": "user", "uuid": f"u{i}", "sessionId": "grow", "timestamp": now,
+                                 "message": {"role": "user", "content": f"request {i}"}}) + "\n")
+        run_hook(hook_payload("Stop", "grow", last_assistant_message=f"answer {i}"), journal_dir)
+
+    def rendered(now: datetime | None = None) -> str:
+        drain_journal(ledger, journal_dir)
+        import_paths(ledger, [transcript])
+        [segment] = segments_of(ledger, "grow")
+        return body(paragraphs(segment.events, coverage(segment.events, now)))
+
+    bodies = []
+    for i in range(3):
+        turn(i)
+        bodies.append(rendered())
+    assert bodies[0] and all(later.startswith(earlier) for earlier, later in zip(bodies, bodies[1:]))
+    assert "answer 2" not in bodies[-1]  # the transcript has not caught up with the last Stop yet
+    later = rendered(datetime.now(UTC) + timedelta(minutes=11))
+    assert later.startswith(bodies[-1]) and "answer 2" in later  # it never did: the hook's copy is shown
+    assert later.count("request 2") == 1

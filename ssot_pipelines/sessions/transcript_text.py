@@ -2,7 +2,8 @@
 
 Text is never cut: a 10 MB tool output is one 10 MB paragraph. Hook events that repeat what the
 transcript already holds (same tool_use_id, same prompt) are not shown twice; hook events the transcript
-does not (yet) have are shown, so a lagging or deleted transcript loses nothing. Side records
+does not have are shown, so a lagging or deleted transcript loses nothing; a hook event newer than the
+transcript waits up to 10 minutes for it, so the body only grows at its end. Side records
 (snapshots, titles, unknown line types) stay in the ledger, raw, and are not shown.
 """
 
@@ -11,10 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ssot_pipelines.sessions.claude_transcript import content_blocks
 from ssot_pipelines.sessions.events import CODEX, SessionEvent
+
+
+# How long a hook event may wait for the transcript to show it before it is shown on its own.
+TRANSCRIPT_GRACE = timedelta(minutes=10)
 
 
 @dataclass
@@ -26,13 +32,23 @@ class Coverage:
     prompt_ids: set[str] = field(default_factory=set)
     assistant_texts: set[str] = field(default_factory=set)
     has_compact_summary: bool = False
+    transcript_until: datetime | None = None  # the newest transcript line imported so far
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def pending(self, e: SessionEvent) -> bool:
+        """A hook event newer than the transcript, which will most likely show it soon: held back, so the
+        page body only ever grows at its end (Notion appends instead of rewriting the whole body)."""
+        return (self.transcript_until is not None and e.ts > self.transcript_until
+                and self.now - e.ts < TRANSCRIPT_GRACE)
 
 
-def coverage(events: Iterable[SessionEvent]) -> Coverage:
-    cov = Coverage()
+def coverage(events: Iterable[SessionEvent], now: datetime | None = None) -> Coverage:
+    cov = Coverage(now=now or datetime.now(UTC))
     for e in events:
         if e.source == "hook":
             continue
+        if cov.transcript_until is None or e.ts > cov.transcript_until:
+            cov.transcript_until = e.ts
         if e.tool_use_id:
             cov.tool_use_ids.add(e.tool_use_id)
         if e.prompt_id:
@@ -190,6 +206,8 @@ def _render_codex(e: SessionEvent, data: dict[str, Any]) -> str | None:
 
 
 def _render_hook(e: SessionEvent, data: dict[str, Any], cov: Coverage) -> str | None:
+    if cov.pending(e):
+        return None
     name = e.kind[5:]
     if name == "SessionStart":
         return f"— Session started · {_when(e)} (source: {data.get('source', '?')})"
