@@ -107,6 +107,7 @@ def test_notion_errors_leave_nothing_behind_once_it_recovers(
 def test_the_page_body_only_grows_while_hooks_run_ahead_of_the_transcript(tmp_path: Path, ledger: Conn) -> None:
     import json
     from datetime import UTC, datetime, timedelta
+    from itertools import pairwise
 
     from ssot_pipelines.sessions.bridge import segments_of
     from ssot_pipelines.sessions.transcript_text import body, coverage, paragraphs
@@ -134,7 +135,7 @@ def test_the_page_body_only_grows_while_hooks_run_ahead_of_the_transcript(tmp_pa
     for i in range(3):
         turn(i)
         bodies.append(rendered())
-    assert bodies[0] and all(later.startswith(earlier) for earlier, later in zip(bodies, bodies[1:]))
+    assert bodies[0] and all(later.startswith(earlier) for earlier, later in pairwise(bodies))
     assert "answer 2" not in bodies[-1]  # the transcript has not caught up with the last Stop yet
     later = rendered(datetime.now(UTC) + timedelta(minutes=11))
     assert later.startswith(bodies[-1]) and "answer 2" in later  # it never did: the hook's copy is shown

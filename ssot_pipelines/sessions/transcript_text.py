@@ -18,7 +18,6 @@ from typing import Any
 from ssot_pipelines.sessions.claude_transcript import content_blocks
 from ssot_pipelines.sessions.events import CODEX, SessionEvent
 
-
 # How long a hook event may wait for the transcript to show it before it is shown on its own.
 TRANSCRIPT_GRACE = timedelta(minutes=10)
 
