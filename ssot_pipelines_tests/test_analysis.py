@@ -273,3 +273,14 @@ def test_reports_folder_sensor_imports_and_requests_a_tech_debt_run(
     assert {i["path"] for i in issues_by_id(ledger, "codeql").values()} == {"app/db.py", "app/util.py"}
     with dg.build_sensor_context(resources=resources) as context:
         assert [type(r) for r in analysis_report_sensor(context)] == [dg.SkipReason]
+
+
+def test_one_page_of_a_larger_sonar_result_fixes_nothing(ledger: Any) -> None:
+    data = json.loads((DATA / "sonarqube_current.json").read_text())
+    record_report(ledger, parse_report(json.dumps(data), "all.json"), repo_root=None, source="all.json")
+    page = {**data, "paging": {"pageIndex": 1, "pageSize": 1, "total": 2}, "issues": data["issues"][1:]}
+    report = parse_report(json.dumps(page), "page-1.json")
+    assert report.partial and "import every page" in report.notes[0]
+    summary = record_report(ledger, report, repo_root=None, source="page-1.json")
+    ledger.commit()
+    assert summary.counts["sonarqube"]["fixed"] == 0 and summary.counts["sonarqube"]["unchanged"] == 1

@@ -57,6 +57,7 @@ def test_a_drifting_file_raises_one_task_accepting_closes_it_and_a_persons_edits
         assert task["properties"]["Drift Score"]["number"] > 0.3
         board = client.pages.retrieve(sync.page_id("drift_board", key))
         assert select_value(board, "Band") in ("high", "critical")
+        assert board["properties"]["File"]["relation"] == [{"id": sync.page_id("file_catalog", key)}]
         assert "Content change" in sync.read_body(board["id"])
 
         set_text(client, task["id"], "Notes", "Ana is looking at the HTTP code")

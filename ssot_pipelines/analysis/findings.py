@@ -40,6 +40,7 @@ class ParsedReport:
     findings: list[RawFinding]
     analyzed_paths: set[str] = field(default_factory=set)  # as written in the report
     notes: list[str] = field(default_factory=list)  # tolerated oddities, e.g. mypy plain-text lines
+    partial: bool = False  # one page of a larger result: absent issues prove nothing, so none is fixed
 
     @property
     def tools(self) -> list[str]:

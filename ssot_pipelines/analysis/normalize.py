@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ssot_pipelines.analysis.findings import Finding, RawFinding
 
@@ -19,6 +20,19 @@ _MASK_NUMBERS = re.compile(r"(?<![A-Za-z_])\d+(?![A-Za-z_])")
 def file_catalog_key(path: str, repo: str) -> str:
     """The File Catalog key of a repo-relative POSIX path: ``<repo>/<path>`` (catalog.state.file_key)."""
     return f"{repo}/{path}" if repo else path
+
+
+def catalogued_keys(conn: Any, keys: Iterable[str]) -> set[str]:
+    """The subset of ``keys`` that are File Catalog rows.
+
+    A relation to a row the catalog does not have would stay unresolved, and the sync engine does not
+    update a row while one of its relations is unresolved; so such relations are left empty instead.
+    """
+    wanted = sorted(set(keys))
+    if not wanted:
+        return set()
+    rows = conn.execute("SELECT key FROM catalog_files WHERE key = ANY(%s)", (wanted,)).fetchall()
+    return {r["key"] for r in rows}
 
 
 def repo_relative(path: str, repo_root: Path | None) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from ssot_pipelines.analysis.normalize import file_catalog_key
+from ssot_pipelines.analysis.normalize import catalogued_keys, file_catalog_key
 from ssot_pipelines.analysis.store import Conn, issue_rows
 
 TITLE_MESSAGE_CHARS = 80  # only the title is short; the full message is in "Message" and the body
@@ -49,12 +49,15 @@ def in_repository(path: str) -> bool:
 def tech_debt_frame(conn: Conn) -> pd.DataFrame:
     """Every tracked issue as a desired Tech-Debt row; ``sync_mode`` full (issues are never deleted)."""
     rows = issue_rows(conn)
+    file_keys = {row["issue_key"]: file_catalog_key(row["path"], row["repo"]) for row in rows
+                 if in_repository(row["path"])}
+    known_files = catalogued_keys(conn, file_keys.values())
     records = [
         {
             "key": row["issue_key"],
             "Issue": issue_title(row["rule"], row["message"]),
             "Issue ID": row["issue_key"],
-            "File": [file_catalog_key(row["path"], row["repo"])] if in_repository(row["path"]) else [],
+            "File": [file_keys[row["issue_key"]]] if file_keys.get(row["issue_key"]) in known_files else [],
             "Line": row["line"],
             "Tool": row["tool"],
             "Rule": row["rule"],

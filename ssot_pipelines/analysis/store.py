@@ -63,9 +63,14 @@ def record_report(conn: Conn, report: ParsedReport, *, repo_root: Path | None, s
     with conn.transaction():
         for tool in tools:
             tool_findings = by_tool.get(tool, [])
-            scope = (AnalysisScope.whole_repository() if whole_repository
-                     else AnalysisScope(frozenset(declared | {f.path for f in tool_findings})))
-            known = load_known_issues(conn, repo, tool, scope, now)
+            if report.partial:
+                scope = AnalysisScope(frozenset())
+            elif whole_repository:
+                scope = AnalysisScope.whole_repository()
+            else:
+                scope = AnalysisScope(frozenset(declared | {f.path for f in tool_findings}))
+            lookup = AnalysisScope(frozenset({f.path for f in tool_findings})) if report.partial else scope
+            known = load_known_issues(conn, repo, tool, lookup, now)
             plan = plan_lifecycle(tool_findings, known, scope, exists)
             run_id = _insert_run(conn, repo, tool, report.report_format, source, source_sha256, scope,
                                  len(tool_findings), plan)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from ssot_pipelines.analysis.normalize import catalogued_keys
 from ssot_pipelines.drift.baseline import Conn
 
 COLUMNS = ["key", "Name", "File", "Component", "Drift Score", "Content Change", "Structural Change",
@@ -33,11 +34,12 @@ def _rounded(value: float | None) -> float | None:
 def drift_board_frame(conn: Conn, keys: Sequence[str]) -> pd.DataFrame:
     """Desired Drift Board rows for the tracked ``keys``; ``sync_mode`` full, so untracked files archive."""
     rows = latest_scores(conn, keys)
+    known_files = catalogued_keys(conn, keys)
     records = [
         {
             "key": r["file_key"],
             "Name": r["path"],
-            "File": [r["file_key"]],
+            "File": [r["file_key"]] if r["file_key"] in known_files else [],
             "Component": r["component"],
             "Drift Score": _rounded(r["drift_score"]),
             "Content Change": _rounded(r["content_change"]),

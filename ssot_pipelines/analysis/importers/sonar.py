@@ -70,7 +70,13 @@ def parse(data: dict[str, Any], source: str) -> ParsedReport:
             line_hash=issue["hash"] if isinstance(issue.get("hash"), str) else None,
             tool_status=_TRIAGE.get(resolution) or _TRIAGE.get(issue_status),
         ))
-    return ParsedReport(FORMAT, findings, analyzed)
+    report = ParsedReport(FORMAT, findings, analyzed)
+    paging: dict[str, Any] = data["paging"] if isinstance(data.get("paging"), dict) else {}
+    total = paging.get("total", data.get("total"))
+    if isinstance(total, int) and total > len(issues):
+        report.partial = True
+        report.notes.append(f"one page of {total} issues: import marks nothing fixed; import every page")
+    return report
 
 
 def _severity(issue: dict[str, Any], source: str, where: str) -> Severity:
