@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 
 from ssot_pipelines.assets.notion_sync import notion_sync_asset
+from ssot_pipelines.ledger import connect
 from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
 from ssot_pipelines.sessions.records import extract_cli_sessions
@@ -48,7 +49,7 @@ def cli_session_events(
         finally:
             conn.close()
         context.log.info(imported.summary())
-    ledger = postgres.connect()
+    ledger = connect(url, autocommit=True)  # the embedding cache's connection: its rows are durable at once
     try:
         report = run_pass(
             WorkerConfig(postgres_url=url, redis_url=redis.resolved_url()),
