@@ -271,3 +271,22 @@ def test_a_missing_root_keeps_its_files_in_the_catalog(tmp_path: Path, ledger) -
     result = refresh_catalog(ledger, config)
     assert result.deleted == []
     assert result.counts()["skipped_missing_root"] == 1
+
+
+def test_a_rename_with_edits_is_recognised_when_git_reports_it(tmp_path: Path, ledger) -> None:  # type: ignore[no-untyped-def]
+    body = "".join(f"def handler_{i}(request):\n    return {i}\n\n" for i in range(40))
+    repo = make_repo(tmp_path / "repo", {"old_name.py": body, "other.py": "x = 1\n"})
+    commit_all(repo)
+    config = config_for([repo])
+    refresh_catalog(ledger, config)
+    git(repo, "mv", "old_name.py", "new_name.py")
+    (repo / "new_name.py").write_text(body + "def handler_extra(request):\n    return -1\n")
+    commit_all(repo, "rename and edit")
+
+    result = refresh_catalog(ledger, config)
+
+    assert [(r.old_key, r.entry.key, r.detected_by) for r in result.renamed] == [
+        ("repo/old_name.py", "repo/new_name.py", "git")]
+    assert result.added == [] and result.deleted == []
+    row = ledger.execute("SELECT renamed_from FROM catalog_files WHERE key = 'repo/new_name.py'").fetchone()
+    assert row["renamed_from"] == "repo/old_name.py"
