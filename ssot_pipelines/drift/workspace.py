@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ssot_pipelines.catalog.config import RepoRoot, parse_roots
-from ssot_pipelines.drift.assess import TrackedFile, tracked_files_from_catalog, tracked_files_from_roots
 from ssot_pipelines.drift.baseline import Conn
+from ssot_pipelines.drift.files import TrackedFile, tracked_files_from_catalog, tracked_files_from_roots
 from ssot_pipelines.drift.specs import DriftComponents, load_drift_components
 from ssot_pipelines.settings import env
 from ssot_pipelines.vectors.cache import CachedEmbedder
