@@ -192,3 +192,22 @@ def test_lines_with_the_same_timestamp_keep_their_file_order(tmp_path: Path, led
     import_paths(ledger, [path])
     contents = [json.loads(r["raw"])["message"]["content"] for r in _events(ledger, "same-ts")]
     assert contents == [f"message {i}" for i in range(50)]
+
+
+def test_eight_sessions_running_the_real_hook_at_once_keep_every_event_in_order(tmp_path: Path, ledger: Conn) -> None:
+    directory = tmp_path / "j"
+    code = (
+        "import json, subprocess, sys\n"
+        "sid, hook = sys.argv[1], sys.argv[2:]\n"
+        "for i in range(20):\n"
+        "    data = json.dumps({'hook_event_name': 'PostToolUse', 'session_id': sid, 'n': i}).encode()\n"
+        "    subprocess.run(hook, input=data, check=True)\n"
+    )
+    from ssot_pipelines_tests.sessions_fixtures import HOOK_ARGS
+
+    procs = [subprocess.Popen([sys.executable, "-c", code, f"real-{n}", *HOOK_ARGS], env=hook_env(directory),
+                              cwd=str(REPO)) for n in range(8)]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 8
+    assert drain_journal(ledger, directory).inserted == 160
+    for n in range(8):
+        assert [json.loads(r["raw"])["n"] for r in _events(ledger, f"real-{n}")] == list(range(20))
