@@ -6,13 +6,16 @@ import dagster as dg
 import pandas as pd
 
 from ssot_pipelines.assets.notion_sync import ExtractContext, notion_sync_asset
+from ssot_pipelines.catalog.config import parse_roots
 from ssot_pipelines.drift.assess import accept_current_state, assess_drift
 from ssot_pipelines.drift.baseline import pending_notion_accepts
+from ssot_pipelines.drift.files import tracked_files_from_catalog
 from ssot_pipelines.drift.records import drift_board_frame
 from ssot_pipelines.drift.score import DriftThresholds
 from ssot_pipelines.drift.sensors import drift_board_job, drift_on_catalog_change, drift_sensor
 from ssot_pipelines.drift.tasks import drift_problems, reconcile_tasks, tasks_frame, tech_debt_problems
 from ssot_pipelines.drift.workspace import cached_embedder, open_workspace
+from ssot_pipelines.settings import env
 
 
 def extract_drift_board(ctx: ExtractContext) -> pd.DataFrame:
@@ -41,8 +44,10 @@ def extract_secondbrain_tasks(ctx: ExtractContext) -> pd.DataFrame:
     """Problems now (drift over threshold, untriaged blocker/critical debt) → one task each."""
     ctx.sync.pull_human("secondbrain_tasks")
     ctx.sync.pull_human("tech_debt")
-    tracked = [f.key for f in open_workspace(ctx.ledger).files]
-    problems = drift_problems(ctx.ledger, DriftThresholds.from_env(), tracked) + tech_debt_problems(ctx.ledger)
+    catalogued = [f.key for f in tracked_files_from_catalog(ctx.ledger, parse_roots(env("SSOT_REPO_ROOTS")))]
+    # Without a File Catalog every scored file counts; with one, files that left it raise nothing.
+    problems = drift_problems(ctx.ledger, DriftThresholds.from_env(), catalogued or None)
+    problems += tech_debt_problems(ctx.ledger)
     changes = reconcile_tasks(ctx.ledger, problems)
     frame = tasks_frame(ctx.ledger)
     ctx.ledger.commit()
