@@ -46,6 +46,7 @@ from ssot_pipelines.catalog.state import (
 )
 
 UNKNOWN_PATH = "unknown_path"
+_REFRESH_LOCK = 0x5507_CA7A  # advisory lock id: one catalog refresh at a time
 HASH_BATCH = 2000  # digests carry 8 KB heads: turn them into entries batch by batch
 
 
@@ -214,6 +215,30 @@ def refresh_catalog(
     A renamed file keeps its Notion page when ``keep_pages_on_rename`` (default: not in full mode, whose
     reconcile matches pages by key).
     """
+    if dry_run:
+        return _refresh(conn, config, full=full, paths=paths, dry_run=True, keep_pages_on_rename=keep_pages_on_rename)
+    # One refresh at a time per ledger (the sensor's run and a scheduled one may overlap): the second
+    # waits, then sees the first one's state instead of reporting the same changes twice.
+    conn.execute("SELECT pg_advisory_lock(%s)", (_REFRESH_LOCK,))
+    conn.commit()
+    try:
+        return _refresh(conn, config, full=full, paths=paths, dry_run=False,
+                        keep_pages_on_rename=keep_pages_on_rename)
+    finally:
+        conn.rollback()
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_REFRESH_LOCK,))
+        conn.commit()
+
+
+def _refresh(
+    conn: psycopg.Connection[Any],
+    config: CatalogConfig,
+    *,
+    full: bool,
+    paths: Sequence[str],
+    dry_run: bool,
+    keep_pages_on_rename: bool | None,
+) -> RefreshResult:
     started = time.monotonic()
     result = RefreshResult(mode="full" if full else ("paths" if paths else "incremental"))
     keep_pages = (not full) if keep_pages_on_rename is None else keep_pages_on_rename
