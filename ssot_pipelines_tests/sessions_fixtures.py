@@ -16,7 +16,8 @@ SESSION_B = "bbbb2222-0000-4000-8000-000000000002"
 CODEX_SESSION = "019a2d7a-1111-7000-8000-00000000000c"
 REPO = Path(__file__).resolve().parents[1]
 
-HOOK_ARGS = [sys.executable, "-c", "import sys; from ssot_pipelines.sessions.hook import main; sys.exit(main())"]
+# The command `ssot hooks install` writes (PYTHONPATH comes from hook_env).
+HOOK_ARGS = [sys.executable, "-S", "-c", "from ssot_pipelines.sessions.hook import main; main()"]
 
 
 def copy_samples(tmp_path: Path) -> Path:

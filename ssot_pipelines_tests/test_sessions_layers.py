@@ -260,3 +260,18 @@ def test_worker_and_search_commands_find_what_a_hook_logged(tmp_path: Path, ledg
     [hit] = json.loads(capsys.readouterr().out)
     assert hit["key"] == "cli-1#1"
     assert any("Banker's rounding" in p for p in hit["matched"] + hit["after"])
+
+
+def test_the_printed_hook_command_works_from_a_shell_in_another_directory(tmp_path: Path) -> None:
+    from ssot_pipelines.sessions.hooks_config import hook_command, hook_settings
+
+    command = hook_settings(hook_command(tmp_path / "home"))["hooks"]["PostToolUse"][0]["hooks"][0]["command"]
+    payload = json.dumps(hook_payload("PostToolUse", "shell-1", tool_use_id="t1")).encode()
+    elsewhere = tmp_path / "some-project"
+    elsewhere.mkdir()
+    result = subprocess.run(["sh", "-c", command], input=payload, cwd=elsewhere, capture_output=True, timeout=30,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert result.returncode == 0 and result.stdout == b""
+    [segment] = journal.segments(tmp_path / "home" / "journal")
+    [record] = list(journal.read_records(segment, 0, journal.JournalScan()))
+    assert journal.hook_input(record.record) == payload

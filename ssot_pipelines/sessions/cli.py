@@ -18,11 +18,15 @@ def register(subparsers: Any) -> None:
     hook_commands = hooks.add_subparsers(dest="hooks_command", required=True)
     show = hook_commands.add_parser("print", help="print the hooks block for ~/.claude/settings.json")
     show.add_argument("--ssot-home", type=Path, help="where the journal lives (default: SSOT_HOME or ./.ssot)")
+    show.add_argument("--console-script", action="store_true",
+                      help="use <venv>/bin/ssot-hook instead of the faster `python -S` command")
     show.set_defaults(func=_hooks_print)
     inst = hook_commands.add_parser("install", help="merge the hooks into a Claude Code settings.json")
     claude_dir = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude")
     inst.add_argument("--settings", type=Path, default=claude_dir / "settings.json")
     inst.add_argument("--ssot-home", type=Path)
+    inst.add_argument("--console-script", action="store_true",
+                      help="use <venv>/bin/ssot-hook instead of the faster `python -S` command")
     inst.set_defaults(func=_hooks_install)
 
     imp = subparsers.add_parser("import", help="import Claude Code transcripts and Codex rollouts into the ledger")
@@ -54,7 +58,7 @@ def register(subparsers: Any) -> None:
 def _hooks_print(args: argparse.Namespace) -> int:
     from ssot_pipelines.sessions.hooks_config import hook_command, hook_settings
 
-    print(json.dumps(hook_settings(hook_command(args.ssot_home)), indent=2))
+    print(json.dumps(hook_settings(hook_command(args.ssot_home, console_script=args.console_script)), indent=2))
     return 0
 
 
@@ -62,7 +66,7 @@ def _hooks_install(args: argparse.Namespace) -> int:
     from ssot_pipelines.sessions.hooks_config import SettingsError, hook_command, install
 
     try:
-        changes = install(args.settings, hook_command(args.ssot_home))
+        changes = install(args.settings, hook_command(args.ssot_home, console_script=args.console_script))
     except SettingsError as exc:
         print(f"ssot hooks install: {exc}", file=sys.stderr)
         return 2

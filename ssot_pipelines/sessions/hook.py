@@ -54,6 +54,10 @@ def _print_bridge(data: bytes) -> None:
     text = ""
     if os.environ.get("SSOT_HOOK_POSTGRES_URL") or os.environ.get("POSTGRES_URL"):
         try:
+            if sys.flags.no_site:  # started with -S for speed: psycopg lives in site-packages
+                import site
+
+                site.main()
             from ssot_pipelines.sessions.bridge import hook_context
 
             text = hook_context(event, budget_seconds=BRIDGE_BUDGET_SECONDS)

@@ -21,13 +21,24 @@ class SettingsError(ValueError):
     """The settings file cannot be merged (not JSON, or hooks of an unexpected shape); it is left untouched."""
 
 
-def hook_command(ssot_home: Path | None = None) -> str:
-    """The command line Claude Code runs: ``SSOT_HOME=<abs> <venv>/bin/ssot-hook`` (or ``python -m``)."""
+def hook_command(ssot_home: Path | None = None, *, console_script: bool = False) -> str:
+    """The command line Claude Code runs for every hook event.
+
+    Default: ``SSOT_HOME=<abs> PYTHONPATH=<package root> <python> -S -c '...main()'``. ``-S`` skips the
+    site-packages set-up (``.pth`` files, editable-install finders), which is most of an interpreter's start
+    time; the hook's hot path needs only the stdlib, and it loads site-packages itself when it needs the
+    ledger for the bridged context. ``console_script``: the plain ``<venv>/bin/ssot-hook`` instead.
+    """
+    import ssot_pipelines
+
     home = (ssot_home or Path(os.environ.get("SSOT_HOME") or Path.cwd() / ".ssot")).expanduser().resolve()
     script = Path(sys.prefix) / "bin" / "ssot-hook"
-    program = shlex.quote(str(script)) if script.exists() else \
-        f"{shlex.quote(sys.executable)} -m ssot_pipelines.sessions.hook"
-    return f"SSOT_HOME={shlex.quote(str(home))} {program}"
+    if console_script and script.exists():
+        return f"SSOT_HOME={shlex.quote(str(home))} {shlex.quote(str(script))}"
+    root = Path(ssot_pipelines.__file__).resolve().parent.parent
+    code = "from ssot_pipelines.sessions.hook import main; main()"
+    return (f"SSOT_HOME={shlex.quote(str(home))} PYTHONPATH={shlex.quote(str(root))} "
+            f"{shlex.quote(sys.executable)} -S -c {shlex.quote(code)}")
 
 
 def hook_settings(command: str) -> dict[str, Any]:
