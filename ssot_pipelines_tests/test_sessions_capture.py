@@ -211,3 +211,13 @@ def test_eight_sessions_running_the_real_hook_at_once_keep_every_event_in_order(
     assert drain_journal(ledger, directory).inserted == 160
     for n in range(8):
         assert [json.loads(r["raw"])["n"] for r in _events(ledger, f"real-{n}")] == list(range(20))
+
+
+def test_codex_hook_events_are_recorded_as_codex(tmp_path: Path, ledger: Conn) -> None:
+    from ssot_pipelines_tests.sessions_fixtures import HOOK_ARGS
+
+    data = json.dumps(hook_payload("UserPromptSubmit", "codex-hook", prompt="hi")).encode()
+    subprocess.run([*HOOK_ARGS, "--tool", "codex"], input=data, env=hook_env(tmp_path / "j"), cwd=str(REPO),
+                   check=True, timeout=30)
+    drain_journal(ledger, tmp_path / "j")
+    assert [r["tool"] for r in _events(ledger, "codex-hook")] == ["codex"]
