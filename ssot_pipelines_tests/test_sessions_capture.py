@@ -221,3 +221,22 @@ def test_codex_hook_events_are_recorded_as_codex(tmp_path: Path, ledger: Conn) -
                    check=True, timeout=30)
     drain_journal(ledger, tmp_path / "j")
     assert [r["tool"] for r in _events(ledger, "codex-hook")] == ["codex"]
+
+
+def test_a_stuck_writer_holding_the_journal_lock_does_not_hang_the_hook(tmp_path: Path, ledger: Conn) -> None:
+    import fcntl
+    import os
+    import time
+
+    directory = tmp_path / "j"
+    segment = journal.segment_path(directory)
+    directory.mkdir()
+    fd = os.open(segment, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a writer that never lets go
+    try:
+        start = time.monotonic()
+        result = run_hook(hook_payload("Stop", "stuck"), directory)
+        assert result.returncode == 0 and time.monotonic() - start < 10
+    finally:
+        os.close(fd)
+    assert drain_journal(ledger, directory).inserted == 1

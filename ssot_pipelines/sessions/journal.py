@@ -78,7 +78,7 @@ def append(line: bytes, directory: str | os.PathLike[str] | None = None) -> str:
         os.makedirs(directory, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _lock(fd)
         view = memoryview(line)
         while view:
             written = os.write(fd, view)
@@ -94,6 +94,26 @@ def append(line: bytes, directory: str | os.PathLike[str] | None = None) -> str:
         finally:
             os.close(dfd)
     return path
+
+
+LOCK_WAIT_SECONDS = 2.0
+
+
+def _lock(fd: int) -> None:
+    """Take the segment's exclusive lock, waiting at most LOCK_WAIT_SECONDS.
+
+    A hook must never hang the assistant: if a writer stalls with the lock held, write anyway. A single
+    ``write()`` on an ``O_APPEND`` descriptor of a local file still lands whole, at the end.
+    """
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.001)
 
 
 class JournalRecord:
