@@ -240,3 +240,16 @@ def test_a_stuck_writer_holding_the_journal_lock_does_not_hang_the_hook(tmp_path
     finally:
         os.close(fd)
     assert drain_journal(ledger, directory).inserted == 1
+
+
+def test_old_segments_are_deleted_only_after_every_byte_is_committed(tmp_path: Path, ledger: Conn) -> None:
+    directory = tmp_path / "j"
+    directory.mkdir()
+    old = directory / "20200101.jsonl"
+    old.write_bytes(journal.encode_record(b'{"hook_event_name":"Stop","session_id":"old"}'))
+    journal.append(journal.encode_record(b'{"hook_event_name":"Stop","session_id":"new"}'), directory)
+    drain_journal(ledger, directory)
+    assert old.exists()  # committed just now: deleted on a later pass, never before the commit
+    drain_journal(ledger, directory)
+    assert not old.exists()
+    assert len(_events(ledger, "old")) == 1 and len(journal.segments(directory)) == 1

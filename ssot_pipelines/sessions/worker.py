@@ -79,6 +79,7 @@ def _drain_segments(conn: Connection, directory: Path | None, batch: int, report
         offset = store.journal_offset(conn, name)
         conn.commit()
         if segment.stat().st_size <= offset:
+            _retire(segment, offset)
             continue
         while True:
             scan = journal.JournalScan()
@@ -103,6 +104,29 @@ def _drain_segments(conn: Connection, directory: Path | None, batch: int, report
             report.records += len(events) - len(scan.malformed)
             report.malformed += len(scan.malformed)
             offset = end
+
+
+def journal_keep_days() -> int:
+    """``SSOT_JOURNAL_KEEP_DAYS`` (default 30): how long a fully committed journal segment is kept on disk."""
+    from ssot_pipelines.settings import ConfigurationError, env
+
+    raw = env("SSOT_JOURNAL_KEEP_DAYS", "30") or "30"
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise ConfigurationError(f"SSOT_JOURNAL_KEEP_DAYS={raw!r} is not a number of days (e.g. 30)") from None
+
+
+def _retire(segment: Path, committed: int) -> None:
+    """Delete a segment whose every byte is committed in PostgreSQL once it is older than the keep period."""
+    from datetime import UTC, datetime, timedelta
+
+    try:
+        day = datetime.strptime(segment.stem, "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError:
+        return
+    if datetime.now(UTC) - day > timedelta(days=journal_keep_days() + 1) and segment.stat().st_size == committed:
+        segment.unlink(missing_ok=True)
 
 
 def _transcript_path(event: SessionEvent) -> str | None:
