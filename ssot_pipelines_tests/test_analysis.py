@@ -284,3 +284,20 @@ def test_one_page_of_a_larger_sonar_result_fixes_nothing(ledger: Any) -> None:
     summary = record_report(ledger, report, repo_root=None, source="page-1.json")
     ledger.commit()
     assert summary.counts["sonarqube"]["fixed"] == 0 and summary.counts["sonarqube"]["unchanged"] == 1
+
+
+def test_issues_follow_a_file_the_catalog_saw_renamed(ledger: Any, tmp_path: Path) -> None:
+    root = write_codebase(tmp_path / "repo")
+    _lint_and_record(ledger, root, "ruff")
+    before = issues_by_id(ledger, "ruff")
+    (root / "shapes" / "geometry.py").rename(root / "shapes" / "plane.py")
+    ledger.execute(  # what the File Catalog records when it recognises the rename
+        "INSERT INTO catalog_renames (repo, old_key, new_key, sha, detected_by, page_kept)"
+        " VALUES ('repo', 'repo/shapes/geometry.py', 'repo/shapes/plane.py', 'x', 'same content', true)"
+    )
+    run = run_linter("ruff", root, ["shapes/__init__.py", "shapes/plane.py", "shapes/units.py"])
+    summary = record_report(ledger, run.report, repo_root=root, source="after rename", analyzed_paths=run.analyzed)
+    ledger.commit()
+    assert summary.counts["ruff"] == {"new": 0, "unchanged": 4, "reopened": 0, "fixed": 0, "removed": 0}
+    after = issues_by_id(ledger, "ruff")
+    assert set(after) == set(before) and {i["path"] for i in after.values()} == {"shapes/plane.py"}

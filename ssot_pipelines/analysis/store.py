@@ -102,7 +102,11 @@ def repository_name(repo_root: Path | None) -> str:
 
 
 def load_known_issues(conn: Conn, repo: str, tool: str, scope: AnalysisScope, now: datetime) -> list[KnownIssue]:
-    """Open and reopened issues of ``tool`` in ``scope``, and those fixed recently enough to reopen."""
+    """Open and reopened issues of ``tool`` in ``scope``, and those fixed recently enough to reopen.
+
+    Issues of a file the File Catalog saw renamed are loaded under the new path, so they follow the file.
+    """
+    renamed = renamed_paths(conn, repo)
     query = (
         "SELECT issue_id::text, rule, path, line, line_hash, block_hash, message_norm, scope, external_id,"
         " fingerprints, status, updated_at FROM analysis_issues WHERE repo = %s AND tool = %s"
@@ -110,18 +114,42 @@ def load_known_issues(conn: Conn, repo: str, tool: str, scope: AnalysisScope, no
     )
     params: list[Any] = [repo, tool, now - REOPEN_WINDOW]
     if scope.paths is not None:
+        former = {old for old, new in renamed.items() if new in scope.paths}
         query += " AND path = ANY(%s)"
-        params.append(sorted(scope.paths))
+        params.append(sorted(scope.paths | former))
     rows = conn.execute(query, params).fetchall()
     return [
         KnownIssue(
-            issue_id=r["issue_id"], rule=r["rule"], path=r["path"], line=r["line"], line_hash=r["line_hash"],
-            block_hash=r["block_hash"], message_norm=r["message_norm"], scope=r["scope"],
+            issue_id=r["issue_id"], rule=r["rule"], path=_current_path(renamed, r["path"]), line=r["line"],
+            line_hash=r["line_hash"], block_hash=r["block_hash"], message_norm=r["message_norm"], scope=r["scope"],
             external_id=r["external_id"], fingerprints=r["fingerprints"] or {}, status=r["status"],
             updated_at=r["updated_at"],
         )
         for r in rows
     ]
+
+
+def _current_path(renamed: dict[str, str], path: str) -> str:
+    return renamed.get(path, path)
+
+
+def renamed_paths(conn: Conn, repo: str) -> dict[str, str]:
+    """Old repo-relative path → the path the file has now, from the File Catalog's rename history."""
+    prefix = f"{repo}/"
+    rows = conn.execute(
+        "SELECT old_key, new_key FROM catalog_renames WHERE repo = %s ORDER BY id", (repo,)
+    ).fetchall()
+    moves = {r["old_key"].removeprefix(prefix): r["new_key"].removeprefix(prefix) for r in rows
+             if r["old_key"].startswith(prefix) and r["new_key"].startswith(prefix)}
+    final: dict[str, str] = {}
+    for old in moves:
+        current, seen = moves[old], {old}
+        while current in moves and current not in seen:  # a→b→c follows to c; a→b→a stops
+            seen.add(current)
+            current = moves[current]
+        if current != old:
+            final[old] = current
+    return final
 
 
 def _insert_run(conn: Conn, repo: str, tool: str, report_format: str, source: str, sha: str | None,
