@@ -140,3 +140,21 @@ def test_the_page_body_only_grows_while_hooks_run_ahead_of_the_transcript(tmp_pa
     later = rendered(datetime.now(UTC) + timedelta(minutes=11))
     assert later.startswith(bodies[-1]) and "answer 2" in later  # it never did: the hook's copy is shown
     assert later.count("request 2") == 1
+
+
+def test_an_active_session_that_goes_quiet_for_a_day_is_shown_ended(tmp_path: Path, ledger: Conn) -> None:
+    from ssot_pipelines.sessions.worker import drain_journal
+    from ssot_pipelines_tests.sessions_fixtures import hook_payload, run_hook
+
+    run_hook(hook_payload("UserPromptSubmit", "quiet", prompt="start something"), tmp_path / "j")
+    drain_journal(ledger, tmp_path / "j")
+    first = records.cli_session_frame(ledger, "target")
+    records.mark_extracted(ledger, first)
+    assert list(first["Status"]) == ["active"]
+    ledger.execute("UPDATE session_handover SET confirmed = true")  # as the sync engine's ledger would show
+    assert len(records.cli_session_frame(ledger, "target")) == 0  # nothing new
+    ledger.execute("UPDATE session_events SET ts = ts - interval '2 days'")
+    ledger.execute("UPDATE sessions SET last_event_at = last_event_at - interval '2 days'")
+    ledger.commit()
+    later = records.cli_session_frame(ledger, "target")
+    assert list(later["Status"]) == ["ended"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ssot_pipelines.sessions import store
@@ -145,7 +145,9 @@ class ContextPack:
         lines += ["", "## What it was doing", self.doing or "(nothing recorded yet)"]
         if self.files_touched:
             lines += ["", "## Files touched", *[f"- {f}" for f in self.files_touched]]
-        lines += ["", "## Last messages", *self.last_messages]
+        lines += ["", "## Last messages"]
+        for message in self.last_messages:
+            lines += ["", message]
         return "\n".join(lines) + "\n"
 
 
@@ -177,7 +179,8 @@ def context_pack(conn: Connection, key_or_session: str, *, last: int = 12) -> Co
         key=seg.key, session_id=session_id, tool=row["tool"], cwd=row["cwd"], branch=row["git_branch"],
         started_at=events[0].ts.isoformat() if events else None,
         last_event_at=events[-1].ts.isoformat() if events else None,
-        status=segment_status(seg, is_last=number == len(segments)),
+        status=segment_status(seg, is_last=number == len(segments),
+                              continued_elsewhere=any(lk["from_key"] == seg.key for lk in links)),
         doing=_doing(events, cov),
         last_messages=rendered[-last:],
         files_touched=_files_touched(events),
@@ -188,10 +191,18 @@ def context_pack(conn: Connection, key_or_session: str, *, last: int = 12) -> Co
     )
 
 
-def segment_status(seg: Segment, *, is_last: bool) -> str:
+IDLE_AFTER = timedelta(hours=24)  # the same horizon as the live Redis layer
+
+
+def segment_status(seg: Segment, *, is_last: bool, continued_elsewhere: bool = False,
+                   now: datetime | None = None) -> str:
+    """``compacted`` (a later segment exists), ``ended`` (SessionEnd seen, continued in another session by
+    resume, /clear or fork, or idle for 24 h) or ``active``."""
     if not is_last:
         return "compacted"
-    if any(e.kind == "hook:SessionEnd" for e in seg.events):
+    if continued_elsewhere or any(e.kind == "hook:SessionEnd" for e in seg.events):
+        return "ended"
+    if seg.events and (now or datetime.now(UTC)) - seg.events[-1].ts > IDLE_AFTER:
         return "ended"
     return "active"
 

@@ -39,9 +39,11 @@ def pending_sessions(conn: Connection, target: str | None, *, limit: int = EXTRA
             " AND n.state = 'synced' AND n.machine_hash IS NOT NULL AND n.body_hash = h.body_sha",
             (target, DATABASE),
         )
+        # Unconfirmed handovers, and sessions shown "active" that have gone quiet for 24 h (now "ended").
         for r in conn.execute(
             "SELECT DISTINCT h.session_id, s.changed_at FROM session_handover h JOIN sessions s USING (session_id)"
-            " WHERE NOT h.confirmed LIMIT %s", (limit,),
+            " WHERE NOT h.confirmed OR (h.status = 'active' AND s.last_event_at < now() - %s) LIMIT %s",
+            (bridge.IDLE_AFTER, limit),
         ).fetchall():
             found.setdefault(str(r["session_id"]), dict(r))
     conn.commit()
@@ -65,7 +67,8 @@ def session_records(conn: Connection, session_id: str) -> list[dict[str, Any]]:
         is_last = i == len(segments) - 1
         previous = [lk for lk in links if lk["to_key"] == seg.key]
         paras = paragraphs(seg.events, cov)
-        status = bridge.segment_status(seg, is_last=is_last)
+        status = bridge.segment_status(seg, is_last=is_last,
+                                       continued_elsewhere=any(lk["from_key"] == seg.key for lk in links))
         events = seg.events
         out.append({
             "key": seg.key,
@@ -154,10 +157,11 @@ def mark_extracted(conn: Connection, frame: pd.DataFrame) -> None:
         cur.executemany("UPDATE sessions SET extracted_at = %s WHERE session_id = %s",
                         [(changed, sid) for sid, changed in frame.attrs.get("extracted", [])])
         cur.executemany(
-            "INSERT INTO session_handover (key, session_id, body_sha, confirmed, handed_at)"
-            " VALUES (%s, %s, %s, false, now()) ON CONFLICT (key) DO UPDATE SET body_sha = EXCLUDED.body_sha,"
-            " confirmed = false, handed_at = now()",
-            [(row["key"], row["Session ID"], _sha(row["body"] or "")) for row in frame.to_dict(orient="records")],
+            "INSERT INTO session_handover (key, session_id, body_sha, status, confirmed, handed_at)"
+            " VALUES (%s, %s, %s, %s, false, now()) ON CONFLICT (key) DO UPDATE SET body_sha = EXCLUDED.body_sha,"
+            " status = EXCLUDED.status, confirmed = false, handed_at = now()",
+            [(row["key"], row["Session ID"], _sha(row["body"] or ""), row["Status"])
+             for row in frame.to_dict(orient="records")],
         )
     conn.commit()
 

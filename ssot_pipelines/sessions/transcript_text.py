@@ -81,9 +81,10 @@ def _when(e: SessionEvent) -> str:
 
 
 def _who(e: SessionEvent, speaker: str) -> str:
+    """The entry's heading: ``**Speaker** · time`` (subagent turns name their agent)."""
     if e.is_sidechain:
         speaker = f"Subagent {e.agent_id or ''}".rstrip() + f" · {speaker}"
-    return f"{speaker} · {_when(e)}"
+    return f"**{speaker}** · {_when(e)}"
 
 
 def _as_text(value: Any) -> str:
@@ -146,14 +147,13 @@ def render_event(e: SessionEvent, cov: Coverage) -> str | None:
 
 def _render_claude(e: SessionEvent, data: dict[str, Any]) -> str | None:
     if e.kind == "prompt":
-        return f"**User** · {_when(e)}\n{_message_text(e)}" if not e.is_sidechain else \
-            f"**{_who(e, 'Task')}**\n{_message_text(e)}"
+        return f"{_who(e, 'User' if not e.is_sidechain else 'Task')}\n{_message_text(e)}"
     if e.kind == "meta":
-        return f"**{_who(e, 'User (meta)')}**\n{_message_text(e)}"
+        return f"{_who(e, 'User (meta)')}\n{_message_text(e)}"
     if e.kind == "assistant":
-        return f"**{_who(e, 'Assistant')}**\n{_message_text(e)}"
+        return f"{_who(e, 'Assistant')}\n{_message_text(e)}"
     if e.kind == "thinking":
-        return f"**{_who(e, 'Assistant (thinking)')}**\n{_message_text(e)}"
+        return f"{_who(e, 'Assistant (thinking)')}\n{_message_text(e)}"
     if e.kind == "compact_summary":
         return f"**Compaction summary** · {_when(e)}\n{_message_text(e)}"
     if e.kind == "compact_boundary":
@@ -166,20 +166,20 @@ def _render_claude(e: SessionEvent, data: dict[str, Any]) -> str | None:
         for block in content_blocks(data):
             kind = block.get("type")
             if kind == "tool_use":
-                parts.append(f"**{_who(e, 'Tool call')}** {block.get('name', '')} ({block.get('id', '')})\n"
+                parts.append(f"{_who(e, 'Tool call')} {block.get('name', '')} ({block.get('id', '')})\n"
                              f"{json.dumps(block.get('input'), ensure_ascii=False, indent=1)}")
             elif kind == "tool_result":
                 error = " (error)" if block.get("is_error") else ""
-                parts.append(f"**{_who(e, 'Tool result')}**{error} ({block.get('tool_use_id', '')})\n"
+                parts.append(f"{_who(e, 'Tool result')}{error} ({block.get('tool_use_id', '')})\n"
                              f"{_as_text(block.get('content'))}")
             elif kind == "text":
-                parts.append(f"**{_who(e, 'Assistant' if e.kind == 'tool_use' else 'User')}**\n{block.get('text', '')}")
+                parts.append(f"{_who(e, 'Assistant' if e.kind == 'tool_use' else 'User')}\n{block.get('text', '')}")
         return "\n".join(parts)
     if e.kind.startswith("system:"):
         content = data.get("content")
         if not content:
             return None
-        return f"**{_who(e, 'System (' + e.kind[7:] + ')')}**\n{_as_text(content)}"
+        return f"{_who(e, 'System (' + e.kind[7:] + ')')}\n{_as_text(content)}"
     return None
 
 
@@ -216,17 +216,17 @@ def _render_hook(e: SessionEvent, data: dict[str, Any], cov: Coverage) -> str | 
         prompt = str(data.get("prompt", ""))
         if (e.prompt_id and e.prompt_id in cov.prompt_ids) or prompt.strip() in cov.prompts:
             return None
-        return f"**{_who(e, 'User')}**\n{prompt}"
+        return f"{_who(e, 'User')}\n{prompt}"
     if name == "PostToolUse":
         if e.tool_use_id and e.tool_use_id in cov.tool_use_ids:
             return None
-        return (f"**{_who(e, 'Tool call')}** {data.get('tool_name', '')} ({e.tool_use_id or ''})\n"
+        return (f"{_who(e, 'Tool call')} {data.get('tool_name', '')} ({e.tool_use_id or ''})\n"
                 f"{_as_text(data.get('tool_input'))}\n**Tool result**\n{_as_text(data.get('tool_response'))}")
     if name == "Stop":
         text = str(data.get("last_assistant_message") or "")
         if not text or text.strip() in cov.assistant_texts:
             return None
-        return f"**{_who(e, 'Assistant')}**\n{text}"
+        return f"{_who(e, 'Assistant')}\n{text}"
     if name == "PostCompact":
         summary = data.get("compact_summary")
         if summary and not cov.has_compact_summary:
