@@ -256,6 +256,8 @@ def test_worker_and_search_commands_find_what_a_hook_logged(tmp_path: Path, ledg
         monkeypatch.setenv(name, value)
     assert ssot_sessions(["worker", "--once"]) == 0
     capsys.readouterr()
+    assert ssot_sessions(["context", "--json"]) == 0
+    assert [s["session_id"] for s in json.loads(capsys.readouterr().out)] == ["cli-1"]
     assert ssot_sessions(["search", "invoice total rounding", "--json"]) == 0
     [hit] = json.loads(capsys.readouterr().out)
     assert hit["key"] == "cli-1#1"

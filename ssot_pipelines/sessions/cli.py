@@ -43,7 +43,9 @@ def register(subparsers: Any) -> None:
     worker.set_defaults(func=_worker)
 
     ctx = subparsers.add_parser("context", help="the context pack of a session (for a next session or agent)")
-    ctx.add_argument("session", help="a session id (its latest segment) or a segment key <session_id>#<n>")
+    ctx.add_argument("session", nargs="?",
+                     help="a session id (its latest segment) or a segment key <session_id>#<n>; "
+                          "omitted: list the sessions active in the last 24 h (from Redis)")
     ctx.add_argument("--json", action="store_true")
     ctx.set_defaults(func=_context)
 
@@ -143,8 +145,35 @@ def _worker(args: argparse.Namespace) -> int:
     return run_forever(cfg, vectors=vectors, passes=1 if args.once else None)
 
 
+def _active(as_json: bool) -> int:
+    from datetime import UTC, datetime
+
+    import redis
+
+    from ssot_pipelines.notion.setup import resolve_redis_url
+    from ssot_pipelines.sessions.live import active_sessions
+
+    try:
+        found = active_sessions(redis.Redis.from_url(resolve_redis_url(), socket_timeout=5))
+    except (ConfigurationError, redis.RedisError) as exc:
+        print(f"ssot context: Redis is not available ({type(exc).__name__}); give a session id instead",
+              file=sys.stderr)
+        return 2
+    rows = [{"session_id": sid, "last_event_at": datetime.fromtimestamp(ts, UTC).isoformat()} for sid, ts in found]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("no session had an event in the last 24 hours")
+    for row in rows if not as_json else []:
+        print(f"{row['session_id']}  last event {row['last_event_at']}")
+    return 0
+
+
 def _context(args: argparse.Namespace) -> int:
     from ssot_pipelines.sessions.bridge import context_pack
+
+    if not args.session:
+        return _active(args.json)
 
     conn, _ = _ledger()
     with conn:
