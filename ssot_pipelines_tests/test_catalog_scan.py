@@ -290,3 +290,38 @@ def test_a_rename_with_edits_is_recognised_when_git_reports_it(tmp_path: Path, l
     assert result.added == [] and result.deleted == []
     row = ledger.execute("SELECT renamed_from FROM catalog_files WHERE key = 'repo/new_name.py'").fetchone()
     assert row["renamed_from"] == "repo/old_name.py"
+
+
+def test_events_wait_in_the_ledger_while_redis_is_down_and_go_out_later(  # type: ignore[no-untyped-def]
+    tmp_path: Path, ledger, redis_url: str, redis_dir: Path, stop_redis
+) -> None:
+    import redis
+
+    from ssot_pipelines.catalog.events import publish_pending
+    from ssot_pipelines.services.embedded import embedded_redis_url
+
+    repo = make_repo(tmp_path / "repo", {"a.py": "a\n", "b.py": "b\n"})
+    refresh_catalog(ledger, config_for([repo]))
+    stop_redis()
+    down = publish_pending(ledger, redis.Redis.from_url(redis_url, socket_timeout=1), "ssot:catalog:events")
+    assert (down.published, down.pending) == (0, 2)
+    assert down.error and "REDIS_URL" in down.error
+
+    client = redis.Redis.from_url(embedded_redis_url(redis_dir))
+    up = publish_pending(ledger, client, "ssot:catalog:events")
+    assert (up.published, up.pending, up.error) == (2, 0, None)
+    assert sorted(f[b"key"] for _, f in client.xrange("ssot:catalog:events")) == [b"repo/a.py", b"repo/b.py"]
+
+
+def test_explicit_paths_report_unknown_ones_and_drop_newly_ignored_files(tmp_path: Path, ledger) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo(tmp_path / "repo", {"keep.py": "k\n", "build.log": "noise\n"})
+    config = config_for([repo])
+    refresh_catalog(ledger, config)
+    (repo / ".gitignore").write_text("*.log\n")
+
+    result = refresh_catalog(ledger, config, paths=["repo/build.log", "/elsewhere/x.py", "keep.py"])
+
+    assert result.deleted == ["repo/build.log"]
+    assert [p.reason for p in result.problems] == ["unknown_path"]
+    assert "SSOT_REPO_ROOTS" in result.problems[0].message
+    assert (result.scanned, result.unchanged) == (1, 1)
