@@ -251,7 +251,11 @@ def run_forever(cfg: WorkerConfig, *, vectors: Callable[[], tuple[Any, Any]] | N
         tail = bool(cfg.tail_roots) and time.monotonic() - last_tail >= cfg.tail_every_seconds
         if tail:
             last_tail = time.monotonic()
-        report = run_pass(cfg, vectors=vectors, tail=tail)
+        try:
+            report = run_pass(cfg, vectors=vectors, tail=tail)
+        except Exception as exc:  # keep draining: the journal holds everything; the error is shown
+            report = PassReport(errors=[f"pass failed: {type(exc).__name__}: {exc}"])
+            log.exception("ssot worker pass failed")
         done += 1
         if report.errors != last_errors:
             for error in report.errors:
