@@ -132,3 +132,30 @@ def test_deleting_most_files_is_held_back_by_the_mass_deletion_guard(
                               force_archive=True)
     assert forced.archived == 6
     assert set(_notion_catalog(sandbox, manager)) == {"repo/f6.txt", "repo/f7.txt"}
+
+
+def test_rows_whose_sync_failed_are_retried_by_the_next_incremental_sync(
+    tmp_path: Path, sandbox: Any, ledger: Any, ledger_url: str, redis_url: str
+) -> None:
+    from ssot_pipelines.notion.gateway import RetrySettings
+    from ssot_pipelines.sandbox.faults import FaultConfig
+
+    repo = make_repo(tmp_path / "repo", {f"f{i}.txt": f"{i}\n" for i in range(5)})
+    config = config_for([repo])
+    no_retry = RetrySettings(max_attempts=1, base_seconds=0.01)
+    with sync_manager(sandbox, ledger_url, redis_url, retry=no_retry) as manager:
+        manager.sync("file_catalog", build_catalog_records(ledger, config)[0])
+        for i in range(3):
+            (repo / f"f{i}.txt").write_text(f"changed {i}\n")
+        sandbox.set_faults(FaultConfig(error_500=1.0))
+        failed = manager.sync("file_catalog", build_catalog_records(ledger, config)[0])
+        sandbox.set_faults(FaultConfig())
+        assert failed.failed == 3
+
+        frame, result = build_catalog_records(ledger, config)  # no file changed since
+        retried = manager.sync("file_catalog", frame)
+
+    assert result.changed_keys == [] and sorted(frame["key"]) == ["repo/f0.txt", "repo/f1.txt", "repo/f2.txt"]
+    assert (retried.updated, retried.failed) == (3, 0)
+    pages = _notion_catalog(sandbox, manager)
+    assert {k: text_of(p, "SHA") for k, p in pages.items()} == {file_key("repo", p): s for p, s in _tree(repo).items()}
