@@ -301,3 +301,25 @@ def test_a_person_retyping_a_property_gets_a_clear_error_not_a_silent_retype(
             postgres_url=ledger_url, redis_url=redis_url, provision_databases=True,
         )
     assert "'Size'" in str(err.value) and "number" in str(err.value)
+
+
+def test_a_row_whose_relation_target_is_missing_still_gets_its_other_values_and_links_later(
+    sandbox: Any, ledger_url: str, redis_url: str
+) -> None:
+    target = file_row(1)
+    drift = {"key": "drift:" + target["key"], "Name": target["Path"], "File": [target["key"]], "Drift Score": 0.2}
+    with sync_manager(sandbox, ledger_url, redis_url) as sync:
+        sync.sync("drift_board", frame([drift]))
+        changed = sync.sync("drift_board", frame([{**drift, "Drift Score": 0.7}]))
+        assert changed.updated == 1, "other values are written while the relation waits for its target"
+        page_id = sync.page_id("drift_board", drift["key"])
+        page = person(sandbox).pages.retrieve(page_id)
+        assert page["properties"]["Drift Score"]["number"] == 0.7  # type: ignore[index]
+        assert page["properties"]["File"]["relation"] == []  # type: ignore[index]
+        sync.sync("file_catalog", frame([target]))
+        linked = sync.sync("drift_board", frame([{**drift, "Drift Score": 0.7}]))
+        assert linked.updated == 1, "the relation is filled in once its target exists"
+        file_page = sync.page_id("file_catalog", target["key"])
+        page = person(sandbox).pages.retrieve(page_id)
+        assert [r["id"] for r in page["properties"]["File"]["relation"]] == [file_page]  # type: ignore[index]
+        assert sync.sync("drift_board", frame([{**drift, "Drift Score": 0.7}])).requests == 0

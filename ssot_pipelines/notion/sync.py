@@ -185,7 +185,7 @@ class NotionSyncManager:
         # Relations to rows created later in this same run (self relations) resolve on a second pass.
         for record in deferred:
             try:
-                self._sync_one(schema, record, report, None, None, second_pass=True)
+                self._sync_one(schema, record, report, None, None)
             except (NotionError, OversizedValueError, ValueTypeError) as exc:
                 report.failed += 1
                 report.errors.append(f"{record.key}: {exc}")
@@ -212,6 +212,14 @@ class NotionSyncManager:
         ).fetchone()
         self.conn.commit()
         return dict(row["human"]) if row else {}
+
+    def human_values_all(self, database_name: str) -> dict[str, dict[str, Any]]:
+        """The human-owned values last pulled from Notion for every record of a database."""
+        rows = self.conn.execute(
+            "SELECT key, human FROM records WHERE database = %s AND human <> '{}'::jsonb", (database_name,)
+        ).fetchall()
+        self.conn.commit()
+        return {r["key"]: dict(r["human"]) for r in rows}
 
     def pull_human(self, database_name: str, *, since: datetime | None = None) -> int:
         """Pull human-owned values of rows edited in Notion since the last pull; return rows seen."""
@@ -272,14 +280,14 @@ class NotionSyncManager:
         report: SyncReport,
         notion_pages: dict[str, list[dict[str, Any]]] | None,
         deferred: list[SyncRecord] | None,
-        *,
-        second_pass: bool = False,
     ) -> bool:
         desired = self._canonical_values(schema, record)
         relation_ids, unresolved = self._resolve_relations(schema, desired)
         if unresolved and deferred is not None and self._self_relation_pending(schema, unresolved):
             deferred.append(record)
-        machine_hash = _digest(desired) if not unresolved else None
+        # With relation targets still missing, what was written is a partial state: its hash differs from
+        # the complete one, so the row is written again once the targets exist.
+        machine_hash = _digest(desired) if not unresolved else "partial:" + _digest([desired, relation_ids])
         body_hash = _text_digest(record.body) if record.body is not None else None
         row = self._row(schema.name, record.key)
 
@@ -291,7 +299,7 @@ class NotionSyncManager:
                 report.recreated += 1
                 self._forget(schema.name, record.key)
                 row = None
-            elif live and row["state"] == "synced" and machine_hash is not None:
+            elif live and row["state"] == "synced":
                 actual = self._decoded_machine(schema, live[0])
                 if actual != self._expected_decoded(schema, desired, relation_ids):
                     report.repaired += 1
@@ -306,19 +314,16 @@ class NotionSyncManager:
             self._restore(row["page_id"])
         page_id = str(row["page_id"])
         changed = False
-        if row["state"] == "archived" or row["machine_hash"] != machine_hash or machine_hash is None:
-            if machine_hash is None and row["machine_hash"] is None and not second_pass and row["state"] != "archived":
-                pass  # still waiting for relation targets; nothing new to write
-            else:
-                self._set_row(schema.name, record.key, state="writing")
-                self.gateway.call(
-                    "PATCH",
-                    f"pages/{page_id}",
-                    body={"properties": self._payload(schema, desired, relation_ids)},
-                    kind=Call.UPDATE,
-                )
-                self._set_row(schema.name, record.key, state="synced", machine_hash=machine_hash)
-                changed = True
+        if row["state"] == "archived" or row["machine_hash"] != machine_hash:
+            self._set_row(schema.name, record.key, state="writing")
+            self.gateway.call(
+                "PATCH",
+                f"pages/{page_id}",
+                body={"properties": self._payload(schema, desired, relation_ids)},
+                kind=Call.UPDATE,
+            )
+            self._set_row(schema.name, record.key, state="synced", machine_hash=machine_hash)
+            changed = True
         if record.body is not None and row["body_hash"] != body_hash:
             self._write_body(schema, record.key, page_id, record.body, row)
             report.body_writes += 1
