@@ -23,11 +23,11 @@ CAPABILITY_COMMANDS = (
 
 
 def _setup(args: argparse.Namespace) -> int:
-    from ssot_pipelines.notion.setup import open_sync_manager_with_report
+    from ssot_pipelines.notion.setup import open_sync_manager
 
-    manager, report = open_sync_manager_with_report(provision_databases=True)
+    manager = open_sync_manager(provision_databases=True)
     try:
-        print(f"Notion at {manager.gateway.base_url}: {report.summary()}")
+        print(f"Notion at {manager.gateway.base_url}: {manager.provisioned.summary()}")
         for name, ids in sorted(manager.ids.items()):
             print(f"  {name:22} database {ids.database_id}  data source {ids.data_source_id}")
         if args.schemas:

@@ -105,7 +105,8 @@ def notion_sync_asset(
         embedder: EmbedderResource,
         notifier: NotifierResource,
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-        manager, provisioned = notion.open(postgres.resolved_url(), redis.resolved_url(), provision=None)
+        manager = notion.open(postgres.resolved_url(), redis.resolved_url(), provision=None)
+        provisioned = manager.provisioned
         ledger = postgres.connect()
         try:
             ctx = ExtractContext(

@@ -22,7 +22,8 @@ from ssot_pipelines.schemas import ALL_DATABASES
 def notion_databases(
     context: dg.AssetExecutionContext, notion: NotionResource, postgres: PostgresResource, redis: RedisResource
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    manager, report = notion.open(postgres.resolved_url(), redis.resolved_url(), provision=True)
+    manager = notion.open(postgres.resolved_url(), redis.resolved_url(), provision=True)
+    report = manager.provisioned
     try:
         ids = {
             name: {"database_id": i.database_id, "data_source_id": i.data_source_id}

@@ -96,28 +96,13 @@ def open_sync_manager(
     rps: float | None = None,
     retry: RetrySettings | None = None,
     provision_databases: bool | None = None,
-) -> NotionSyncManager:
-    """A NotionSyncManager with the seven databases provisioned (idempotent) and the ledger migrated."""
-    manager, _ = open_sync_manager_with_report(
-        notion_base_url, token, parent_page_id, postgres_url, redis_url,
-        rps=rps, retry=retry, provision_databases=provision_databases,
-    )
-    return manager
-
-
-def open_sync_manager_with_report(
-    notion_base_url: str | None = None,
-    token: str | None = None,
-    parent_page_id: str | None = None,
-    postgres_url: str | None = None,
-    redis_url: str | None = None,
-    *,
-    rps: float | None = None,
-    retry: RetrySettings | None = None,
-    provision_databases: bool | None = True,
     notion_version: str | None = None,
-) -> tuple[NotionSyncManager, ProvisionReport]:
-    """Like open_sync_manager; ``provision_databases=None`` provisions only when the ledger lacks a database."""
+) -> NotionSyncManager:
+    """A NotionSyncManager over the seven databases, with the ledger migrated.
+
+    ``provision_databases``: True provisions (idempotent), None only when the ledger lacks a database,
+    False never. What provisioning did is in ``manager.provisioned``.
+    """
     target = resolve_target(
         token=token, base_url=notion_base_url, parent_page_id=parent_page_id, notion_version=notion_version
     )
@@ -135,4 +120,6 @@ def open_sync_manager_with_report(
     ids = load_ids(conn, target.target_id)
     if provision_databases or (provision_databases is None and not set(DATABASES) <= set(ids)):
         ids, report = provision(gateway, conn, target.target_id, target.parent_page_id)
-    return NotionSyncManager(gateway, conn, target.target_id, ids), report
+    manager = NotionSyncManager(gateway, conn, target.target_id, ids)
+    manager.provisioned = report
+    return manager

@@ -23,7 +23,7 @@ import psycopg
 
 from ssot_pipelines.notion.codec import ValueTypeError, canonical, decode, encode, normalize_id, selectable
 from ssot_pipelines.notion.gateway import AmbiguousWriteError, Call, NotionError, NotionGateway
-from ssot_pipelines.notion.provision import DatabaseIds
+from ssot_pipelines.notion.provision import DatabaseIds, ProvisionReport
 from ssot_pipelines.notion.text import (
     OversizedValueError,
     batch_blocks,
@@ -135,6 +135,7 @@ class NotionSyncManager:
         self.conn = conn
         self.target = target
         self.ids = dict(ids)
+        self.provisioned = ProvisionReport()
 
     def close(self) -> None:
         self.gateway.close()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from ssot_pipelines.notion.provision import ProvisionReport
-from ssot_pipelines.notion.setup import open_sync_manager_with_report
+from ssot_pipelines.notion.setup import open_sync_manager
 from ssot_pipelines.notion.sync import NotionSyncManager
 
 
@@ -20,9 +19,9 @@ class NotionResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
 
     def open(
         self, postgres_url: str, redis_url: str, *, provision: bool | None = None
-    ) -> tuple[NotionSyncManager, ProvisionReport]:
+    ) -> NotionSyncManager:
         """A sync manager over the provisioned databases (provisioning them when the ledger lacks any)."""
-        return open_sync_manager_with_report(
+        return open_sync_manager(
             notion_base_url=self.base_url or None,
             token=self.token or None,
             parent_page_id=self.parent_page_id or None,
