@@ -47,3 +47,38 @@ def git_renames(root: str, old_commit: str, new_commit: str) -> dict[str, str]:
 
 def _readable(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
+
+
+def git_dirty_paths(root: str) -> list[str] | None:
+    """Paths git reports as not clean (modified, staged, deleted, untracked; each untracked file listed).
+
+    Uses no optional locks, so it never writes the user's index. None when git cannot answer or a path
+    is not valid UTF-8 (the caller then walks the tree instead).
+    """
+    out = _git(root, "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all",
+               "--no-renames", "--ignore-submodules=all")
+    if out is None:
+        return None
+    try:
+        return [entry[3:].decode("utf-8") for entry in out.split(b"\0") if len(entry) > 3]
+    except UnicodeDecodeError:
+        return None
+
+
+def git_changed_paths(root: str, old_commit: str, new_commit: str) -> list[str] | None:
+    """Paths that differ between two commits (both sides of a rename), or None when git cannot say."""
+    out = _git(root, "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", old_commit, new_commit)
+    if out is None:
+        return None
+    try:
+        return [p.decode("utf-8") for p in out.split(b"\0") if p]
+    except UnicodeDecodeError:
+        return None
+
+
+def _git(root: str, *args: str) -> bytes | None:
+    try:
+        done = subprocess.run(["git", "-C", root, *args], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None

@@ -18,7 +18,7 @@ import psycopg
 from ssot_pipelines.catalog import events as catalog_events
 from ssot_pipelines.catalog.config import CatalogConfig, RepoRoot
 from ssot_pipelines.catalog.filetypes import describe
-from ssot_pipelines.catalog.gitinfo import git_head, git_renames
+from ssot_pipelines.catalog.gitinfo import git_dirty_paths, git_head, git_renames
 from ssot_pipelines.catalog.hashing import CHUNK, BlobDigest, FileChangedWhileHashing, NotARegularFile, hash_path
 from ssot_pipelines.catalog.scan import (
     CHANGED_WHILE_HASHING,
@@ -35,6 +35,7 @@ from ssot_pipelines.catalog.scan import (
 from ssot_pipelines.catalog.state import (
     FileEntry,
     delete_entries,
+    extend_dirty,
     file_key,
     load_stats,
     move_notion_row,
@@ -241,6 +242,7 @@ def _refresh(
 ) -> RefreshResult:
     started = time.monotonic()
     result = RefreshResult(mode="full" if full else ("paths" if paths else "incremental"))
+    dirty_before: dict[str, list[str] | None] = {}
     keep_pages = (not full) if keep_pages_on_rename is None else keep_pages_on_rename
     configured = [r.name for r in config.roots]
     scan = ScanResult()
@@ -259,6 +261,10 @@ def _refresh(
         candidates = [f for f in scan.files if known.get(f.repo, {}).get(f.path) != stat_tuple(f)]
         result.scanned = len(scan.files)
     else:
+        if not dry_run:
+            # Paths git calls not clean before and after the walk: the sensor re-checks them (see detect.py).
+            dirty_before = {r.name: git_dirty_paths(str(r.path)) if git_head(str(r.path)) else None
+                            for r in config.roots if os.path.isdir(r.path)}
         known = load_stats(conn, repos=None if full else configured)
         scan = scan_roots(config, known=known)
         # Deletions only where the walk was complete: a missing root must not empty the catalog.
@@ -308,7 +314,7 @@ def _refresh(
     result.renamed = renames
 
     if not dry_run:
-        _commit(conn, config, result, touched, still_gone, keep_pages, full)
+        _commit(conn, config, result, touched, still_gone, keep_pages, full, dirty_before)
     result.seconds = time.monotonic() - started
     return result
 
@@ -375,7 +381,7 @@ def _pair_renames(
 
 def _commit(
     conn: psycopg.Connection[Any], config: CatalogConfig, result: RefreshResult, touched: list[FileEntry],
-    gone: list[dict[str, Any]], keep_pages: bool, full: bool,
+    gone: list[dict[str, Any]], keep_pages: bool, full: bool, dirty_before: dict[str, list[str] | None],
 ) -> None:
     ev = catalog_events.CatalogEvent
     with conn.transaction():
@@ -397,4 +403,18 @@ def _commit(
         if result.mode != "paths":
             for root in config.roots:
                 if os.path.isdir(root.path):
-                    record_repo(conn, root.name, str(root.path), git_head(str(root.path)), full=full)
+                    head = git_head(str(root.path))
+                    after = git_dirty_paths(str(root.path)) if head else None
+                    before = dirty_before.get(root.name)
+                    dirty = None if after is None or before is None else sorted({*before, *after})
+                    record_repo(conn, root.name, str(root.path), head, full=full, dirty=dirty)
+        else:
+            touched_paths: dict[str, list[str]] = defaultdict(list)
+            for e in (*result.added, *result.changed, *touched, *(r.entry for r in result.renamed)):
+                touched_paths[e.repo].append(e.path)
+            for g in gone:
+                touched_paths[g["repo"]].append(g["path"])
+            for r in result.renamed:
+                touched_paths[r.entry.repo].append(r.old_key.split("/", 1)[1])
+            for repo, repo_paths in touched_paths.items():
+                extend_dirty(conn, repo, repo_paths)

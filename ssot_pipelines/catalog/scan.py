@@ -148,7 +148,7 @@ def _root_chain(root: RepoRoot, excludes: Iterable[str]) -> _IgnoreChain:
     return tuple(chain)
 
 
-def _check_symlink(full: str, root_real: str, rel: str, result: ScanResult) -> bool:
+def check_symlink(full: str, root_real: str, rel: str, result: ScanResult) -> bool:
     """Whether a symlink may be catalogued (as its target text): not a loop and not leaving the root."""
     try:
         os.stat(full)
@@ -231,7 +231,7 @@ def walk_repository(root: RepoRoot, excludes: Iterable[str], result: ScanResult,
                 continue
             mode = st.st_mode
             if stat.S_ISLNK(mode):
-                if not _check_symlink(entry.path, root_real, rel, result):
+                if not check_symlink(entry.path, root_real, rel, result):
                     continue
             elif not stat.S_ISREG(mode):
                 result.report(SPECIAL_FILE, rel, f"{rel}: a FIFO, socket or device; skipped")
@@ -286,7 +286,7 @@ def stat_paths(
             result.report(UNREADABLE, rel, f"{rel}: cannot stat ({exc.strerror}); check its permissions")
             continue
         if stat.S_ISLNK(st.st_mode):
-            if not _check_symlink(full, os.path.realpath(str(root.path)), rel, result):
+            if not check_symlink(full, os.path.realpath(str(root.path)), rel, result):
                 continue
         elif not stat.S_ISREG(st.st_mode):
             result.report(SPECIAL_FILE, rel, f"{rel}: a FIFO, socket or device; skipped")
@@ -296,15 +296,25 @@ def stat_paths(
     return gone
 
 
-def is_excluded(config: CatalogConfig, root: RepoRoot, rel: str) -> bool:
-    """Whether a repo-relative path is left out by the excludes or any .gitignore on its way down."""
+def is_excluded(config: CatalogConfig, root: RepoRoot, rel: str,
+                cache: dict[str, IgnoreRules | None] | None = None) -> bool:
+    """Whether a repo-relative path is left out by the excludes or any .gitignore on its way down.
+
+    ``cache`` (gitignore path → rules) saves re-reading the same .gitignore files for many paths.
+    """
     chain = list(_root_chain(root, config.excludes))
     parts = rel.split("/")
     if ".git" in parts:
         return True
     prefix = ""
     for i, part in enumerate(parts):
-        spec = _load_ignore(os.path.join(str(root.path), *parts[:i], ".gitignore"))
+        ignore_file = os.path.join(str(root.path), *parts[:i], ".gitignore")
+        if cache is None:
+            spec = _load_ignore(ignore_file)
+        else:
+            if ignore_file not in cache:
+                cache[ignore_file] = _load_ignore(ignore_file)
+            spec = cache[ignore_file]
         if spec is not None:
             chain.append((prefix, spec))
         last = i == len(parts) - 1

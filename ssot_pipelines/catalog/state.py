@@ -196,15 +196,34 @@ def unsynced_keys(conn: psycopg.Connection[Any], repos: Sequence[str]) -> list[s
     return [r["key"] for r in rows]
 
 
-def record_repo(conn: psycopg.Connection[Any], repo: str, root: str, head: str | None, *, full: bool) -> None:
+def record_repo(conn: psycopg.Connection[Any], repo: str, root: str, head: str | None, *, full: bool,
+                dirty: list[str] | None) -> None:
+    """After a walk of the whole repository: its HEAD and the paths git called not clean (None: unknown)."""
     conn.execute(
-        "INSERT INTO catalog_repos (repo, root, head_commit, last_sync_at, last_full_sync_at)"
-        " VALUES (%s, %s, %s, now(), CASE WHEN %s THEN now() END)"
-        " ON CONFLICT (repo) DO UPDATE SET root = EXCLUDED.root,"
-        " head_commit = COALESCE(EXCLUDED.head_commit, catalog_repos.head_commit), last_sync_at = now(),"
+        "INSERT INTO catalog_repos (repo, root, head_commit, last_sync_at, last_full_sync_at, dirty_paths)"
+        " VALUES (%s, %s, %s, now(), CASE WHEN %s THEN now() END, %s)"
+        " ON CONFLICT (repo) DO UPDATE SET root = EXCLUDED.root, head_commit = EXCLUDED.head_commit,"
+        " last_sync_at = now(), dirty_paths = EXCLUDED.dirty_paths,"
         " last_full_sync_at = COALESCE(EXCLUDED.last_full_sync_at, catalog_repos.last_full_sync_at)",
-        (repo, root, head, full),
+        (repo, root, head, full, dirty),
     )
+
+
+def extend_dirty(conn: psycopg.Connection[Any], repo: str, paths: Sequence[str]) -> None:
+    """After refreshing only some paths: keep them in the set the sensor re-checks until the next walk."""
+    if paths:
+        conn.execute(
+            "UPDATE catalog_repos SET dirty_paths = ARRAY(SELECT DISTINCT unnest(dirty_paths || %s::text[]))"
+            " WHERE repo = %s AND dirty_paths IS NOT NULL",
+            (list(paths), repo),
+        )
+
+
+def repo_records(conn: psycopg.Connection[Any]) -> dict[str, tuple[str | None, list[str] | None]]:
+    """Per repository: (HEAD at the last walk, paths git called not clean then)."""
+    rows = conn.execute("SELECT repo, head_commit, dirty_paths FROM catalog_repos").fetchall()
+    conn.commit()
+    return {r["repo"]: (r["head_commit"], r["dirty_paths"]) for r in rows}
 
 
 def repo_heads(conn: psycopg.Connection[Any]) -> dict[str, str | None]:
