@@ -40,7 +40,8 @@ def file_change_sensor(
     with closing(postgres.connect()) as conn:
         changes = detect_changes(conn, config, deadline=time.monotonic() + TICK_BUDGET_SECONDS)
     cursor = json.loads(context.cursor) if context.cursor else {}
-    seen = f"{changes.scanned} files stat'ed in {changes.seconds:.2f}s"
+    how = f"git for {', '.join(changes.via_git)}" if changes.via_git else "a stat of every file"
+    seen = f"{changes.scanned} files checked through {how} in {changes.seconds:.2f}s"
     if not changes:
         return dg.SkipReason(f"no file changed since the last sync ({seen})")
     if changes.fingerprint == cursor.get("fingerprint"):
