@@ -406,7 +406,9 @@ def _commit(
                     head = git_head(str(root.path))
                     after = git_dirty_paths(str(root.path)) if head else None
                     before = dirty_before.get(root.name)
-                    dirty = None if after is None or before is None else sorted({*before, *after})
+                    # Files that could not be read this time stay on the sensor's list too.
+                    retry = {p.path for p in result.problems if p.reason != UNKNOWN_PATH}
+                    dirty = None if after is None or before is None else sorted({*before, *after, *retry})
                     record_repo(conn, root.name, str(root.path), head, full=full, dirty=dirty)
         else:
             touched_paths: dict[str, list[str]] = defaultdict(list)
