@@ -33,18 +33,19 @@ from ssot_pipelines.catalog.scan import (
     stat_paths,
 )
 from ssot_pipelines.catalog.state import (
+    DATABASE,
     FileEntry,
     delete_entries,
     extend_dirty,
     file_key,
     load_stats,
-    move_notion_row,
     record_rename,
     record_repo,
     repo_heads,
     stat_tuple,
     upsert_entries,
 )
+from ssot_pipelines.notion.sync import rekey
 
 UNKNOWN_PATH = "unknown_path"
 _REFRESH_LOCK = 0x5507_CA7A  # advisory lock id: one catalog refresh at a time
@@ -390,7 +391,7 @@ def _commit(
                        content_changed=True)
         upsert_entries(conn, touched, content_changed=False)
         for rename in result.renamed:
-            rename.page_kept = keep_pages and move_notion_row(conn, rename.old_key, rename.entry.key)
+            rename.page_kept = keep_pages and rekey(conn, DATABASE, rename.old_key, rename.entry.key)
             record_rename(conn, rename.entry.repo, rename.old_key, rename.entry.key, rename.entry.sha,
                           rename.detected_by, rename.page_kept)
         result.events_queued = catalog_events.queue_events(conn, [

@@ -162,30 +162,6 @@ def record_rename(conn: psycopg.Connection[Any], repo: str, old_key: str, new_ke
     )
 
 
-def move_notion_row(conn: psycopg.Connection[Any], old_key: str, new_key: str) -> bool:
-    """Point the Notion page of ``old_key`` at ``new_key``, so a renamed file keeps its page.
-
-    The page keeps its Notes, comments, page history and the relations other databases hold to it;
-    the next sync writes the new Path and Key onto it. Returns False (nothing moved) when the new key
-    already has a row of its own, in which case the caller archives the old page and creates a new one.
-    """
-    with conn.transaction():
-        taken = conn.execute(
-            "SELECT 1 FROM notion_rows WHERE database = %s AND key = %s LIMIT 1", (DATABASE, new_key)
-        ).fetchone()
-        had = conn.execute(
-            "SELECT 1 FROM notion_rows WHERE database = %s AND key = %s AND state <> 'archived' LIMIT 1",
-            (DATABASE, old_key),
-        ).fetchone()
-        if taken or not had:
-            return False
-        conn.execute("DELETE FROM records WHERE database = %s AND key = %s", (DATABASE, new_key))
-        conn.execute("UPDATE records SET key = %s WHERE database = %s AND key = %s", (new_key, DATABASE, old_key))
-        conn.execute("UPDATE notion_rows SET key = %s WHERE database = %s AND key = %s",
-                     (new_key, DATABASE, old_key))
-    return True
-
-
 def unsynced_keys(conn: psycopg.Connection[Any], repos: Sequence[str]) -> list[str]:
     """Catalogued files whose Notion row is missing or was left mid-write by an earlier failed sync."""
     rows = conn.execute(

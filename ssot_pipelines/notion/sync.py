@@ -21,7 +21,15 @@ from typing import Any
 import pandas as pd
 import psycopg
 
-from ssot_pipelines.notion.codec import ValueTypeError, canonical, decode, encode, normalize_id, selectable
+from ssot_pipelines.notion.codec import (
+    ValueTypeError,
+    canonical,
+    decode,
+    encode,
+    is_missing,
+    normalize_id,
+    selectable,
+)
 from ssot_pipelines.notion.gateway import AmbiguousWriteError, Call, NotionError, NotionGateway
 from ssot_pipelines.notion.provision import DatabaseIds, ProvisionReport
 from ssot_pipelines.notion.text import (
@@ -105,12 +113,37 @@ def records_from_frame(frame: pd.DataFrame | Iterable[SyncRecord]) -> list[SyncR
         out.append(
             SyncRecord(
                 key=str(row["key"]),
-                values={c: row[c] for c in columns},
+                # pandas marks a missing value NaN/NaT whatever the column's type: it means "no value"
+                values={c: None if is_missing(row[c]) else row[c] for c in columns},
                 body=None if body is None or (isinstance(body, float) and body != body) else str(body),
                 priority=0 if priority is None or priority != priority else int(priority),
             )
         )
     return out
+
+
+def rekey(conn: psycopg.Connection[Any], database_name: str, old_key: str, new_key: str) -> bool:
+    """Give a record a new key and keep its Notion page (a renamed file keeps its page, Notes and links).
+
+    The next sync writes the new Key onto the page. Returns False, moving nothing, when the old key has
+    no live page or the new key already has a row of its own (then the old page is archived as usual).
+    """
+    with conn.transaction():
+        taken = conn.execute(
+            "SELECT 1 FROM notion_rows WHERE database = %s AND key = %s LIMIT 1", (database_name, new_key)
+        ).fetchone()
+        had = conn.execute(
+            "SELECT 1 FROM notion_rows WHERE database = %s AND key = %s AND state <> 'archived' LIMIT 1",
+            (database_name, old_key),
+        ).fetchone()
+        if taken or not had:
+            return False
+        conn.execute("DELETE FROM records WHERE database = %s AND key = %s", (database_name, new_key))
+        for table in ("records", "notion_rows"):
+            conn.execute(
+                f"UPDATE {table} SET key = %s WHERE database = %s AND key = %s", (new_key, database_name, old_key)
+            )
+    return True
 
 
 def _digest(data: Any) -> str:
