@@ -71,6 +71,27 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _stage(args: argparse.Namespace) -> int:
+    from ssot_pipelines.ledger import connect, migrate, resolve_postgres_url
+    from ssot_pipelines.ledger.staging import StagingError, read_records, stage_records
+
+    try:
+        records = read_records(Path(args.file))
+        with connect(resolve_postgres_url()) as conn:
+            migrate(conn)
+            conn.commit()
+            result = stage_records(conn, args.database, records, replace=args.replace)
+    except StagingError as exc:
+        print(f"ssot stage: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"staged {result.staged} {result.database} records"
+        + (f", withdrew {result.withdrawn}" if args.replace else "")
+        + f"; run `dagster asset materialize -m ssot_pipelines.definitions --select {result.database}` to sync"
+    )
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
     rows = [
         ("Notion", "real workspace (NOTION_TOKEN)" if env("NOTION_TOKEN") else "local sandbox"),
@@ -98,6 +119,11 @@ def build_parser(capabilities: Sequence[str] = CAPABILITY_COMMANDS) -> argparse.
     verify.add_argument("database", nargs="*", help="databases to check (default: all seven)")
     verify.add_argument("--show", type=int, default=10, help="problems to print per database")
     verify.set_defaults(func=_verify)
+    stage = sub.add_parser("stage", help="stage records for a database from a .jsonl, .json or .csv file")
+    stage.add_argument("database", help="e.g. task_tracking or slack_conversations")
+    stage.add_argument("file", help="records: 'key', property values by Notion name, optional 'body', 'priority'")
+    stage.add_argument("--replace", action="store_true", help="withdraw staged records missing from the file")
+    stage.set_defaults(func=_stage)
     status = sub.add_parser("status", help="which services are configured and which are embedded")
     status.set_defaults(func=_status)
     for module_name in capabilities:

@@ -69,3 +69,21 @@ def frame(rows: list[dict[str, Any]], mode: str = "full", vanished: list[str] | 
     df.attrs["sync_mode"] = mode
     df.attrs["vanished"] = vanished or []
     return df
+
+
+def dagster_resources(sandbox: Any, ledger_url: str, redis_url: str) -> dict[str, Any]:
+    """The resources definitions.py binds, pointed at the test's sandbox, ledger and Redis."""
+    from ssot_pipelines.resources.notifier import NotifierResource
+    from ssot_pipelines.resources.notion import NotionResource
+    from ssot_pipelines.resources.stores import PostgresResource, RedisResource
+    from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
+
+    return {
+        "notion": NotionResource(token="sandbox-token", parent_page_id=sandbox.root_page_id, base_url=sandbox.url,
+                                 requests_per_second=1000.0),
+        "postgres": PostgresResource(url=ledger_url),
+        "redis": RedisResource(url=redis_url),
+        "vectors": VectorsResource(postgres_url=ledger_url),
+        "embedder": EmbedderResource(kind="hashing"),
+        "notifier": NotifierResource(),
+    }

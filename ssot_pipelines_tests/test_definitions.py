@@ -11,11 +11,8 @@ from typing import Any
 import dagster as dg
 
 from ssot_pipelines.definitions import defs
-from ssot_pipelines.resources.notifier import NotifierResource
-from ssot_pipelines.resources.notion import NotionResource
-from ssot_pipelines.resources.stores import PostgresResource, RedisResource
-from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
 from ssot_pipelines.schemas import ALL_DATABASES
+from ssot_pipelines_tests.notion_helpers import dagster_resources
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,30 +43,18 @@ def test_dagster_cli_validates_the_code_location() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def resources_for(sandbox: Any, ledger_url: str, redis_url: str) -> dict[str, Any]:
-    return {
-        "notion": NotionResource(token="sandbox-token", parent_page_id=sandbox.root_page_id, base_url=sandbox.url,
-                                 requests_per_second=1000.0),
-        "postgres": PostgresResource(url=ledger_url),
-        "redis": RedisResource(url=redis_url),
-        "vectors": VectorsResource(postgres_url=ledger_url),
-        "embedder": EmbedderResource(kind="hashing"),
-        "notifier": NotifierResource(),
-    }
-
-
 def test_provisioning_asset_creates_the_databases_and_reports_them(
     sandbox: Any, ledger_url: str, redis_url: str
 ) -> None:
     from ssot_pipelines.assets.provisioning import notion_databases, task_tracking
 
     result = dg.materialize(
-        [notion_databases, task_tracking], resources=resources_for(sandbox, ledger_url, redis_url)
+        [notion_databases, task_tracking], resources=dagster_resources(sandbox, ledger_url, redis_url)
     )
     assert result.success
     meta = result.asset_materializations_for_node("notion_databases")[0].metadata
     assert meta["created"].value == 7
-    again = dg.materialize([notion_databases], resources=resources_for(sandbox, ledger_url, redis_url))
+    again = dg.materialize([notion_databases], resources=dagster_resources(sandbox, ledger_url, redis_url))
     assert again.asset_materializations_for_node("notion_databases")[0].metadata["created"].value == 0
     sync_meta = result.asset_materializations_for_node("task_tracking")[0].metadata
     assert sync_meta["failed"].value == 0 and "preview" in sync_meta

@@ -15,7 +15,7 @@ from ssot_pipelines.analysis.store import record_report
 from ssot_pipelines.drift.defs import defs as drift_defs
 from ssot_pipelines.drift.defs import drift_board, secondbrain_tasks
 from ssot_pipelines.ledger import connect
-from ssot_pipelines_tests.analysis_fixtures import dagster_resources
+from ssot_pipelines_tests.notion_helpers import dagster_resources
 from ssot_pipelines_tests.test_drift import OFF_SPEC, make_repo
 
 

@@ -1,0 +1,73 @@
+"""Records staged from a file reach Notion through their database's asset; a bad file stages nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from ssot_pipelines.assets.provisioning import notion_databases, task_tracking
+from ssot_pipelines.cli import main
+from ssot_pipelines.ledger import connect
+from ssot_pipelines.ledger.staging import StagingError, read_records, stage_records
+from ssot_pipelines_tests.notion_helpers import dagster_resources, live_rows, person
+
+TASKS = [
+    {"key": "T-1", "Name": "Plan the migration", "Task ID": "T-1", "Assigned Agent": "Planner", "Priority": "P1"},
+    {"key": "T-2", "Name": "Write the migration", "Task ID": "T-2", "Assigned Agent": "Executor",
+     "Priority": "P1", "Dependencies": ["T-1"], "body": "Steps:\n1. add the column\n2. backfill 🚀"},
+    {"key": "T-3", "Name": "Review it", "Task ID": "T-3", "Assigned Agent": "Reviewer", "Priority": "P2",
+     "Dependencies": ["T-2", "T-1"]},
+]
+
+
+def test_staged_tasks_sync_with_their_dependencies_and_bodies(
+    tmp_path: Path, sandbox: Any, ledger_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("\n".join(json.dumps(t) for t in TASKS) + "\n", encoding="utf-8")
+    monkeypatch.setenv("POSTGRES_URL", ledger_url)
+    assert main(["stage", "task_tracking", str(path)]) == 0
+
+    resources = dagster_resources(sandbox, ledger_url, redis_url)
+    result = dg.materialize([notion_databases, task_tracking], resources=resources)
+    assert result.success
+    meta = result.asset_materializations_for_node("task_tracking")[0].metadata
+    assert (meta["created"].value, meta["failed"].value) == (3, 0)
+    ds = result.asset_materializations_for_node("notion_databases")[0].metadata["ids"].value["task_tracking"]
+    rows = live_rows(person(sandbox), ds["data_source_id"])
+    ids = {key: pages[0]["id"] for key, pages in rows.items()}
+    deps = {r["id"] for r in rows["T-3"][0]["properties"]["Dependencies"]["relation"]}
+    assert deps == {ids["T-1"], ids["T-2"]}
+
+    # withdrawing a task from the source archives it on the next sync
+    path.write_text("\n".join(json.dumps(t) for t in TASKS[:2]) + "\n", encoding="utf-8")
+    assert main(["stage", "task_tracking", str(path), "--replace"]) == 0
+    again = dg.materialize([task_tracking], resources=resources)
+    assert again.asset_materializations_for_node("task_tracking")[0].metadata["archived"].value == 1
+    assert sorted(live_rows(person(sandbox), ds["data_source_id"])) == ["T-1", "T-2"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"key": "T-9", "Name": "ok"}\n{"key": "T-10", "Colour": "red"}\n', "not machine-owned"),
+        ('{"key": "T-9", "Name": "ok"}\n{"key": "T-10", "Name": \n', "not valid JSON"),
+        ('{"Name": "no key"}\n', "no 'key'"),
+        ('{"key": "T-9", "Status": "done"}\n', "not machine-owned"),  # Status belongs to people
+    ],
+)
+def test_a_bad_file_is_refused_whole_and_changes_nothing(
+    tmp_path: Path, ledger_url: str, content: str, message: str
+) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content, encoding="utf-8")
+    with connect(ledger_url) as conn:
+        stage_records(conn, "task_tracking", [{"key": "T-1", "Name": "kept"}])
+        with pytest.raises(StagingError, match=message):
+            stage_records(conn, "task_tracking", read_records(path), replace=True)
+        rows = conn.execute("SELECT key, present FROM records WHERE database = 'task_tracking'").fetchall()
+    assert [(r["key"], r["present"]) for r in rows] == [("T-1", True)]
