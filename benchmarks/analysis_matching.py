@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analysis_common import throwaway_ledger
+from ledger_db import throwaway_ledger
 
 from ssot_pipelines.analysis.findings import ParsedReport, RawFinding
 from ssot_pipelines.analysis.lifecycle import AnalysisScope, plan_lifecycle

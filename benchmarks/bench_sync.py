@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import psycopg
+from ledger_db import throwaway_ledger
 from notion_client import Client
 
-from ssot_pipelines.ledger import connect, migrate
 from ssot_pipelines.notion.gateway import RetrySettings
 from ssot_pipelines.notion.setup import open_sync_manager
 from ssot_pipelines.sandbox import SandboxServer
@@ -47,18 +46,6 @@ def rows(n: int, gen: int = 0, start: int = 0) -> pd.DataFrame:
     )
     df.attrs["sync_mode"] = "full"
     return df
-
-
-def fresh_ledger(server_url: str, name: str) -> str:
-    with psycopg.connect(server_url, autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        c.execute(f'CREATE DATABASE "{name}"')
-    base, _, query = server_url.partition("?")
-    url = base.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
-    with connect(url) as conn:
-        migrate(conn)
-        conn.commit()
-    return url
 
 
 def bench_requests(sandbox: SandboxServer, ledger: str, redis_url: str, n: int) -> None:
@@ -171,9 +158,12 @@ def main() -> None:
         pg = embedded_postgres_url(Path(tmp) / "pg")
         redis_url = embedded_redis_url(Path(tmp) / "redis")
         with SandboxServer(Path(tmp) / "notion.sqlite", rate_limit_rps=None) as sandbox:
-            bench_requests(sandbox, fresh_ledger(pg, "bench_requests"), redis_url, args.records)
-            bench_overhead(sandbox, fresh_ledger(pg, "bench_overhead"), redis_url, args.overhead_records)
-            bench_pacing(sandbox, fresh_ledger(pg, "bench_pacing"), redis_url, args.pace_records, args.rps)
+            with throwaway_ledger("requests", pg) as (url, _):
+                bench_requests(sandbox, url, redis_url, args.records)
+            with throwaway_ledger("overhead", pg) as (url, _):
+                bench_overhead(sandbox, url, redis_url, args.overhead_records)
+            with throwaway_ledger("pacing", pg) as (url, _):
+                bench_pacing(sandbox, url, redis_url, args.pace_records, args.rps)
 
 
 if __name__ == "__main__":

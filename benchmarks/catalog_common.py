@@ -5,18 +5,11 @@ from __future__ import annotations
 import os
 import random
 import sys
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ssot_pipelines.ledger import connect, migrate, resolve_postgres_url  # noqa: E402
 
 WORDS = ("sync", "ledger", "notion", "catalog", "drift", "value", "return", "import", "def", "class", "self")
 
@@ -54,23 +47,3 @@ def build_tree(root: Path, files: int, *, seed: int = 7, per_dir: int = 100) -> 
         total += len(data)
     (root / ".gitignore").write_text("*.tmp\nbuild/\n")
     return paths, total
-
-
-@contextmanager
-def throwaway_ledger() -> Iterator[tuple[str, psycopg.Connection[Any]]]:
-    """A fresh, migrated ledger database (POSTGRES_URL or the embedded PostgreSQL), dropped afterwards."""
-    server = resolve_postgres_url()
-    name = f"ssot_bench_catalog_{uuid.uuid4().hex[:8]}"
-    base, _, query = server.partition("?")
-    url = base.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    conn = connect(url)
-    try:
-        migrate(conn)
-        conn.commit()
-        yield url, conn
-    finally:
-        conn.close()
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from catalog_common import build_tree, throwaway_ledger
+from catalog_common import build_tree
+from ledger_db import throwaway_ledger
 
 from ssot_pipelines.catalog.config import DEFAULT_EXCLUDES, CatalogConfig, RepoRoot
 from ssot_pipelines.catalog.extract import build_catalog_records
@@ -63,7 +64,7 @@ def main() -> None:
         repo.mkdir()
         paths, _ = build_tree(repo, args.files)
         config = CatalogConfig(roots=(RepoRoot("repo", repo),), excludes=DEFAULT_EXCLUDES)
-        with throwaway_ledger() as (url, conn):
+        with throwaway_ledger("catalog") as (url, conn):
             manager = open_sync_manager(notion_base_url=sandbox.url, token=SANDBOX_TOKEN,
                                         parent_page_id=sandbox.root_page_id, postgres_url=url,
                                         redis_url=resolve_redis_url(), rps=100_000.0)

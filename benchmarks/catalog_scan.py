@@ -18,7 +18,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from catalog_common import build_tree, throwaway_ledger
+from catalog_common import build_tree
+from ledger_db import throwaway_ledger
 
 from ssot_pipelines.catalog.config import DEFAULT_EXCLUDES, CatalogConfig, RepoRoot
 from ssot_pipelines.catalog.detect import detect_changes
@@ -77,12 +78,12 @@ def main() -> None:
               f"ours single-thread {mb / one_s:,.0f} MB/s ({one_s:.2f}s), "
               f"git hash-object --stdin-paths {mb / git_s:,.0f} MB/s ({git_s:.2f}s)")
 
-        with throwaway_ledger() as (_, conn):  # traced separately: tracemalloc slows Python down a lot
+        with throwaway_ledger("catalog") as (_, conn):  # traced separately: tracemalloc slows Python down a lot
             tracemalloc.start()
             refresh_catalog(conn, config)
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-        with throwaway_ledger() as (_, conn):
+        with throwaway_ledger("catalog") as (_, conn):
             cold_s, cold = timed(lambda: refresh_catalog(conn, config))
             print(f"cold refresh (walk + hash + ledger write of {cold.hashed:,} files): {cold_s:.2f}s; "  # type: ignore[attr-defined]
                   f"Python heap peak {peak / 1e6:.0f} MB, process max RSS "

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analysis_common import throwaway_ledger
+from ledger_db import throwaway_ledger
 
 from ssot_pipelines.catalog.config import RepoRoot
 from ssot_pipelines.drift.assess import assess_drift

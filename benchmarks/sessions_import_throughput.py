@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sessions_common import throwaway_ledger
+from ledger_db import throwaway_ledger
 
 from ssot_pipelines.ledger import connect
 from ssot_pipelines.sessions.transcripts import import_paths
@@ -94,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mb", type=int, default=500)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, throwaway_ledger() as url:
+    with tempfile.TemporaryDirectory() as tmp, throwaway_ledger("sessions") as (url, _):
         root = Path(tmp)
         start = time.perf_counter()
         size, files = generate(root, args.size_mb)

@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sessions_common import ROOT, throwaway_ledger
+from ledger_db import throwaway_ledger
+from sessions_common import ROOT
 
 from ssot_pipelines.ledger import connect
 from ssot_pipelines.notion.setup import open_sync_manager
@@ -36,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     script = Path(sys.prefix) / "bin" / "ssot-hook"
     hook = [str(script)] if script.exists() else [sys.executable, "-m", "ssot_pipelines.sessions.hook"]
-    with tempfile.TemporaryDirectory() as tmp, throwaway_ledger() as url:
+    with tempfile.TemporaryDirectory() as tmp, throwaway_ledger("sessions") as (url, _):
         journal_dir = Path(tmp) / "journal"
         env = {**os.environ, "SSOT_JOURNAL_DIR": str(journal_dir), "PYTHONPATH": str(ROOT)}
         server = SandboxServer(Path(tmp) / "notion.sqlite", port=0)
