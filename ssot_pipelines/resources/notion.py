@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+from pydantic import Field
 
 from ssot_pipelines.notion.setup import open_sync_manager
 from ssot_pipelines.notion.sync import NotionSyncManager
@@ -11,7 +12,7 @@ from ssot_pipelines.notion.sync import NotionSyncManager
 class NotionResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     """``token`` empty: the local Notion sandbox (started on demand). Values come from EnvVars."""
 
-    token: str = ""
+    token: str = Field(default="", repr=False, description="NOTION_TOKEN (a secret); empty: the local sandbox")
     parent_page_id: str = ""
     base_url: str = ""
     notion_version: str = "2025-09-03"

@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 import psycopg
 import redis
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from ssot_pipelines.ledger import connect, migrate, resolve_postgres_url
 from ssot_pipelines.notion.setup import resolve_redis_url
@@ -16,7 +16,7 @@ from ssot_pipelines.notion.setup import resolve_redis_url
 class PostgresResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     """The ledger database. ``url`` empty: the embedded PostgreSQL under SSOT_HOME."""
 
-    url: str = ""
+    url: str = Field(default="", repr=False, description="POSTGRES_URL (may hold a password)")
     _resolved: str | None = PrivateAttr(default=None)
 
     def resolved_url(self) -> str:
@@ -35,7 +35,7 @@ class PostgresResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
 class RedisResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     """Redis for live streams, the shared Notion pacer and sensor signals. Empty: embedded Redis."""
 
-    url: str = ""
+    url: str = Field(default="", repr=False, description="REDIS_URL (may hold a password)")
     _resolved: str | None = PrivateAttr(default=None)
 
     def resolved_url(self) -> str:
