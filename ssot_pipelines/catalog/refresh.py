@@ -9,7 +9,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,13 @@ import psycopg
 
 from ssot_pipelines.catalog import events as catalog_events
 from ssot_pipelines.catalog.config import CatalogConfig, RepoRoot
+from ssot_pipelines.catalog.detect import GitCheck, git_check
 from ssot_pipelines.catalog.filetypes import describe
 from ssot_pipelines.catalog.gitinfo import git_dirty_paths, git_head, git_renames
 from ssot_pipelines.catalog.hashing import CHUNK, BlobDigest, FileChangedWhileHashing, NotARegularFile, hash_path
 from ssot_pipelines.catalog.scan import (
     CHANGED_WHILE_HASHING,
+    NON_UTF8_NAME,
     SPECIAL_FILE,
     UNREADABLE,
     VANISHED_DURING_SCAN,
@@ -30,6 +32,7 @@ from ssot_pipelines.catalog.scan import (
     ScanResult,
     is_excluded,
     scan_roots,
+    stat_candidates,
     stat_paths,
 )
 from ssot_pipelines.catalog.state import (
@@ -39,13 +42,16 @@ from ssot_pipelines.catalog.state import (
     extend_dirty,
     file_key,
     load_stats,
+    odd_named,
     record_rename,
     record_repo,
+    repo_file_counts,
     repo_heads,
+    repo_records,
     stat_tuple,
     upsert_entries,
 )
-from ssot_pipelines.notion.sync import rekey
+from ssot_pipelines.notion.checkpoints import rekey
 
 UNKNOWN_PATH = "unknown_path"
 _REFRESH_LOCK = 0x5507_CA7A  # advisory lock id: one catalog refresh at a time
@@ -78,6 +84,8 @@ class RefreshResult:
     problems: list[ScanProblem] = field(default_factory=list)
     events_queued: int = 0
     seconds: float = 0.0
+    via_git: list[str] = field(default_factory=list)  # incremental: repositories checked through git, not walked
+    git_fallbacks: list[str] = field(default_factory=list)  # incremental: git work trees walked after all, and why
 
     @property
     def changed_keys(self) -> list[str]:
@@ -92,6 +100,11 @@ class RefreshResult:
             "hash_mb_per_s": round(self.bytes_hashed / 1e6 / self.hash_seconds, 1) if self.hash_seconds else 0.0,
             "seconds": round(self.seconds, 3),
         }
+        if self.mode == "incremental":
+            out["checked_via_git"] = len(self.via_git)
+            out["git_fallback"] = len(self.git_fallbacks)
+            if self.git_fallbacks:
+                out["git_fallback_reasons"] = "; ".join(self.git_fallbacks)
         out.update({f"skipped_{reason}": n for reason, n in sorted(skipped.items())})
         return out
 
@@ -243,7 +256,7 @@ def _refresh(
 ) -> RefreshResult:
     started = time.monotonic()
     result = RefreshResult(mode="full" if full else ("paths" if paths else "incremental"))
-    dirty_before: dict[str, list[str] | None] = {}
+    checks: dict[str, GitCheck] = {}
     keep_pages = (not full) if keep_pages_on_rename is None else keep_pages_on_rename
     configured = [r.name for r in config.roots]
     scan = ScanResult()
@@ -262,20 +275,41 @@ def _refresh(
         candidates = [f for f in scan.files if known.get(f.repo, {}).get(f.path) != stat_tuple(f)]
         result.scanned = len(scan.files)
     else:
-        if not dry_run:
-            # Paths git calls not clean before and after the walk: the sensor re-checks them (see detect.py).
-            dirty_before = {r.name: git_dirty_paths(str(r.path)) if git_head(str(r.path)) else None
-                            for r in config.roots if os.path.isdir(r.path)}
-        known = load_stats(conn, repos=None if full else configured)
-        scan = scan_roots(config, known=known)
+        if not (full and dry_run):
+            # git's view before the walk: recorded with the result for the next sync and the sensor (see
+            # _commit), and in incremental mode the only paths to stat where git can vouch for the rest.
+            records = {} if full else repo_records(conn)
+            checks = {r.name: git_check(r, records.get(r.name)) for r in config.roots}
+        walk_roots: list[RepoRoot] = []
+        git_gone: list[tuple[str, str]] = []
+        git_scanned = 0
+        for root, check in ((r, checks.get(r.name)) for r in config.roots):
+            if full or check is None or check.candidates is None:
+                if not full and check is not None and check.fallback:
+                    result.git_fallbacks.append(f"{root.name}: {check.fallback}")
+                walk_roots.append(root)
+                continue
+            checked = _check_with_git(conn, config, root, check.candidates, scan)
+            if isinstance(checked, str):
+                result.git_fallbacks.append(f"{root.name}: {checked}")
+                walk_roots.append(root)
+                continue
+            scanned_here, gone_here = checked
+            result.via_git.append(root.name)
+            git_scanned += scanned_here
+            git_gone.extend((root.name, path) for path in gone_here)
+        known = load_stats(conn, repos=None if full else [r.name for r in walk_roots])
+        walked = scan_roots(replace(config, roots=tuple(walk_roots)), known=known)
         # Deletions only where the walk was complete: a missing root must not empty the catalog.
         # A full sync also drops repositories no longer configured.
-        removable = scan.complete_repos | (set(known) - set(configured) if full else set())
-        reported = {p.path for p in scan.problems}
-        gone = sorted((repo, path) for repo, stats in known.items() if repo in removable
-                      for path in stats.keys() - scan.seen.get(repo, set()) if path not in reported)
+        removable = walked.complete_repos | (set(known) - set(configured) if full else set())
+        reported = {p.path for p in walked.problems}
+        gone = sorted([*git_gone, *((repo, path) for repo, stats in known.items() if repo in removable
+                                    for path in stats.keys() - walked.seen.get(repo, set()) if path not in reported)])
+        scan.files.extend(walked.files)
+        scan.problems.extend(walked.problems)
         candidates = scan.files
-        result.scanned = len(scan.files) + scan.unchanged
+        result.scanned = len(walked.files) + walked.unchanged + git_scanned
     result.problems.extend(scan.problems)
     result.unchanged = result.scanned - len(candidates)
 
@@ -315,9 +349,30 @@ def _refresh(
     result.renamed = renames
 
     if not dry_run:
-        _commit(conn, config, result, touched, still_gone, keep_pages, full, dirty_before)
+        _commit(conn, config, result, touched, still_gone, keep_pages, full, checks)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _check_with_git(
+    conn: psycopg.Connection[Any], config: CatalogConfig, root: RepoRoot, paths: set[str], scan: ScanResult
+) -> tuple[int, set[str]] | str:
+    """Stat only the paths git names (see ``detect.git_check``) into ``scan``; return (files in the tree now,
+    catalogued paths gone), or why this repository must be walked after all."""
+    total = repo_file_counts(conn, [root.name]).get(root.name, 0)
+    if total == 0:
+        return "nothing catalogued for it yet"
+    keys = [file_key(root.name, p.rstrip("/")) for p in paths]
+    if odd_named(conn, keys):
+        return "a path to re-check has a name that is not UTF-8 (only a walk can find it)"
+    known = load_stats(conn, keys=keys).get(root.name, {})
+    found = ScanResult()
+    gone = stat_candidates(config, root, paths, known, found)
+    if gone is None:
+        return "a .gitignore changed since the last sync"
+    scan.files.extend(found.files)
+    scan.problems.extend(found.problems)
+    return total - len(gone) + sum(1 for f in found.files if f.path not in known), gone
 
 
 def _ledger_rows(conn: psycopg.Connection[Any], keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -382,7 +437,7 @@ def _pair_renames(
 
 def _commit(
     conn: psycopg.Connection[Any], config: CatalogConfig, result: RefreshResult, touched: list[FileEntry],
-    gone: list[dict[str, Any]], keep_pages: bool, full: bool, dirty_before: dict[str, list[str] | None],
+    gone: list[dict[str, Any]], keep_pages: bool, full: bool, checks: dict[str, GitCheck],
 ) -> None:
     ev = catalog_events.CatalogEvent
     with conn.transaction():
@@ -402,13 +457,16 @@ def _commit(
             *(ev("deleted", g["repo"], g["key"], g["path"], g["sha"]) for g in gone),
         ])
         if result.mode != "paths":
+            # Files that could not be read this time stay on the list of paths to re-check too. (A name that
+            # is not UTF-8 is not a failure: it was catalogued, and git cannot name it anyway.)
+            retry = {p.path for p in result.problems if p.reason not in (UNKNOWN_PATH, NON_UTF8_NAME)}
             for root in config.roots:
                 if os.path.isdir(root.path):
-                    head = git_head(str(root.path))
+                    check = checks.get(root.name)
+                    # The HEAD from before the walk: if it moved during the walk, the next diff covers the move.
+                    head = check.head if check is not None else git_head(str(root.path))
                     after = git_dirty_paths(str(root.path)) if head else None
-                    before = dirty_before.get(root.name)
-                    # Files that could not be read this time stay on the sensor's list too.
-                    retry = {p.path for p in result.problems if p.reason != UNKNOWN_PATH}
+                    before = check.dirty if check is not None else None
                     dirty = None if after is None or before is None else sorted({*before, *after, *retry})
                     record_repo(conn, root.name, str(root.path), head, full=full, dirty=dirty)
         else:

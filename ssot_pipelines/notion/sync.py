@@ -21,6 +21,8 @@ from typing import Any
 import pandas as pd
 import psycopg
 
+from ssot_pipelines.notion.bodies import read_body, text_digest, write_body
+from ssot_pipelines.notion.checkpoints import SyncLedger
 from ssot_pipelines.notion.codec import (
     ValueTypeError,
     canonical,
@@ -122,36 +124,8 @@ def records_from_frame(frame: pd.DataFrame | Iterable[SyncRecord]) -> list[SyncR
     return out
 
 
-def rekey(conn: psycopg.Connection[Any], database_name: str, old_key: str, new_key: str) -> bool:
-    """Give a record a new key and keep its Notion page (a renamed file keeps its page, Notes and links).
-
-    The next sync writes the new Key onto the page. Returns False, moving nothing, when the old key has
-    no live page or the new key already has a row of its own (then the old page is archived as usual).
-    """
-    with conn.transaction():
-        taken = conn.execute(
-            "SELECT 1 FROM notion_rows WHERE database = %s AND key = %s LIMIT 1", (database_name, new_key)
-        ).fetchone()
-        had = conn.execute(
-            "SELECT 1 FROM notion_rows WHERE database = %s AND key = %s AND state <> 'archived' LIMIT 1",
-            (database_name, old_key),
-        ).fetchone()
-        if taken or not had:
-            return False
-        conn.execute("DELETE FROM records WHERE database = %s AND key = %s", (database_name, new_key))
-        for table in ("records", "notion_rows"):
-            conn.execute(
-                f"UPDATE {table} SET key = %s WHERE database = %s AND key = %s", (new_key, database_name, old_key)
-            )
-    return True
-
-
 def _digest(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
-
-
-def _text_digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class NotionSyncManager:
@@ -167,6 +141,7 @@ class NotionSyncManager:
         self.gateway = gateway
         self.conn = conn
         self.target = target
+        self.ledger = SyncLedger(conn, target)
         self.ids = dict(ids)
         self.provisioned = ProvisionReport()
 
@@ -198,12 +173,12 @@ class NotionSyncManager:
         before = self.gateway.stats.snapshot()
         fallbacks_before = self.gateway.pacer.fallbacks
         report = SyncReport(database=schema.name, mode=mode + ("+reconcile" if reconcile else ""))
-        run_id = self._start_run(schema.name, report.mode)
+        run_id = self.ledger.start_run(schema.name, report.mode)
 
-        self._store_desired(schema, records, mode=mode, vanished=vanished)
+        self.ledger.store_desired(schema.name, records, vanished)
         notion_pages: dict[str, list[dict[str, Any]]] | None = None
         if reconcile:
-            notion_pages = self._read_all(schema)
+            notion_pages = self.read_pages(schema)
             self._pull_human_from(schema, notion_pages, report)
 
         ordered = sorted(records, key=lambda r: (-r.priority, r.key))
@@ -236,74 +211,42 @@ class NotionSyncManager:
         report.retries = after["retries"] - before["retries"]
         report.pacer_fallbacks = self.gateway.pacer.fallbacks - fallbacks_before
         report.seconds = time.monotonic() - started
-        self._finish_run(run_id, report)
+        self.ledger.finish_run(run_id, report.as_metadata())
         return report
 
     def human_values(self, database_name: str, key: str) -> dict[str, Any]:
         """The human-owned values last pulled from Notion for one record."""
-        row = self.conn.execute(
-            "SELECT human FROM records WHERE database = %s AND key = %s", (database_name, key)
-        ).fetchone()
-        self.conn.commit()
-        return dict(row["human"]) if row else {}
+        return self.ledger.human(database_name, key)
 
     def human_values_all(self, database_name: str) -> dict[str, dict[str, Any]]:
         """The human-owned values last pulled from Notion for every record of a database."""
-        rows = self.conn.execute(
-            "SELECT key, human FROM records WHERE database = %s AND human <> '{}'::jsonb", (database_name,)
-        ).fetchall()
-        self.conn.commit()
-        return {r["key"]: dict(r["human"]) for r in rows}
+        return self.ledger.human_all(database_name)
 
     def pull_human(self, database_name: str, *, since: datetime | None = None) -> int:
-        """Pull human-owned values of rows edited in Notion since the last pull; return rows seen."""
+        """Pull human-owned values of rows edited in Notion since the last pull; return rows changed."""
         schema = database(database_name)
         if not schema.owned(Owner.HUMAN):
             return 0
-        mark = self.conn.execute(
-            "SELECT pulled_until FROM sync_watermarks WHERE target = %s AND database = %s",
-            (self.target, schema.name),
-        ).fetchone()
-        start = since or (mark["pulled_until"] if mark else None)
+        start = since or self.ledger.pulled_until(schema.name)
         now = datetime.now(UTC)
         flt = None
         if start is not None:
             # Notion's timestamps are minute-granular: look back two minutes to miss nothing.
             iso = (start - timedelta(minutes=2)).isoformat()
             flt = {"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": iso}}
-        pages = self.gateway.query_all(self._ds(schema), filter=flt)
-        grouped = self._group_by_key(schema, pages)
+        grouped = self._group_by_key(schema, self.gateway.query_all(self._ds(schema), filter=flt))
         report = SyncReport(database=schema.name, mode="pull")
         self._pull_human_from(schema, grouped, report)
-        self.conn.execute(
-            "INSERT INTO sync_watermarks (target, database, pulled_until) VALUES (%s, %s, %s)"
-            " ON CONFLICT (target, database) DO UPDATE SET pulled_until = EXCLUDED.pulled_until",
-            (self.target, schema.name, now),
-        )
-        self.conn.commit()
+        self.ledger.set_pulled_until(schema.name, now)
         return report.human_pulled
 
     def page_id(self, database_name: str, key: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT page_id FROM notion_rows WHERE target = %s AND database = %s AND key = %s AND state <> 'archived'",
-            (self.target, database_name, key),
-        ).fetchone()
-        self.conn.commit()
-        return str(row["page_id"]) if row and row["page_id"] else None
+        """The live Notion page of a record, if it has one."""
+        return self.ledger.page_id(database_name, key)
 
     def read_body(self, page_id: str) -> str:
         """The exact text of a page body (all blocks' rich text, in order)."""
-        out: list[str] = []
-        cursor: str | None = None
-        while True:
-            query: dict[str, Any] = {"page_size": 100}
-            if cursor:
-                query["start_cursor"] = cursor
-            res = self.gateway.call("GET", f"blocks/{page_id}/children", query=query)
-            out.extend(block_text(b) for b in res.get("results", []))
-            if not res.get("has_more"):
-                return "".join(out)
-            cursor = res["next_cursor"]
+        return read_body(self.gateway, page_id)
 
     # -- one record ---------------------------------------------------------------------------------
 
@@ -315,15 +258,15 @@ class NotionSyncManager:
         notion_pages: dict[str, list[dict[str, Any]]] | None,
         deferred: list[SyncRecord] | None,
     ) -> bool:
-        desired = self._canonical_values(schema, record)
-        relation_ids, unresolved = self._resolve_relations(schema, desired)
+        desired = self.canonical_values(schema, record)
+        relation_ids, unresolved = self.resolve_relations(schema, desired)
         if unresolved and deferred is not None and self._self_relation_pending(schema, unresolved):
             deferred.append(record)
         # With relation targets still missing, what was written is a partial state: its hash differs from
         # the complete one, so the row is written again once the targets exist.
         machine_hash = _digest(desired) if not unresolved else "partial:" + _digest([desired, relation_ids])
-        body_hash = _text_digest(record.body) if record.body is not None else None
-        row = self._row(schema.name, record.key)
+        body_hash = text_digest(record.body) if record.body is not None else None
+        row = self.ledger.row(schema.name, record.key)
 
         if notion_pages is not None and row is not None and row["state"] != "archived":
             # Reconcile: the ledger says the page exists; trust Notion for whether it still does.
@@ -331,14 +274,14 @@ class NotionSyncManager:
             live = [p for p in pages if normalize_id(p["id"]) == normalize_id(row["page_id"] or "")]
             if not live and row["state"] == "synced":
                 report.recreated += 1
-                self._forget(schema.name, record.key)
+                self.ledger.forget(schema.name, record.key)
                 row = None
             elif live and row["state"] == "synced":
-                actual = self._decoded_machine(schema, live[0])
-                if actual != self._expected_decoded(schema, desired, relation_ids):
+                actual = self.decoded_values(schema, live[0])
+                if actual != self.expected_values(schema, desired, relation_ids):
                     report.repaired += 1
-                    self._set_row(schema.name, record.key, machine_hash="repair")
-                    row = self._row(schema.name, record.key)
+                    self.ledger.set_row(schema.name, record.key, machine_hash="repair")
+                    row = self.ledger.row(schema.name, record.key)
 
         if row is None or row["state"] == "creating" or (row["state"] == "archived" and not row["page_id"]):
             page_id = self._create(schema, record, desired, relation_ids, machine_hash, body_hash, row, report)
@@ -349,21 +292,21 @@ class NotionSyncManager:
         page_id = str(row["page_id"])
         changed = False
         if row["state"] == "archived" or row["machine_hash"] != machine_hash:
-            self._set_row(schema.name, record.key, state="writing")
+            self.ledger.set_row(schema.name, record.key, state="writing")
             self.gateway.call(
                 "PATCH",
                 f"pages/{page_id}",
                 body={"properties": self._payload(schema, desired, relation_ids)},
                 kind=Call.UPDATE,
             )
-            self._set_row(schema.name, record.key, state="synced", machine_hash=machine_hash)
+            self.ledger.set_row(schema.name, record.key, state="synced", machine_hash=machine_hash)
             changed = True
         if record.body is not None and row["body_hash"] != body_hash:
-            self._write_body(schema, record.key, page_id, record.body, row)
+            write_body(self.gateway, self.ledger, schema.name, record.key, page_id, record.body, row)
             report.body_writes += 1
             changed = True
         elif row["state"] == "writing":
-            self._set_row(schema.name, record.key, state="synced")
+            self.ledger.set_row(schema.name, record.key, state="synced")
         if changed:
             report.updated += 1
             report.changed_keys.append(record.key)
@@ -389,7 +332,7 @@ class NotionSyncManager:
                 report.adopted += 1
                 self._adopt(schema, record, existing, desired, relation_ids, machine_hash, report)
                 return existing
-        self._upsert_row(schema.name, record.key, state="creating", page_id=None)
+        self.ledger.intend_create(schema.name, record.key)
         blocks = body_blocks(record.body) if record.body else []
         body: dict[str, Any] = {
             "parent": {"type": "data_source_id", "data_source_id": self._ds(schema)},
@@ -417,19 +360,19 @@ class NotionSyncManager:
                     raise
         pushed = "".join(block_text(b) for b in first)
         done = record.body is None or len(pushed) == len(record.body)
-        self._set_row(
+        self.ledger.set_row(
             schema.name,
             record.key,
             state="synced" if done else "writing",
             page_id=page_id,
             machine_hash=machine_hash,
-            body_hash=_text_digest(pushed) if record.body is not None else None,
+            body_hash=text_digest(pushed) if record.body is not None else None,
             body_length=len(pushed) if record.body is not None else None,
         )
         if not done:
-            row_now = self._row(schema.name, record.key)
+            row_now = self.ledger.row(schema.name, record.key)
             assert row_now is not None and record.body is not None
-            self._write_body(schema, record.key, page_id, record.body, row_now)
+            write_body(self.gateway, self.ledger, schema.name, record.key, page_id, record.body, row_now)
         report.created += 1
         report.changed_keys.append(record.key)
         return page_id
@@ -445,63 +388,20 @@ class NotionSyncManager:
         report: SyncReport,
     ) -> None:
         """Take over a page an earlier, interrupted attempt created: make its values and body right."""
-        self._set_row(schema.name, record.key, state="writing", page_id=page_id, machine_hash=None,
+        self.ledger.set_row(schema.name, record.key, state="writing", page_id=page_id, machine_hash=None,
                       body_hash=None, body_length=None)
         self.gateway.call(
             "PATCH", f"pages/{page_id}", body={"properties": self._payload(schema, desired, relation_ids)},
             kind=Call.UPDATE,
         )
-        self._set_row(schema.name, record.key, machine_hash=machine_hash)
+        self.ledger.set_row(schema.name, record.key, machine_hash=machine_hash)
         if record.body is not None:
-            row = self._row(schema.name, record.key)
+            row = self.ledger.row(schema.name, record.key)
             assert row is not None
-            self._write_body(schema, record.key, page_id, record.body, row, verify=True)
-        self._set_row(schema.name, record.key, state="synced")
+            write_body(self.gateway, self.ledger, schema.name, record.key, page_id, record.body, row, verify=True)
+        self.ledger.set_row(schema.name, record.key, state="synced")
         report.created += 1
         report.changed_keys.append(record.key)
-
-    # -- bodies -------------------------------------------------------------------------------------
-
-    def _write_body(
-        self, schema: DatabaseSchema, key: str, page_id: str, body: str, row: Mapping[str, Any],
-        *, verify: bool = False,
-    ) -> None:
-        """Make the page body equal ``body``: append when it only grew, rewrite otherwise."""
-        pushed_len = row.get("body_length")
-        pushed_hash = row.get("body_hash")
-        if verify or row.get("state") == "writing" or pushed_len is None:
-            # The ledger cannot vouch for what is on the page (an interrupted write): read it back.
-            current = self.read_body(page_id)
-            pushed_len, pushed_hash = len(current), _text_digest(current)
-        assert pushed_len is not None
-        if pushed_len and not (len(body) >= pushed_len and _text_digest(body[:pushed_len]) == pushed_hash):
-            self._set_row(schema.name, key, state="writing")
-            self.gateway.call("PATCH", f"pages/{page_id}", body={"erase_content": True}, kind=Call.UPDATE)
-            pushed_len = 0
-            self._set_row(schema.name, key, body_hash=_text_digest(""), body_length=0)
-        rest = body[pushed_len:]
-        if rest:
-            self._set_row(schema.name, key, state="writing")
-        for batch in batch_blocks(body_blocks(rest)):
-            try:
-                self.gateway.call(
-                    "PATCH", f"blocks/{page_id}/children", body={"children": batch}, kind=Call.CREATE
-                )
-                pushed_len += sum(len(block_text(b)) for b in batch)
-            except AmbiguousWriteError:
-                current = self.read_body(page_id)
-                expected_after = pushed_len + sum(len(block_text(b)) for b in batch)
-                if len(current) == expected_after and body.startswith(current):
-                    pushed_len = expected_after
-                elif len(current) == pushed_len:
-                    self.gateway.call("PATCH", f"blocks/{page_id}/children", body={"children": batch},
-                                      kind=Call.UPDATE)
-                    pushed_len = expected_after
-                else:
-                    raise NotionError(f"the body of {key!r} changed in Notion while it was written; "
-                                      "the next sync rewrites it") from None
-            self._set_row(schema.name, key, body_hash=_text_digest(body[:pushed_len]), body_length=pushed_len)
-        self._set_row(schema.name, key, state="synced")
 
     # -- archiving ----------------------------------------------------------------------------------
 
@@ -513,36 +413,19 @@ class NotionSyncManager:
         vanished: Sequence[str],
         notion_pages: dict[str, list[dict[str, Any]]] | None,
     ) -> list[str]:
-        live = self.conn.execute(
-            "SELECT key FROM notion_rows WHERE target = %s AND database = %s AND state <> 'archived'",
-            (self.target, schema.name),
-        ).fetchall()
-        self.conn.commit()
-        live_keys = {r["key"] for r in live}
+        live_keys = self.ledger.live_keys(schema.name)
         if mode == "full":
             gone = live_keys - desired_keys
             if notion_pages is not None:
                 # Rows of ours that the ledger lost track of (a reset ledger) but Notion still shows.
-                gone |= {k for k in notion_pages if k not in desired_keys and self._is_ours(schema, k)}
+                gone |= {k for k in notion_pages if k not in desired_keys and self.ledger.has_record(schema.name, k)}
             return sorted(gone)
         return sorted(k for k in set(vanished) if k in live_keys and k not in desired_keys)
-
-    def _is_ours(self, schema: DatabaseSchema, key: str) -> bool:
-        row = self.conn.execute(
-            "SELECT 1 FROM records WHERE database = %s AND key = %s", (schema.name, key)
-        ).fetchone()
-        self.conn.commit()
-        return row is not None
 
     def _archive(self, schema: DatabaseSchema, keys: list[str], report: SyncReport, force: bool) -> None:
         if not keys:
             return
-        total = self.conn.execute(
-            "SELECT count(*) AS n FROM notion_rows WHERE target = %s AND database = %s AND state <> 'archived'",
-            (self.target, schema.name),
-        ).fetchone()
-        self.conn.commit()
-        live = int(total["n"]) if total else 0
+        live = len(self.ledger.live_keys(schema.name))
         if not force and live and len(keys) > MASS_ARCHIVE_RATIO * live:
             report.archive_refused = len(keys)
             report.errors.append(
@@ -551,20 +434,16 @@ class NotionSyncManager:
             )
             return
         for key in keys:
-            row = self._row(schema.name, key)
+            row = self.ledger.row(schema.name, key)
             try:
                 if row is not None and row["page_id"]:
                     self.gateway.call("PATCH", f"pages/{row['page_id']}", body={"in_trash": True}, kind=Call.UPDATE)
-                    self._set_row(schema.name, key, state="archived")
+                    self.ledger.set_row(schema.name, key, state="archived")
                 else:
                     page_id = self._find_by_key(schema, key)
                     if page_id:
                         self.gateway.call("PATCH", f"pages/{page_id}", body={"in_trash": True}, kind=Call.UPDATE)
-                self.conn.execute(
-                    "UPDATE records SET present = false, updated_at = now() WHERE database = %s AND key = %s",
-                    (schema.name, key),
-                )
-                self.conn.commit()
+                self.ledger.mark_absent(schema.name, key)
                 report.archived += 1
             except NotionError as exc:
                 report.failed += 1
@@ -589,7 +468,7 @@ class NotionSyncManager:
 
     # -- reading Notion back ------------------------------------------------------------------------
 
-    def _read_all(self, schema: DatabaseSchema) -> dict[str, list[dict[str, Any]]]:
+    def read_pages(self, schema: DatabaseSchema) -> dict[str, list[dict[str, Any]]]:
         pages = self.gateway.query_all(self._ds(schema))
         return self._group_by_key(schema, pages)
 
@@ -613,12 +492,7 @@ class NotionSyncManager:
         for key, group in pages.items():
             page = group[0]
             values = {s.name: decode(s, page.get("properties", {}).get(s.name)) for s in human_specs}
-            updated = self.conn.execute(
-                "UPDATE records SET human = %s WHERE database = %s AND key = %s AND human IS DISTINCT FROM %s",
-                (json.dumps(values), schema.name, key, json.dumps(values)),
-            )
-            report.human_pulled += updated.rowcount or 0
-        self.conn.commit()
+            report.human_pulled += self.ledger.set_human(schema.name, key, values)
 
     def _find_by_key(self, schema: DatabaseSchema, key: str) -> str | None:
         pages = self.gateway.query_all(
@@ -630,14 +504,14 @@ class NotionSyncManager:
         live.sort(key=lambda p: (p.get("created_time", ""), p["id"]))
         return str(live[0]["id"])
 
-    def _decoded_machine(self, schema: DatabaseSchema, page: Mapping[str, Any]) -> dict[str, Any]:
+    def decoded_values(self, schema: DatabaseSchema, page: Mapping[str, Any]) -> dict[str, Any]:
         props = page.get("properties", {})
         return {
             s.name: decode(s, props.get(s.name))
             for s in schema.owned(Owner.MACHINE)
         }
 
-    def _expected_decoded(
+    def expected_values(
         self, schema: DatabaseSchema, desired: Mapping[str, Any], relation_ids: Mapping[str, list[str]]
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -650,7 +524,7 @@ class NotionSyncManager:
 
     # -- values -------------------------------------------------------------------------------------
 
-    def _canonical_values(self, schema: DatabaseSchema, record: SyncRecord) -> dict[str, Any]:
+    def canonical_values(self, schema: DatabaseSchema, record: SyncRecord) -> dict[str, Any]:
         unknown = [k for k in record.values if k not in {p.name for p in schema.properties}]
         if unknown:
             raise ValueTypeError(f"{schema.name} has no properties {unknown}; see ssot_pipelines/schemas")
@@ -670,7 +544,7 @@ class NotionSyncManager:
             for spec in schema.owned(Owner.MACHINE)
         }
 
-    def _resolve_relations(
+    def resolve_relations(
         self, schema: DatabaseSchema, desired: Mapping[str, Any]
     ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         resolved: dict[str, list[str]] = {}
@@ -681,13 +555,7 @@ class NotionSyncManager:
                 resolved[spec.name] = []
                 continue
             assert spec.relation_to is not None
-            rows = self.conn.execute(
-                "SELECT key, page_id FROM notion_rows WHERE target = %s AND database = %s AND key = ANY(%s)"
-                " AND page_id IS NOT NULL AND state <> 'archived'",
-                (self.target, spec.relation_to, list(keys)),
-            ).fetchall()
-            self.conn.commit()
-            found = {r["key"]: r["page_id"] for r in rows}
+            found = self.ledger.page_ids(spec.relation_to, keys)
             resolved[spec.name] = [found[k] for k in keys if k in found]
             missing = [k for k in keys if k not in found]
             if missing:
@@ -713,81 +581,3 @@ class NotionSyncManager:
             return self.ids[schema.name].data_source_id
         except KeyError:
             raise RuntimeError(f"database {schema.name} is not provisioned; run `ssot setup`") from None
-
-    # -- ledger -------------------------------------------------------------------------------------
-
-    def _store_desired(
-        self, schema: DatabaseSchema, records: Sequence[SyncRecord], *, mode: str, vanished: Sequence[str]
-    ) -> None:
-        """Write the desired state to the ledger first: it is the durable record, Notion follows it."""
-        with self.conn.cursor() as cur:
-            cur.executemany(
-                'INSERT INTO records (database, key, "values", body, priority, present, updated_at)'
-                " VALUES (%s, %s, %s, %s, %s, true, now())"
-                ' ON CONFLICT (database, key) DO UPDATE SET "values" = EXCLUDED."values", body = EXCLUDED.body,'
-                " priority = EXCLUDED.priority, present = true, updated_at = now()"
-                ' WHERE records."values" IS DISTINCT FROM EXCLUDED."values"'
-                " OR records.body IS DISTINCT FROM EXCLUDED.body OR NOT records.present",
-                [
-                    (schema.name, r.key, json.dumps(r.values, default=str, ensure_ascii=False), r.body, r.priority)
-                    for r in records
-                ],
-            )
-            if vanished:
-                cur.execute(
-                    "UPDATE records SET present = false, updated_at = now() WHERE database = %s AND key = ANY(%s)",
-                    (schema.name, list(vanished)),
-                )
-        self.conn.commit()
-
-    def _row(self, database_name: str, key: str) -> dict[str, Any] | None:
-        row = self.conn.execute(
-            "SELECT * FROM notion_rows WHERE target = %s AND database = %s AND key = %s",
-            (self.target, database_name, key),
-        ).fetchone()
-        self.conn.commit()
-        return dict(row) if row else None
-
-    def _upsert_row(self, database_name: str, key: str, *, state: str, page_id: str | None) -> None:
-        self.conn.execute(
-            "INSERT INTO notion_rows (target, database, key, page_id, state, intent_at)"
-            " VALUES (%s, %s, %s, %s, %s, now()) ON CONFLICT (target, database, key) DO UPDATE"
-            " SET state = EXCLUDED.state, page_id = EXCLUDED.page_id, intent_at = now(),"
-            " machine_hash = NULL, body_hash = NULL, body_length = NULL",
-            (self.target, database_name, key, page_id, state),
-        )
-        self.conn.commit()
-
-    _ROW_FIELDS = ("state", "page_id", "machine_hash", "body_hash", "body_length")
-
-    def _set_row(self, database_name: str, key: str, **fields: Any) -> None:
-        assert set(fields) <= set(self._ROW_FIELDS)
-        sets = ", ".join(f"{name} = %s" for name in fields)
-        self.conn.execute(
-            f"UPDATE notion_rows SET {sets}, synced_at = now() WHERE target = %s AND database = %s AND key = %s",
-            (*fields.values(), self.target, database_name, key),
-        )
-        self.conn.commit()
-
-    def _forget(self, database_name: str, key: str) -> None:
-        self.conn.execute(
-            "DELETE FROM notion_rows WHERE target = %s AND database = %s AND key = %s",
-            (self.target, database_name, key),
-        )
-        self.conn.commit()
-
-    def _start_run(self, database_name: str, mode: str) -> int:
-        row = self.conn.execute(
-            "INSERT INTO sync_runs (target, database, mode) VALUES (%s, %s, %s) RETURNING id",
-            (self.target, database_name, mode),
-        ).fetchone()
-        self.conn.commit()
-        assert row is not None
-        return int(row["id"])
-
-    def _finish_run(self, run_id: int, report: SyncReport) -> None:
-        self.conn.execute(
-            "UPDATE sync_runs SET finished_at = now(), report = %s WHERE id = %s",
-            (json.dumps(report.as_metadata(), default=str), run_id),
-        )
-        self.conn.commit()

@@ -43,13 +43,10 @@ def verify_database(manager: NotionSyncManager, database_name: str) -> VerifyRes
         result.missing = 1
         return result
     before = manager.gateway.stats.requests
-    rows = manager.conn.execute(
-        'SELECT key, "values", body, priority, present FROM records WHERE database = %s', (schema.name,)
-    ).fetchall()
-    manager.conn.commit()
+    rows = manager.ledger.all_records(schema.name)
     present = {r["key"]: r for r in rows if r["present"]}
     gone = {r["key"] for r in rows if not r["present"]}
-    pages = manager._read_all(schema)
+    pages = manager.read_pages(schema)
     result.expected = len(present)
     result.in_notion = sum(len(p) for p in pages.values())
     for key, record in sorted(present.items()):
@@ -62,13 +59,13 @@ def verify_database(manager: NotionSyncManager, database_name: str) -> VerifyRes
             result.duplicates += 1
             result.problems.append(f"{len(found)} pages for {key}")
         try:
-            desired = manager._canonical_values(schema, SyncRecord(key, dict(record["values"])))
+            desired = manager.canonical_values(schema, SyncRecord(key, dict(record["values"])))
         except ValueTypeError as exc:
             result.problems.append(f"unreadable ledger values for {key}: {exc}")
             continue
-        relation_ids, unresolved = manager._resolve_relations(schema, desired)
-        expected = manager._expected_decoded(schema, desired, relation_ids)
-        actual = manager._decoded_machine(schema, found[0])
+        relation_ids, unresolved = manager.resolve_relations(schema, desired)
+        expected = manager.expected_values(schema, desired, relation_ids)
+        actual = manager.decoded_values(schema, found[0])
         if actual != expected and not unresolved:
             diff = sorted(k for k in expected if expected[k] != actual.get(k))
             result.stale += 1
