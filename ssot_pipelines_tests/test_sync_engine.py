@@ -323,3 +323,12 @@ def test_a_row_whose_relation_target_is_missing_still_gets_its_other_values_and_
         page = person(sandbox).pages.retrieve(page_id)
         assert [r["id"] for r in page["properties"]["File"]["relation"]] == [file_page]  # type: ignore[index]
         assert sync.sync("drift_board", frame([{**drift, "Drift Score": 0.7}])).requests == 0
+
+
+def test_an_unreachable_notion_address_fails_at_once_naming_the_variable(ledger_url: str, redis_url: str) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        open_sync_manager(
+            notion_base_url="http://127.0.0.1:9", token="sandbox-token", parent_page_id="0" * 32,
+            postgres_url=ledger_url, redis_url=redis_url,
+        )
+    assert "NOTION_BASE_URL" in str(err.value)

@@ -226,6 +226,25 @@ class NotionGateway:
         message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else code
         return NotionError(f"Notion {method} /{path} failed: {status} {code}: {message}", status=status, code=code)
 
+    def preflight(self) -> dict[str, Any]:
+        """Who we are, asked once: a wrong address or token fails now, with the fix, not after retries."""
+        self.pacer.acquire()
+        self.stats.requests += 1
+        try:
+            me: dict[str, Any] = self._client.request(path="users/me", method="GET")
+            return me
+        except (RequestTimeoutError, httpx.TransportError) as exc:
+            raise ConfigurationError(
+                f"Notion at {self.base_url} does not answer ({type(exc).__name__}). Check NOTION_BASE_URL "
+                "(unset it for https://api.notion.com) and the network, or unset NOTION_TOKEN to use the "
+                "local sandbox."
+            ) from None
+        except HTTPResponseError as exc:
+            if exc.status in RETRYABLE_STATUS:
+                result: dict[str, Any] = self.call("GET", "users/me")  # busy, not wrong: the usual retries
+                return result
+            raise self._final_error(exc, "GET", "users/me") from None
+
     # -- typed helpers over the endpoints we use ---------------------------------------------------
 
     def query_all(

@@ -116,6 +116,12 @@ def open_sync_manager(
         token=target.token, base_url=target.base_url, pacer=pacer, notion_version=target.notion_version,
         retry=retry,
     )
+    try:
+        gateway.preflight()
+    except Exception:
+        gateway.close()
+        conn.close()
+        raise
     report = ProvisionReport()
     ids = load_ids(conn, target.target_id)
     if provision_databases or (provision_databases is None and not set(DATABASES) <= set(ids)):
