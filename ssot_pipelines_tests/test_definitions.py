@@ -58,3 +58,15 @@ def test_provisioning_asset_creates_the_databases_and_reports_them(
     assert again.asset_materializations_for_node("notion_databases")[0].metadata["created"].value == 0
     sync_meta = result.asset_materializations_for_node("task_tracking")[0].metadata
     assert sync_meta["failed"].value == 0 and "preview" in sync_meta
+
+
+def test_an_extracts_own_figures_never_shadow_the_syncs_in_the_metadata() -> None:
+    import pandas as pd
+
+    from ssot_pipelines.assets.notion_sync import report_metadata
+    from ssot_pipelines.notion.sync import SyncReport
+
+    report = SyncReport(database="file_catalog", mode="full+reconcile", created=3, seconds=85.0)
+    meta = report_metadata(report, pd.DataFrame({"key": ["a"]}), {"seconds": 0.1, "mode": "full", "scanned": 9})
+    assert meta["seconds"] == 85.0 and meta["mode"] == "full+reconcile"
+    assert meta["extract_seconds"] == 0.1 and meta["extract_mode"] == "full" and meta["scanned"] == 9

@@ -71,7 +71,9 @@ def report_metadata(report: SyncReport, frame: pd.DataFrame, extra: dict[str, An
     meta["records"] = len(frame)
     meta["preview"] = dg.MetadataValue.md(preview_markdown(frame))
     for key, value in (extra or {}).items():
-        meta[key] = value if isinstance(value, int | float | str | bool) else dg.MetadataValue.json(value)
+        # the extract's own figures never shadow the sync's (both may report a "mode" or "seconds")
+        name = f"extract_{key}" if key in meta else key
+        meta[name] = value if isinstance(value, int | float | str | bool) else dg.MetadataValue.json(value)
     return meta
 
 
