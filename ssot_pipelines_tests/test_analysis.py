@@ -214,15 +214,10 @@ def test_reports_folder_imports_new_reports_once_and_counts_rejected_ones(ledger
 
 
 def _ssot(*argv: str) -> int:
-    import argparse
+    """The `ssot` command itself, as a user runs it."""
+    from ssot_pipelines.cli import main
 
-    from ssot_pipelines.analysis.cli import register
-
-    parser = argparse.ArgumentParser(prog="ssot")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    result: int = args.func(args)
-    return result
+    return main(list(argv))
 
 
 def test_ssot_analyze_run_records_the_linters_findings_and_a_rerun_changes_nothing(

@@ -278,15 +278,10 @@ def test_cached_embedder_is_not_wrapped_twice(ledger: Any) -> None:
 
 
 def _ssot(*argv: str) -> int:
-    import argparse
+    """The `ssot` command itself, as a user runs it."""
+    from ssot_pipelines.cli import main
 
-    from ssot_pipelines.drift.cli import register
-
-    parser = argparse.ArgumentParser(prog="ssot")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    result: int = args.func(args)
-    return result
+    return main(list(argv))
 
 
 def test_ssot_drift_score_show_and_accept_a_component(
