@@ -57,6 +57,7 @@ def test_second_sync_touches_only_changed_rows_and_notion_matches_the_tree(
         frame, result = build_catalog_records(ledger, config, redis_client=client)
         second = manager.sync("file_catalog", frame)
 
+    assert result.via_git == ["app"]  # the incremental sync asked git what changed, and stat'ed only that
     assert (len(result.added), len(result.changed), len(result.renamed), len(result.deleted)) == (1, 1, 1, 1)
     assert (second.created, second.updated, second.archived, second.unchanged, second.failed) == (1, 2, 1, 0, 0)
     assert second.requests == 4  # one write per changed file, nothing else

@@ -3,15 +3,15 @@
 For a git work tree whose last walk recorded git's view (HEAD and the paths that were not clean), git
 answers "what may have changed" and only those paths are stat'ed: every other file was clean then and
 is clean now under an unchanged commit, so its content is what the ledger holds. Otherwise every file is
-stat'ed, as ``git status`` would. The hourly incremental sync always walks, so anything git cannot see
-(assume-unchanged flags, line-ending conversions) is still caught within the hour.
+stat'ed, as ``git status`` would. ``git_check`` is shared with the incremental sync (``refresh.py``), which
+takes the same route; the daily full sync always walks, so anything git cannot see (assume-unchanged
+flags, line-ending conversions, a changed ``SSOT_CATALOG_EXCLUDES``) is still caught within the day.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,8 +20,8 @@ import psycopg
 
 from ssot_pipelines.catalog.config import CatalogConfig, RepoRoot
 from ssot_pipelines.catalog.gitinfo import git_changed_paths, git_dirty_paths, git_head
-from ssot_pipelines.catalog.scan import ScanResult, StatTuple, check_symlink, is_excluded, scan_roots, signed_ino
-from ssot_pipelines.catalog.state import file_key, load_stats, repo_records, stat_tuple
+from ssot_pipelines.catalog.scan import ScanResult, StatTuple, scan_roots, stat_candidates
+from ssot_pipelines.catalog.state import RepoRecord, file_key, load_stats, repo_records, stat_tuple
 
 
 @dataclass
@@ -79,6 +79,43 @@ def _ledger_stats(conn: psycopg.Connection[Any], repos: list[str]) -> dict[str, 
 GIT_CANDIDATES_MAX = 20_000  # beyond this many paths to check, a walk is as cheap
 
 
+@dataclass
+class GitCheck:
+    """What git says about one root now, and whether that is enough to skip stat-ing every file."""
+
+    head: str | None = None  # HEAD now (None: not a git work tree, no commit yet, or git unavailable)
+    dirty: list[str] | None = None  # paths git calls not clean now (None: unknown)
+    candidates: set[str] | None = None  # the only paths that may differ from the ledger; None: walk
+    fallback: str = ""  # why a git work tree must be walked after all (empty for non-git roots)
+
+
+def git_check(root: RepoRoot, record: RepoRecord | None, *, max_candidates: int = GIT_CANDIDATES_MAX) -> GitCheck:
+    """Ask git which paths may differ from the ledger since the sync that left ``record``.
+
+    They are: the paths not clean now, those not clean at that sync, and those that differ between the
+    HEAD then and the HEAD now. Every other file was clean then and is clean now under the same commit's
+    content, so the ledger already holds it. Shared by the sensor and the incremental sync.
+    """
+    if not root.path.is_dir():
+        return GitCheck()
+    is_git = os.path.exists(os.path.join(root.path, ".git"))
+    head = git_head(str(root.path))
+    if head is None:
+        return GitCheck(fallback="git could not tell HEAD (git missing, or no commit yet)" if is_git else "")
+    dirty = git_dirty_paths(str(root.path))
+    if dirty is None:
+        return GitCheck(head, None, None, "git status failed or printed a name that is not UTF-8")
+    if record is None or record.root != str(root.path) or record.head is None or record.dirty is None:
+        return GitCheck(head, dirty, None, "no git state recorded for this work tree by an earlier sync")
+    changed = git_changed_paths(str(root.path), record.head, head) if head != record.head else []
+    if changed is None:
+        return GitCheck(head, dirty, None, f"git could not diff {record.head[:12]}..{head[:12]}")
+    candidates = {*dirty, *record.dirty, *changed}
+    if len(candidates) > max_candidates:
+        return GitCheck(head, dirty, None, f"{len(candidates)} paths to check, more than {max_candidates}")
+    return GitCheck(head, dirty, candidates)
+
+
 def detect_changes(
     conn: psycopg.Connection[Any], config: CatalogConfig, *, deadline: float | None = None, use_git: bool = True
 ) -> PendingChanges:
@@ -90,11 +127,11 @@ def detect_changes(
     found: list[tuple[str, str, str]] = []  # (kind, key, stat or "gone") for the fingerprint
     walk: list[RepoRoot] = []
     for root in config.roots:
-        candidates = _git_candidates(root, records.get(root.name)) if use_git else None
-        if candidates is None:
+        record = records.get(root.name)
+        candidates = git_check(root, record).candidates if use_git and record is not None else None
+        if candidates is None or not _check_candidates(config, root, candidates, known.get(root.name, {}), out, found):
             walk.append(root)
             continue
-        _check_candidates(config, root, candidates, known.get(root.name, {}), out, found)
         out.via_git.append(root.name)
     if walk:
         _walk_and_compare(replace(config, roots=tuple(walk)), known, deadline, out, found)
@@ -107,53 +144,18 @@ def detect_changes(
     return out
 
 
-def _git_candidates(root: RepoRoot, record: tuple[str | None, list[str] | None] | None) -> set[str] | None:
-    """Paths that may differ from the ledger according to git, or None when git cannot vouch for the rest."""
-    if record is None or not root.path.is_dir():
-        return None
-    last_head, last_dirty = record
-    if last_head is None or last_dirty is None:
-        return None
-    head = git_head(str(root.path))
-    dirty = git_dirty_paths(str(root.path)) if head else None
-    if head is None or dirty is None:
-        return None
-    changed = git_changed_paths(str(root.path), last_head, head) if head != last_head else []
-    if changed is None:
-        return None
-    candidates = {*dirty, *last_dirty, *changed}
-    return candidates if len(candidates) <= GIT_CANDIDATES_MAX else None
-
-
 def _check_candidates(config: CatalogConfig, root: RepoRoot, candidates: set[str],
-                      known: dict[str, StatTuple], out: PendingChanges, found: list[tuple[str, str, str]]) -> None:
-    root_real = os.path.realpath(root.path)
-    ignore_cache: dict[str, Any] = {}
+                      known: dict[str, StatTuple], out: PendingChanges, found: list[tuple[str, str, str]]) -> bool:
+    """Stat git's candidates into ``found``; False (nothing added) when a .gitignore changed: walk instead."""
     quiet = ScanResult()  # problems are the sync's to report; the sensor only needs what changed
-    for path in candidates:
-        rel = path.rstrip("/")
-        if not rel or is_excluded(config, root, rel, ignore_cache):
-            continue
-        full = os.path.join(root.path, *rel.split("/"))
-        try:
-            st = os.lstat(full)
-        except FileNotFoundError:
-            if rel in known:
-                found.append(("gone", file_key(root.name, rel), "gone"))
-            continue
-        except OSError:
-            continue
-        mode = st.st_mode
-        if stat.S_ISLNK(mode):
-            if not check_symlink(full, root_real, rel, quiet):
-                continue
-        elif not stat.S_ISREG(mode):
-            continue
-        now = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, signed_ino(st.st_ino), mode)
-        prev = known.get(rel)
-        if prev != now:
-            found.append(("new" if prev is None else "modified", file_key(root.name, rel), str(now)))
-    out.scanned += len(known) + sum(1 for kind, _, _ in found if kind == "new")
+    gone = stat_candidates(config, root, candidates, known, quiet)
+    if gone is None:
+        return False
+    for f in quiet.files:
+        found.append(("new" if f.path not in known else "modified", file_key(root.name, f.path), str(stat_tuple(f))))
+    found.extend(("gone", file_key(root.name, path), "gone") for path in gone)
+    out.scanned += len(known) - len(gone) + sum(1 for f in quiet.files if f.path not in known)
+    return True
 
 
 def _walk_and_compare(config: CatalogConfig, known: dict[str, dict[str, StatTuple]], deadline: float | None,

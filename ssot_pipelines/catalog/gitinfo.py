@@ -52,11 +52,14 @@ def _readable(raw: bytes) -> str:
 def git_dirty_paths(root: str) -> list[str] | None:
     """Paths git reports as not clean (modified, staged, deleted, untracked; each untracked file listed).
 
-    Uses no optional locks, so it never writes the user's index. None when git cannot answer or a path
-    is not valid UTF-8 (the caller then walks the tree instead).
+    Uses no optional locks, so it never writes the user's index, and ignores only what the catalog
+    ignores (``.gitignore`` files and ``.git/info/exclude``, not the user's global excludes file). None when
+    git cannot answer or a path is not valid UTF-8 (the caller then walks the tree instead).
     """
-    out = _git(root, "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all",
-               "--no-renames", "--ignore-submodules=all")
+    # core.excludesFile (the user's global ignore list) is switched off: the catalog does not honour it,
+    # so an untracked file it matches is still catalogued and must still be reported here.
+    out = _git(root, "--no-optional-locks", "-c", "core.excludesFile=/dev/null", "status", "--porcelain=v1", "-z",
+               "--untracked-files=all", "--no-renames", "--ignore-submodules=all")
     if out is None:
         return None
     try:

@@ -222,23 +222,27 @@ def refresh_catalog(
     paths: Sequence[str] = (),
     dry_run: bool = False,
     keep_pages_on_rename: bool | None = None,
+    use_git: bool = True,
 ) -> RefreshResult:
     """Bring the ledger's per-file state up to date with the trees; return what changed.
 
-    ``paths`` limits the refresh to those files (the sensor's incremental runs); otherwise every root
-    is walked. Files whose stat matches the ledger are not read. ``dry_run`` computes without writing.
+    ``paths`` limits the refresh to those files (the sensor's incremental runs). Otherwise a full refresh
+    walks every root; an incremental one asks git which paths may have changed in a git work tree whose
+    last sync recorded git's view (as the sensor does; ``use_git=False`` turns that off) and walks the
+    other roots. Files whose stat matches the ledger are not read. ``dry_run`` computes without writing.
     A renamed file keeps its Notion page when ``keep_pages_on_rename`` (default: not in full mode, whose
     reconcile matches pages by key).
     """
     if dry_run:
-        return _refresh(conn, config, full=full, paths=paths, dry_run=True, keep_pages_on_rename=keep_pages_on_rename)
+        return _refresh(conn, config, full=full, paths=paths, dry_run=True, keep_pages_on_rename=keep_pages_on_rename,
+                        use_git=use_git)
     # One refresh at a time per ledger (the sensor's run and a scheduled one may overlap): the second
     # waits, then sees the first one's state instead of reporting the same changes twice.
     conn.execute("SELECT pg_advisory_lock(%s)", (_REFRESH_LOCK,))
     conn.commit()
     try:
         return _refresh(conn, config, full=full, paths=paths, dry_run=False,
-                        keep_pages_on_rename=keep_pages_on_rename)
+                        keep_pages_on_rename=keep_pages_on_rename, use_git=use_git)
     finally:
         conn.rollback()
         conn.execute("SELECT pg_advisory_unlock(%s)", (_REFRESH_LOCK,))
@@ -253,6 +257,7 @@ def _refresh(
     paths: Sequence[str],
     dry_run: bool,
     keep_pages_on_rename: bool | None,
+    use_git: bool,
 ) -> RefreshResult:
     started = time.monotonic()
     result = RefreshResult(mode="full" if full else ("paths" if paths else "incremental"))
@@ -278,14 +283,14 @@ def _refresh(
         if not (full and dry_run):
             # git's view before the walk: recorded with the result for the next sync and the sensor (see
             # _commit), and in incremental mode the only paths to stat where git can vouch for the rest.
-            records = {} if full else repo_records(conn)
+            records = repo_records(conn) if use_git and not full else {}
             checks = {r.name: git_check(r, records.get(r.name)) for r in config.roots}
         walk_roots: list[RepoRoot] = []
         git_gone: list[tuple[str, str]] = []
         git_scanned = 0
         for root, check in ((r, checks.get(r.name)) for r in config.roots):
-            if full or check is None or check.candidates is None:
-                if not full and check is not None and check.fallback:
+            if full or not use_git or check is None or check.candidates is None:
+                if not full and use_git and check is not None and check.fallback:
                     result.git_fallbacks.append(f"{root.name}: {check.fallback}")
                 walk_roots.append(root)
                 continue
@@ -457,17 +462,30 @@ def _commit(
             *(ev("deleted", g["repo"], g["key"], g["path"], g["sha"]) for g in gone),
         ])
         if result.mode != "paths":
-            # Files that could not be read this time stay on the list of paths to re-check too. (A name that
-            # is not UTF-8 is not a failure: it was catalogued, and git cannot name it anyway.)
+            # Recorded per repository: the HEAD before this sync and the paths the next sync (and the sensor)
+            # must re-check even if git then calls them clean, so that every other file's ledger row holds
+            # that HEAD's content. They are the paths git called not clean before this sync, those that
+            # could not be read (problems; a name that is not UTF-8 is not one: it was catalogued), and
+            # either the paths git calls not clean after a walk (a file the walk read may have been dirty
+            # only then) or, when only git's candidates were stat'ed, every file read (which covers the
+            # same race without a second `git status`).
             retry = {p.path for p in result.problems if p.reason not in (UNKNOWN_PATH, NON_UTF8_NAME)}
+            read: dict[str, set[str]] = defaultdict(set)
+            for e in (*result.added, *result.changed, *touched, *(r.entry for r in result.renamed)):
+                read[e.repo].add(e.path)
             for root in config.roots:
                 if os.path.isdir(root.path):
                     check = checks.get(root.name)
                     # The HEAD from before the walk: if it moved during the walk, the next diff covers the move.
                     head = check.head if check is not None else git_head(str(root.path))
-                    after = git_dirty_paths(str(root.path)) if head else None
                     before = check.dirty if check is not None else None
-                    dirty = None if after is None or before is None else sorted({*before, *after, *retry})
+                    if before is None or head is None:
+                        dirty = None
+                    elif root.name in result.via_git:
+                        dirty = sorted({*before, *read[root.name], *retry})
+                    else:
+                        after = git_dirty_paths(str(root.path))
+                        dirty = None if after is None else sorted({*before, *after, *retry})
                     record_repo(conn, root.name, str(root.path), head, full=full, dirty=dirty)
         else:
             touched_paths: dict[str, list[str]] = defaultdict(list)

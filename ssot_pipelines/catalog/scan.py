@@ -322,3 +322,66 @@ def is_excluded(config: CatalogConfig, root: RepoRoot, rel: str,
             return True
         prefix += part + "/"
     return False
+
+
+def stat_candidates(
+    config: CatalogConfig, root: RepoRoot, candidates: Iterable[str], known: Mapping[str, StatTuple],
+    result: ScanResult,
+) -> set[str] | None:
+    """Stat only the paths git says may differ from the ledger (``known``: their stats of the last scan).
+
+    Files whose stat differs from ``known`` (or that are new) go to ``result.files``; matching ones are
+    counted in ``result.unchanged``; problems are reported in ``result``. Returns the catalogued paths that
+    are gone (deleted, now ignored, or now a directory), or None when a ``.gitignore`` changed since the last
+    scan: which other files it includes or ignores only a walk can tell.
+    """
+    paths = sorted({p.rstrip("/") for p in candidates} - {""})
+    ignore_files = [rel for rel in paths if rel.rsplit("/", 1)[-1] == ".gitignore"]
+    if any(_lstat_tuple(os.path.join(root.path, *rel.split("/"))) != known.get(rel) for rel in ignore_files):
+        return None
+    root_real = os.path.realpath(root.path)
+    ignore_cache: dict[str, IgnoreRules | None] = {}
+    gone: set[str] = set()
+    for rel in paths:
+        if is_excluded(config, root, rel, ignore_cache):
+            if rel in known:
+                gone.add(rel)  # as a walk would no longer see it
+            continue
+        full = os.path.join(root.path, *rel.split("/"))
+        try:
+            st = os.lstat(full)
+        except (FileNotFoundError, NotADirectoryError):
+            if rel in known:
+                gone.add(rel)
+            continue
+        except OSError as exc:
+            result.report(UNREADABLE, rel, f"{rel}: cannot stat ({exc.strerror}); check its permissions")
+            continue
+        mode = st.st_mode
+        if stat.S_ISDIR(mode):
+            if os.path.lexists(os.path.join(full, ".git")):
+                result.report(NESTED_REPOSITORY, rel,
+                              f"{rel}: a nested git repository; add it to SSOT_REPO_ROOTS to catalog it")
+            elif rel in known:
+                gone.add(rel)  # a file replaced by a directory (git lists the files inside on their own)
+            continue
+        if stat.S_ISLNK(mode):
+            if not check_symlink(full, root_real, rel, result):
+                continue
+        elif not stat.S_ISREG(mode):
+            result.report(SPECIAL_FILE, rel, f"{rel}: a FIFO, socket or device; skipped")
+            continue
+        if known.get(rel) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, signed_ino(st.st_ino), mode):
+            result.unchanged += 1
+            continue
+        result.files.append(ScannedFile(root.name, rel, full, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                        st.st_ino, mode))
+    return gone
+
+
+def _lstat_tuple(full: str) -> StatTuple | None:
+    try:
+        st = os.lstat(full)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, signed_ino(st.st_ino), st.st_mode)

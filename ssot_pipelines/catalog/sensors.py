@@ -30,8 +30,9 @@ def _max_paths() -> int:
     job_name=INCREMENTAL_JOB,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Stats every file of SSOT_REPO_ROOTS against the ledger and requests an incremental "
-    "File Catalog sync of exactly the changed paths (one run per distinct change set).",
+    description="Finds the files of SSOT_REPO_ROOTS that changed since the ledger's state (asking git in a "
+    "git work tree, else by a stat of every file) and requests an incremental File Catalog sync of exactly "
+    "those paths (one run per distinct change set).",
 )
 def file_change_sensor(
     context: dg.SensorEvaluationContext, postgres: PostgresResource

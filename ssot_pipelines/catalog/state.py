@@ -195,11 +195,36 @@ def extend_dirty(conn: psycopg.Connection[Any], repo: str, paths: Sequence[str])
         )
 
 
-def repo_records(conn: psycopg.Connection[Any]) -> dict[str, tuple[str | None, list[str] | None]]:
-    """Per repository: (HEAD at the last walk, paths git called not clean then)."""
-    rows = conn.execute("SELECT repo, head_commit, dirty_paths FROM catalog_repos").fetchall()
+@dataclass(frozen=True, slots=True)
+class RepoRecord:
+    """What the last walk (or git-checked sync) of a repository recorded about git's view of it."""
+
+    root: str  # the work tree it was taken from: git's view of another clone says nothing about this one
+    head: str | None  # HEAD when that sync started
+    dirty: list[str] | None  # paths git called not clean then (None: unknown)
+
+
+def repo_records(conn: psycopg.Connection[Any]) -> dict[str, RepoRecord]:
+    """Per repository: the work tree, the HEAD at the last walk, and the paths git called not clean then."""
+    rows = conn.execute("SELECT repo, root, head_commit, dirty_paths FROM catalog_repos").fetchall()
     conn.commit()
-    return {r["repo"]: (r["head_commit"], r["dirty_paths"]) for r in rows}
+    return {r["repo"]: RepoRecord(r["root"], r["head_commit"], r["dirty_paths"]) for r in rows}
+
+
+def odd_named(conn: psycopg.Connection[Any], keys: Sequence[str]) -> list[str]:
+    """Those of these keys whose file name is not valid UTF-8 (the ledger keeps its raw bytes)."""
+    rows = conn.execute("SELECT key FROM catalog_files WHERE key = ANY(%s) AND path_bytes IS NOT NULL",
+                        (list(keys),)).fetchall()
+    conn.commit()
+    return [r["key"] for r in rows]
+
+
+def repo_file_counts(conn: psycopg.Connection[Any], repos: Sequence[str]) -> dict[str, int]:
+    """How many files the ledger holds per repository."""
+    rows = conn.execute("SELECT repo, count(*) AS n FROM catalog_files WHERE repo = ANY(%s) GROUP BY repo",
+                        (list(repos),)).fetchall()
+    conn.commit()
+    return {r["repo"]: int(r["n"]) for r in rows}
 
 
 def repo_heads(conn: psycopg.Connection[Any]) -> dict[str, str | None]:
