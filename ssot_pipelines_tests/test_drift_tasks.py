@@ -18,6 +18,13 @@ from ssot_pipelines_tests.analysis_fixtures import extract_context, select_value
 from ssot_pipelines_tests.notion_helpers import live_rows, person, sync_manager, text_of
 from ssot_pipelines_tests.test_drift import OFF_SPEC, V2, make_repo
 
+UNRELATED = "\n".join(
+    f"def render_thumbnail_{i}(image, width, height):\n"
+    f'    """Resize an image to a {i}px thumbnail and upload it to the CDN."""\n'
+    f"    return upload(crop(image, width // {i + 1}, height // {i + 1}))\n"
+    for i in range(12)
+)
+
 
 def _materialize(ctx: Any, name: str, extract: Any) -> None:
     report = ctx.sync.sync(name, extract(ctx))
@@ -53,6 +60,7 @@ def test_a_drifting_file_raises_one_task_accepting_closes_it_and_a_persons_edits
         assert list(tasks) == [task_key] and len(tasks[task_key]) == 1
         task = tasks[task_key][0]
         assert select_value(task, "Problem State") == "present" and select_value(task, "Priority") == "P1"
+        assert select_value(task, "Status") == "open"
         assert task["properties"]["Drift"]["relation"] == [{"id": sync.page_id("drift_board", key)}]
         assert task["properties"]["Drift Score"]["number"] > 0.3
         board = client.pages.retrieve(sync.page_id("drift_board", key))
@@ -71,12 +79,23 @@ def test_a_drifting_file_raises_one_task_accepting_closes_it_and_a_persons_edits
         assert list(tasks) == [task_key] and len(tasks[task_key]) == 1
         task = tasks[task_key][0]
         assert select_value(task, "Problem State") == "resolved"
+        assert select_value(task, "Status") == "closed", "the task closes by itself when its problem goes away"
         assert text_of(task, "Notes") == "Ana is looking at the HTTP code"
+
+        # The problem comes back: the same task opens again (no second task).
+        (root / "calc" / "arith.py").write_text(UNRELATED)
+        _materialize(ctx, "file_catalog", extract_file_catalog)
+        _materialize(ctx, "drift_board", extract_drift_board)
+        _materialize(ctx, "secondbrain_tasks", extract_secondbrain_tasks)
+        tasks = _task_pages(client, sync)
+        assert list(tasks) == [task_key] and len(tasks[task_key]) == 1
+        task = tasks[task_key][0]
+        assert (select_value(task, "Status"), select_value(task, "Problem State")) == ("open", "present")
 
         # A person takes the task over; new drift on the same file leaves their task exactly as they set it.
         set_select(client, task["id"], "Status", "won't do")
         set_select(client, task["id"], "Priority", "P3")
-        (root / "calc" / "arith.py").write_text(OFF_SPEC.replace("def sub", "def subtract") + V2)
+        (root / "calc" / "arith.py").write_text(OFF_SPEC.replace("def sub", "def minus") + V2 + "\n# more\n")
         _materialize(ctx, "file_catalog", extract_file_catalog)
         _materialize(ctx, "drift_board", extract_drift_board)
         _materialize(ctx, "secondbrain_tasks", extract_secondbrain_tasks)
@@ -85,7 +104,7 @@ def test_a_drifting_file_raises_one_task_accepting_closes_it_and_a_persons_edits
         assert len(tasks[task_key]) == 1
         task = tasks[task_key][0]
         assert (select_value(task, "Status"), select_value(task, "Priority"), select_value(task, "Problem State")) == (
-            "won't do", "P3", "resolved")
+            "won't do", "P3", "present")
         assert text_of(task, "Notes") == "Ana is looking at the HTTP code"
 
 
@@ -130,3 +149,4 @@ def test_critical_tech_debt_raises_a_task_that_a_persons_triage_closes(
         assert select_value(issue, "Triage") == "false positive", "a person's triage is never overwritten"
         task = _task_pages(client, sync)[f"debt:{issue_key}"][0]
         assert select_value(task, "Problem State") == "resolved"
+        assert select_value(task, "Status") == "closed"

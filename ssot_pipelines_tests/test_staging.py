@@ -54,10 +54,10 @@ def test_staged_tasks_sync_with_their_dependencies_and_bodies(
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"key": "T-9", "Name": "ok"}\n{"key": "T-10", "Colour": "red"}\n', "not machine-owned"),
+        ('{"key": "T-9", "Name": "ok"}\n{"key": "T-10", "Colour": "red"}\n', "not properties the machine writes"),
         ('{"key": "T-9", "Name": "ok"}\n{"key": "T-10", "Name": \n', "not valid JSON"),
         ('{"Name": "no key"}\n', "no 'key'"),
-        ('{"key": "T-9", "Status": "done"}\n', "not machine-owned"),  # Status belongs to people
+        ('{"key": "T-9", "Status": "done"}\n', "not properties the machine writes"),  # Status belongs to people
     ],
 )
 def test_a_bad_file_is_refused_whole_and_changes_nothing(

@@ -1,9 +1,10 @@
 """SecondBrain Tasks raised by drift and by blocker/critical tech debt: one task per problem, kept true.
 
 Each problem has a stable task key (``drift:<file key>``, ``debt:<issue id>``), so a problem never gets
-two tasks. When the problem goes away the task's "Problem State" becomes resolved; when it comes back the
-same task is present again. A task whose Status a person moved off "open" is theirs: it is left out of
-the desired rows entirely, so no sync (incremental or reconcile) touches it.
+two tasks. When the problem goes away the task closes by itself (Status "closed", "Problem State"
+resolved); when it comes back the same task opens again. Status is a shared property: once a person
+changes it in Notion the sync never overwrites it. A task a person moved to "in progress" or "won't do" is
+theirs entirely: it is left out of the desired rows, so no sync (incremental or reconcile) touches it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from ssot_pipelines.drift.human import human_values_by_key
 from ssot_pipelines.drift.score import DriftThresholds
 
 DATABASE = "secondbrain_tasks"
-COLUMNS = ["key", "Name", "Priority", "Assigned Agent", "Drift Score", "Drift", "Tech Debt", "Problem State",
-           "body", "priority"]
+COLUMNS = ["key", "Name", "Status", "Priority", "Assigned Agent", "Drift Score", "Drift", "Tech Debt",
+           "Problem State", "body", "priority"]
 _DEBT_PRIORITY = {"blocker": "P0", "critical": "P1"}
 _TRIAGED = ("won't fix", "false positive", "accepted")
 
@@ -99,10 +100,13 @@ def tech_debt_problems(conn: Conn) -> list[Problem]:
     return problems
 
 
+MACHINE_STATUSES = (None, "", "open", "closed")
+
+
 def held_by_people(conn: Conn) -> set[str]:
-    """Tasks whose Status a person set to anything but "open": the machine leaves them alone."""
+    """Tasks a person took over (Status "in progress", "won't do", ...): the machine leaves them alone."""
     return {key for key, values in human_values_by_key(conn, DATABASE).items()
-            if values.get("Status") not in (None, "", "open")}
+            if values.get("Status") not in MACHINE_STATUSES}
 
 
 def reconcile_tasks(conn: Conn, problems: Sequence[Problem], *, kinds: Sequence[str] = ("drift", "tech_debt"),
@@ -161,6 +165,7 @@ def tasks_frame(conn: Conn) -> pd.DataFrame:
         records.append({
             "key": r["task_key"],
             "Name": r["name"],
+            "Status": "open" if state == "present" else "closed",
             "Priority": r["priority"],
             "Assigned Agent": r["assigned_agent"],
             "Drift Score": r["drift_score"],

@@ -68,7 +68,9 @@ def stage_records(
 ) -> StagingResult:
     """Validate every record, then upsert them into the ledger; ``replace`` withdraws records not given."""
     schema = database(database_name)
-    writable = {p.name: p for p in schema.owned(Owner.MACHINE) if p.name != KEY_PROPERTY}
+    writable = {
+        p.name: p for p in schema.owned(Owner.MACHINE) + schema.owned(Owner.SHARED) if p.name != KEY_PROPERTY
+    }
     rows: list[tuple[str, str, str | None, int]] = []
     seen: set[str] = set()
     for index, record in enumerate(records, 1):
@@ -82,7 +84,7 @@ def stage_records(
         unknown = sorted(set(values) - set(writable))
         if unknown:
             raise StagingError(
-                f"record {key!r}: {unknown} are not machine-owned properties of {schema.title}; "
+                f"record {key!r}: {unknown} are not properties the machine writes in {schema.title}; "
                 f"known: {sorted(writable)}. Nothing was staged."
             )
         try:

@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-ROW_FIELDS = ("state", "page_id", "machine_hash", "body_hash", "body_length")
+ROW_FIELDS = ("state", "page_id", "machine_hash", "body_hash", "body_length", "shared")
 
 
 class SyncLedger:

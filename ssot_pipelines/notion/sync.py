@@ -225,7 +225,7 @@ class NotionSyncManager:
     def pull_human(self, database_name: str, *, since: datetime | None = None) -> int:
         """Pull human-owned values of rows edited in Notion since the last pull; return rows changed."""
         schema = database(database_name)
-        if not schema.owned(Owner.HUMAN):
+        if not (schema.owned(Owner.HUMAN) or schema.owned(Owner.SHARED)):
             return 0
         start = since or self.ledger.pulled_until(schema.name)
         now = datetime.now(UTC)
@@ -259,6 +259,8 @@ class NotionSyncManager:
         deferred: list[SyncRecord] | None,
     ) -> bool:
         desired = self.canonical_values(schema, record)
+        row = self.ledger.row(schema.name, record.key)
+        desired.update(self._shared_to_write(schema, record, row))
         relation_ids, unresolved = self.resolve_relations(schema, desired)
         if unresolved and deferred is not None and self._self_relation_pending(schema, unresolved):
             deferred.append(record)
@@ -266,7 +268,6 @@ class NotionSyncManager:
         # the complete one, so the row is written again once the targets exist.
         machine_hash = _digest(desired) if not unresolved else "partial:" + _digest([desired, relation_ids])
         body_hash = text_digest(record.body) if record.body is not None else None
-        row = self.ledger.row(schema.name, record.key)
 
         if notion_pages is not None and row is not None and row["state"] != "archived":
             # Reconcile: the ledger says the page exists; trust Notion for whether it still does.
@@ -299,7 +300,8 @@ class NotionSyncManager:
                 body={"properties": self._payload(schema, desired, relation_ids)},
                 kind=Call.UPDATE,
             )
-            self.ledger.set_row(schema.name, record.key, state="synced", machine_hash=machine_hash)
+            shared = self._shared_json(schema, desired)
+            self.ledger.set_row(schema.name, record.key, state="synced", machine_hash=machine_hash, shared=shared)
             changed = True
         if record.body is not None and row["body_hash"] != body_hash:
             write_body(self.gateway, self.ledger, schema.name, record.key, page_id, record.body, row)
@@ -366,6 +368,7 @@ class NotionSyncManager:
             state="synced" if done else "writing",
             page_id=page_id,
             machine_hash=machine_hash,
+            shared=self._shared_json(schema, desired),
             body_hash=text_digest(pushed) if record.body is not None else None,
             body_length=len(pushed) if record.body is not None else None,
         )
@@ -394,7 +397,8 @@ class NotionSyncManager:
             "PATCH", f"pages/{page_id}", body={"properties": self._payload(schema, desired, relation_ids)},
             kind=Call.UPDATE,
         )
-        self.ledger.set_row(schema.name, record.key, machine_hash=machine_hash)
+        shared = self._shared_json(schema, desired)
+        self.ledger.set_row(schema.name, record.key, machine_hash=machine_hash, shared=shared)
         if record.body is not None:
             row = self.ledger.row(schema.name, record.key)
             assert row is not None
@@ -486,7 +490,7 @@ class NotionSyncManager:
     def _pull_human_from(
         self, schema: DatabaseSchema, pages: Mapping[str, list[dict[str, Any]]], report: SyncReport
     ) -> None:
-        human_specs = schema.owned(Owner.HUMAN)
+        human_specs = schema.owned(Owner.HUMAN) + schema.owned(Owner.SHARED)
         if not human_specs:
             return
         for key, group in pages.items():
@@ -539,10 +543,35 @@ class NotionSyncManager:
     def _payload(
         self, schema: DatabaseSchema, desired: Mapping[str, Any], relation_ids: Mapping[str, list[str]]
     ) -> dict[str, Any]:
-        return {
+        payload = {
             spec.name: encode(spec, desired.get(spec.name), relation_ids.get(spec.name))
             for spec in schema.owned(Owner.MACHINE)
         }
+        payload.update(
+            {spec.name: encode(spec, desired[spec.name]) for spec in schema.owned(Owner.SHARED) if spec.name in desired}
+        )
+        return payload
+
+    def _shared_to_write(
+        self, schema: DatabaseSchema, record: SyncRecord, row: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """Shared values the machine may still write: those no person has changed since it last wrote them."""
+        specs = [s for s in schema.owned(Owner.SHARED) if s.name in record.values]
+        if not specs:
+            return {}
+        written = dict(row["shared"]) if row and row.get("shared") else {}
+        in_notion = self.ledger.human(schema.name, record.key) if row else {}
+        out = {}
+        for spec in specs:
+            now = in_notion.get(spec.name)
+            if now is not None and spec.name in written and now != written[spec.name]:
+                continue  # a person changed it: theirs now
+            out[spec.name] = canonical(spec, record.values[spec.name])
+        return out
+
+    @staticmethod
+    def _shared_json(schema: DatabaseSchema, desired: Mapping[str, Any]) -> str:
+        return json.dumps({s.name: desired[s.name] for s in schema.owned(Owner.SHARED) if s.name in desired})
 
     def resolve_relations(
         self, schema: DatabaseSchema, desired: Mapping[str, Any]

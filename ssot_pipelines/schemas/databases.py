@@ -150,7 +150,10 @@ SECONDBRAIN_TASKS = DatabaseSchema(
     properties=(
         PropertySpec("Name", T.TITLE, M),
         _key(),
-        PropertySpec("Status", T.SELECT, H, options=("open", "in progress", "closed", "won't do")),
+        PropertySpec(
+            "Status", T.SELECT, Owner.SHARED, options=("open", "in progress", "closed", "won't do"),
+            description="opened and closed by the machine with its problem, until a person changes it",
+        ),
         PropertySpec("Priority", T.SELECT, M, options=PRIORITIES),
         PropertySpec("Assigned Agent", T.SELECT, M, options=AGENTS),
         PropertySpec("Drift Score", T.NUMBER, M),

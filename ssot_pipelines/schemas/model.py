@@ -12,6 +12,7 @@ class Owner(StrEnum):
 
     MACHINE = "machine"
     HUMAN = "human"
+    SHARED = "shared"  # the machine proposes the value; once a person changes it in Notion, it is theirs
     MIRROR = "mirror"  # the far side of a two-way relation: Notion maintains it, nobody pushes it
 
 
