@@ -17,6 +17,7 @@ from ssot_pipelines.resources.notion import NotionResource
 from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
 from ssot_pipelines.sessions import defs as sessions
+from ssot_pipelines.sessions.defs import SessionCaptureConfig
 from ssot_pipelines.settings import load_env_file
 
 load_env_file()
@@ -78,7 +79,10 @@ def _sync_jobs(merged: dg.Definitions) -> tuple[list[Any], list[dg.ScheduleDefin
     full = dg.define_asset_job(
         "full_sync_job",
         selection=selection,
-        config=dg.RunConfig(ops={op: SyncConfig(full=True) for op in ops}),
+        # a full run also copies every assistant transcript on this machine into the ledger
+        config=dg.RunConfig(
+            ops={**{op: SyncConfig(full=True) for op in ops}, "cli_session_events": SessionCaptureConfig(sweep=True)}
+        ),
         description="Provision, extract everything and reconcile every database against Notion.",
         tags={"ssot/mode": "full"},
     )

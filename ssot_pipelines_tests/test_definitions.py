@@ -70,3 +70,10 @@ def test_an_extracts_own_figures_never_shadow_the_syncs_in_the_metadata() -> Non
     meta = report_metadata(report, pd.DataFrame({"key": ["a"]}), {"seconds": 0.1, "mode": "full", "scanned": 9})
     assert meta["seconds"] == 85.0 and meta["mode"] == "full+reconcile"
     assert meta["extract_seconds"] == 0.1 and meta["extract_mode"] == "full" and meta["scanned"] == 9
+
+
+def test_the_full_sync_job_reconciles_every_database_and_sweeps_transcripts() -> None:
+    config = dg.validate_run_config(defs.resolve_job_def("full_sync_job"), {})["ops"]
+    for schema in ALL_DATABASES:
+        assert config[schema.name]["config"]["full"] is True, schema.name
+    assert config["cli_session_events"]["config"]["sweep"] is True
