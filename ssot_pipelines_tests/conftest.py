@@ -27,9 +27,10 @@ _counter = itertools.count()
 def test_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("ssot_home")
     os.environ["SSOT_HOME"] = str(home)
+    # Empty means "not configured" (the embedded defaults), exactly as definitions.py leaves unset variables.
     for var in ("NOTION_TOKEN", "NOTION_PARENT_PAGE_ID", "NOTION_BASE_URL", "POSTGRES_URL", "REDIS_URL",
-                "PINECONE_API_KEY", "SLACK_WEBHOOK_URL"):
-        os.environ.pop(var, None)
+                "PINECONE_API_KEY", "PINECONE_HOST", "SLACK_WEBHOOK_URL"):
+        os.environ[var] = ""
     return home
 
 
