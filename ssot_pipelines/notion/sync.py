@@ -97,10 +97,6 @@ class SyncReport:
         )
 
 
-class MassArchiveRefused(RuntimeError):
-    pass
-
-
 def records_from_frame(frame: pd.DataFrame | Iterable[SyncRecord]) -> list[SyncRecord]:
     """Records from the DataFrame contract (``key``, property columns, optional ``body``/``priority``)."""
     if not isinstance(frame, pd.DataFrame):
@@ -181,23 +177,16 @@ class NotionSyncManager:
             notion_pages = self.read_pages(schema)
             self._pull_human_from(schema, notion_pages, report)
 
-        ordered = sorted(records, key=lambda r: (-r.priority, r.key))
+        elif schema.owned(Owner.SHARED):
+            # shared values may only be written while nobody changed them: know Notion's current ones
+            self.pull_human(schema.name)
+
         deferred: list[SyncRecord] = []
-        for record in ordered:
-            try:
-                if not self._sync_one(schema, record, report, notion_pages, deferred):
-                    continue
-            except (NotionError, OversizedValueError, ValueTypeError) as exc:
-                report.failed += 1
-                report.errors.append(f"{record.key}: {exc}")
-                log.warning("sync of %s %r failed: %s", schema.name, record.key, exc)
+        for record in sorted(records, key=lambda r: (-r.priority, r.key)):
+            self._sync_guarded(schema, record, report, notion_pages, deferred)
         # Relations to rows created later in this same run (self relations) resolve on a second pass.
         for record in deferred:
-            try:
-                self._sync_one(schema, record, report, None, None)
-            except (NotionError, OversizedValueError, ValueTypeError) as exc:
-                report.failed += 1
-                report.errors.append(f"{record.key}: {exc}")
+            self._sync_guarded(schema, record, report, None, None)
 
         desired_keys = {r.key for r in records}
         to_archive = self._archive_candidates(schema, desired_keys, mode, vanished, notion_pages)
@@ -250,6 +239,22 @@ class NotionSyncManager:
 
     # -- one record ---------------------------------------------------------------------------------
 
+    def _sync_guarded(
+        self,
+        schema: DatabaseSchema,
+        record: SyncRecord,
+        report: SyncReport,
+        notion_pages: dict[str, list[dict[str, Any]]] | None,
+        deferred: list[SyncRecord] | None,
+    ) -> None:
+        """Sync one record; a failure is counted and reported, and the run goes on with the next."""
+        try:
+            self._sync_one(schema, record, report, notion_pages, deferred)
+        except (NotionError, OversizedValueError, ValueTypeError) as exc:
+            report.failed += 1
+            report.errors.append(f"{record.key}: {exc}")
+            log.warning("sync of %s %r failed: %s", schema.name, record.key, exc)
+
     def _sync_one(
         self,
         schema: DatabaseSchema,
@@ -257,7 +262,7 @@ class NotionSyncManager:
         report: SyncReport,
         notion_pages: dict[str, list[dict[str, Any]]] | None,
         deferred: list[SyncRecord] | None,
-    ) -> bool:
+    ) -> None:
         desired = self.canonical_values(schema, record)
         row = self.ledger.row(schema.name, record.key)
         desired.update(self._shared_to_write(schema, record, row))
@@ -285,8 +290,8 @@ class NotionSyncManager:
                     row = self.ledger.row(schema.name, record.key)
 
         if row is None or row["state"] == "creating" or (row["state"] == "archived" and not row["page_id"]):
-            page_id = self._create(schema, record, desired, relation_ids, machine_hash, body_hash, row, report)
-            return page_id is not None
+            self._create(schema, record, desired, relation_ids, machine_hash, report)
+            return
 
         if row["state"] == "archived":
             self._restore(row["page_id"])
@@ -314,7 +319,6 @@ class NotionSyncManager:
             report.changed_keys.append(record.key)
         else:
             report.unchanged += 1
-        return True
 
     def _create(
         self,
@@ -323,10 +327,9 @@ class NotionSyncManager:
         desired: dict[str, Any],
         relation_ids: dict[str, list[str]],
         machine_hash: str | None,
-        body_hash: str | None,
-        row: dict[str, Any] | None,
         report: SyncReport,
-    ) -> str | None:
+    ) -> str:
+        row = self.ledger.row(schema.name, record.key)
         if row is not None and row["state"] == "creating":
             # A previous attempt may have landed: look the key up before creating again.
             existing = self._find_by_key(schema, record.key)
