@@ -1,0 +1,46 @@
+"""The search endpoint: pages and data sources whose title contains the query."""
+
+from __future__ import annotations
+
+from . import query as query_mod
+from .api_base import list_response
+from .errors import body_validation
+from .properties import title_property
+from .render import Renderer
+from .richtext import plain_text
+from .store import Record
+from .validation import check_object, check_page_size, reject_unknown_keys
+
+
+class SearchEndpoints(Renderer):
+    """``/v1/search``."""
+
+    def search(self, body: Record) -> Record:
+        reject_unknown_keys("body", body, {"query", "sort", "filter", "start_cursor", "page_size"})
+        page_size = check_page_size("body.page_size", body.get("page_size"))
+        text = body.get("query") or ""
+        if not isinstance(text, str):
+            raise body_validation("body.query", "should be a string")
+        kinds: tuple[str, ...] = ("page", "data_source")
+        if body.get("filter") is not None:
+            flt = check_object("body.filter", body["filter"])
+            if flt.get("property") != "object" or flt.get("value") not in kinds:
+                raise body_validation("body.filter.value", 'should be `"page"` or `"data_source"`, instead was '
+                                                           f'`"{flt.get("value")}"`')
+            kinds = (flt["value"],)
+        with self.store.lock:
+            hits = [r for r in self.store.objects.values()
+                    if r["kind"] in kinds and not r["in_trash"] and text.lower() in self._title_of(r).lower()]
+            if isinstance(body.get("sort"), dict):
+                descending = body["sort"].get("direction", "descending") == "descending"
+                hits.sort(key=lambda r: (r["edited"], r["seq"]), reverse=descending)
+            window = query_mod.paginate(hits, [h["id"] for h in hits], page_size, body.get("start_cursor"))
+            results = [self.render_page(r) if r["kind"] == "page" else self.render_data_source(r)
+                       for r in window.items]
+            return list_response(results, window, "page_or_data_source")
+
+    def _title_of(self, rec: Record) -> str:
+        if rec["kind"] == "data_source" or rec["kind"] == "database":
+            return plain_text(rec["title"])
+        ds = self.page_data_source(rec)
+        return plain_text(rec["props"].get(title_property(ds)["id"] if ds else "title", []))
