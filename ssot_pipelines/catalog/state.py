@@ -53,18 +53,22 @@ def stat_tuple(f: ScannedFile) -> StatTuple:
     return (f.size, f.mtime_ns, f.ctime_ns, signed_ino(f.ino), f.mode)
 
 
+def _scoped(
+    sql: str, repos: Sequence[str] | None, keys: Sequence[str] | None
+) -> tuple[str, tuple[Any, ...]]:
+    """Restrict a catalog_files query to some keys, else to some repositories, else nothing."""
+    if keys is not None:
+        return sql + " WHERE key = ANY(%s)", (list(keys),)
+    if repos is not None:
+        return sql + " WHERE repo = ANY(%s)", (list(repos),)
+    return sql, ()
+
+
 def load_stats(
     conn: psycopg.Connection[Any], *, repos: Sequence[str] | None = None, keys: Sequence[str] | None = None
 ) -> dict[str, dict[str, StatTuple]]:
     """Stat fields of the ledger's files (all, or of some repositories, or of some keys): repo → path → stat."""
-    sql = "SELECT repo, path, size, mtime_ns, ctime_ns, ino, mode FROM catalog_files"
-    params: tuple[Any, ...] = ()
-    if keys is not None:
-        sql += " WHERE key = ANY(%s)"
-        params = (list(keys),)
-    elif repos is not None:
-        sql += " WHERE repo = ANY(%s)"
-        params = (list(repos),)
+    sql, params = _scoped("SELECT repo, path, size, mtime_ns, ctime_ns, ino, mode FROM catalog_files", repos, keys)
     with conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(sql, params)  # type: ignore[arg-type]
         rows = cur.fetchall()
@@ -82,15 +86,12 @@ def load_entries(
     conn: psycopg.Connection[Any], *, repos: Sequence[str] | None = None, keys: Sequence[str] | None = None
 ) -> list[FileEntry]:
     """Complete ledger rows (for building Notion records), ordered by key."""
-    sql = ("SELECT repo, path, sha, size, mtime_ns, ctime_ns, ino, mode, file_type, component, preview,"
-           " path_bytes, first_seen, renamed_from, content_mtime_ns FROM catalog_files")
-    params: tuple[Any, ...] = ()
-    if keys is not None:
-        sql += " WHERE key = ANY(%s)"
-        params = (list(keys),)
-    elif repos is not None:
-        sql += " WHERE repo = ANY(%s)"
-        params = (list(repos),)
+    sql, params = _scoped(
+        "SELECT repo, path, sha, size, mtime_ns, ctime_ns, ino, mode, file_type, component, preview,"
+        " path_bytes, first_seen, renamed_from, content_mtime_ns FROM catalog_files",
+        repos,
+        keys,
+    )
     with conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(sql + " ORDER BY key", params)  # type: ignore[arg-type]
         rows = cur.fetchall()
