@@ -147,6 +147,36 @@ def segments(directory: str | os.PathLike[str] | None = None) -> list[Path]:
     return sorted(p for p in root.glob("*.jsonl") if p.is_file())
 
 
+class CompleteLines:
+    """The complete lines of a file from ``offset`` on, each with the offset just past it.
+
+    A last line without its newline is left for later (a writer may be mid-way) and measured in ``tail``;
+    ``bytes_read`` counts what was read. Shared by the journal drain and the transcript importer.
+    """
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.path = path
+        self.offset = offset
+        self.bytes_read = 0
+        self.tail = 0
+
+    def __iter__(self) -> Iterator[tuple[bytes, int]]:
+        with self.path.open("rb") as fh:
+            fh.seek(self.offset)
+            pending = b""
+            position = self.offset
+            while block := fh.read(_READ_BLOCK):
+                self.bytes_read += len(block)
+                pending += block
+                start = 0
+                while (nl := pending.find(b"\n", start)) >= 0:
+                    yield pending[start:nl], position + nl + 1
+                    start = nl + 1
+                position += start
+                pending = pending[start:]
+            self.tail = len(pending)
+
+
 def read_records(
     path: Path, offset: int, scan: JournalScan, *, limit: int | None = None
 ) -> Iterator[JournalRecord]:
@@ -156,31 +186,14 @@ def read_records(
     the record prefix so the intact record behind it is still read; unreadable bytes go to ``scan.malformed``.
     """
     produced = 0
-    with path.open("rb") as fh:
-        fh.seek(offset)
-        pending = b""
-        position = offset
-        while True:
-            block = fh.read(_READ_BLOCK)
-            if not block:
-                break
-            pending += block
-            start = 0
-            while True:
-                nl = pending.find(b"\n", start)
-                if nl < 0:
-                    break
-                line = pending[start:nl]
-                end = position + nl + 1
-                for rec in _parse_line(line, end, scan):
-                    yield rec
-                    produced += 1
-                start = nl + 1
-                if limit is not None and produced >= limit:
-                    return
-            position += start
-            pending = pending[start:]
-        scan.incomplete_tail_bytes = len(pending)
+    lines = CompleteLines(path, offset)
+    for line, end in lines:
+        for rec in _parse_line(line, end, scan):
+            yield rec
+            produced += 1
+        if limit is not None and produced >= limit:
+            return
+    scan.incomplete_tail_bytes = lines.tail
 
 
 def _parse_line(line: bytes, end: int, scan: JournalScan) -> Iterator[JournalRecord]:

@@ -19,12 +19,12 @@ from pathlib import Path
 
 from ssot_pipelines.sessions import claude_transcript, codex_rollout, store
 from ssot_pipelines.sessions.events import CLAUDE, CODEX, SessionEvent, line_digest
+from ssot_pipelines.sessions.journal import CompleteLines
 from ssot_pipelines.sessions.store import Connection
 
 HEAD_BYTES = 64 * 1024
 BATCH_BYTES = 32 * 1024 * 1024
 BATCH_EVENTS = 5000
-_READ_BLOCK = 8 * 1024 * 1024
 
 
 @dataclass
@@ -216,24 +216,11 @@ def _head_of(path: Path, offset: int) -> str:
 
 
 def _complete_lines(path: Path, offset: int, report: ImportReport, origin: str) -> Iterator[tuple[bytes, int]]:
-    with path.open("rb") as fh:
-        fh.seek(offset)
-        pending = b""
-        position = offset
-        while True:
-            block = fh.read(_READ_BLOCK)
-            if not block:
-                break
-            report.bytes_read += len(block)
-            pending += block
-            start = 0
-            while (nl := pending.find(b"\n", start)) >= 0:
-                yield pending[start:nl], position + nl + 1
-                start = nl + 1
-            position += start
-            pending = pending[start:]
-        if pending:
-            report.waiting_tail[origin] = len(pending)
+    lines = CompleteLines(path, offset)
+    yield from lines
+    report.bytes_read += lines.bytes_read
+    if lines.tail:
+        report.waiting_tail[origin] = lines.tail
 
 
 def _malformed(text: str, origin: str, file_session: str, tool: str, ts: datetime, error: str) -> SessionEvent:
