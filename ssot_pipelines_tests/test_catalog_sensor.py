@@ -16,9 +16,8 @@ from ssot_pipelines.resources.notifier import NotifierResource
 from ssot_pipelines.resources.notion import NotionResource
 from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
-from ssot_pipelines.settings import SANDBOX_TOKEN
 from ssot_pipelines_tests.catalog_fixtures import commit_all, make_repo
-from ssot_pipelines_tests.notion_helpers import live_rows, person, sync_manager, text_of
+from ssot_pipelines_tests.notion_helpers import dagster_resources, live_rows, person, sync_manager, text_of
 
 
 @pytest.fixture
@@ -78,15 +77,7 @@ def test_sensor_asks_for_a_whole_incremental_sync_when_too_many_files_changed(
 def test_sensor_run_config_drives_the_file_catalog_asset_through_dagster(
     repo: Path, sandbox: Any, ledger: Any, ledger_url: str, redis_url: str
 ) -> None:
-    resources = {
-        "notion": NotionResource(token=SANDBOX_TOKEN, base_url=sandbox.url, parent_page_id=sandbox.root_page_id,
-                                 requests_per_second=1000.0),
-        "postgres": PostgresResource(url=ledger_url),
-        "redis": RedisResource(url=redis_url),
-        "vectors": VectorsResource(postgres_url=ledger_url),
-        "embedder": EmbedderResource(kind="hashing"),
-        "notifier": NotifierResource(),
-    }
+    resources = dagster_resources(sandbox, ledger_url, redis_url)
     first = dg.materialize([file_catalog], resources=resources)
     assert first.success
     meta = first.asset_materializations_for_node("file_catalog")[0].metadata

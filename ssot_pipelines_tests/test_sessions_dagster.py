@@ -7,13 +7,10 @@ from typing import Any
 
 import dagster as dg
 
-from ssot_pipelines.resources.notifier import NotifierResource
-from ssot_pipelines.resources.notion import NotionResource
 from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
 from ssot_pipelines.sessions.defs import cli_session_events, cli_session_sensor, cli_sessions
-from ssot_pipelines.settings import SANDBOX_TOKEN
-from ssot_pipelines_tests.notion_helpers import sync_manager
+from ssot_pipelines_tests.notion_helpers import dagster_resources, sync_manager
 from ssot_pipelines_tests.sessions_fixtures import hook_payload, run_hook
 
 
@@ -32,15 +29,7 @@ def test_sensor_run_brings_a_hook_event_to_its_notion_page(
     first = _tick(None, ledger_url)
     assert len(first.run_requests) == 1
 
-    resources = {
-        "notion": NotionResource(token=SANDBOX_TOKEN, base_url=sandbox.url, parent_page_id=sandbox.root_page_id,
-                                 requests_per_second=1000.0),
-        "postgres": PostgresResource(url=ledger_url),
-        "redis": RedisResource(url=redis_url),
-        "vectors": VectorsResource(postgres_url=ledger_url),
-        "embedder": EmbedderResource(kind="hashing"),
-        "notifier": NotifierResource(),
-    }
+    resources = dagster_resources(sandbox, ledger_url, redis_url)
     result = dg.materialize([cli_session_events, cli_sessions], resources=resources)
     assert result.success
     captured = result.asset_materializations_for_node("cli_session_events")[0].metadata
