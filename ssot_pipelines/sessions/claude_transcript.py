@@ -7,18 +7,69 @@ with its type as the kind. Stdlib only.
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ssot_pipelines.sessions.events import CLAUDE, SessionEvent, line_digest, parse_time, text_or_none
 
+SCAN_LINES = 1000  # how far the first session id of a file is looked for
+
 
 def file_session_id(path: Path) -> str:
-    """The session a transcript file belongs to: its stem, or for ``<sid>/subagents/agent-*.jsonl`` the ``<sid>``."""
+    """The session a transcript file's name suggests: its stem, or for ``<sid>/subagents/agent-*.jsonl``
+    the ``<sid>``. Only a suggestion: see ``names_its_session``."""
     if path.parent.name == "subagents":
         return path.parent.parent.name
     return path.stem
+
+
+def names_its_session(conn: Any, path: Path, stem: str, origin: str) -> bool:
+    """Whether the file's content confirms that ``stem`` is a session id: a line of it says ``sessionId``.
+
+    Files renamed, exported or written by other tools have names that are not session ids; taking the
+    name for one created sessions out of side records and "resumed" links between unrelated sessions.
+    """
+    if not stem:
+        return False
+    row = conn.execute("SELECT 1 FROM session_events WHERE session_id = %s AND origin = %s LIMIT 1",
+                       (stem, origin)).fetchone()
+    conn.commit()
+    if row is not None:
+        return True
+    import mmap
+
+    needle = json.dumps(stem).encode("utf-8", "surrogatepass")
+    with path.open("rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return False
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            at = view.find(needle)
+            while at >= 0:
+                start = view.rfind(b"\n", 0, at) + 1
+                end = view.find(b"\n", at)
+                try:
+                    data = json.loads(view[start:end if end >= 0 else len(view)])
+                except ValueError:
+                    data = None
+                if isinstance(data, dict) and data.get("sessionId") == stem:
+                    return True
+                at = view.find(needle, at + 1)
+    return False
+
+
+def first_session_id(path: Path) -> str | None:
+    """The first ``sessionId`` in the file (within its first ``SCAN_LINES`` lines)."""
+    with path.open("rb") as fh:
+        for _, line in zip(range(SCAN_LINES), fh, strict=False):
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and isinstance(data.get("sessionId"), str) and data["sessionId"]:
+                return str(data["sessionId"])
+    return None
 
 
 def parse_line(line: str, origin: str, file_session: str, fallback_ts: datetime) -> SessionEvent:
