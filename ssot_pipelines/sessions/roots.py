@@ -38,15 +38,22 @@ class TranscriptGate:
 
     def admit(self, path: Path) -> tuple[Path | None, str | None]:
         """(the real path to read, None) or (None, why it is refused). Nothing is read to decide."""
-        real = Path(os.path.realpath(path))
-        via = f" (a symlink to {real})" if real != Path(os.path.abspath(path)) else ""
-        if not self.allow_outside_roots and not self.inside(real):
-            return None, (f"outside the transcript roots{via}; add its folder to {ROOTS_ENV}"
-                          " or pass --allow-outside-roots to `ssot import`")
         try:
+            real = Path(os.path.realpath(path))
+            via = f" (a symlink to {printable(str(real))})" if real != Path(os.path.abspath(path)) else ""
+            if not self.allow_outside_roots and not self.inside(real):
+                return None, (f"outside the transcript roots{via}; add its folder to {ROOTS_ENV}"
+                              " or pass --allow-outside-roots to `ssot import`")
             mode = os.stat(real).st_mode
+        except ValueError as exc:  # NUL, or a lone surrogate the file system cannot encode
+            return None, f"not a usable file name ({exc})"
         except OSError as exc:
-            return None, f"cannot be read{via}: {exc.strerror or exc}"
+            return None, f"cannot be read: {exc.strerror or exc}"
         if not stat.S_ISREG(mode):
             return None, f"not a regular file{via}"
         return real, None
+
+
+def printable(text: str) -> str:
+    """A path as text that can always be printed and stored (odd characters escaped, NUL shown as \\x00)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")

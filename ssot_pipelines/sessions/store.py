@@ -33,7 +33,7 @@ _VALUE_LIST = ", ".join(c for c in _COLUMNS if c not in ("event_id", "version_of
 # batch is bisected to find the row, which goes to the quarantine. Anything else (the server gone, a
 # timeout) is not the row's fault and is raised: the caller retries the whole batch later.
 ROW_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError, psycopg.errors.ProgramLimitExceeded,
-               psycopg.errors.InternalError)
+              psycopg.errors.InternalError, psycopg.errors.RaiseException)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 from ssot_pipelines.sessions import claude_transcript, codex_rollout, store
 from ssot_pipelines.sessions.events import CLAUDE, CODEX, SessionEvent, line_digest
 from ssot_pipelines.sessions.journal import CompleteLines
-from ssot_pipelines.sessions.roots import TranscriptGate, transcript_roots
+from ssot_pipelines.sessions.roots import TranscriptGate, printable, transcript_roots
 from ssot_pipelines.sessions.store import Connection
 
 HEAD_BYTES = 64 * 1024
@@ -98,7 +98,8 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
     """Every ``*.jsonl`` under the given directories (and the given files), sorted per directory."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.jsonl") if p.is_file() or p.is_symlink())
+            # Symlinks and special files are yielded too: the gate refuses them with a reason.
+            yield from sorted(p for p in path.rglob("*.jsonl") if not p.is_dir())
         elif path.exists() or path.is_symlink():
             yield path
 
@@ -145,16 +146,26 @@ def import_paths(conn: Connection, paths: Sequence[Path], *, allow_outside_roots
     """
     report = ImportReport()
     gate = TranscriptGate(roots, allow_outside_roots=allow_outside_roots)
-    for root in paths:
-        if not root.exists() and not root.is_symlink():
-            report.missing.append(str(root))
-    for path in discover(p for p in paths if p.exists() or p.is_symlink()):
-        real, reason = gate.admit(path)
-        if real is None:
-            report.refused[str(path)] = reason or "refused"
-            log.warning("transcript %s refused unread: %s", path, reason)
+
+    def refuse(path: Path, reason: str) -> None:
+        report.refused[printable(str(path))] = reason
+        log.warning("transcript %s refused unread: %s", printable(str(path)), reason)
+
+    for given in paths:
+        try:
+            if not (given.exists() or given.is_symlink()):
+                report.missing.append(printable(str(given)))
+                continue
+            files = list(discover([given]))
+        except (OSError, ValueError) as exc:  # a name with NUL, too long, or not encodable
+            refuse(given, f"not a usable path ({exc})")
             continue
-        import_file(conn, real, report)
+        for path in files:
+            real, reason = gate.admit(path)
+            if real is None:
+                refuse(path, reason or "refused")
+                continue
+            import_file(conn, real, report)
     report.quarantine_total = store.quarantined_count(conn)
     conn.commit()
     return report
