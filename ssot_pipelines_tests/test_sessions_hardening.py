@@ -38,23 +38,39 @@ FIELDS = ("session_id", "hook_event_name", "cwd", "transcript_path", "prompt", "
 
 def ssot(args: list[str], env: dict[str, str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     """The real ``ssot`` command in its own process."""
-    return subprocess.run([sys.executable, "-m", "ssot_pipelines.cli", *args], capture_output=True, text=True,
-                          env=env, cwd=str(cwd), timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "ssot_pipelines.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(cwd),
+        timeout=300,
+        check=False,
+    )
 
 
 def command_env(tmp_path: Path, ledger_url: str, redis_url: str, journal_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("SSOT_HOOK_POSTGRES_URL",)}
-    env.update({"POSTGRES_URL": ledger_url, "REDIS_URL": redis_url, "SSOT_JOURNAL_DIR": str(journal_dir),
-                "SSOT_EMBEDDER": "hashing", "PYTHONPATH": str(REPO),
-                "CLAUDE_CONFIG_DIR": str(tmp_path / "claude"), "CODEX_HOME": str(tmp_path / "codex"),
-                "SSOT_TRANSCRIPT_ROOTS": ""})
+    env.update(
+        {
+            "POSTGRES_URL": ledger_url,
+            "REDIS_URL": redis_url,
+            "SSOT_JOURNAL_DIR": str(journal_dir),
+            "SSOT_EMBEDDER": "hashing",
+            "PYTHONPATH": str(REPO),
+            "CLAUDE_CONFIG_DIR": str(tmp_path / "claude"),
+            "CODEX_HOME": str(tmp_path / "codex"),
+            "SSOT_TRANSCRIPT_ROOTS": "",
+        }
+    )
     env.update(extra)
     return env
 
 
 def hostile_event(field: str, value: bytes) -> bytes:
-    payload = hook_payload("UserPromptSubmit", "hostile-session", prompt="hello", source="startup",
-                           tool_use_id="toolu_1")
+    payload = hook_payload(
+        "UserPromptSubmit", "hostile-session", prompt="hello", source="startup", tool_use_id="toolu_1"
+    )
     payload[field] = PLACEHOLDER
     return json.dumps(payload).encode().replace(PLACEHOLDER.encode(), value)
 
@@ -66,7 +82,8 @@ def _count(conn: Conn, sql: str, *params: Any) -> int:
 
 
 def test_hostile_bytes_in_every_hook_field_never_fail_the_hook_and_nothing_is_lost(
-        tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str) -> None:
+    tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str
+) -> None:
     directory = tmp_path / "j"
     sent: list[bytes] = []
     for field in FIELDS:
@@ -77,8 +94,10 @@ def test_hostile_bytes_in_every_hook_field_never_fail_the_hook_and_nothing_is_lo
             assert result.stdout == b""
             sent.append(data)
     # The reproduction: a prompt with a lone surrogate, then SessionStart(source=resume) printing the bridge.
-    for data in (hostile_event("prompt", b"fix \\udc00 this"),
-                 json.dumps(hook_payload("SessionStart", "hostile-session", source="resume")).encode()):
+    for data in (
+        hostile_event("prompt", b"fix \\udc00 this"),
+        json.dumps(hook_payload("SessionStart", "hostile-session", source="resume")).encode(),
+    ):
         result = run_hook(None, directory, raw=data)
         assert result.returncode == 0, result.stderr
         sent.append(data)
@@ -89,8 +108,9 @@ def test_hostile_bytes_in_every_hook_field_never_fail_the_hook_and_nothing_is_lo
     received = [journal.hook_input(r.record) for r in journal.read_records(segment, 0, journal.JournalScan())]
     assert received == sent  # journaled byte for byte
 
-    out = ssot(["worker", "--once", "--no-recall", "--no-tail"], command_env(tmp_path, ledger_url, redis_url,
-                                                                             directory))
+    out = ssot(
+        ["worker", "--once", "--no-recall", "--no-tail"], command_env(tmp_path, ledger_url, redis_url, directory)
+    )
     assert out.returncode == 0, out.stderr
     stored = _count(ledger, "SELECT count(*) FROM session_events WHERE source = 'hook'")
     held = _count(ledger, "SELECT count(*) FROM session_quarantine WHERE released_at IS NULL")
@@ -99,8 +119,10 @@ def test_hostile_bytes_in_every_hook_field_never_fail_the_hook_and_nothing_is_lo
     # Every event is either in the ledger as it was sent, or in the quarantine with its exact bytes.
     raws = {bytes(r["raw"]) for r in ledger.execute("SELECT raw FROM session_quarantine")}
     raws |= {r["raw"].encode() for r in ledger.execute("SELECT raw FROM session_events WHERE source = 'hook'")}
-    raws |= {json.loads(r["raw"])["stdin_b64"].encode() for r in ledger.execute(
-        "SELECT raw FROM session_events WHERE raw LIKE '{\"stdin_b64\"%'")}
+    raws |= {
+        json.loads(r["raw"])["stdin_b64"].encode()
+        for r in ledger.execute("SELECT raw FROM session_events WHERE raw LIKE '{\"stdin_b64\"%'")
+    }
     import base64
 
     assert all(d in raws or base64.b64encode(d) in raws for d in sent)
@@ -115,24 +137,30 @@ def test_hostile_bytes_in_every_hook_field_never_fail_the_hook_and_nothing_is_lo
 
 def _block_session(conn: Conn, session_id: str) -> None:
     """A database that refuses one session's rows until it is repaired (a constraint, a broken extension)."""
-    conn.execute("CREATE FUNCTION refuse_blocked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                 f"IF NEW.session_id = '{session_id}' THEN RAISE EXCEPTION 'rows of {session_id} are refused'; "
-                 "END IF; RETURN NEW; END $$")
-    conn.execute("CREATE TRIGGER refuse_blocked BEFORE INSERT ON session_events FOR EACH ROW "
-                 "EXECUTE FUNCTION refuse_blocked()")
+    conn.execute(
+        "CREATE FUNCTION refuse_blocked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF NEW.session_id = '{session_id}' THEN RAISE EXCEPTION 'rows of {session_id} are refused'; "
+        "END IF; RETURN NEW; END $$"
+    )
+    conn.execute(
+        "CREATE TRIGGER refuse_blocked BEFORE INSERT ON session_events FOR EACH ROW EXECUTE FUNCTION refuse_blocked()"
+    )
     conn.commit()
 
 
 def test_a_poison_event_between_good_ones_is_quarantined_the_rest_drain_and_redrive_works(
-        tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str) -> None:
+    tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str
+) -> None:
     directory = tmp_path / "j"
     _block_session(ledger, "blocked")
     huge = os.urandom(12_000).hex()  # larger than a PostgreSQL index row may be
-    events = [hook_payload("UserPromptSubmit", "good", prompt="first"),
-              hook_payload("UserPromptSubmit", "blocked", prompt="refused until the database is repaired"),
-              hook_payload("UserPromptSubmit", "good", prompt="second"),
-              hook_payload("UserPromptSubmit", huge, prompt="too big to index"),
-              hook_payload("UserPromptSubmit", "good", prompt="third")]
+    events = [
+        hook_payload("UserPromptSubmit", "good", prompt="first"),
+        hook_payload("UserPromptSubmit", "blocked", prompt="refused until the database is repaired"),
+        hook_payload("UserPromptSubmit", "good", prompt="second"),
+        hook_payload("UserPromptSubmit", huge, prompt="too big to index"),
+        hook_payload("UserPromptSubmit", "good", prompt="third"),
+    ]
     for payload in events:
         run_hook(payload, directory)
     run_hook(None, directory, raw=hostile_event("session_id", b"\\udfff"))
@@ -141,8 +169,10 @@ def test_a_poison_event_between_good_ones_is_quarantined_the_rest_drain_and_redr
     first = ssot(["worker", "--once", "--no-recall", "--no-tail"], env)
     assert first.returncode == 0, first.stderr
     assert "3 quarantined now, 3 in quarantine" in first.stdout
-    prompts = [json.loads(r["raw"])["prompt"] for r in ledger.execute(
-        "SELECT raw FROM session_events WHERE session_id = 'good' ORDER BY seq")]
+    prompts = [
+        json.loads(r["raw"])["prompt"]
+        for r in ledger.execute("SELECT raw FROM session_events WHERE session_id = 'good' ORDER BY seq")
+    ]
     assert prompts == ["first", "second", "third"]
     ledger.commit()
 
@@ -166,7 +196,8 @@ def test_a_poison_event_between_good_ones_is_quarantined_the_rest_drain_and_redr
 
 
 def test_two_journal_directories_ship_to_one_ledger_without_sharing_offsets(
-        tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str) -> None:
+    tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str
+) -> None:
     first, second = tmp_path / "machine-a", tmp_path / "machine-b"
     for n in range(3):
         run_hook(hook_payload("UserPromptSubmit", "on-a", prompt=f"a{n} " + "x" * 500), first)
@@ -175,19 +206,23 @@ def test_two_journal_directories_ship_to_one_ledger_without_sharing_offsets(
     [seg_a], [seg_b] = journal.segments(first), journal.segments(second)
     assert seg_a.name == seg_b.name  # same day, same segment name: the old key
     # A checkpoint from before the upgrade (keyed by the segment name only) must not hide b's events.
-    ledger.execute("INSERT INTO session_journal_offsets (segment, byte_offset) VALUES (%s, %s)",
-                   (seg_a.name, seg_a.stat().st_size))
+    ledger.execute(
+        "INSERT INTO session_journal_offsets (segment, byte_offset) VALUES (%s, %s)", (seg_a.name, seg_a.stat().st_size)
+    )
     ledger.commit()
     for directory in (first, second):
-        out = ssot(["worker", "--once", "--no-recall", "--no-tail"],
-                   command_env(tmp_path, ledger_url, redis_url, directory))
+        out = ssot(
+            ["worker", "--once", "--no-recall", "--no-tail"], command_env(tmp_path, ledger_url, redis_url, directory)
+        )
         assert out.returncode == 0, out.stderr
     assert _count(ledger, "SELECT count(*) FROM session_events WHERE session_id = 'on-a'") == 3
     assert _count(ledger, "SELECT count(*) FROM session_events WHERE session_id = 'on-b'") == 2
     ids = {(d / "journal-id").read_text().strip() for d in (first, second)}
     assert len(ids) == 2
-    keys = {(r["journal_id"], r["segment"]) for r in ledger.execute(
-        "SELECT journal_id, segment FROM session_journal_offsets WHERE journal_id <> 'legacy'")}
+    keys = {
+        (r["journal_id"], r["segment"])
+        for r in ledger.execute("SELECT journal_id, segment FROM session_journal_offsets WHERE journal_id <> 'legacy'")
+    }
     assert keys == {(i, seg_a.name) for i in ids}
     ledger.commit()
     run_hook(hook_payload("UserPromptSubmit", "on-b", prompt="b2"), second)
@@ -200,12 +235,22 @@ SECRET = "-----BEGIN OPENSSH PRIVATE KEY----- do not read me"
 
 
 def _transcript_line(session: str, uuid: str, text: str, **extra: Any) -> str:
-    return json.dumps({"type": "user", "uuid": uuid, "sessionId": session, "timestamp": "2026-06-21T10:00:00Z",
-                       "cwd": "/home/u/proj", "message": {"role": "user", "content": text}, **extra})
+    return json.dumps(
+        {
+            "type": "user",
+            "uuid": uuid,
+            "sessionId": session,
+            "timestamp": "2026-06-21T10:00:00Z",
+            "cwd": "/home/u/proj",
+            "message": {"role": "user", "content": text},
+            **extra,
+        }
+    )
 
 
 def test_a_transcript_path_outside_the_roots_is_refused_directly_and_through_a_symlink(
-        tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str) -> None:
+    tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str
+) -> None:
     directory = tmp_path / "j"
     secret = tmp_path / "home" / ".ssh" / "id_ed25519"
     secret.parent.mkdir(parents=True)
@@ -237,24 +282,36 @@ def test_a_transcript_path_outside_the_roots_is_refused_directly_and_through_a_s
     assert allowed.returncode == 0 and " 1 new events" in allowed.stdout
     extra_root = ssot(["import", str(secret)], {**env, "SSOT_TRANSCRIPT_ROOTS": str(secret.parent)})
     # A root the user added: read (already imported, so nothing new), not refused.
-    assert extra_root.returncode == 0 and extra_root.stdout.startswith("1 files,") and "refused" not in extra_root.stdout
+    assert extra_root.returncode == 0 and extra_root.stdout.startswith("1 files,")
+    assert "refused" not in extra_root.stdout
 
 
 def test_same_id_lines_with_different_content_are_kept_as_versions(
-        tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str) -> None:
+    tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str
+) -> None:
     root = tmp_path / "transcripts"
     path = root / "vers-0001.jsonl"
     root.mkdir()
     original = _transcript_line("vers-0001", "u1", "deploy to staging")
-    path.write_text("\n".join([original, _transcript_line("vers-0001", "u1", "deploy to production"),
-                               original, _transcript_line("vers-0001", "u2", "thanks")]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                original,
+                _transcript_line("vers-0001", "u1", "deploy to production"),
+                original,
+                _transcript_line("vers-0001", "u2", "thanks"),
+            ]
+        )
+        + "\n"
+    )
     env = command_env(tmp_path, ledger_url, redis_url, tmp_path / "j", SSOT_TRANSCRIPT_ROOTS=str(root))
     out = ssot(["import", str(path)], env)
     assert out.returncode == 0, out.stderr
     assert "3 new events, 1 already stored (byte-identical)" in out.stdout
     assert "1 conflicting versions kept" in out.stdout
-    rows = ledger.execute("SELECT event_id, version_of, raw FROM session_events WHERE message_uuid = 'u1'"
-                          " ORDER BY seq").fetchall()
+    rows = ledger.execute(
+        "SELECT event_id, version_of, raw FROM session_events WHERE message_uuid = 'u1' ORDER BY seq"
+    ).fetchall()
     assert [r["raw"] for r in rows] == [original, _transcript_line("vers-0001", "u1", "deploy to production")]
     assert rows[0]["version_of"] is None and rows[1]["version_of"] == rows[0]["event_id"]
     ledger.commit()
@@ -266,7 +323,8 @@ def test_same_id_lines_with_different_content_are_kept_as_versions(
 
 
 def test_an_idle_unterminated_last_line_is_imported_once(
-        tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str) -> None:
+    tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str
+) -> None:
     root = tmp_path / "transcripts"
     root.mkdir()
     idle = root / "idle-0001.jsonl"
@@ -310,26 +368,35 @@ def _rollout(kind: str, payload: dict[str, Any] | None, n: int) -> dict[str, Any
 
 
 def test_codex_rollouts_with_every_record_kind_show_every_message_in_the_page_body(
-        tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str) -> None:
+    tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str
+) -> None:
     records = [
         ("session_meta", {"id": CODEX_META_ID, "cwd": "/home/u/proj", "source": "cli", "git": {"branch": "main"}}),
         ("turn_context", {"cwd": "/home/u/proj", "model": "gpt-5-codex"}),
-        ("response_item", {"type": "message", "role": "user",
-                           "content": [{"type": "input_text", "text": "list the files"}]}),
+        (
+            "response_item",
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "list the files"}]},
+        ),
         ("event_msg", {"type": "user_message", "message": "list the files"}),
         ("event_msg", {"type": "user_message", "message": "typed while the model was busy"}),
         ("response_item", {"type": "reasoning", "summary": [{"type": "summary_text", "text": "Use ls."}]}),
         ("event_msg", {"type": "agent_reasoning", "text": "Use ls."}),
-        ("response_item", {"type": "function_call", "name": "shell", "arguments": "{\"command\":[\"ls\"]}",
-                           "call_id": "call_1"}),
+        (
+            "response_item",
+            {"type": "function_call", "name": "shell", "arguments": '{"command":["ls"]}', "call_id": "call_1"},
+        ),
         ("response_item", {"type": "function_call_output", "call_id": "call_1", "output": "README.md"}),
-        ("response_item", {"type": "custom_tool_call", "name": "apply_patch", "input": "*** Begin Patch",
-                           "call_id": "call_2"}),
+        (
+            "response_item",
+            {"type": "custom_tool_call", "name": "apply_patch", "input": "*** Begin Patch", "call_id": "call_2"},
+        ),
         ("response_item", {"type": "custom_tool_call_output", "call_id": "call_2", "output": "patched ok"}),
         ("response_item", {"type": "local_shell_call", "call_id": "call_3", "action": {"command": ["pwd"]}}),
         ("response_item", {"type": "web_search_call", "id": "ws_1", "action": {"query": "codex rollout"}}),
-        ("response_item", {"type": "message", "role": "assistant",
-                           "content": [{"type": "output_text", "text": "Two entries."}]}),
+        (
+            "response_item",
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Two entries."}]},
+        ),
         ("event_msg", {"type": "agent_message", "message": "Two entries."}),
         ("event_msg", {"type": "error", "message": "stream disconnected before completion"}),
         ("event_msg", {"type": "turn_aborted", "reason": "interrupted"}),
@@ -349,10 +416,23 @@ def test_codex_rollouts_with_every_record_kind_show_every_message_in_the_page_bo
     assert out.returncode == 0 and f" {len(records)} new events" in out.stdout, out.stdout
     assert _count(ledger, "SELECT count(*) FROM session_events WHERE session_id = %s", CODEX_FILE_ID) == 0
     body = "\n\n".join(page["body"] for page in session_records(ledger, CODEX_META_ID))
-    for text in ("list the files", "typed while the model was busy", "Use ls.", "README.md", "apply_patch",
-                 "patched ok", "pwd", "codex rollout", "Two entries.", "stream disconnected before completion",
-                 "interrupted", "an item without a type", "an event without a type", "The user listed files.",
-                 "from a newer Codex"):
+    for text in (
+        "list the files",
+        "typed while the model was busy",
+        "Use ls.",
+        "README.md",
+        "apply_patch",
+        "patched ok",
+        "pwd",
+        "codex rollout",
+        "Two entries.",
+        "stream disconnected before completion",
+        "interrupted",
+        "an item without a type",
+        "an event without a type",
+        "The user listed files.",
+        "from a newer Codex",
+    ):
         assert text in body, text
     for once in ("list the files", "Two entries.", "Use ls."):
         assert body.count(once) == 1, once
@@ -360,7 +440,8 @@ def test_codex_rollouts_with_every_record_kind_show_every_message_in_the_page_bo
 
 
 def test_file_names_that_are_not_session_ids_create_no_sessions_and_no_links(
-        tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str) -> None:
+    tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str
+) -> None:
     project = tmp_path / "claude" / "projects" / "-home-u-proj"
     project.mkdir(parents=True)
     real = "cafe0000-0000-4000-8000-000000000001"
@@ -369,8 +450,13 @@ def test_file_names_that_are_not_session_ids_create_no_sessions_and_no_links(
     (project / f"{real}.jsonl").write_text(_transcript_line(real, "r1", "the real session") + "\n")
     for n, name in enumerate(("exported-by-a-tool", "backup copy", "agent-old-style")):
         (project / f"{name}.jsonl").write_text(
-            snapshot + "\n" + _transcript_line(other, f"o{n}", f"line {n} of another session") + "\n"
-            + json.dumps({"type": "summary", "summary": "title", "leafUuid": f"o{n}"}) + "\n")
+            snapshot
+            + "\n"
+            + _transcript_line(other, f"o{n}", f"line {n} of another session")
+            + "\n"
+            + json.dumps({"type": "summary", "summary": "title", "leafUuid": f"o{n}"})
+            + "\n"
+        )
     out = ssot(["import"], command_env(tmp_path, ledger_url, redis_url, tmp_path / "j"))
     assert out.returncode == 0, out.stderr
     sessions = {r["session_id"] for r in ledger.execute("SELECT session_id FROM sessions")}

@@ -79,7 +79,10 @@ def journal_id(directory: str | os.PathLike[str] | None = None) -> str:
     finally:
         os.close(dfd)
     with open(path, encoding="ascii") as fh:
-        return fh.read().strip()
+        found = fh.read().strip()
+    if not found:
+        raise OSError(f"{path} is empty: delete it and the journal gets a new identity on its next drain")
+    return found
 
 
 def new_event_id() -> str:

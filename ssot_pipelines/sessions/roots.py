@@ -42,8 +42,10 @@ class TranscriptGate:
             real = Path(os.path.realpath(path))
             via = f" (a symlink to {printable(str(real))})" if real != Path(os.path.abspath(path)) else ""
             if not self.allow_outside_roots and not self.inside(real):
-                return None, (f"outside the transcript roots{via}; add its folder to {ROOTS_ENV}"
-                              " or pass --allow-outside-roots to `ssot import`")
+                return None, (
+                    f"outside the transcript roots{via}; add its folder to {ROOTS_ENV}"
+                    " or pass --allow-outside-roots to `ssot import`"
+                )
             mode = os.stat(real).st_mode
         except ValueError as exc:  # NUL, or a lone surrogate the file system cannot encode
             return None, f"not a usable file name ({exc})"
