@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -114,7 +115,7 @@ def changed_transcripts(conn: Connection, roots: Sequence[Path], *, max_age_hour
             st = path.stat()
         except OSError:
             continue
-        if st.st_mtime >= horizon:
+        if stat.S_ISREG(st.st_mode) and st.st_mtime >= horizon:  # a FIFO is never polled
             recent[str(path.resolve())] = (path, st.st_size)
     if not recent:
         return []
