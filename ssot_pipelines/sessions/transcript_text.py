@@ -252,7 +252,7 @@ def _render_codex(e: SessionEvent, data: dict[str, Any], cov: Coverage) -> str |
     if e.kind == "assistant":
         return f"**Assistant** · {_when(e)}\n{_message_text(e)}"
     if e.kind == "system:message":
-        return f"**{str(payload.get('role') or 'System').capitalize()}** · {_when(e)}\n{_message_text(e)}"
+        return None  # developer and system instructions: nobody wrote or saw them in the conversation
     if e.kind == "thinking":
         text = _as_text(payload.get("summary"))
         return f"**Assistant (reasoning)** · {_when(e)}\n{text}" if text else None
