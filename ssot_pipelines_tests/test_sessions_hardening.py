@@ -465,3 +465,21 @@ def test_file_names_that_are_not_session_ids_create_no_sessions_and_no_links(
         derive_links(ledger, session)
     assert _count(ledger, "SELECT count(*) FROM session_links") == 0
     assert _count(ledger, "SELECT count(*) FROM session_link_evidence") == 0
+
+
+def test_a_transcript_whose_name_is_not_utf8_is_refused_and_the_others_are_imported(
+    tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str
+) -> None:
+    project = tmp_path / "claude" / "projects" / "-home-u-proj"
+    project.mkdir(parents=True)
+    (project / "good-2222.jsonl").write_text(_transcript_line("good-2222", "g1", "kept") + "\n")
+    bad = os.path.join(os.fsencode(project), b"bad-\xff.jsonl")
+    with open(bad, "wb") as fh:
+        fh.write((_transcript_line("bad-name", "b1", "odd name") + "\n").encode())
+    env = command_env(tmp_path, ledger_url, redis_url, tmp_path / "j")
+    out = ssot(["import"], env)
+    assert out.returncode == 0, out.stderr
+    assert "1 paths refused unread" in out.stdout and "not valid UTF-8" in out.stdout
+    assert _count(ledger, "SELECT count(*) FROM session_events WHERE session_id = 'good-2222'") == 1
+    worker = ssot(["worker", "--once", "--no-recall"], env)  # the tail pass looks at the same folder
+    assert worker.returncode == 0 and "errors" not in worker.stdout, worker.stdout + worker.stderr

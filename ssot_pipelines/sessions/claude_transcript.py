@@ -7,7 +7,6 @@ with its type as the kind. Stdlib only.
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,24 +37,18 @@ def names_its_session(conn: Any, path: Path, stem: str, origin: str) -> bool:
     conn.commit()
     if row is not None:
         return True
-    import mmap
-
-    needle = json.dumps(stem).encode("utf-8", "surrogatepass")
+    # Read, not mmap'ed: a transcript rewritten (shortened) meanwhile must not kill the worker with SIGBUS.
+    needle = json.dumps(stem, ensure_ascii=False).encode("utf-8", "surrogatepass")
     with path.open("rb") as fh:
-        if os.fstat(fh.fileno()).st_size == 0:
-            return False
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
-            at = view.find(needle)
-            while at >= 0:
-                start = view.rfind(b"\n", 0, at) + 1
-                end = view.find(b"\n", at)
-                try:
-                    data = json.loads(view[start:end if end >= 0 else len(view)])
-                except ValueError:
-                    data = None
-                if isinstance(data, dict) and data.get("sessionId") == stem:
-                    return True
-                at = view.find(needle, at + 1)
+        for line in fh:
+            if needle not in line:
+                continue
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and data.get("sessionId") == stem:
+                return True
     return False
 
 

@@ -47,6 +47,9 @@ class TranscriptGate:
                     " or pass --allow-outside-roots to `ssot import`"
                 )
             mode = os.stat(real).st_mode
+            str(real).encode("utf-8")  # the ledger keys files by their path: it must be text
+        except UnicodeEncodeError:
+            return None, "its file name is not valid UTF-8 (the ledger keys transcripts by path): rename it"
         except ValueError as exc:  # NUL, or a lone surrogate the file system cannot encode
             return None, f"not a usable file name ({exc})"
         except OSError as exc:

@@ -115,8 +115,10 @@ def changed_transcripts(conn: Connection, roots: Sequence[Path], *, max_age_hour
             st = path.stat()
         except OSError:
             continue
-        if stat.S_ISREG(st.st_mode) and st.st_mtime >= horizon:  # a FIFO is never polled
-            recent[str(path.resolve())] = (path, st.st_size)
+        key = str(path.resolve())
+        # A FIFO is never polled; a name that is not UTF-8 is left to the sweep, which refuses it with the reason.
+        if stat.S_ISREG(st.st_mode) and st.st_mtime >= horizon and _is_text(key):
+            recent[key] = (path, st.st_size)
     if not recent:
         return []
     rows = conn.execute("SELECT path, byte_offset FROM session_transcript_files WHERE path = ANY(%s)",
@@ -124,6 +126,14 @@ def changed_transcripts(conn: Connection, roots: Sequence[Path], *, max_age_hour
     conn.commit()
     done = {str(r["path"]): int(r["byte_offset"]) for r in rows}
     return [p for key, (p, size) in sorted(recent.items()) if done.get(key) != size][:limit]
+
+
+def _is_text(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def detect_tool(path: Path) -> str:
