@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ssot_pipelines.sessions.events import CLAUDE, SessionEvent, line_digest, parse_time, text_or_none
+from ssot_pipelines.sessions.events import CLAUDE, SessionEvent, line_digest, load_line, parse_time, text_or_none
 
 SCAN_LINES = 1000  # how far the first session id of a file is looked for
 
@@ -45,7 +45,7 @@ def names_its_session(conn: Any, path: Path, stem: str, origin: str) -> bool:
                 continue
             try:
                 data = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(data, dict) and data.get("sessionId") == stem:
                 return True
@@ -58,7 +58,7 @@ def first_session_id(path: Path) -> str | None:
         for _, line in zip(range(SCAN_LINES), fh, strict=False):
             try:
                 data = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(data, dict) and isinstance(data.get("sessionId"), str) and data["sessionId"]:
                 return str(data["sessionId"])
@@ -67,7 +67,7 @@ def first_session_id(path: Path) -> str | None:
 
 def parse_line(line: str, origin: str, file_session: str, fallback_ts: datetime) -> SessionEvent:
     """One transcript line as an event; ValueError when it is not a JSON object."""
-    data = json.loads(line)
+    data = load_line(line)
     if not isinstance(data, dict):
         raise ValueError(f"a transcript line must be a JSON object, not {type(data).__name__}")
     line_type = text_or_none(data.get("type")) or "unknown"

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ssot_pipelines.sessions.events import CODEX, SessionEvent, line_digest, parse_time, text_or_none
+from ssot_pipelines.sessions.events import CODEX, SessionEvent, line_digest, load_line, parse_time, text_or_none
 
 ROLLOUT_TYPES = frozenset({"session_meta", "response_item", "compacted", "turn_context", "event_msg"})
 _UUID_AT_END = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", re.I)
@@ -30,7 +30,7 @@ def session_id_of(path: Path) -> str:
         for _, line in zip(range(SCAN_LINES), fh, strict=False):
             try:
                 data = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if not isinstance(data, dict):
                 continue
@@ -50,7 +50,7 @@ def is_rollout_line(data: Any) -> bool:
 
 def parse_line(line: str, origin: str, file_session: str, fallback_ts: datetime) -> SessionEvent:
     """One rollout line as an event; ValueError when it is not a JSON object."""
-    data = json.loads(line)
+    data = load_line(line)
     if not isinstance(data, dict):
         raise ValueError(f"a rollout line must be a JSON object, not {type(data).__name__}")
     line_type, payload = envelope(data)

@@ -51,7 +51,7 @@ class SessionEvent:
         """The parsed original JSON (None when it never was JSON)."""
         try:
             return json.loads(self.raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # hostile nesting is kept raw, never a crash
             return None
 
 
@@ -72,6 +72,14 @@ def parse_time(value: Any, fallback: datetime) -> datetime:
             return fallback
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return fallback
+
+
+def load_line(line: str) -> Any:
+    """``json.loads``, with JSON nested too deeply for Python's recursion limit as a ValueError (malformed)."""
+    try:
+        return json.loads(line)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
 
 
 def line_digest(line: str) -> str:
@@ -96,7 +104,7 @@ def hook_event(record: dict[str, Any], origin: str) -> SessionEvent:
         raw = base64.b64decode(str(record.get("stdin_b64", ""))).decode("utf-8", "surrogateescape")
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict) and "stdin" not in record:
         # Garbage that is not UTF-8 either: kept as its base64, which the ledger can hold.

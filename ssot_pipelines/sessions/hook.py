@@ -63,7 +63,7 @@ def _print_bridge(data: bytes) -> None:
     try:
         # Bytes that are not UTF-8 become U+FFFD here: this is only for reading, the journal has the bytes.
         event = json.loads(data.decode("utf-8", "replace"))
-    except ValueError:
+    except (ValueError, RecursionError):
         return
     if not isinstance(event, dict) or event.get("hook_event_name") != "SessionStart":
         return

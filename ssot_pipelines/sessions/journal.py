@@ -250,7 +250,7 @@ def _parse_line(line: bytes, end: int, scan: JournalScan) -> Iterator[JournalRec
         if isinstance(record, dict) and "id" in record:
             yield JournalRecord(record, end)
             return
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     cut = line.rfind(RECORD_PREFIX, 1)
     if cut > 0:

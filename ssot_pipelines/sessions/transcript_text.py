@@ -162,7 +162,10 @@ def render_event(e: SessionEvent, cov: Coverage) -> str | None:
     The paragraph is always storable text: a NUL or a lone surrogate the event holds (escaped in its JSON,
     kept exactly in the ledger) is shown as U+FFFD.
     """
-    text = _render(e, cov)
+    try:
+        text = _render(e, cov)
+    except RecursionError:
+        return f"[{_when(e)}: an entry nested too deeply to show, {len(e.raw)} characters kept raw in the ledger]"
     return _displayable(text) if text is not None else None
 
 

@@ -143,7 +143,7 @@ def detect_tool(path: Path) -> str:
         first = fh.readline(HEAD_BYTES)
     try:
         return CODEX if codex_rollout.is_rollout_line(json.loads(first)) else CLAUDE
-    except ValueError:
+    except (ValueError, RecursionError):
         return CLAUDE
 
 

@@ -7,6 +7,7 @@ and the recall stage rebuilds chunks with deterministic ids. An outage of one la
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import time
@@ -104,7 +105,10 @@ def _drain_segments(conn: Connection, directory: Path, journal_id: str, batch: i
             events: list[SessionEvent] = []
             end = offset
             for rec in journal.read_records(segment, offset, scan, limit=batch):
-                event = hook_event(rec.record, origin)
+                try:
+                    event = hook_event(rec.record, origin)
+                except (ValueError, TypeError, KeyError):  # a record damaged on disk (bad base64, odd types)
+                    event = _malformed_record(json.dumps(rec.record).encode(), origin, rec.end_offset)
                 events.append(event)
                 end = rec.end_offset
                 path = _transcript_path(event)
