@@ -441,6 +441,21 @@ def test_codex_rollouts_with_every_record_kind_show_every_message_in_the_page_bo
         assert body.count(once) == 1, once
     assert "token_count" not in body
 
+    # A rollout from before the envelope: its session is its first line's id, its items are read as such.
+    legacy = day / f"rollout-2025-05-01T10-00-00-{CODEX_FILE_ID}.jsonl"
+    legacy_id = "019b0000-4444-7000-8000-0000000000cc"
+    legacy.write_text(
+        json.dumps({"id": legacy_id, "timestamp": "2025-05-01T10:00:00Z", "instructions": None})
+        + "\n"
+        + json.dumps({"record_type": "state"})
+        + "\n"
+        + json.dumps({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "legacy ask"}]})
+        + "\n"
+    )
+    assert ssot(["import"], env).returncode == 0
+    [old] = session_records(ledger, legacy_id)
+    assert "legacy ask" in old["body"] and "state" not in old["body"]
+
 
 def test_file_names_that_are_not_session_ids_create_no_sessions_and_no_links(
     tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str
