@@ -357,6 +357,9 @@ def test_an_idle_unterminated_last_line_is_imported_once(
     time.sleep(1.1)
     out = ssot(["import", str(quick)], {**env, "SSOT_TRANSCRIPT_IDLE_SECONDS": "1"})
     assert "1 unterminated last lines imported" in out.stdout
+    bad = ssot(["import", str(quick)], {**env, "SSOT_TRANSCRIPT_IDLE_SECONDS": "ten minutes"})
+    assert bad.returncode == 2 and "SSOT_TRANSCRIPT_IDLE_SECONDS='ten minutes'" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 CODEX_META_ID = "019b0000-2222-7000-8000-0000000000aa"

@@ -95,10 +95,11 @@ def _ledger() -> tuple[Any, str]:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from ssot_pipelines.sessions.transcripts import default_roots, import_paths
+    from ssot_pipelines.sessions.transcripts import default_roots, idle_seconds, import_paths
 
     paths = args.paths or default_roots()
     try:
+        idle_seconds()  # a bad SSOT_TRANSCRIPT_IDLE_SECONDS is named before anything is read
         conn, _ = _ledger()
     except ConfigurationError as exc:
         print(f"ssot import: {exc}", file=sys.stderr)
@@ -133,9 +134,11 @@ def recall_layer(conn: Any, postgres_url: str) -> tuple[Any, Any]:
 def _worker(args: argparse.Namespace) -> int:
     from ssot_pipelines.ledger import connect
     from ssot_pipelines.notion.setup import resolve_redis_url
+    from ssot_pipelines.sessions.transcripts import idle_seconds
     from ssot_pipelines.sessions.worker import WorkerConfig, run_forever
 
     try:
+        idle_seconds()
         conn, url = _ledger()
         redis_url = resolve_redis_url()
     except ConfigurationError as exc:
