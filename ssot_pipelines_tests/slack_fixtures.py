@@ -151,3 +151,95 @@ def signed_headers(body: bytes, *, secret: str = SECRET, timestamp: int | None =
 def envelope(event: dict[str, Any], event_id: str) -> dict[str, Any]:
     return {"token": "x", "team_id": "T01", "api_app_id": "A01", "type": "event_callback", "event_id": event_id,
             "event_time": int(time.time()), "event": event}
+
+
+class SlackApiStandIn:
+    """A local stand-in for the Slack Web API methods we call (``users.info``, ``conversations.info``,
+    ``chat.postMessage``), speaking Slack's HTTP protocol so ``slack_sdk.WebClient`` drives it unchanged:
+    bearer token, GET query or POST form/JSON arguments, ``{"ok": …}`` answers, 429 with Retry-After."""
+
+    def __init__(self, token: str = "xoxb-test-token", users: dict[str, dict[str, Any]] | None = None,
+                 channels: dict[str, str] | None = None, rate_limit_first: bool = False) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlsplit
+
+        self.token = token
+        self.users = users or {}
+        self.channels = channels or {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.posted: list[dict[str, Any]] = []
+        self._limited = rate_limit_first
+        self._counter = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                return
+
+            def _args(self) -> dict[str, Any]:
+                query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                if raw and "json" in (self.headers.get("Content-Type") or ""):
+                    query.update(json.loads(raw))
+                elif raw:
+                    query.update({k: v[0] for k, v in parse_qs(raw.decode()).items()})
+                return query
+
+            def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._handle()
+
+            def do_POST(self) -> None:
+                self._handle()
+
+            def _handle(self) -> None:
+                method = urlsplit(self.path).path.rsplit("/", 1)[-1]
+                args = self._args()
+                if self.headers.get("Authorization") != f"Bearer {outer.token}":
+                    self._send(200, {"ok": False, "error": "invalid_auth"})
+                    return
+                outer.calls.append((method, args))
+                if outer._limited:
+                    outer._limited = False
+                    self._send(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
+                    return
+                self._send(200, outer.answer(method, args))
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "users.info":
+            user = self.users.get(str(args.get("user")))
+            return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+        if method == "conversations.info":
+            name = self.channels.get(str(args.get("channel")))
+            return {"ok": True, "channel": {"id": args["channel"], "name": name}} if name else \
+                {"ok": False, "error": "channel_not_found"}
+        if method == "chat.postMessage":
+            self._counter += 1
+            ts = f"{int(time.time())}.{self._counter:06d}"
+            message = {"type": "message", "subtype": "bot_message", "bot_id": "B0SSOT", "username": "ssot",
+                       "text": args.get("text", ""), "ts": ts}
+            if args.get("thread_ts"):
+                message["thread_ts"] = args["thread_ts"]
+            self.posted.append({"channel": args.get("channel"), **message})
+            return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": message}
+        return {"ok": False, "error": "unknown_method"}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -93,6 +93,8 @@ def _message_event(pending: Pending, event: dict[str, Any]) -> str:
         new = replace(new, reactions=new.reactions or old.reactions, source_day=old.source_day,
                       thread_ts=new.thread_ts or old.thread_ts)
     pending.put(new)
+    if new.kind == "membership":
+        return "membership"
     return "reply" if new.thread_ts and new.thread_ts != new.ts else "message"
 
 
