@@ -68,6 +68,7 @@ def drain(conn: Connection, directory: Path | None = None, *, zone: tzinfo | Non
     """Commit every journal record not yet in the ledger and apply its event."""
     zone = zone or slack_zone()
     report = DrainReport()
+    conn.commit()  # each batch below commits on its own, never as a savepoint of the caller's transaction
     for segment in journal.segments(directory or journal_directory()):
         while True:
             with conn.transaction():

@@ -47,7 +47,8 @@ class ImportReport:
 
 
 def import_export(conn: Connection, path: Path, *, zone: tzinfo | None = None) -> ImportReport:
-    """Import the export at ``path`` (zip or folder); raises ExportError, with nothing applied, on bad input."""
+    """Import the export at ``path`` (zip or folder) and commit; raises ExportError, with nothing applied, on bad
+    input."""
     zone = zone or slack_zone()
     report = ImportReport(path=str(path))
     source = ExportSource(path)
@@ -55,6 +56,7 @@ def import_export(conn: Connection, path: Path, *, zone: tzinfo | None = None) -
         contents = read_export(source)
         for reason in contents.skipped:
             report.skipped[reason] += 1
+        conn.commit()  # end any read the caller left open: the import is one top-level transaction, not a savepoint
         with conn.transaction():
             store.lock_writers(conn)
             report.people = len(contents.users)

@@ -87,6 +87,7 @@ def share_session(conn: Connection, client: WebClient, session: str, channel_id:
         posted.append(message)
         reply_to = reply_to or str(response["ts"])
     first_ts = str(posted[0]["ts"])
+    conn.commit()
     with conn.transaction():
         store.lock_writers(conn)
         conn.execute("INSERT INTO slack_channels (channel_id, name, kind) VALUES (%s, %s, 'channel')"
