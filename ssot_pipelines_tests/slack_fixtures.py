@@ -114,32 +114,60 @@ def sample_export() -> Export:
         dms=[{"id": "D01AB", "members": ["U01ALICE", "U02BOB"]}],
         mpims=[{"id": "G02MP", "name": "mpdm-alice--bob--carol-1", "members": ["U01ALICE", "U02BOB", "U03CAROL"]}],
     )
-    export.add("eng", "2026-07-01", [
-        msg("U03CAROL", "<@U03CAROL> has joined the channel", JOIN, subtype="channel_join"),
-        msg("U01ALICE", "Deploy of v2 is starting", ROOT, thread_ts=ROOT, reply_count=3,
-            reactions=[{"name": "tada", "users": ["U02BOB", "U03CAROL"], "count": 2}]),
-        msg("U02BOB", "first reply from bobby", REPLY_1, thread_ts=ROOT, parent_user_id="U01ALICE"),
-        msg("U02BOB", "<@U01ALICE> see <#C01ENG|eng> and <https://example.com/docs|the docs> &amp; &lt;this&gt;",
-            PLAIN),
-        msg("U03CAROL", "fixed typo, final text", EDITED, edited={"user": "U03CAROL", "ts": PLAIN}),
-        {"type": "message", "subtype": "bot_message", "bot_id": "B01", "username": "deploybot",
-         "text": "build 1234 passed :white_check_mark:", "ts": BOT},
-        msg("U01ALICE", "here is the log", FILE, files=[
-            {"id": "F01", "name": "deploy.log", "permalink": "https://files.example/F01/deploy.log"}]),
-        msg("U01ALICE", "late night note", LATE),
-    ])
-    export.add("eng", "2026-07-02", [
-        msg("U01ALICE", "third in time, second in the file", REPLY_2, thread_ts=ROOT, parent_user_id="U01ALICE"),
-        msg("U03CAROL", "second in time 🎉", REPLY_3, thread_ts=ROOT, parent_user_id="U01ALICE"),
-    ])
+    export.add(
+        "eng",
+        "2026-07-01",
+        [
+            msg("U03CAROL", "<@U03CAROL> has joined the channel", JOIN, subtype="channel_join"),
+            msg(
+                "U01ALICE",
+                "Deploy of v2 is starting",
+                ROOT,
+                thread_ts=ROOT,
+                reply_count=3,
+                reactions=[{"name": "tada", "users": ["U02BOB", "U03CAROL"], "count": 2}],
+            ),
+            msg("U02BOB", "first reply from bobby", REPLY_1, thread_ts=ROOT, parent_user_id="U01ALICE"),
+            msg(
+                "U02BOB",
+                "<@U01ALICE> see <#C01ENG|eng> and <https://example.com/docs|the docs> &amp; &lt;this&gt;",
+                PLAIN,
+            ),
+            msg("U03CAROL", "fixed typo, final text", EDITED, edited={"user": "U03CAROL", "ts": PLAIN}),
+            {
+                "type": "message",
+                "subtype": "bot_message",
+                "bot_id": "B01",
+                "username": "deploybot",
+                "text": "build 1234 passed :white_check_mark:",
+                "ts": BOT,
+            },
+            msg(
+                "U01ALICE",
+                "here is the log",
+                FILE,
+                files=[{"id": "F01", "name": "deploy.log", "permalink": "https://files.example/F01/deploy.log"}],
+            ),
+            msg("U01ALICE", "late night note", LATE),
+        ],
+    )
+    export.add(
+        "eng",
+        "2026-07-02",
+        [
+            msg("U01ALICE", "third in time, second in the file", REPLY_2, thread_ts=ROOT, parent_user_id="U01ALICE"),
+            msg("U03CAROL", "second in time 🎉", REPLY_3, thread_ts=ROOT, parent_user_id="U01ALICE"),
+        ],
+    )
     export.add("D01AB", "2026-07-01", [msg("U01ALICE", "🎉 shipped :rocket: — thanks!", DM)])
     export.add("mpdm-alice--bob--carol-1", "2026-07-01", [msg("U02BOB", "group chat about the offsite", MPIM)])
     export.add("secret-ops", "2026-07-01", [msg("U01ALICE", "secret ops plan", PRIVATE)])
     return export
 
 
-def signed_headers(body: bytes, *, secret: str = SECRET, timestamp: int | None = None,
-                   retry: int | None = None) -> dict[str, str]:
+def signed_headers(
+    body: bytes, *, secret: str = SECRET, timestamp: int | None = None, retry: int | None = None
+) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
     headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
@@ -149,8 +177,15 @@ def signed_headers(body: bytes, *, secret: str = SECRET, timestamp: int | None =
 
 
 def envelope(event: dict[str, Any], event_id: str) -> dict[str, Any]:
-    return {"token": "x", "team_id": "T01", "api_app_id": "A01", "type": "event_callback", "event_id": event_id,
-            "event_time": int(time.time()), "event": event}
+    return {
+        "token": "x",
+        "team_id": "T01",
+        "api_app_id": "A01",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "event": event,
+    }
 
 
 class SlackApiStandIn:
@@ -158,8 +193,13 @@ class SlackApiStandIn:
     ``chat.postMessage``), speaking Slack's HTTP protocol so ``slack_sdk.WebClient`` drives it unchanged:
     bearer token, GET query or POST form/JSON arguments, ``{"ok": …}`` answers, 429 with Retry-After."""
 
-    def __init__(self, token: str = "xoxb-test-token", users: dict[str, dict[str, Any]] | None = None,
-                 channels: dict[str, str] | None = None, rate_limit_first: bool = False) -> None:
+    def __init__(
+        self,
+        token: str = "xoxb-test-token",
+        users: dict[str, dict[str, Any]] | None = None,
+        channels: dict[str, str] | None = None,
+        rate_limit_first: bool = False,
+    ) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from urllib.parse import parse_qs, urlsplit
@@ -227,13 +267,22 @@ class SlackApiStandIn:
             return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
         if method == "conversations.info":
             name = self.channels.get(str(args.get("channel")))
-            return {"ok": True, "channel": {"id": args["channel"], "name": name}} if name else \
-                {"ok": False, "error": "channel_not_found"}
+            return (
+                {"ok": True, "channel": {"id": args["channel"], "name": name}}
+                if name
+                else {"ok": False, "error": "channel_not_found"}
+            )
         if method == "chat.postMessage":
             self._counter += 1
             ts = f"{int(time.time())}.{self._counter:06d}"
-            message = {"type": "message", "subtype": "bot_message", "bot_id": "B0SSOT", "username": "ssot",
-                       "text": args.get("text", ""), "ts": ts}
+            message = {
+                "type": "message",
+                "subtype": "bot_message",
+                "bot_id": "B0SSOT",
+                "username": "ssot",
+                "text": args.get("text", ""),
+                "ts": ts,
+            }
             if args.get("thread_ts"):
                 message["thread_ts"] = args["thread_ts"]
             self.posted.append({"channel": args.get("channel"), **message})

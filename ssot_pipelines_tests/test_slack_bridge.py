@@ -33,20 +33,42 @@ def write_session(root: Path, session_id: str, prompts: list[tuple[str, str]], c
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = []
     for n, (when, text) in enumerate(prompts):
-        base = {"sessionId": session_id, "cwd": cwd, "isSidechain": False, "userType": "external",
-                "version": "2.1.183", "gitBranch": "main"}
-        lines.append({**base, "type": "user", "uuid": f"{session_id}-u{n}", "timestamp": f"{when}.000Z",
-                      "message": {"role": "user", "content": text}})
-        lines.append({**base, "type": "assistant", "uuid": f"{session_id}-a{n}", "parentUuid": f"{session_id}-u{n}",
-                      "timestamp": f"{when}.500Z", "message": {"role": "assistant", "content": [
-                          {"type": "text", "text": f"done: {text}"}]}})
+        base = {
+            "sessionId": session_id,
+            "cwd": cwd,
+            "isSidechain": False,
+            "userType": "external",
+            "version": "2.1.183",
+            "gitBranch": "main",
+        }
+        lines.append(
+            {
+                **base,
+                "type": "user",
+                "uuid": f"{session_id}-u{n}",
+                "timestamp": f"{when}.000Z",
+                "message": {"role": "user", "content": text},
+            }
+        )
+        lines.append(
+            {
+                **base,
+                "type": "assistant",
+                "uuid": f"{session_id}-a{n}",
+                "parentUuid": f"{session_id}-u{n}",
+                "timestamp": f"{when}.500Z",
+                "message": {"role": "assistant", "content": [{"type": "text", "text": f"done: {text}"}]},
+            }
+        )
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
     return path
 
 
 def _links(ledger: Any) -> set[tuple[str, str, str]]:
-    return {(r["conversation_id"], r["session_id"], r["kind"]) for r in ledger.execute(
-        "SELECT conversation_id, session_id, kind FROM slack_session_links").fetchall()}
+    return {
+        (r["conversation_id"], r["session_id"], r["kind"])
+        for r in ledger.execute("SELECT conversation_id, session_id, kind FROM slack_session_links").fetchall()
+    }
 
 
 def test_a_session_id_or_transcript_path_written_in_slack_links_it(tmp_path: Path, ledger: Any) -> None:
@@ -54,40 +76,66 @@ def test_a_session_id_or_transcript_path_written_in_slack_links_it(tmp_path: Pat
     write_session(tmp_path / "claude", OTHER, [("2026-06-01T09:00:00", "something else")], cwd="/srv/x")
     import_paths(ledger, [tmp_path / "claude"])
     export = sample_export()
-    export.add("eng", "2026-07-01", [
-        msg("U02BOB", f"context is in session {SID}", ts_at("2026-07-01T16:00:00")),
-        msg("U02BOB", f"see ~/.claude/projects/-srv-x/{OTHER}.jsonl", ts_at("2026-07-01T16:01:00"))])
+    export.add(
+        "eng",
+        "2026-07-01",
+        [
+            msg("U02BOB", f"context is in session {SID}", ts_at("2026-07-01T16:00:00")),
+            msg("U02BOB", f"see ~/.claude/projects/-srv-x/{OTHER}.jsonl", ts_at("2026-07-01T16:01:00")),
+        ],
+    )
     import_export(ledger, export.write_folder(tmp_path / "export"), zone=UTC)
     report = bridge.find_links(ledger, people={})
-    assert _links(ledger) == {("C01ENG/day/2026-07-01", SID, "session-mentioned"),
-                              ("C01ENG/day/2026-07-01", OTHER, "transcript-mentioned")}
+    assert _links(ledger) == {
+        ("C01ENG/day/2026-07-01", SID, "session-mentioned"),
+        ("C01ENG/day/2026-07-01", OTHER, "transcript-mentioned"),
+    }
     assert report.links == {"session-mentioned": 1, "transcript-mentioned": 1}
     record = conversation_record(ledger, "C01ENG/day/2026-07-01", UTC)
     assert record is not None
     assert record["Related CLI Sessions"] == sorted([f"{SID}#1", f"{OTHER}#1"])
-    assert f"{SID}#1 · session-mentioned: bobby in eng at 2026-07-01 16:00:00 UTC mentioned session {SID}" in \
-        record["Bridge Evidence"]
+    assert (
+        f"{SID}#1 · session-mentioned: bobby in eng at 2026-07-01 16:00:00 UTC mentioned session {SID}"
+        in record["Bridge Evidence"]
+    )
     assert bridge.find_links(ledger, people={}).links == {}  # nothing changed: nothing looked at again
 
 
 def test_a_permalink_or_channel_written_in_a_session_links_it(tmp_path: Path, ledger: Any) -> None:
     import_export(ledger, sample_export().write_folder(tmp_path / "export"), zone=UTC)
     digits = ROOT.replace(".", "")
-    write_session(tmp_path / "claude", SID, [
-        ("2026-06-20T09:00:00", f"what did they decide in https://acme.slack.com/archives/C01ENG/p{digits} ?")])
-    write_session(tmp_path / "claude", OTHER, [
-        ("2026-07-01T09:55:00", "## Plan\nask in #eng about the deploy; ignore #nonexistent"),
-        ("2026-07-01T10:30:00", "ok")], cwd="/srv/x")
+    write_session(
+        tmp_path / "claude",
+        SID,
+        [("2026-06-20T09:00:00", f"what did they decide in https://acme.slack.com/archives/C01ENG/p{digits} ?")],
+    )
+    write_session(
+        tmp_path / "claude",
+        OTHER,
+        [
+            ("2026-07-01T09:55:00", "## Plan\nask in #eng about the deploy; ignore #nonexistent"),
+            ("2026-07-01T10:30:00", "ok"),
+        ],
+        cwd="/srv/x",
+    )
     import_paths(ledger, [tmp_path / "claude"])
     bridge.find_links(ledger, people={})
-    assert _links(ledger) == {(THREAD, SID, "permalink-mentioned"), ("C01ENG/day/2026-07-01", OTHER, "channel-mentioned")}
+    assert _links(ledger) == {
+        (THREAD, SID, "permalink-mentioned"),
+        ("C01ENG/day/2026-07-01", OTHER, "channel-mentioned"),
+    }
 
 
-def test_the_same_person_at_the_same_time_links_through_the_user_map(tmp_path: Path, ledger: Any,
-                                                                     monkeypatch: Any) -> None:
+def test_the_same_person_at_the_same_time_links_through_the_user_map(
+    tmp_path: Path, ledger: Any, monkeypatch: Any
+) -> None:
     write_session(tmp_path / "claude", SID, [("2026-07-01T08:55:00", "start"), ("2026-07-01T09:20:00", "end")])
-    write_session(tmp_path / "claude", OTHER, [("2026-07-01T08:55:00", "bob's"), ("2026-07-01T09:20:00", "x")],
-                  cwd="/home/bob/proj")
+    write_session(
+        tmp_path / "claude",
+        OTHER,
+        [("2026-07-01T08:55:00", "bob's"), ("2026-07-01T09:20:00", "x")],
+        cwd="/home/bob/proj",
+    )
     import_paths(ledger, [tmp_path / "claude"])
     import_export(ledger, sample_export().write_folder(tmp_path / "export"), zone=UTC)
     monkeypatch.setenv("SLACK_USER_MAP", "U01ALICE=alice|alice@example.com")
@@ -106,8 +154,14 @@ def test_similar_text_above_the_threshold_links(tmp_path: Path, ledger: Any, led
     vectors, embedder = PgVectorStore(ledger_url), HashingEmbedder()
     index_sessions(ledger, vectors, embedder)
     export = sample_export()
-    export.add("eng", "2026-07-05", [msg("U02BOB", text, ts_at("2026-07-05T09:00:00")),
-                                     msg("U01ALICE", f"yes: {text}", ts_at("2026-07-05T09:01:00"))])
+    export.add(
+        "eng",
+        "2026-07-05",
+        [
+            msg("U02BOB", text, ts_at("2026-07-05T09:00:00")),
+            msg("U01ALICE", f"yes: {text}", ts_at("2026-07-05T09:01:00")),
+        ],
+    )
     import_export(ledger, export.write_folder(tmp_path / "export"), zone=UTC)
     assert recall.index_conversations(ledger, vectors, embedder).conversations == 6
     bridge.find_links(ledger, vectors=vectors, embedder=embedder, people={}, threshold=0.6)
@@ -137,18 +191,37 @@ def test_linked_conversations_show_the_message_with_five_either_side(tmp_path: P
     assert bridge.linked_conversations(ledger, OTHER) == "" and bridge.session_start_note(ledger, OTHER) == ""
 
 
-def test_share_posts_the_handover_pack_once_per_thread_and_logs_it(tmp_path: Path, ledger: Any, ledger_url: str,
-                                                                   monkeypatch: Any) -> None:
-    write_session(tmp_path / "claude", SID, [("2026-06-01T09:00:00", "ship the slack bridge"),
-                                             ("2026-06-01T09:10:00", "now write the README")])
+def test_share_posts_the_handover_pack_once_per_thread_and_logs_it(
+    tmp_path: Path, ledger: Any, ledger_url: str, monkeypatch: Any
+) -> None:
+    write_session(
+        tmp_path / "claude",
+        SID,
+        [("2026-06-01T09:00:00", "ship the slack bridge"), ("2026-06-01T09:10:00", "now write the README")],
+    )
     import_paths(ledger, [tmp_path / "claude"])
     import_export(ledger, sample_export().write_folder(tmp_path / "export"), zone=UTC)
     api = SlackApiStandIn()
     try:
-        env = {**os.environ, "POSTGRES_URL": ledger_url, "PYTHONPATH": str(REPO), "SLACK_BOT_TOKEN": api.token,
-               "SLACK_API_URL": api.url}
-        command = [sys.executable, "-m", "ssot_pipelines.cli", "slack", "share", SID, "--channel", "C01ENG",
-                   "--thread", ROOT]
+        env = {
+            **os.environ,
+            "POSTGRES_URL": ledger_url,
+            "PYTHONPATH": str(REPO),
+            "SLACK_BOT_TOKEN": api.token,
+            "SLACK_API_URL": api.url,
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "ssot_pipelines.cli",
+            "slack",
+            "share",
+            SID,
+            "--channel",
+            "C01ENG",
+            "--thread",
+            ROOT,
+        ]
         first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
         assert first.returncode == 0, first.stderr
         assert "shared" in first.stdout and api.token not in first.stdout + first.stderr
@@ -166,8 +239,14 @@ def test_share_posts_the_handover_pack_once_per_thread_and_logs_it(tmp_path: Pat
         other = share_session(ledger, web_client(api.token), SID, "C01ENG")  # a new top-level post: another thread
         assert not other.already and len(api.posted) == 2
         assert share_session(ledger, web_client(api.token), SID, "C01ENG").already
-        bad = subprocess.run([*command[:5], "no-such-session", "--channel", "C01ENG"], env=env, capture_output=True,
-                             text=True, timeout=120, check=False)
+        bad = subprocess.run(
+            [*command[:5], "no-such-session", "--channel", "C01ENG"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert bad.returncode == 1 and "no session 'no-such-session'" in bad.stderr
     finally:
         api.close()

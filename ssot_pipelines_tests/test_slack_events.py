@@ -3,6 +3,7 @@ fsync before the ack; then the drain applies messages, replies, edits, deletes a
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -34,11 +35,19 @@ class Receiver:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        env = {**os.environ, "SLACK_SIGNING_SECRET": SECRET, "SLACK_JOURNAL_DIR": str(journal_dir),
-               "PYTHONPATH": str(REPO)}
+        env = {
+            **os.environ,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_JOURNAL_DIR": str(journal_dir),
+            "PYTHONPATH": str(REPO),
+        }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ssot_pipelines.cli", "slack", "serve", "--port", str(self.port)], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            [sys.executable, "-m", "ssot_pipelines.cli", "slack", "serve", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().decode()
         assert "listening on" in line and "/slack/events" in line, line
@@ -72,16 +81,18 @@ def _journal_lines(directory: Path) -> list[dict[str, Any]]:
 
 
 def test_challenge_is_answered_only_when_signed(receiver: Receiver) -> None:
-    challenge = {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
-                 "type": "url_verification"}
+    challenge = {
+        "token": "x",
+        "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+        "type": "url_verification",
+    }
     answer = receiver.send(challenge)
     assert answer.status_code == 200 and answer.json() == {"challenge": challenge["challenge"]}
     body = json.dumps(challenge).encode()
     assert receiver.post(body, {"Content-Type": "application/json"}).status_code == 401
 
 
-def test_wrong_signatures_and_stale_requests_are_refused_and_not_journalled(tmp_path: Path,
-                                                                             receiver: Receiver) -> None:
+def test_wrong_signatures_and_stale_requests_are_refused_and_not_journalled(tmp_path: Path, receiver: Receiver) -> None:
     event = envelope({"type": "message", "channel": "C01ENG", "user": "U01", "text": "hi", "ts": "1.000001"}, "Ev1")
     body = json.dumps(event).encode()
     assert receiver.post(body, signed_headers(body, secret="not-the-secret")).status_code == 401
@@ -94,11 +105,21 @@ def test_wrong_signatures_and_stale_requests_are_refused_and_not_journalled(tmp_
     assert len(_journal_lines(tmp_path / "journal")) == 1
 
 
-def test_an_acknowledged_event_is_on_disk_and_retries_are_deduplicated(tmp_path: Path, receiver: Receiver,
-                                                                        ledger: Any) -> None:
+def test_an_acknowledged_event_is_on_disk_and_retries_are_deduplicated(
+    tmp_path: Path, receiver: Receiver, ledger: Any
+) -> None:
     ts = ts_at("2026-07-01T10:00:00", 1)
-    event = envelope({"type": "message", "channel": "C01ENG", "channel_type": "channel", "user": "U01",
-                      "text": "live hello", "ts": ts}, "Ev0001")
+    event = envelope(
+        {
+            "type": "message",
+            "channel": "C01ENG",
+            "channel_type": "channel",
+            "user": "U01",
+            "text": "live hello",
+            "ts": ts,
+        },
+        "Ev0001",
+    )
     started = time.monotonic()
     assert receiver.send(event).status_code == 200
     assert time.monotonic() - started < 3
@@ -119,57 +140,125 @@ def test_an_acknowledged_event_is_on_disk_and_retries_are_deduplicated(tmp_path:
     assert drain(ledger, tmp_path / "journal", zone=UTC).records == 0
 
 
-def test_replies_edits_deletes_and_reactions_from_live_events(tmp_path: Path, receiver: Receiver,
-                                                              ledger: Any) -> None:
-    root, reply, other = ts_at("2026-07-01T10:00:00", 1), ts_at("2026-07-01T10:05:00", 2), ts_at("2026-07-01T11:00:00", 3)
+def test_replies_edits_deletes_and_reactions_from_live_events(tmp_path: Path, receiver: Receiver, ledger: Any) -> None:
+    root, reply, other = (
+        ts_at("2026-07-01T10:00:00", 1),
+        ts_at("2026-07-01T10:05:00", 2),
+        ts_at("2026-07-01T11:00:00", 3),
+    )
     base = {"type": "message", "channel": "C01ENG", "channel_type": "channel"}
     events = [
         {**base, "user": "U01", "text": "root message", "ts": root},
         {**base, "user": "U02", "text": "other message", "ts": other},
         {**base, "user": "U02", "text": "a reply", "ts": reply, "thread_ts": root, "parent_user_id": "U01"},
-        {**base, "subtype": "message_changed", "ts": "9.1", "message": {
-            "type": "message", "user": "U02", "text": "a reply, edited", "ts": reply, "thread_ts": root,
-            "edited": {"user": "U02", "ts": "9.1"}}, "previous_message": {"text": "a reply", "ts": reply}},
-        {**base, "subtype": "message_changed", "ts": "9.2", "message": {  # a reply counter, not an edit
-            "type": "message", "user": "U01", "text": "root message", "ts": root, "thread_ts": root,
-            "reply_count": 1}},
-        {**base, "subtype": "message_deleted", "ts": "9.3", "deleted_ts": other,
-         "previous_message": {"type": "message", "user": "U02", "text": "other message", "ts": other}},
-        {"type": "reaction_added", "user": "U02", "reaction": "eyes", "item": {"type": "message", "channel": "C01ENG",
-                                                                                "ts": root}},
-        {"type": "reaction_added", "user": "U03", "reaction": "eyes", "item": {"type": "message", "channel": "C01ENG",
-                                                                                "ts": root}},
-        {"type": "reaction_removed", "user": "U03", "reaction": "eyes", "item": {"type": "message",
-                                                                                  "channel": "C01ENG", "ts": root}},
-        {**base, "subtype": "channel_join", "user": "U04", "text": "<@U04> has joined the channel", "ts": "1782900000.5"},
+        {
+            **base,
+            "subtype": "message_changed",
+            "ts": "9.1",
+            "message": {
+                "type": "message",
+                "user": "U02",
+                "text": "a reply, edited",
+                "ts": reply,
+                "thread_ts": root,
+                "edited": {"user": "U02", "ts": "9.1"},
+            },
+            "previous_message": {"text": "a reply", "ts": reply},
+        },
+        {
+            **base,
+            "subtype": "message_changed",
+            "ts": "9.2",
+            "message": {  # a reply counter, not an edit
+                "type": "message",
+                "user": "U01",
+                "text": "root message",
+                "ts": root,
+                "thread_ts": root,
+                "reply_count": 1,
+            },
+        },
+        {
+            **base,
+            "subtype": "message_deleted",
+            "ts": "9.3",
+            "deleted_ts": other,
+            "previous_message": {"type": "message", "user": "U02", "text": "other message", "ts": other},
+        },
+        {
+            "type": "reaction_added",
+            "user": "U02",
+            "reaction": "eyes",
+            "item": {"type": "message", "channel": "C01ENG", "ts": root},
+        },
+        {
+            "type": "reaction_added",
+            "user": "U03",
+            "reaction": "eyes",
+            "item": {"type": "message", "channel": "C01ENG", "ts": root},
+        },
+        {
+            "type": "reaction_removed",
+            "user": "U03",
+            "reaction": "eyes",
+            "item": {"type": "message", "channel": "C01ENG", "ts": root},
+        },
+        {
+            **base,
+            "subtype": "channel_join",
+            "user": "U04",
+            "text": "<@U04> has joined the channel",
+            "ts": "1782900000.5",
+        },
     ]
     for n, event in enumerate(events):
         assert receiver.send(envelope(event, f"Ev{n:04d}")).status_code == 200
     report = drain(ledger, tmp_path / "journal", zone=UTC)
     assert report.new_events == len(events)
-    assert report.applied == {"message": 2, "reply": 1, "edit": 1, "unchanged": 1, "delete": 1, "reaction": 3,
-                              "membership": 1}
+    assert report.applied == {
+        "message": 2,
+        "reply": 1,
+        "edit": 1,
+        "unchanged": 1,
+        "delete": 1,
+        "reaction": 3,
+        "membership": 1,
+    }
 
     thread = conversation_record(ledger, f"C01ENG/thread/{root}", UTC)
     assert thread is not None  # the root moved into its thread when the reply came
-    assert thread["body"] == ("**U01** · 2026-07-01 10:00:00 UTC\nroot message\nReactions: :eyes: U02\n\n"
-                              "**U02** · 2026-07-01 10:05:00 UTC · edited · reply\na reply, edited")
+    assert thread["body"] == (
+        "**U01** · 2026-07-01 10:00:00 UTC\nroot message\nReactions: :eyes: U02\n\n"
+        "**U02** · 2026-07-01 10:05:00 UTC · edited · reply\na reply, edited"
+    )
     day = conversation_record(ledger, "C01ENG/day/2026-07-01", UTC)
     assert day is not None
     assert day["body"] == "**U02** · 2026-07-01 11:00:00 UTC\n(message deleted)\n\n(1 joined, 0 left)"
 
 
-def test_names_are_resolved_through_users_info_cached_and_paced(tmp_path: Path, receiver: Receiver, ledger: Any,
-                                                                monkeypatch: Any) -> None:
-    api = SlackApiStandIn(users={"U01": {"id": "U01", "name": "alice", "real_name": "Alice Live",
-                                         "profile": {"display_name": "al"}}},
-                          channels={"C01ENG": "eng"}, rate_limit_first=True)
+def test_names_are_resolved_through_users_info_cached_and_paced(
+    tmp_path: Path, receiver: Receiver, ledger: Any, monkeypatch: Any
+) -> None:
+    api = SlackApiStandIn(
+        users={"U01": {"id": "U01", "name": "alice", "real_name": "Alice Live", "profile": {"display_name": "al"}}},
+        channels={"C01ENG": "eng"},
+        rate_limit_first=True,
+    )
     try:
         monkeypatch.setenv("SLACK_BOT_TOKEN", api.token)
         monkeypatch.setenv("SLACK_API_URL", api.url)
         ts = ts_at("2026-07-01T10:00:00", 1)
-        event = envelope({"type": "message", "channel": "C01ENG", "channel_type": "channel", "user": "U01",
-                          "text": "hello <@U09GONE>", "ts": ts}, "EvN1")
+        event = envelope(
+            {
+                "type": "message",
+                "channel": "C01ENG",
+                "channel_type": "channel",
+                "user": "U01",
+                "text": "hello <@U09GONE>",
+                "ts": ts,
+            },
+            "EvN1",
+        )
         assert receiver.send(event).status_code == 200
         drain(ledger, tmp_path / "journal", zone=UTC)
         started = time.monotonic()
@@ -185,3 +274,38 @@ def test_names_are_resolved_through_users_info_cached_and_paced(tmp_path: Path, 
         assert store.users_without_names(ledger) == []
     finally:
         api.close()
+
+
+def test_hostile_requests_are_refused_without_a_retry(receiver: Receiver) -> None:
+    body = b"not json at all"
+    refused = receiver.post(body, signed_headers(body))
+    assert refused.status_code == 400 and refused.headers["X-Slack-No-Retry"] == "1"
+    raw = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=5)
+    raw.putrequest("POST", "/slack/events")
+    raw.putheader("Content-Length", "99999999")  # claimed, never sent: refused before reading
+    raw.endheaders()
+    assert raw.getresponse().status == 413
+    raw.close()
+    assert receiver.client.get(receiver.url.replace("/slack/events", "/health")).text == "ok"
+
+
+def test_the_sensor_asks_for_a_run_when_events_wait(
+    tmp_path: Path, receiver: Receiver, ledger_url: str, monkeypatch: Any
+) -> None:
+    import dagster as dg
+
+    from ssot_pipelines.resources.stores import PostgresResource
+    from ssot_pipelines.slack.defs import slack_events_sensor
+
+    monkeypatch.setenv("SLACK_JOURNAL_DIR", str(tmp_path / "journal"))
+
+    def tick(cursor: str | None) -> Any:
+        context = dg.build_sensor_context(cursor=cursor, resources={"postgres": PostgresResource(url=ledger_url)})
+        return slack_events_sensor(context)
+
+    assert not tick(None).run_requests
+    event = {"type": "message", "channel": "C1", "user": "U1", "text": "x", "ts": "1782900000.000001"}
+    assert receiver.send(envelope(event, "EvS1")).status_code == 200
+    first = tick(None)
+    assert len(first.run_requests) == 1
+    assert not tick(first.cursor).run_requests

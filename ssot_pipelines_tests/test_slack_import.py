@@ -47,15 +47,22 @@ def _record(ledger: Any, conversation_id: str) -> dict[str, Any]:
 
 
 def _conversations(ledger: Any) -> set[str]:
-    return {r["conversation_id"] for r in ledger.execute(
-        "SELECT conversation_id FROM slack_conversations WHERE digest <> ''").fetchall()}
+    return {
+        r["conversation_id"]
+        for r in ledger.execute("SELECT conversation_id FROM slack_conversations WHERE digest <> ''").fetchall()
+    }
 
 
 def test_a_thread_spread_over_day_files_and_out_of_order_is_one_conversation(tmp_path: Path, ledger: Any) -> None:
     report = import_export(ledger, sample_export().write_folder(tmp_path / "export"), zone=UTC)
 
-    assert _conversations(ledger) == {THREAD, ENG_DAY, "D01AB/day/2026-07-01", "G02MP/day/2026-07-01",
-                                      "G01OPS/day/2026-07-01"}
+    assert _conversations(ledger) == {
+        THREAD,
+        ENG_DAY,
+        "D01AB/day/2026-07-01",
+        "G02MP/day/2026-07-01",
+        "G01OPS/day/2026-07-01",
+    }
     assert len(report.counts.conversations_new) == 5 and report.counts.messages_new == 12
     thread = _record(ledger, THREAD)
     order = [thread["body"].index(EXPECTED_TEXT[ts]) for ts in (ROOT, REPLY_1, REPLY_3, REPLY_2)]
@@ -112,10 +119,14 @@ def test_reimport_writes_nothing_and_a_later_export_writes_only_what_changed(tmp
 
     later = sample_export()
     grown = ts_at("2026-07-03T09:00:00", 1)
-    later.add("eng", "2026-07-03", [
-        msg("U02BOB", "the thread grew a day later", grown, thread_ts=ROOT, parent_user_id="U01ALICE"),
-        msg("U02BOB", "a new day", ts_at("2026-07-03T10:00:00", 2)),
-    ])
+    later.add(
+        "eng",
+        "2026-07-03",
+        [
+            msg("U02BOB", "the thread grew a day later", grown, thread_ts=ROOT, parent_user_id="U01ALICE"),
+            msg("U02BOB", "a new day", ts_at("2026-07-03T10:00:00", 2)),
+        ],
+    )
     result = import_export(ledger, later.write_zip(tmp_path / "later.zip"), zone=UTC)
     assert result.counts.conversations_new == ["C01ENG/day/2026-07-03"]
     assert result.counts.conversations_changed == [THREAD]  # updated, not duplicated
@@ -140,7 +151,9 @@ def test_edits_and_deletes_in_a_later_export(tmp_path: Path, ledger: Any) -> Non
     body = _record(ledger, ENG_DAY)["body"]
     assert "**bobby** · 2026-07-01 10:00:00 UTC\n(message deleted)" in body  # a tombstone stays in place
     assert EXPECTED_TEXT[PLAIN] not in body
-    assert "**bobby** · 2026-07-01 09:05:00 UTC · edited · reply\nfirst reply, edited" in _record(ledger, THREAD)["body"]
+    assert (
+        "**bobby** · 2026-07-01 09:05:00 UTC · edited · reply\nfirst reply, edited" in _record(ledger, THREAD)["body"]
+    )
     assert import_export(ledger, later.write_folder(tmp_path / "three"), zone=UTC).counts.conversations_changed == []
 
 
@@ -152,8 +165,9 @@ def test_a_reply_whose_root_has_no_thread_ts_still_joins_the_root(tmp_path: Path
     assert store.conversation_of(ledger, "C01ENG", late_root) == ENG_DAY
     later = sample_export()
     later.add("eng", "2026-07-01", [msg("U01ALICE", "plain root", late_root)])
-    later.add("eng", "2026-07-04", [msg("U02BOB", "a reply days later", ts_at("2026-07-04T09:00:00", 6),
-                                        thread_ts=late_root)])
+    later.add(
+        "eng", "2026-07-04", [msg("U02BOB", "a reply days later", ts_at("2026-07-04T09:00:00", 6), thread_ts=late_root)]
+    )
     result = import_export(ledger, later.write_folder(tmp_path / "two"), zone=UTC)
     thread = f"C01ENG/thread/{late_root}"
     assert store.conversation_of(ledger, "C01ENG", late_root) == thread
@@ -162,8 +176,10 @@ def test_a_reply_whose_root_has_no_thread_ts_still_joins_the_root(tmp_path: Path
 
 
 def _counts(ledger: Any) -> tuple[int, int, int]:
-    row = ledger.execute("SELECT (SELECT count(*) FROM slack_messages) AS m, (SELECT count(*) FROM slack_users) AS u,"
-                         " (SELECT count(*) FROM slack_conversations) AS c").fetchone()
+    row = ledger.execute(
+        "SELECT (SELECT count(*) FROM slack_messages) AS m, (SELECT count(*) FROM slack_users) AS u,"
+        " (SELECT count(*) FROM slack_conversations) AS c"
+    ).fetchone()
     return row["m"], row["u"], row["c"]
 
 
@@ -202,8 +218,14 @@ def test_the_command_reports_a_summary_and_fails_clearly(tmp_path: Path, ledger_
     export.add("unlisted", "2026-07-01", [msg("U01ALICE", "?", ts_at("2026-07-01T09:00:00"))])
     export.add("eng", "2026-07-03", [{"type": "message", "text": "no ts"}])
     path = export.write_zip(tmp_path / "export.zip")
-    ok = subprocess.run([sys.executable, "-m", "ssot_pipelines.cli", "slack", "import", str(path)], env=env,
-                        capture_output=True, text=True, timeout=120, check=False)
+    ok = subprocess.run(
+        [sys.executable, "-m", "ssot_pipelines.cli", "slack", "import", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stderr
     assert "conversations: 5 new, 0 changed, 0 unchanged" in ok.stdout
     assert "messages: 12 new, 0 changed, 0 unchanged" in ok.stdout
@@ -212,6 +234,12 @@ def test_the_command_reports_a_summary_and_fails_clearly(tmp_path: Path, ledger_
     assert "1 x message line that is unusable: no ts" in ok.stdout
     broken = tmp_path / "broken.zip"
     broken.write_bytes(path.read_bytes()[:200])
-    bad = subprocess.run([sys.executable, "-m", "ssot_pipelines.cli", "slack", "import", str(broken)], env=env,
-                         capture_output=True, text=True, timeout=120, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "ssot_pipelines.cli", "slack", "import", str(broken)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert bad.returncode == 1 and "broken.zip" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -34,8 +34,11 @@ def test_every_message_is_in_its_page_byte_exact_and_resync_writes_nothing(
     write_session(tmp_path / "claude", SID, [("2026-06-01T09:00:00", "fix the deploy script")])
     import_paths(ledger, [tmp_path / "claude"])
     export = sample_export()
-    export.add("eng", "2026-07-02", [msg("U02BOB", f"the deploy fix came from session {SID}\n\n{LONG}",
-                                         ts_at("2026-07-02T12:00:00", 7))])
+    export.add(
+        "eng",
+        "2026-07-02",
+        [msg("U02BOB", f"the deploy fix came from session {SID}\n\n{LONG}", ts_at("2026-07-02T12:00:00", 7))],
+    )
     path = export.write_zip(tmp_path / "export.zip")
     import_export(ledger, path, zone=UTC)
     resources = dagster_resources(sandbox, ledger_url, redis_url)
@@ -45,8 +48,9 @@ def test_every_message_is_in_its_page_byte_exact_and_resync_writes_nothing(
     assert _synced(first)["created"] == 6 and _synced(first)["failed"] == 0
 
     directory = store.directory(ledger)
-    rows = ledger.execute("SELECT channel_id, ts, text, conversation_id, deleted FROM slack_messages"
-                          " WHERE kind = 'message'").fetchall()
+    rows = ledger.execute(
+        "SELECT channel_id, ts, text, conversation_id, deleted FROM slack_messages WHERE kind = 'message'"
+    ).fetchall()
     with sync_manager(sandbox, ledger_url, redis_url) as sync:
         conversations = live_rows(person(sandbox), sync.ids["slack_conversations"].data_source_id)
         assert len(conversations) == 6 and all(len(pages) == 1 for pages in conversations.values())
@@ -69,12 +73,14 @@ def test_every_message_is_in_its_page_byte_exact_and_resync_writes_nothing(
         linked = conversations["C01ENG/day/2026-07-02"][0]
         session_page = sync.page_id("cli_sessions", f"{SID}#1")
         assert session_page is not None
-        assert [r["id"].replace("-", "") for r in linked["properties"]["Related CLI Sessions"]["relation"]] == \
-            [session_page.replace("-", "")]
+        assert [r["id"].replace("-", "") for r in linked["properties"]["Related CLI Sessions"]["relation"]] == [
+            session_page.replace("-", "")
+        ]
         assert "session-mentioned: bobby in eng" in plain_text(linked["properties"]["Bridge Evidence"]["rich_text"])
         mirror: Any = person(sandbox).pages.retrieve(page_id=session_page)
-        assert [r["id"].replace("-", "") for r in mirror["properties"]["Slack Conversations"]["relation"]] == \
-            [linked["id"].replace("-", "")]
+        assert [r["id"].replace("-", "") for r in mirror["properties"]["Slack Conversations"]["relation"]] == [
+            linked["id"].replace("-", "")
+        ]
 
     again = dg.materialize([slack_conversation_events, slack_conversations], resources=resources)
     assert (_synced(again)["created"], _synced(again)["updated"], _synced(again)["body_writes"]) == (0, 0, 0)
@@ -83,8 +89,7 @@ def test_every_message_is_in_its_page_byte_exact_and_resync_writes_nothing(
     assert (_synced(third)["records"], _synced(third)["created"], _synced(third)["updated"]) == (0, 0, 0)
 
     grown = sample_export()
-    grown.add("eng", "2026-07-03", [msg("U01ALICE", "one more reply", ts_at("2026-07-03T09:00:00", 9),
-                                        thread_ts=ROOT)])
+    grown.add("eng", "2026-07-03", [msg("U01ALICE", "one more reply", ts_at("2026-07-03T09:00:00", 9), thread_ts=ROOT)])
     import_export(ledger, grown.write_folder(tmp_path / "grown"), zone=UTC)
     fourth = dg.materialize([slack_conversation_events, slack_conversations], resources=resources)
     # the thread grew (updated in place, not duplicated); the long message is gone from its day file, so
@@ -98,5 +103,7 @@ def test_every_message_is_in_its_page_byte_exact_and_resync_writes_nothing(
 
 def test_display_names_render_in_the_body() -> None:
     directory = Directory({"U1": "Ana"}, {"C1": "eng"})
-    assert render_text("<@U1|ana> in <#C1> <!here> <mailto:a@b.c|a@b.c> <!subteam^S1|@devs> &amp;lt;", directory) \
+    assert (
+        render_text("<@U1|ana> in <#C1> <!here> <mailto:a@b.c|a@b.c> <!subteam^S1|@devs> &amp;lt;", directory)
         == "@Ana in #eng @here a@b.c (mailto:a@b.c) @devs &lt;"
+    )

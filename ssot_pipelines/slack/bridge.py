@@ -34,7 +34,8 @@ SESSIONS_NAMESPACE = "cli_sessions"  # where the sessions package indexes transc
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 _TRANSCRIPT = re.compile(r"(?:~|\.{0,2}/)[^\s<>|'\"`]*?\.jsonl\b")
 _PERMALINK = re.compile(
-    r"https?://[\w.-]*slack\.com/archives/([A-Z0-9]{6,})(?:/p(\d{16}))?(?:\?[^\s\"'<>\\]*?thread_ts=(\d+\.\d+))?")
+    r"https?://[\w.-]*slack\.com/archives/([A-Z0-9]{6,})(?:/p(\d{16}))?(?:\?[^\s\"'<>\\]*?thread_ts=(\d+\.\d+))?"
+)
 _CHANNEL = re.compile(r"(?<![\w#&/])#([a-z0-9][a-z0-9._-]{1,79})\b")
 
 
@@ -75,8 +76,16 @@ def similarity_threshold() -> float:
     return value
 
 
-def add_link(conn: Connection, conversation_id: str, session_id: str, kind: str, evidence: str, *,
-             anchor_ts: str | None = None, score: float | None = None) -> bool:
+def add_link(
+    conn: Connection,
+    conversation_id: str,
+    session_id: str,
+    kind: str,
+    evidence: str,
+    *,
+    anchor_ts: str | None = None,
+    score: float | None = None,
+) -> bool:
     """Store a link with its evidence (the first evidence per kind is kept); True when it is new."""
     cur = conn.execute(
         "INSERT INTO slack_session_links (conversation_id, session_id, kind, evidence, anchor_ts, score)"
@@ -89,21 +98,35 @@ def add_link(conn: Connection, conversation_id: str, session_id: str, kind: str,
 
 
 def links_of_conversation(conn: Connection, conversation_id: str) -> list[dict[str, Any]]:
-    return [dict(r) for r in conn.execute(
-        "SELECT * FROM slack_session_links WHERE conversation_id = %s ORDER BY session_id, kind",
-        (conversation_id,)).fetchall()]
+    return [
+        dict(r)
+        for r in conn.execute(
+            "SELECT * FROM slack_session_links WHERE conversation_id = %s ORDER BY session_id, kind", (conversation_id,)
+        ).fetchall()
+    ]
 
 
 def links_of_session(conn: Connection, session_id: str) -> list[dict[str, Any]]:
-    return [dict(r) for r in conn.execute(
-        "SELECT * FROM slack_session_links WHERE session_id = %s ORDER BY created_at, conversation_id, kind",
-        (session_id,)).fetchall()]
+    return [
+        dict(r)
+        for r in conn.execute(
+            "SELECT * FROM slack_session_links WHERE session_id = %s ORDER BY created_at, conversation_id, kind",
+            (session_id,),
+        ).fetchall()
+    ]
 
 
 # -- finding links ------------------------------------------------------------------------------------
 
-def find_links(conn: Connection, *, vectors: Any = None, embedder: Any = None,
-               people: dict[str, set[str]] | None = None, threshold: float | None = None) -> BridgeReport:
+
+def find_links(
+    conn: Connection,
+    *,
+    vectors: Any = None,
+    embedder: Any = None,
+    people: dict[str, set[str]] | None = None,
+    threshold: float | None = None,
+) -> BridgeReport:
     """Look for links from the conversations and the sessions that changed since they were last looked at."""
     report = BridgeReport()
     people = user_map() if people is None else people
@@ -112,7 +135,8 @@ def find_links(conn: Connection, *, vectors: Any = None, embedder: Any = None,
     sessions = list(sessions_view.sessions_changed_since(conn, None))
     pending = conn.execute(
         "SELECT conversation_id FROM slack_conversations WHERE digest <> ''"
-        " AND (bridged_at IS NULL OR bridged_at < changed_at) ORDER BY changed_at LIMIT 5000").fetchall()
+        " AND (bridged_at IS NULL OR bridged_at < changed_at) ORDER BY changed_at LIMIT 5000"
+    ).fetchall()
     for row in pending:
         cid = str(row["conversation_id"])
         messages = [m for m in store.conversation_messages(conn, cid) if m.kind == "message" and not m.deleted]
@@ -126,12 +150,13 @@ def find_links(conn: Connection, *, vectors: Any = None, embedder: Any = None,
             for sid, score, evidence in _similar_sessions(conn, vectors, cid, threshold):
                 if add_link(conn, cid, sid, "similar", evidence, score=score):
                     report.add("similar")
-        conn.execute("UPDATE slack_conversations SET bridged_at = clock_timestamp() WHERE conversation_id = %s",
-                     (cid,))
+        conn.execute("UPDATE slack_conversations SET bridged_at = clock_timestamp() WHERE conversation_id = %s", (cid,))
         conn.commit()
         report.conversations += 1
-    scanned = {str(r["session_id"]): r["scanned_at"] for r in conn.execute(
-        "SELECT session_id, scanned_at FROM slack_bridge_scans").fetchall()}
+    scanned = {
+        str(r["session_id"]): r["scanned_at"]
+        for r in conn.execute("SELECT session_id, scanned_at FROM slack_bridge_scans").fetchall()
+    }
     for info in sessions:
         if scanned.get(info.session_id) is not None and scanned[info.session_id] >= info.changed_at:
             continue
@@ -141,20 +166,26 @@ def find_links(conn: Connection, *, vectors: Any = None, embedder: Any = None,
         for linked, evidence, at in _same_person_from_session(conn, info, people, directory):
             if add_link(conn, linked, info.session_id, "same-person", evidence, anchor_ts=at):
                 report.add("same-person")
-        conn.execute("INSERT INTO slack_bridge_scans (session_id, scanned_at) VALUES (%s, %s) ON CONFLICT"
-                     " (session_id) DO UPDATE SET scanned_at = EXCLUDED.scanned_at", (info.session_id, info.changed_at))
+        conn.execute(
+            "INSERT INTO slack_bridge_scans (session_id, scanned_at) VALUES (%s, %s) ON CONFLICT"
+            " (session_id) DO UPDATE SET scanned_at = EXCLUDED.scanned_at",
+            (info.session_id, info.changed_at),
+        )
         conn.commit()
         report.sessions += 1
     return report
 
 
 def _where(message: Message, directory: Directory) -> str:
-    return f"{speaker(message, directory)} in {directory.channels.get(message.channel_id, message.channel_id)} " \
-           f"at {when(message, UTC)}"
+    return (
+        f"{speaker(message, directory)} in {directory.channels.get(message.channel_id, message.channel_id)} "
+        f"at {when(message, UTC)}"
+    )
 
 
-def _mentions_in_slack(conn: Connection, messages: list[Message], directory: Directory) -> Iterator[
-        tuple[str, str, str, str]]:
+def _mentions_in_slack(
+    conn: Connection, messages: list[Message], directory: Directory
+) -> Iterator[tuple[str, str, str, str]]:
     for m in messages:
         text = m.text + " " + " ".join(f["name"] + " " + f["link"] for f in m.files)
         for path in _TRANSCRIPT.findall(text):
@@ -166,8 +197,12 @@ def _mentions_in_slack(conn: Connection, messages: list[Message], directory: Dir
                 yield "session-mentioned", sid, f"{_where(m, directory)} mentioned session {sid}", m.ts
 
 
-def _same_person(messages: list[Message], sessions: list[sessions_view.SessionInfo], people: dict[str, set[str]],
-                 directory: Directory) -> Iterator[tuple[str, str, str]]:
+def _same_person(
+    messages: list[Message],
+    sessions: list[sessions_view.SessionInfo],
+    people: dict[str, set[str]],
+    directory: Directory,
+) -> Iterator[tuple[str, str, str]]:
     if not people:
         return
     for m in messages:
@@ -178,32 +213,43 @@ def _same_person(messages: list[Message], sessions: list[sessions_view.SessionIn
         for info in sessions:
             user = info.cli_user
             if user in names and info.first_event_at - OVERLAP_SLACK <= at <= info.last_event_at + OVERLAP_SLACK:
-                yield info.session_id, (
-                    f"{speaker(m, directory)} (Slack {m.user_id} = CLI user {user}) wrote at {when(m, UTC)} while "
-                    f"session {info.session_id} ran ({info.first_event_at:%Y-%m-%d %H:%M} to "
-                    f"{info.last_event_at:%H:%M} UTC)"), m.ts
+                yield (
+                    info.session_id,
+                    (
+                        f"{speaker(m, directory)} (Slack {m.user_id} = CLI user {user}) wrote at {when(m, UTC)} while "
+                        f"session {info.session_id} ran ({info.first_event_at:%Y-%m-%d %H:%M} to "
+                        f"{info.last_event_at:%H:%M} UTC)"
+                    ),
+                    m.ts,
+                )
 
 
-def _similar_sessions(conn: Connection, vectors: Any, conversation_id: str, threshold: float) -> Iterator[
-        tuple[str, float, str]]:
+def _similar_sessions(
+    conn: Connection, vectors: Any, conversation_id: str, threshold: float
+) -> Iterator[tuple[str, float, str]]:
     from ssot_pipelines.slack.recall import NAMESPACE
 
-    rows = conn.execute("SELECT chunk_no FROM slack_chunks WHERE conversation_id = %s ORDER BY chunk_no",
-                        (conversation_id,)).fetchall()
+    rows = conn.execute(
+        "SELECT chunk_no FROM slack_chunks WHERE conversation_id = %s ORDER BY chunk_no", (conversation_id,)
+    ).fetchall()
     ids = [f"{conversation_id}:{r['chunk_no']}" for r in rows]
     best: dict[str, tuple[float, str]] = {}
     for item in vectors.fetch(NAMESPACE, ids).values():
         for hit in vectors.query(SESSIONS_NAMESPACE, item.vector, top_k=3):
             sid = hit.metadata.get("session_id")
             if isinstance(sid, str) and hit.score >= threshold and hit.score > best.get(sid, (0.0, ""))[0]:
-                best[sid] = (hit.score, f"semantic similarity {hit.score:.2f} between conversation chunk "
-                                        f"{item.id} and session chunk {hit.id} (threshold {threshold:.2f})")
+                best[sid] = (
+                    hit.score,
+                    f"semantic similarity {hit.score:.2f} between conversation chunk "
+                    f"{item.id} and session chunk {hit.id} (threshold {threshold:.2f})",
+                )
     for sid, (score, evidence) in sorted(best.items()):
         yield sid, score, evidence
 
 
-def _mentions_in_session(conn: Connection, info: sessions_view.SessionInfo, directory: Directory) -> Iterator[
-        tuple[str, str, str, str | None]]:
+def _mentions_in_session(
+    conn: Connection, info: sessions_view.SessionInfo, directory: Directory
+) -> Iterator[tuple[str, str, str, str | None]]:
     names = {name.lstrip("#"): cid for cid, name in directory.channels.items()}
     channels_seen: dict[str, str] = {}
     for raw in sessions_view.session_text(conn, info.session_id):
@@ -213,25 +259,38 @@ def _mentions_in_session(conn: Connection, info: sessions_view.SessionInfo, dire
                 channels_seen.setdefault(channel_id, f"the channel link …/archives/{channel_id}")
                 continue
             ts = f"{p_digits[:10]}.{p_digits[10:]}"
-            cid = (thread_conversation_id(channel_id, thread_ts) if thread_ts and store.conversation_of(
-                conn, channel_id, thread_ts) else store.conversation_of(conn, channel_id, ts))
+            cid = (
+                thread_conversation_id(channel_id, thread_ts)
+                if thread_ts and store.conversation_of(conn, channel_id, thread_ts)
+                else store.conversation_of(conn, channel_id, ts)
+            )
             if cid:
-                yield cid, "permalink-mentioned", f"session {info.session_id} mentioned the Slack permalink " \
-                                                  f"…/archives/{channel_id}/p{p_digits}", ts
+                yield (
+                    cid,
+                    "permalink-mentioned",
+                    f"session {info.session_id} mentioned the Slack permalink …/archives/{channel_id}/p{p_digits}",
+                    ts,
+                )
         for name in _CHANNEL.findall(text):
             if name in names:
                 channels_seen.setdefault(names[name], f"#{name}")
     for channel_id, mention in channels_seen.items():
         for cid in _conversations_during(conn, channel_id, info):
-            yield cid, "channel-mentioned", f"session {info.session_id} mentioned {mention}, and this conversation " \
-                                            "ran while the session did", None
+            yield (
+                cid,
+                "channel-mentioned",
+                f"session {info.session_id} mentioned {mention}, and this conversation ran while the session did",
+                None,
+            )
 
 
 def _conversations_during(conn: Connection, channel_id: str, info: sessions_view.SessionInfo) -> list[str]:
     start, end = _epoch(info.first_event_at - OVERLAP_SLACK), _epoch(info.last_event_at + OVERLAP_SLACK)
     rows = conn.execute(
         "SELECT DISTINCT conversation_id FROM slack_messages WHERE channel_id = %s AND kind = 'message'"
-        " AND ts_num BETWEEN %s AND %s ORDER BY conversation_id", (channel_id, start, end)).fetchall()
+        " AND ts_num BETWEEN %s AND %s ORDER BY conversation_id",
+        (channel_id, start, end),
+    ).fetchall()
     return [str(r["conversation_id"]) for r in rows]
 
 
@@ -239,8 +298,9 @@ def _epoch(moment: datetime) -> float:
     return moment.timestamp()
 
 
-def _same_person_from_session(conn: Connection, info: sessions_view.SessionInfo, people: dict[str, set[str]],
-                              directory: Directory) -> Iterator[tuple[str, str, str]]:
+def _same_person_from_session(
+    conn: Connection, info: sessions_view.SessionInfo, people: dict[str, set[str]], directory: Directory
+) -> Iterator[tuple[str, str, str]]:
     user = info.cli_user
     slack_ids = [sid for sid, names in people.items() if user and user in names]
     if not slack_ids:
@@ -249,17 +309,25 @@ def _same_person_from_session(conn: Connection, info: sessions_view.SessionInfo,
     rows = conn.execute(
         "SELECT DISTINCT ON (conversation_id) channel_id, ts, conversation_id FROM slack_messages"
         " WHERE user_id = ANY(%s) AND kind = 'message' AND NOT deleted AND ts_num BETWEEN %s AND %s"
-        " ORDER BY conversation_id, ts_num", (slack_ids, start, end)).fetchall()
+        " ORDER BY conversation_id, ts_num",
+        (slack_ids, start, end),
+    ).fetchall()
     for r in rows:
         m = store.message(conn, r["channel_id"], r["ts"])
         if m is not None:
-            yield str(r["conversation_id"]), (
-                f"{speaker(m, directory)} (Slack {m.user_id} = CLI user {user}) wrote at {when(m, UTC)} while "
-                f"session {info.session_id} ran ({info.first_event_at:%Y-%m-%d %H:%M} to "
-                f"{info.last_event_at:%H:%M} UTC)"), m.ts
+            yield (
+                str(r["conversation_id"]),
+                (
+                    f"{speaker(m, directory)} (Slack {m.user_id} = CLI user {user}) wrote at {when(m, UTC)} while "
+                    f"session {info.session_id} ran ({info.first_event_at:%Y-%m-%d %H:%M} to "
+                    f"{info.last_event_at:%H:%M} UTC)"
+                ),
+                m.ts,
+            )
 
 
 # -- what each side shows -----------------------------------------------------------------------------
+
 
 def related_sessions(conn: Connection, conversation_id: str) -> tuple[list[str], str]:
     """(CLI Sessions keys to relate, the evidence text) for a conversation's Notion row."""
@@ -291,7 +359,7 @@ def linked_conversations(conn: Connection, session_id: str, *, around: int = CON
             continue
         anchors = [lk["anchor_ts"] for lk in found if lk["anchor_ts"]]
         index = next((i for i, m in enumerate(messages) if anchors and m.ts == anchors[-1]), len(messages) - 1)
-        window = messages[max(0, index - around): index + around + 1]
+        window = messages[max(0, index - around) : index + around + 1]
         channel = directory.channels.get(messages[0].channel_id, messages[0].channel_id)
         out += ["", f"### {channel} · {cid}"]
         out += [f"- {lk['kind']}: {lk['evidence']}" for lk in found]
@@ -312,7 +380,8 @@ def session_start_note(conn: Connection, session_id: str) -> str:
             continue
         last = messages[-1]
         channel = directory.channels.get(last.channel_id, last.channel_id)
-        lines.append(f"- {channel} ({cid}), {len(messages)} messages, latest by {speaker(last, directory)} at "
-                     f"{when(last, UTC)}: {render_text(last.text, directory)[:200]}")
+        lines.append(
+            f"- {channel} ({cid}), {len(messages)} messages, latest by {speaker(last, directory)} at "
+            f"{when(last, UTC)}: {render_text(last.text, directory)[:200]}"
+        )
     return "\n".join(lines) + "\n"
-

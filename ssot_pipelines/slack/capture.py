@@ -47,24 +47,28 @@ class DrainReport:
 
     def summary(self) -> str:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.applied.items())) or "nothing to apply"
-        return (f"slack journal: {self.records} records, {self.new_events} new events ({kinds}), "
-                f"{self.duplicates} repeats skipped, {self.malformed} unreadable; conversations "
-                f"{self.conversations_new} new, {self.conversations_changed} changed")
+        return (
+            f"slack journal: {self.records} records, {self.new_events} new events ({kinds}), "
+            f"{self.duplicates} repeats skipped, {self.malformed} unreadable; conversations "
+            f"{self.conversations_new} new, {self.conversations_changed} changed"
+        )
 
 
 def pending_bytes(conn: Connection, directory: Path | None = None) -> int:
     """How many journal bytes are not in the ledger yet (the sensor's question)."""
     total = 0
     for segment in journal.segments(directory or journal_directory()):
-        row = conn.execute("SELECT byte_offset FROM slack_journal_offsets WHERE segment = %s",
-                           (segment.name,)).fetchone()
+        row = conn.execute(
+            "SELECT byte_offset FROM slack_journal_offsets WHERE segment = %s", (segment.name,)
+        ).fetchone()
         total += max(0, segment.stat().st_size - (int(row["byte_offset"]) if row else 0))
     conn.commit()
     return total
 
 
-def drain(conn: Connection, directory: Path | None = None, *, zone: tzinfo | None = None,
-          batch: int = BATCH) -> DrainReport:
+def drain(
+    conn: Connection, directory: Path | None = None, *, zone: tzinfo | None = None, batch: int = BATCH
+) -> DrainReport:
     """Commit every journal record not yet in the ledger and apply its event."""
     zone = zone or slack_zone()
     report = DrainReport()
@@ -73,8 +77,9 @@ def drain(conn: Connection, directory: Path | None = None, *, zone: tzinfo | Non
         while True:
             with conn.transaction():
                 store.lock_writers(conn)
-                row = conn.execute("SELECT byte_offset FROM slack_journal_offsets WHERE segment = %s",
-                                   (segment.name,)).fetchone()
+                row = conn.execute(
+                    "SELECT byte_offset FROM slack_journal_offsets WHERE segment = %s", (segment.name,)
+                ).fetchone()
                 offset = int(row["byte_offset"]) if row else 0
                 scan = journal.JournalScan()
                 records = list(journal.read_records(segment, offset, scan, limit=batch))
@@ -87,7 +92,8 @@ def drain(conn: Connection, directory: Path | None = None, *, zone: tzinfo | Non
                     "INSERT INTO slack_journal_offsets (segment, byte_offset, skipped) VALUES (%s, %s, %s)"
                     " ON CONFLICT (segment) DO UPDATE SET byte_offset = EXCLUDED.byte_offset,"
                     " skipped = slack_journal_offsets.skipped + EXCLUDED.skipped, updated_at = now()",
-                    (segment.name, end, len(scan.malformed)))
+                    (segment.name, end, len(scan.malformed)),
+                )
     return report
 
 
@@ -108,7 +114,8 @@ def _apply(conn: Connection, records: list[journal.JournalRecord], zone: tzinfo,
         received = str(rec.record.get("received_at") or datetime.now(UTC).isoformat())
         inserted = conn.execute(
             "INSERT INTO slack_events (event_id, received_at, body, applied) VALUES (%s, %s, %s, true)"
-            " ON CONFLICT (event_id) DO NOTHING", (event_id, received, raw.decode("utf-8", "replace")),
+            " ON CONFLICT (event_id) DO NOTHING",
+            (event_id, received, raw.decode("utf-8", "replace")),
         ).rowcount
         if not inserted:
             report.duplicates += 1
@@ -119,7 +126,8 @@ def _apply(conn: Connection, records: list[journal.JournalRecord], zone: tzinfo,
     if pending.channels:
         conn.cursor().executemany(
             "INSERT INTO slack_channels (channel_id, name, kind) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-            [(cid, cid, kind) for cid, kind in pending.channels.items()])
+            [(cid, cid, kind) for cid, kind in pending.channels.items()],
+        )
     if pending.messages:
         staging = store.Staging(conn)
         staging.add(pending.messages.values(), zone)

@@ -72,8 +72,10 @@ def _import(args: argparse.Namespace) -> int:
         print(f"ssot slack import: {exc}", file=sys.stderr)
         return 1
     print(report.summary())
-    print("run `ssot slack drain` (names, links, vectors) and `dagster asset materialize -m ssot_pipelines.definitions"
-          " --select slack_conversations` to sync Notion")
+    print(
+        "run `ssot slack drain` (names, links, vectors) and `dagster asset materialize -m ssot_pipelines.definitions"
+        " --select slack_conversations` to sync Notion"
+    )
     return 0
 
 
@@ -84,8 +86,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     secret = env("SLACK_SIGNING_SECRET")
     if not secret:
-        print("ssot slack serve: SLACK_SIGNING_SECRET is not set; copy it from your Slack app's Basic Information "
-              "page", file=sys.stderr)
+        print(
+            "ssot slack serve: SLACK_SIGNING_SECRET is not set; copy it from your Slack app's Basic Information page",
+            file=sys.stderr,
+        )
         return 2
     server = make_server(args.host, args.port, secret, journal_directory())
     host, port = str(server.server_address[0]), int(server.server_address[1])
@@ -139,14 +143,19 @@ def _share(args: argparse.Namespace) -> int:
         print(f"ssot slack share: {exc}", file=sys.stderr)
         return 1
     except SlackApiError as exc:
-        print(f"ssot slack share: Slack refused the post ({exc.response.get('error')}); check the channel id and "
-              "that the app is in the channel (chat:write)", file=sys.stderr)
+        print(
+            f"ssot slack share: Slack refused the post ({exc.response.get('error')}); check the channel id and "
+            "that the app is in the channel (chat:write)",
+            file=sys.stderr,
+        )
         return 1
     if result.already:
         print(f"already shared: {result.session_id} to {result.channel_id} at {result.message_ts}; nothing posted")
     else:
-        print(f"shared {result.session_id} to {result.channel_id} in {len(result.parts)} message(s), first at "
-              f"{result.message_ts}; logged as conversation {result.conversation_id}")
+        print(
+            f"shared {result.session_id} to {result.channel_id} in {len(result.parts)} message(s), first at "
+            f"{result.message_ts}; logged as conversation {result.conversation_id}"
+        )
     return 0
 
 

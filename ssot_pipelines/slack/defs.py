@@ -1,7 +1,6 @@
 """Dagster definitions for Slack: the capture asset (events journal -> ledger, names, vectors, links to CLI
 sessions), the Slack Conversations database, and the sensor that runs them when events are waiting."""
 
-
 import hashlib
 
 import dagster as dg
@@ -22,10 +21,12 @@ SENSOR_INTERVAL_SECONDS = 30
     group_name="slack",
     kinds={"postgres", "slack"},
     description="Events API journal committed to the ledger (de-duplicated by event_id), people's names "
-                "resolved through users.info, conversations embedded, and links to CLI sessions found.",
+    "resolved through users.info, conversations embedded, and links to CLI sessions found.",
 )
 def slack_conversation_events(
-    context: dg.AssetExecutionContext, postgres: PostgresResource, vectors: VectorsResource,
+    context: dg.AssetExecutionContext,
+    postgres: PostgresResource,
+    vectors: VectorsResource,
     embedder: EmbedderResource,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     conn = postgres.connect()
@@ -38,29 +39,41 @@ def slack_conversation_events(
         conn.close()
     for line in lines:
         context.log.info(line)
-    return dg.MaterializeResult(metadata={
-        "journal_records": report.records, "new_events": report.new_events, "repeats": report.duplicates,
-        "conversations_new": report.conversations_new, "conversations_changed": report.conversations_changed,
-        "stages": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "journal_records": report.records,
+            "new_events": report.new_events,
+            "repeats": report.duplicates,
+            "conversations_new": report.conversations_new,
+            "conversations_changed": report.conversations_changed,
+            "stages": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines)),
+        }
+    )
 
 
 slack_conversations = notion_sync_asset(
-    "slack_conversations", extract_slack_conversations, deps=["slack_conversation_events"],
+    "slack_conversations",
+    extract_slack_conversations,
+    deps=["slack_conversation_events"],
     description="One page per Slack conversation (a thread, or a channel's day): every message in order in the "
-                "body; Channel, Participants, Message Count, Started At and the related CLI sessions with evidence.",
+    "body; Channel, Participants, Message Count, Started At and the related CLI sessions with evidence.",
 )
 
 slack_job = dg.define_asset_job(
-    "slack_conversations_job", selection=dg.AssetSelection.assets(slack_conversation_events, slack_conversations),
+    "slack_conversations_job",
+    selection=dg.AssetSelection.assets(slack_conversation_events, slack_conversations),
     description="Drain Slack events into the ledger and sync the Slack Conversations database.",
 )
 
 
-@dg.sensor(name="slack_events_sensor", job=slack_job, minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-           default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Runs the Slack capture and sync when the Events API journal holds events not yet in the "
-                       "ledger, or conversations changed since the last sync.")
+@dg.sensor(
+    name="slack_events_sensor",
+    job=slack_job,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Runs the Slack capture and sync when the Events API journal holds events not yet in the "
+    "ledger, or conversations changed since the last sync.",
+)
 def slack_events_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource) -> dg.SensorResult:
     conn = postgres.connect()
     try:
@@ -75,5 +88,6 @@ def slack_events_sensor(context: dg.SensorEvaluationContext, postgres: PostgresR
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=signature)], cursor=signature)
 
 
-defs = dg.Definitions(assets=[slack_conversation_events, slack_conversations], jobs=[slack_job],
-                      sensors=[slack_events_sensor])
+defs = dg.Definitions(
+    assets=[slack_conversation_events, slack_conversations], jobs=[slack_job], sensors=[slack_events_sensor]
+)

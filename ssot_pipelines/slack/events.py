@@ -68,8 +68,13 @@ def _message_event(pending: Pending, event: dict[str, Any]) -> str:
             if old is not None:
                 if old.text == new.text and old.files == new.files and not new.edited:
                     return "unchanged"  # reply counters and unfurls change the root without an edit
-                new = replace(new, thread_ts=new.thread_ts or old.thread_ts, reactions=new.reactions or old.reactions,
-                              source_day=old.source_day, edited=new.edited or old.text != new.text)
+                new = replace(
+                    new,
+                    thread_ts=new.thread_ts or old.thread_ts,
+                    reactions=new.reactions or old.reactions,
+                    source_day=old.source_day,
+                    edited=new.edited or old.text != new.text,
+                )
             pending.put(new)
             return "edit"
         if subtype == "message_deleted":
@@ -90,8 +95,12 @@ def _message_event(pending: Pending, event: dict[str, Any]) -> str:
         return "other"
     old = pending.get(channel_id, new.ts)
     if old is not None:
-        new = replace(new, reactions=new.reactions or old.reactions, source_day=old.source_day,
-                      thread_ts=new.thread_ts or old.thread_ts)
+        new = replace(
+            new,
+            reactions=new.reactions or old.reactions,
+            source_day=old.source_day,
+            thread_ts=new.thread_ts or old.thread_ts,
+        )
     pending.put(new)
     if new.kind == "membership":
         return "membership"
@@ -101,8 +110,9 @@ def _message_event(pending: Pending, event: dict[str, Any]) -> str:
 def _reaction_event(pending: Pending, event: dict[str, Any], *, added: bool) -> str:
     item = event.get("item")
     user, name = event.get("user"), event.get("reaction")
-    if not (isinstance(item, dict) and item.get("type") == "message" and isinstance(user, str)
-            and isinstance(name, str)):
+    if not (
+        isinstance(item, dict) and item.get("type") == "message" and isinstance(user, str) and isinstance(name, str)
+    ):
         return "other"
     old = pending.get(str(item.get("channel")), str(item.get("ts")))
     if old is None:

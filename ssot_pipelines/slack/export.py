@@ -62,8 +62,10 @@ class ExportSource:
             try:
                 self._zip = zipfile.ZipFile(path)
             except (zipfile.BadZipFile, OSError) as exc:
-                raise ExportError(f"{path}: not a complete zip archive ({exc}); download the export again, or "
-                                  "give the unpacked folder") from None
+                raise ExportError(
+                    f"{path}: not a complete zip archive ({exc}); download the export again, or "
+                    "give the unpacked folder"
+                ) from None
             names = [n for n in self._zip.namelist() if n.endswith(".json")]
         else:
             raise ExportError(f"{path}: no such file or folder; give the export's .zip or its unpacked folder")
@@ -71,7 +73,7 @@ class ExportSource:
         tops = [n[: -len(u)] for n in names for u in USERS_FILES if n == u or n.endswith("/" + u)]
         if tops and "" not in tops and len(set(tops)) == 1:
             self.prefix = tops[0]
-        self.names = sorted(n[len(self.prefix):] for n in names if n.startswith(self.prefix))
+        self.names = sorted(n[len(self.prefix) :] for n in names if n.startswith(self.prefix))
 
     def close(self) -> None:
         if self._zip is not None:
@@ -87,8 +89,9 @@ class ExportSource:
             else:
                 data = (self.path / self.prefix / name).read_bytes()
         except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
-            raise ExportError(f"{self.describe(name)}: cannot be read ({exc}); the export is damaged, download it "
-                              "again") from None
+            raise ExportError(
+                f"{self.describe(name)}: cannot be read ({exc}); the export is damaged, download it again"
+            ) from None
         try:
             return json.loads(data)
         except UnicodeDecodeError as exc:
@@ -137,8 +140,10 @@ def read_export(source: ExportSource) -> ExportContents:
     """The export's channels, people and day files (their messages are read later, one file at a time)."""
     users_file = next((u for u in USERS_FILES if u in source.names), None)
     if users_file is None:
-        raise ExportError(f"{source.describe('users.json')}: missing; a standard Slack export has users.json at its "
-                          "top level (people's names come from it). Nothing was imported.")
+        raise ExportError(
+            f"{source.describe('users.json')}: missing; a standard Slack export has users.json at its "
+            "top level (people's names come from it). Nothing was imported."
+        )
     users = [u for u in (_user(r) for r in _objects(source, users_file)) if u]
     people = {u["user_id"]: (u["real_name"] or u["display_name"] or u["handle"] or u["user_id"]) for u in users}
     channels: list[Channel] = []
@@ -146,8 +151,10 @@ def read_export(source: ExportSource) -> ExportContents:
         if list_name in source.names:
             channels += [c for c in (_channel(r, kind, people) for r in _objects(source, list_name)) if c]
     if not channels:
-        raise ExportError(f"{source.describe('channels.json')}: no channels.json, groups.json, dms.json or "
-                          "mpims.json with any channel; is this a Slack workspace export?")
+        raise ExportError(
+            f"{source.describe('channels.json')}: no channels.json, groups.json, dms.json or "
+            "mpims.json with any channel; is this a Slack workspace export?"
+        )
     by_folder = {c.folder: c for c in channels} | {c.channel_id: c for c in channels}
     contents = ExportContents(channels=channels, users=users, day_files=[])
     unknown_folders: set[str] = set()
@@ -156,8 +163,9 @@ def read_export(source: ExportSource) -> ExportContents:
         if len(path.parts) == 1:
             known = {n for n, _ in LISTS} | set(USERS_FILES)
             if name not in known:
-                contents.skipped.append(f"{name}: not a conversation file (only channels, people and messages are "
-                                        "imported)")
+                contents.skipped.append(
+                    f"{name}: not a conversation file (only channels, people and messages are imported)"
+                )
             continue
         folder = path.parts[0]
         if len(path.parts) != 2 or not _DAY_FILE.match(path.name):
@@ -169,8 +177,10 @@ def read_export(source: ExportSource) -> ExportContents:
             continue
         contents.day_files.append(DayFile(channel, path.stem, name))
     for folder in sorted(unknown_folders):
-        contents.skipped.append(f"{folder}/: a folder no channel list names (channels.json, groups.json, dms.json, "
-                                "mpims.json), so its channel is unknown")
+        contents.skipped.append(
+            f"{folder}/: a folder no channel list names (channels.json, groups.json, dms.json, "
+            "mpims.json), so its channel is unknown"
+        )
     return contents
 
 

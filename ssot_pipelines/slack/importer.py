@@ -7,6 +7,7 @@ the import before anything is committed, so an export is applied whole or not at
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -28,11 +29,13 @@ class ImportReport:
     people: int = 0
     counts: MergeCounts = field(default_factory=MergeCounts)
     skipped: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
 
     def summary(self) -> str:
         c = self.counts
         lines = [
-            f"{self.path}: {self.channels} channels, {self.day_files} day files, {self.people} people",
+            f"{self.path}: {self.channels} channels, {self.day_files} day files, {self.people} people "
+            f"in {self.seconds:.1f} s",
             f"conversations: {len(c.conversations_new)} new, {len(c.conversations_changed)} changed, "
             f"{c.conversations_unchanged} unchanged",
             f"messages: {c.messages_new} new, {c.messages_changed} changed, {c.messages_unchanged} unchanged"
@@ -50,6 +53,7 @@ def import_export(conn: Connection, path: Path, *, zone: tzinfo | None = None) -
     """Import the export at ``path`` (zip or folder) and commit; raises ExportError, with nothing applied, on bad
     input."""
     zone = zone or slack_zone()
+    started = time.monotonic()
     report = ImportReport(path=str(path))
     source = ExportSource(path)
     try:
@@ -61,8 +65,13 @@ def import_export(conn: Connection, path: Path, *, zone: tzinfo | None = None) -
             store.lock_writers(conn)
             report.people = len(contents.users)
             store.upsert_users(conn, contents.users, source="export")
-            store.upsert_channels(conn, [{"channel_id": c.channel_id, "name": c.name, "kind": c.kind,
-                                          "members": c.members} for c in contents.channels])
+            store.upsert_channels(
+                conn,
+                [
+                    {"channel_id": c.channel_id, "name": c.name, "kind": c.kind, "members": c.members}
+                    for c in contents.channels
+                ],
+            )
             report.channels = len(contents.channels)
             staging = store.Staging(conn)
             batch: list[Message] = []
@@ -80,4 +89,5 @@ def import_export(conn: Connection, path: Path, *, zone: tzinfo | None = None) -
             report.counts = store.merge_messages(conn, tombstone_missing_days=True)
     finally:
         source.close()
+    report.seconds = time.monotonic() - started
     return report

@@ -59,8 +59,17 @@ class Message:
         """Of everything a reader sees of the message (so a re-read of the same export is unchanged)."""
         # thread_ts is not part of it: a root becomes a thread when its first reply arrives, which moves it to
         # another conversation (stored apart) without changing the message
-        shown = [self.kind, self.subtype, self.user_id, self.bot_name, self.text, self.edited, self.deleted,
-                 self.files, self.reactions]
+        shown = [
+            self.kind,
+            self.subtype,
+            self.user_id,
+            self.bot_name,
+            self.text,
+            self.edited,
+            self.deleted,
+            self.files,
+            self.reactions,
+        ]
         return hashlib.sha256(json.dumps(shown, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
 
     def tombstone(self) -> Message:

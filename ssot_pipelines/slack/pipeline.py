@@ -14,8 +14,14 @@ from ssot_pipelines.slack.webapi import PACE_SECONDS, configured_web_client, res
 log = logging.getLogger(__name__)
 
 
-def capture_pass(conn: Connection, *, names: bool = True, vectors: tuple[Any, Any] | None = None,
-                 client: Any = None, pace_seconds: float | None = None) -> list[str]:
+def capture_pass(
+    conn: Connection,
+    *,
+    names: bool = True,
+    vectors: tuple[Any, Any] | None = None,
+    client: Any = None,
+    pace_seconds: float | None = None,
+) -> list[str]:
     """Run the stages; returns one summary line per stage (errors included, never secrets)."""
     lines: list[str] = []
     client = client if client is not None else (configured_web_client() if names else None)
@@ -31,8 +37,10 @@ def capture_pass(conn: Connection, *, names: bool = True, vectors: tuple[Any, An
         store, embedder = vectors
         try:
             report = recall.index_conversations(conn, store, embedder)
-            lines.append(f"vectors: {report.conversations} conversations, {report.chunks_embedded} chunks embedded, "
-                         f"{report.chunks_deleted} removed")
+            lines.append(
+                f"vectors: {report.conversations} conversations, {report.chunks_embedded} chunks embedded, "
+                f"{report.chunks_deleted} removed"
+            )
         except Exception as exc:  # the vector layer is optional for zero loss; retried next pass
             conn.rollback()
             lines.append(f"vectors: failed ({type(exc).__name__}: {exc}); retried next pass")

@@ -57,8 +57,9 @@ class SeenEvents:
 class EventsServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], signing_secret: str, journal_dir: Path,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, address: tuple[str, int], signing_secret: str, journal_dir: Path, clock: Callable[[], float] = time.time
+    ) -> None:
         super().__init__(address, EventsHandler)
         self.verifier = SignatureVerifier(signing_secret)
         self.journal_dir = journal_dir
@@ -77,8 +78,9 @@ class EventsHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("slack events: " + format, *args)
 
-    def _reply(self, status: int, body: bytes = b"", content_type: str = "text/plain", *,
-               no_retry: bool = False) -> None:
+    def _reply(
+        self, status: int, body: bytes = b"", content_type: str = "text/plain", *, no_retry: bool = False
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -103,6 +105,7 @@ class EventsHandler(BaseHTTPRequestHandler):
             length = -1
         if length < 0 or length > MAX_BODY:
             self.server.count("refused")
+            self.close_connection = True  # the unread body must not be parsed as the next request
             self._reply(413, b"body too large", no_retry=True)
             return
         body = self.rfile.read(length)

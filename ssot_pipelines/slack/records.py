@@ -19,8 +19,18 @@ from ssot_pipelines.slack.store import Connection
 
 DATABASE = "slack_conversations"
 EXTRACT_LIMIT = 5000
-COLUMNS = ("key", "Title", "Conversation ID", "Channel", "Participants", "Message Count", "Started At",
-           "Related CLI Sessions", "Bridge Evidence", "body")
+COLUMNS = (
+    "key",
+    "Title",
+    "Conversation ID",
+    "Channel",
+    "Participants",
+    "Message Count",
+    "Started At",
+    "Related CLI Sessions",
+    "Bridge Evidence",
+    "body",
+)
 
 
 def conversation_record(conn: Connection, conversation_id: str, zone: tzinfo) -> dict[str, Any] | None:
@@ -55,22 +65,26 @@ def conversation_record(conn: Connection, conversation_id: str, zone: tzinfo) ->
     }
 
 
-def conversation_frame(conn: Connection, target: str, sync: Any = None, *, full: bool = False,
-                       limit: int = EXTRACT_LIMIT) -> pd.DataFrame:
+def conversation_frame(
+    conn: Connection, target: str, sync: Any = None, *, full: bool = False, limit: int = EXTRACT_LIMIT
+) -> pd.DataFrame:
     """The frame for the Slack Conversations database (``full``: every conversation), handed over on the way.
 
     ``sync`` (a NotionSyncManager) answers whether a related CLI session already has its Notion page.
     """
     zone = slack_zone()
     if full:
-        rows = conn.execute("SELECT conversation_id, changed_at, digest FROM slack_conversations"
-                            " ORDER BY changed_at").fetchall()
+        rows = conn.execute(
+            "SELECT conversation_id, changed_at, digest FROM slack_conversations ORDER BY changed_at"
+        ).fetchall()
     else:
         rows = conn.execute(
             "SELECT c.conversation_id, c.changed_at, c.digest FROM slack_conversations c LEFT JOIN slack_handover h"
             " ON h.target = %s AND h.conversation_id = c.conversation_id"
             " WHERE h.conversation_id IS NULL OR h.changed_at < c.changed_at OR h.unresolved"
-            " ORDER BY c.changed_at LIMIT %s", (target, limit)).fetchall()
+            " ORDER BY c.changed_at LIMIT %s",
+            (target, limit),
+        ).fetchall()
     records: list[dict[str, Any]] = []
     vanished: list[str] = []
     handed: list[tuple[str, Any, bool]] = []
@@ -82,7 +96,8 @@ def conversation_frame(conn: Connection, target: str, sync: Any = None, *, full:
             handed.append((cid, row["changed_at"], False))
             continue
         unresolved = sync is not None and any(
-            sync.page_id("cli_sessions", key) is None for key in record["Related CLI Sessions"])
+            sync.page_id("cli_sessions", key) is None for key in record["Related CLI Sessions"]
+        )
         records.append(record)
         handed.append((cid, row["changed_at"], unresolved))
     with conn.cursor() as cur:
@@ -90,14 +105,18 @@ def conversation_frame(conn: Connection, target: str, sync: Any = None, *, full:
             "INSERT INTO slack_handover (target, conversation_id, changed_at, unresolved) VALUES (%s, %s, %s, %s)"
             " ON CONFLICT (target, conversation_id) DO UPDATE SET changed_at = EXCLUDED.changed_at,"
             " unresolved = EXCLUDED.unresolved, handed_at = now()",
-            [(target, cid, changed, unresolved) for cid, changed, unresolved in handed])
+            [(target, cid, changed, unresolved) for cid, changed, unresolved in handed],
+        )
     conn.commit()
     frame = pd.DataFrame(records, columns=list(COLUMNS))
     frame = frame.astype(object).where(frame.notna(), None)
     frame.attrs["sync_mode"] = "full" if full else "incremental"
     frame.attrs["vanished"] = vanished
-    frame.attrs["metadata"] = {"conversations": len(records), "withdrawn": len(vanished),
-                               "messages": int(sum(r["Message Count"] for r in records))}
+    frame.attrs["metadata"] = {
+        "conversations": len(records),
+        "withdrawn": len(vanished),
+        "messages": int(sum(r["Message Count"] for r in records)),
+    }
     return frame
 
 

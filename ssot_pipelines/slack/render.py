@@ -87,8 +87,12 @@ def message_paragraph(message: Message, directory: Directory, zone: tzinfo) -> s
             lines.append(render_text(message.text, directory))
         lines += [f"📎 {f['name']}" + (f" ({f['link']})" if f["link"] else "") for f in message.files]
         if message.reactions:
-            lines.append("Reactions: " + " · ".join(
-                f":{r['name']}: " + ", ".join(directory.person(u) for u in r["users"]) for r in message.reactions))
+            lines.append(
+                "Reactions: "
+                + " · ".join(
+                    f":{r['name']}: " + ", ".join(directory.person(u) for u in r["users"]) for r in message.reactions
+                )
+            )
     return "\n".join(lines)
 
 

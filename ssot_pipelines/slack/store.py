@@ -21,8 +21,24 @@ Connection = psycopg.Connection[dict[str, Any]]
 
 WRITE_LOCK = 0x55_07_51AC  # advisory lock: one writer of Slack messages at a time (import, drain, share)
 
-_COLUMNS = ("channel_id", "ts", "ts_num", "thread_ts", "conversation_id", "kind", "subtype", "user_id", "bot_name",
-            "text", "edited", "deleted", "files", "reactions", "source_day", "digest")
+_COLUMNS = (
+    "channel_id",
+    "ts",
+    "ts_num",
+    "thread_ts",
+    "conversation_id",
+    "kind",
+    "subtype",
+    "user_id",
+    "bot_name",
+    "text",
+    "edited",
+    "deleted",
+    "files",
+    "reactions",
+    "source_day",
+    "digest",
+)
 _COLUMN_LIST = ", ".join(_COLUMNS)
 
 
@@ -67,10 +83,24 @@ def _clean(text: str | None) -> str | None:
 
 
 def _row(m: Message, zone: tzinfo) -> tuple[Any, ...]:
-    return (m.channel_id, m.ts, m.ts_num, m.thread_ts, m.conversation_id(zone), m.kind, m.subtype, m.user_id,
-            _clean(m.bot_name), _clean(m.text) or "", m.edited, m.deleted,
-            json.dumps(m.files, ensure_ascii=False), json.dumps(m.reactions, ensure_ascii=False), m.source_day,
-            m.digest())
+    return (
+        m.channel_id,
+        m.ts,
+        m.ts_num,
+        m.thread_ts,
+        m.conversation_id(zone),
+        m.kind,
+        m.subtype,
+        m.user_id,
+        _clean(m.bot_name),
+        _clean(m.text) or "",
+        m.edited,
+        m.deleted,
+        json.dumps(m.files, ensure_ascii=False),
+        json.dumps(m.reactions, ensure_ascii=False),
+        m.source_day,
+        m.digest(),
+    )
 
 
 def merge_messages(conn: Connection, *, tombstone_missing_days: bool = False) -> MergeCounts:
@@ -82,8 +112,10 @@ def merge_messages(conn: Connection, *, tombstone_missing_days: bool = False) ->
     """
     counts = MergeCounts()
     with conn.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE slack_in ON COMMIT DROP AS SELECT DISTINCT ON (channel_id, ts) * "
-                    "FROM slack_incoming ORDER BY channel_id, ts, seq DESC")
+        cur.execute(
+            "CREATE TEMP TABLE slack_in ON COMMIT DROP AS SELECT DISTINCT ON (channel_id, ts) * "
+            "FROM slack_incoming ORDER BY channel_id, ts, seq DESC"
+        )
         cur.execute("CREATE INDEX ON slack_in (channel_id, thread_ts)")
         cur.execute("ANALYZE slack_in")
         # A root whose replies are known becomes a thread, wherever (and in whichever file) the replies are.
@@ -116,12 +148,15 @@ def merge_messages(conn: Connection, *, tombstone_missing_days: bool = False) ->
         counts.messages_new, counts.messages_unchanged = int(row["new"]), int(row["unchanged"])
         counts.messages_changed = int(row["changed"]) - counts.messages_deleted
         counts.memberships = int(row["memberships"])
-        affected = {r["id"] for r in cur.execute(
-            "SELECT i.conversation_id AS id FROM slack_in i LEFT JOIN slack_messages m USING (channel_id, ts)"
-            " WHERE m.ts IS NULL OR m.digest <> i.digest OR m.conversation_id <> i.conversation_id"
-            " UNION SELECT m.conversation_id FROM slack_in i JOIN slack_messages m USING (channel_id, ts)"
-            " WHERE m.conversation_id <> i.conversation_id"
-        ).fetchall()}
+        affected = {
+            r["id"]
+            for r in cur.execute(
+                "SELECT i.conversation_id AS id FROM slack_in i LEFT JOIN slack_messages m USING (channel_id, ts)"
+                " WHERE m.ts IS NULL OR m.digest <> i.digest OR m.conversation_id <> i.conversation_id"
+                " UNION SELECT m.conversation_id FROM slack_in i JOIN slack_messages m USING (channel_id, ts)"
+                " WHERE m.conversation_id <> i.conversation_id"
+            ).fetchall()
+        }
         cur.execute(
             f"INSERT INTO slack_messages ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM slack_in"
             " ON CONFLICT (channel_id, ts) DO UPDATE SET thread_ts = EXCLUDED.thread_ts,"
@@ -141,11 +176,13 @@ def merge_messages(conn: Connection, *, tombstone_missing_days: bool = False) ->
         ).fetchall()
         for m in moved:
             new_id = thread_conversation_id(m["channel_id"], m["ts"])
-            cur.execute("UPDATE slack_messages SET thread_ts = ts, conversation_id = %s, updated_at = now()"
-                        " WHERE channel_id = %s AND ts = %s", (new_id, m["channel_id"], m["ts"]))
+            cur.execute(
+                "UPDATE slack_messages SET thread_ts = ts, conversation_id = %s, updated_at = now()"
+                " WHERE channel_id = %s AND ts = %s",
+                (new_id, m["channel_id"], m["ts"]),
+            )
             affected |= {m["conversation_id"], new_id}
-        seen = {r["conversation_id"] for r in cur.execute(
-            "SELECT DISTINCT conversation_id FROM slack_in").fetchall()}
+        seen = {r["conversation_id"] for r in cur.execute("SELECT DISTINCT conversation_id FROM slack_in").fetchall()}
         counts.conversations_new, counts.conversations_changed = refresh_conversations(conn, sorted(affected))
         counts.conversations_unchanged = len(seen - set(counts.conversations_new) - set(counts.conversations_changed))
         cur.execute("DROP TABLE slack_in")
@@ -170,28 +207,41 @@ def refresh_conversations(conn: Connection, ids: Sequence[str]) -> tuple[list[st
         "UPDATE slack_conversations c SET digest = '', changed_at = clock_timestamp()"
         " WHERE conversation_id = ANY(%s) AND c.digest <> ''"
         " AND NOT EXISTS (SELECT 1 FROM slack_messages m WHERE m.conversation_id = c.conversation_id)"
-        " RETURNING conversation_id", (list(ids),),
+        " RETURNING conversation_id",
+        (list(ids),),
     ).fetchall()
     new = sorted(r["conversation_id"] for r in rows if r["inserted"])
-    changed = sorted([r["conversation_id"] for r in rows if not r["inserted"]]
-                     + [r["conversation_id"] for r in emptied])
+    changed = sorted(
+        [r["conversation_id"] for r in rows if not r["inserted"]] + [r["conversation_id"] for r in emptied]
+    )
     return new, changed
 
 
 # -- reading -----------------------------------------------------------------------------------------
 
+
 def _message(row: dict[str, Any]) -> Message:
     return Message(
-        channel_id=row["channel_id"], ts=row["ts"], thread_ts=row["thread_ts"], kind=row["kind"],
-        subtype=row["subtype"], user_id=row["user_id"], bot_name=row["bot_name"], text=row["text"],
-        edited=row["edited"], deleted=row["deleted"], files=list(row["files"] or []),
-        reactions=list(row["reactions"] or []), source_day=row["source_day"],
+        channel_id=row["channel_id"],
+        ts=row["ts"],
+        thread_ts=row["thread_ts"],
+        kind=row["kind"],
+        subtype=row["subtype"],
+        user_id=row["user_id"],
+        bot_name=row["bot_name"],
+        text=row["text"],
+        edited=row["edited"],
+        deleted=row["deleted"],
+        files=list(row["files"] or []),
+        reactions=list(row["reactions"] or []),
+        source_day=row["source_day"],
     )
 
 
 def message(conn: Connection, channel_id: str, ts: str) -> Message | None:
-    row = conn.execute(f"SELECT {_COLUMN_LIST} FROM slack_messages WHERE channel_id = %s AND ts = %s",
-                       (channel_id, ts)).fetchone()
+    row = conn.execute(
+        f"SELECT {_COLUMN_LIST} FROM slack_messages WHERE channel_id = %s AND ts = %s", (channel_id, ts)
+    ).fetchone()
     return _message(row) if row else None
 
 
@@ -205,8 +255,9 @@ def conversation_messages(conn: Connection, conversation_id: str) -> list[Messag
 
 
 def conversation_of(conn: Connection, channel_id: str, ts: str) -> str | None:
-    row = conn.execute("SELECT conversation_id FROM slack_messages WHERE channel_id = %s AND ts = %s",
-                       (channel_id, ts)).fetchone()
+    row = conn.execute(
+        "SELECT conversation_id FROM slack_messages WHERE channel_id = %s AND ts = %s", (channel_id, ts)
+    ).fetchone()
     return str(row["conversation_id"]) if row else None
 
 
@@ -216,8 +267,9 @@ def directory(conn: Connection) -> Directory:
         name = person_name(r["real_name"], r["display_name"], r["handle"])
         if name:
             people[r["user_id"]] = name
-    channels = {r["channel_id"]: r["name"] for r in conn.execute(
-        "SELECT channel_id, name FROM slack_channels").fetchall()}
+    channels = {
+        r["channel_id"]: r["name"] for r in conn.execute("SELECT channel_id, name FROM slack_channels").fetchall()
+    }
     return Directory(people, channels)
 
 
@@ -227,6 +279,7 @@ def channel(conn: Connection, channel_id: str) -> dict[str, Any] | None:
 
 
 # -- people and channels -----------------------------------------------------------------------------
+
 
 def upsert_users(conn: Connection, users: Iterable[dict[str, Any]], *, source: str) -> int:
     """Store people (``user_id``, ``real_name``, ``display_name``, ``handle``, ``is_bot``); returns rows changed."""
@@ -272,7 +325,8 @@ def users_without_names(conn: Connection, limit: int = 200) -> list[str]:
         " UNION SELECT jsonb_array_elements_text(r -> 'users') FROM slack_messages,"
         " jsonb_array_elements(reactions) r WHERE reactions <> '[]')"
         " SELECT s.user_id FROM seen s LEFT JOIN slack_users u USING (user_id) WHERE u.user_id IS NULL"
-        " ORDER BY s.user_id LIMIT %s", (limit,),
+        " ORDER BY s.user_id LIMIT %s",
+        (limit,),
     ).fetchall()
     return [str(r["user_id"]) for r in rows]
 
@@ -283,21 +337,26 @@ def conversations_touching_users(conn: Connection, user_ids: Sequence[str]) -> l
     pattern = f"<@({alternatives})[|>]" if user_ids else "^$"
     rows = conn.execute(
         "SELECT DISTINCT conversation_id FROM slack_messages WHERE user_id = ANY(%s) OR text ~ %s"
-        " OR reactions::text ~ %s", (list(user_ids), pattern, f"({alternatives})" if user_ids else "^$"),
+        " OR reactions::text ~ %s",
+        (list(user_ids), pattern, f"({alternatives})" if user_ids else "^$"),
     ).fetchall()
     return [str(r["conversation_id"]) for r in rows]
 
 
 def touch_conversations(conn: Connection, ids: Sequence[str]) -> None:
     """Mark conversations changed (a name they show was resolved) so the next sync rebuilds their bodies."""
-    conn.execute("UPDATE slack_conversations SET changed_at = clock_timestamp() WHERE conversation_id = ANY(%s)",
-                 (list(ids),))
+    conn.execute(
+        "UPDATE slack_conversations SET changed_at = clock_timestamp() WHERE conversation_id = ANY(%s)", (list(ids),)
+    )
 
 
 def channels_without_names(conn: Connection, limit: int = 200) -> list[str]:
     """Channels known only by id (first seen in a live event), except DMs, which are named by their people."""
-    rows = conn.execute("SELECT channel_id FROM slack_channels WHERE name = channel_id AND kind IN"
-                        " ('channel', 'group') ORDER BY channel_id LIMIT %s", (limit,)).fetchall()
+    rows = conn.execute(
+        "SELECT channel_id FROM slack_channels WHERE name = channel_id AND kind IN"
+        " ('channel', 'group') ORDER BY channel_id LIMIT %s",
+        (limit,),
+    ).fetchall()
     return [str(r["channel_id"]) for r in rows]
 
 

@@ -32,11 +32,17 @@ def web_client(token: str | None = None) -> WebClient:
     """A WebClient for ``SLACK_BOT_TOKEN`` (and ``SLACK_API_URL``, for a proxy or a local stand-in)."""
     token = token or env("SLACK_BOT_TOKEN")
     if not token:
-        raise ConfigurationError("SLACK_BOT_TOKEN is not set; create a Slack app with a bot token (xoxb-…) "
-                                 "and set it (see the README's Slack section)")
+        raise ConfigurationError(
+            "SLACK_BOT_TOKEN is not set; create a Slack app with a bot token (xoxb-…) "
+            "and set it (see the README's Slack section)"
+        )
     base_url = env("SLACK_API_URL") or WebClient.BASE_URL
-    return WebClient(token=token, base_url=base_url.rstrip("/") + "/", timeout=15,
-                     retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)])
+    return WebClient(
+        token=token,
+        base_url=base_url.rstrip("/") + "/",
+        timeout=15,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)],
+    )
 
 
 @dataclass
@@ -62,8 +68,9 @@ class Pacer:
         self._last = time.monotonic()
 
 
-def resolve_names(conn: Connection, client: WebClient, *, pace_seconds: float = PACE_SECONDS,
-                  limit: int = 200) -> NamesReport:
+def resolve_names(
+    conn: Connection, client: WebClient, *, pace_seconds: float = PACE_SECONDS, limit: int = 200
+) -> NamesReport:
     """Ask Slack for the people and channels the ledger has only ids for; touched conversations are rebuilt."""
     report = NamesReport()
     pacer = Pacer(pace_seconds)
@@ -75,15 +82,26 @@ def resolve_names(conn: Connection, client: WebClient, *, pace_seconds: float = 
         except SlackApiError as exc:
             report.failed += 1
             if exc.response.get("error") == "user_not_found":
-                store.upsert_users(conn, [{"user_id": user_id, "real_name": None, "display_name": None,
-                                           "handle": None, "is_bot": False}], source="api")
+                store.upsert_users(
+                    conn,
+                    [{"user_id": user_id, "real_name": None, "display_name": None, "handle": None, "is_bot": False}],
+                    source="api",
+                )
             continue
         profile = user.get("profile") or {}
-        store.upsert_users(conn, [{
-            "user_id": user_id, "real_name": user.get("real_name") or profile.get("real_name") or None,
-            "display_name": profile.get("display_name") or None, "handle": user.get("name") or None,
-            "is_bot": bool(user.get("is_bot")),
-        }], source="api")
+        store.upsert_users(
+            conn,
+            [
+                {
+                    "user_id": user_id,
+                    "real_name": user.get("real_name") or profile.get("real_name") or None,
+                    "display_name": profile.get("display_name") or None,
+                    "handle": user.get("name") or None,
+                    "is_bot": bool(user.get("is_bot")),
+                }
+            ],
+            source="api",
+        )
         resolved.append(user_id)
         report.users += 1
     if resolved:
