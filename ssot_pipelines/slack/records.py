@@ -14,7 +14,7 @@ import pandas as pd
 
 from ssot_pipelines.slack import bridge, store
 from ssot_pipelines.slack.model import slack_zone, ts_datetime
-from ssot_pipelines.slack.render import body, render_text, speaker, summary_line
+from ssot_pipelines.slack.render import Directory, body, render_text, speaker, summary_line
 from ssot_pipelines.slack.store import Connection
 
 DATABASE = "slack_conversations"
@@ -33,13 +33,15 @@ COLUMNS = (
 )
 
 
-def conversation_record(conn: Connection, conversation_id: str, zone: tzinfo) -> dict[str, Any] | None:
+def conversation_record(
+    conn: Connection, conversation_id: str, zone: tzinfo, directory: Directory | None = None
+) -> dict[str, Any] | None:
     """The Notion row of one conversation, or None when it has no message to show."""
     messages = store.conversation_messages(conn, conversation_id)
     shown = [m for m in messages if m.kind == "message"]
     if not shown:
         return None
-    directory = store.directory(conn)
+    directory = directory or store.directory(conn)
     first = shown[0]
     channel = directory.channels.get(first.channel_id, first.channel_id)
     chan_row = store.channel(conn, first.channel_id)
@@ -85,12 +87,13 @@ def conversation_frame(
             " ORDER BY c.changed_at LIMIT %s",
             (target, limit),
         ).fetchall()
+    directory = store.directory(conn)
     records: list[dict[str, Any]] = []
     vanished: list[str] = []
     handed: list[tuple[str, Any, bool]] = []
     for row in rows:
         cid = str(row["conversation_id"])
-        record = conversation_record(conn, cid, zone) if row["digest"] else None
+        record = conversation_record(conn, cid, zone, directory) if row["digest"] else None
         if record is None:
             vanished.append(cid)  # its messages moved into a thread: the row goes
             handed.append((cid, row["changed_at"], False))
