@@ -116,6 +116,7 @@ def merge_messages(conn: Connection, *, tombstone_missing_days: bool = False) ->
             "CREATE TEMP TABLE slack_in ON COMMIT DROP AS SELECT DISTINCT ON (channel_id, ts) * "
             "FROM slack_incoming ORDER BY channel_id, ts, seq DESC"
         )
+        cur.execute("CREATE UNIQUE INDEX ON slack_in (channel_id, ts)")  # the tombstone check looks messages up
         cur.execute("CREATE INDEX ON slack_in (channel_id, thread_ts)")
         cur.execute("ANALYZE slack_in")
         # A root whose replies are known becomes a thread, wherever (and in whichever file) the replies are.
