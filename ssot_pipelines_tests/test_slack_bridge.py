@@ -172,6 +172,14 @@ def test_similar_text_above_the_threshold_links(tmp_path: Path, ledger: Any, led
     assert hits[0]["conversation_id"] == "C01ENG/day/2026-07-05"
     assert recall.index_conversations(ledger, vectors, embedder).chunks_embedded == 0  # nothing changed
 
+    # the other direction: a session indexed after the conversation is compared when it changes
+    later = "5e55a003-0000-4000-8000-00000000c0de"
+    write_session(tmp_path / "claude2", later, [("2026-07-06T09:00:00", f"again: {text}")])
+    import_paths(ledger, [tmp_path / "claude2"])
+    index_sessions(ledger, vectors, embedder)
+    bridge.find_links(ledger, vectors=vectors, embedder=embedder, people={}, threshold=0.6)
+    assert ("C01ENG/day/2026-07-05", later, "similar") in _links(ledger)
+
 
 def test_linked_conversations_show_the_message_with_five_either_side(tmp_path: Path, ledger: Any) -> None:
     write_session(tmp_path / "claude", SID, [("2026-06-01T09:00:00", "work")])

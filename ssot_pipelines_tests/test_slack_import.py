@@ -243,3 +243,18 @@ def test_the_command_reports_a_summary_and_fails_clearly(tmp_path: Path, ledger_
         check=False,
     )
     assert bad.returncode == 1 and "broken.zip" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_two_imports_at_once_apply_the_export_once(tmp_path: Path, ledger: Any, ledger_url: str) -> None:
+    env = {**os.environ, "POSTGRES_URL": ledger_url, "PYTHONPATH": str(REPO)}
+    path = sample_export().write_zip(tmp_path / "export.zip")
+    command = [sys.executable, "-m", "ssot_pipelines.cli", "slack", "import", str(path)]
+    runs = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    outputs = [r.communicate(timeout=180) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], outputs
+    summaries = sorted(line for out, _ in outputs for line in out.splitlines() if line.startswith("conversations:"))
+    # the second waited for the first, then found everything there
+    assert summaries == ["conversations: 0 new, 0 changed, 5 unchanged", "conversations: 5 new, 0 changed, 0 unchanged"]
+    assert _counts(ledger) == (13, 4, 5)  # 12 messages and a join, once

@@ -30,6 +30,7 @@ SIMILARITY_DEFAULT = 0.8
 OVERLAP_SLACK = timedelta(minutes=15)  # a message this close to a session's start or end counts as during it
 CONTEXT_MESSAGES = 5
 SESSIONS_NAMESPACE = "cli_sessions"  # where the sessions package indexes transcript chunks
+SESSION_CHUNKS_LOOKED_AT = 256  # chunk numbers fetched from a session's latest segment (the last 8 are used)
 
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 _TRANSCRIPT = re.compile(r"(?:~|\.{0,2}/)[^\s<>|'\"`]*?\.jsonl\b")
@@ -166,6 +167,10 @@ def find_links(
         for linked, evidence, at in _same_person_from_session(conn, info, people, directory):
             if add_link(conn, linked, info.session_id, "same-person", evidence, anchor_ts=at):
                 report.add("same-person")
+        if vectors is not None:
+            for linked, score, evidence in _similar_conversations(conn, vectors, info.session_id, threshold):
+                if add_link(conn, linked, info.session_id, "similar", evidence, score=score):
+                    report.add("similar")
         conn.execute(
             "INSERT INTO slack_bridge_scans (session_id, scanned_at) VALUES (%s, %s) ON CONFLICT"
             " (session_id) DO UPDATE SET scanned_at = EXCLUDED.scanned_at",
@@ -245,6 +250,30 @@ def _similar_sessions(
                 )
     for sid, (score, evidence) in sorted(best.items()):
         yield sid, score, evidence
+
+
+def _similar_conversations(
+    conn: Connection, vectors: Any, session_id: str, threshold: float
+) -> Iterator[tuple[str, float, str]]:
+    """The other direction: a session that changed after the conversations were indexed, compared by its
+    latest transcript chunks (the sessions package's ids ``<segment key>:<n>``) with conversation chunks."""
+    from ssot_pipelines.slack.recall import NAMESPACE
+
+    key = sessions_view.segment_key_at(conn, session_id, None)
+    found = vectors.fetch(SESSIONS_NAMESPACE, [f"{key}:{n}" for n in range(SESSION_CHUNKS_LOOKED_AT)])
+    latest = sorted(found.values(), key=lambda item: int(item.id.rpartition(":")[2]))[-8:]
+    best: dict[str, tuple[float, str]] = {}
+    for item in latest:
+        for hit in vectors.query(NAMESPACE, item.vector, top_k=3):
+            cid = hit.metadata.get("conversation_id")
+            if isinstance(cid, str) and hit.score >= threshold and hit.score > best.get(cid, (0.0, ""))[0]:
+                best[cid] = (
+                    hit.score,
+                    f"semantic similarity {hit.score:.2f} between conversation chunk "
+                    f"{hit.id} and session chunk {item.id} (threshold {threshold:.2f})",
+                )
+    for cid, (score, evidence) in sorted(best.items()):
+        yield cid, score, evidence
 
 
 def _mentions_in_session(
