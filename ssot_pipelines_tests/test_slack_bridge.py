@@ -102,15 +102,18 @@ def test_a_session_id_or_transcript_path_written_in_slack_links_it(tmp_path: Pat
 
 
 def test_a_permalink_or_channel_written_in_a_session_links_it(tmp_path: Path, ledger: Any) -> None:
-    import_export(ledger, sample_export().write_folder(tmp_path / "export"), zone=UTC)
     digits = ROOT.replace(".", "")
     write_session(
         tmp_path / "claude",
         SID,
         [("2026-06-20T09:00:00", f"what did they decide in https://acme.slack.com/archives/C01ENG/p{digits} ?")],
     )
+    import_paths(ledger, [tmp_path / "claude"])
+    bridge.find_links(ledger, people={})  # the session is scanned before Slack's side is known
+    assert _links(ledger) == set()
+    import_export(ledger, sample_export().write_folder(tmp_path / "export"), zone=UTC)
     write_session(
-        tmp_path / "claude",
+        tmp_path / "claude2",
         OTHER,
         [
             ("2026-07-01T09:55:00", "## Plan\nask in #eng about the deploy; ignore #nonexistent"),
@@ -118,12 +121,14 @@ def test_a_permalink_or_channel_written_in_a_session_links_it(tmp_path: Path, le
         ],
         cwd="/srv/x",
     )
-    import_paths(ledger, [tmp_path / "claude"])
+    import_paths(ledger, [tmp_path / "claude2"])
     bridge.find_links(ledger, people={})
     assert _links(ledger) == {
         (THREAD, SID, "permalink-mentioned"),
         ("C01ENG/day/2026-07-01", OTHER, "channel-mentioned"),
     }
+    [link] = bridge.links_of_session(ledger, SID)
+    assert link["evidence"] == f"session {SID} mentioned the Slack permalink …/archives/C01ENG/p{digits}"
 
 
 def test_the_same_person_at_the_same_time_links_through_the_user_map(

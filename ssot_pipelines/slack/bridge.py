@@ -133,7 +133,7 @@ def find_links(
     people = user_map() if people is None else people
     threshold = similarity_threshold() if threshold is None else threshold
     directory = store.directory(conn)
-    sessions = list(sessions_view.sessions_changed_since(conn, None))
+    all_sessions: list[sessions_view.SessionInfo] = []  # read once, and only when a user map is configured
     pending = conn.execute(
         "SELECT conversation_id FROM slack_conversations WHERE digest <> ''"
         " AND (bridged_at IS NULL OR bridged_at < changed_at) ORDER BY changed_at LIMIT 5000"
@@ -144,7 +144,9 @@ def find_links(
         for kind, sid, evidence, anchor in _mentions_in_slack(conn, messages, directory):
             if add_link(conn, cid, sid, kind, evidence, anchor_ts=anchor):
                 report.add(kind)
-        for sid, evidence, anchor in _same_person(messages, sessions, people, directory):
+        if people and not all_sessions:
+            all_sessions = list(sessions_view.sessions_changed_since(conn, None))
+        for sid, evidence, anchor in _same_person(messages, all_sessions, people, directory):
             if add_link(conn, cid, sid, "same-person", evidence, anchor_ts=anchor):
                 report.add("same-person")
         if vectors is not None:
@@ -154,16 +156,10 @@ def find_links(
         conn.execute("UPDATE slack_conversations SET bridged_at = clock_timestamp() WHERE conversation_id = %s", (cid,))
         conn.commit()
         report.conversations += 1
-    scanned = {
-        str(r["session_id"]): r["scanned_at"]
-        for r in conn.execute("SELECT session_id, scanned_at FROM slack_bridge_scans").fetchall()
-    }
-    for info in sessions:
-        if scanned.get(info.session_id) is not None and scanned[info.session_id] >= info.changed_at:
-            continue
-        for linked, kind, evidence, at in _mentions_in_session(conn, info, directory):
-            if add_link(conn, linked, info.session_id, kind, evidence, anchor_ts=at):
-                report.add(kind)
+    # Sessions come in changed_at order and each scan is committed, so the newest scan marks where to go on.
+    last = conn.execute("SELECT max(scanned_at) AS since FROM slack_bridge_scans").fetchone()
+    for info in sessions_view.sessions_changed_since(conn, last["since"] if last else None):
+        record_mentions(conn, info)
         for linked, evidence, at in _same_person_from_session(conn, info, people, directory):
             if add_link(conn, linked, info.session_id, "same-person", evidence, anchor_ts=at):
                 report.add("same-person")
@@ -178,6 +174,11 @@ def find_links(
         )
         conn.commit()
         report.sessions += 1
+    # Every pass, since the conversation a session named may have arrived after the session was scanned
+    for linked_id, session_id, kind, evidence, anchor_ts in list(_linked_from_mentions(conn)):
+        if add_link(conn, linked_id, session_id, kind, evidence, anchor_ts=anchor_ts):
+            report.add(kind)
+    conn.commit()
     return report
 
 
@@ -276,45 +277,68 @@ def _similar_conversations(
         yield cid, score, evidence
 
 
-def _mentions_in_session(
-    conn: Connection, info: sessions_view.SessionInfo, directory: Directory
-) -> Iterator[tuple[str, str, str, str | None]]:
-    names = {name.lstrip("#"): cid for cid, name in directory.channels.items()}
-    channels_seen: dict[str, str] = {}
+MAX_CHANNEL_NAMES = 50  # "#name" candidates kept per session ("#include" and "#fff" look alike)
+
+
+def record_mentions(conn: Connection, info: sessions_view.SessionInfo) -> int:
+    """Store the Slack places the session's text names; returns how many it names."""
+    found: dict[str, tuple[str | None, str | None, str | None, str | None]] = {}
+    names = 0
     for raw in sessions_view.session_text(conn, info.session_id):
         text = raw.replace("\\/", "/")
         for channel_id, p_digits, thread_ts in _PERMALINK.findall(text):
-            if not p_digits:
-                channels_seen.setdefault(channel_id, f"the channel link …/archives/{channel_id}")
-                continue
-            ts = f"{p_digits[:10]}.{p_digits[10:]}"
+            if p_digits:
+                ts = f"{p_digits[:10]}.{p_digits[10:]}"
+                found.setdefault(f"{channel_id}/p{p_digits}", (channel_id, None, ts, thread_ts or None))
+            else:
+                found.setdefault(channel_id, (channel_id, None, None, None))
+        for name in _CHANNEL.findall(text):
+            if f"#{name}" not in found and names < MAX_CHANNEL_NAMES:
+                found[f"#{name}"] = (None, name, None, None)
+                names += 1
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO slack_session_mentions (session_id, target, channel_id, channel_name, ts, thread_ts,"
+            " first_at, last_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (session_id, target)"
+            " DO UPDATE SET first_at = EXCLUDED.first_at, last_at = EXCLUDED.last_at",
+            [
+                (info.session_id, target, *values, info.first_event_at, info.last_event_at)
+                for target, values in found.items()
+            ],
+        )
+    return len(found)
+
+
+def _linked_from_mentions(conn: Connection) -> Iterator[tuple[str, str, str, str, str | None]]:
+    """(conversation, session, kind, evidence, anchor ts) for every stored mention that a conversation answers."""
+    rows = conn.execute(
+        "SELECT m.*, coalesce(m.channel_id, c.channel_id) AS resolved FROM slack_session_mentions m"
+        " LEFT JOIN slack_channels c ON m.channel_id IS NULL AND c.name = m.channel_name"
+        " AND c.kind IN ('channel', 'group') ORDER BY m.session_id, m.target"
+    ).fetchall()
+    for m in rows:
+        channel_id = m["resolved"]
+        if channel_id is None:
+            continue
+        sid = str(m["session_id"])
+        if m["ts"]:
             cid = (
-                thread_conversation_id(channel_id, thread_ts)
-                if thread_ts and store.conversation_of(conn, channel_id, thread_ts)
-                else store.conversation_of(conn, channel_id, ts)
+                thread_conversation_id(channel_id, m["thread_ts"])
+                if m["thread_ts"] and store.conversation_of(conn, channel_id, m["thread_ts"])
+                else store.conversation_of(conn, channel_id, m["ts"])
             )
             if cid:
-                yield (
-                    cid,
-                    "permalink-mentioned",
-                    f"session {info.session_id} mentioned the Slack permalink …/archives/{channel_id}/p{p_digits}",
-                    ts,
-                )
-        for name in _CHANNEL.findall(text):
-            if name in names:
-                channels_seen.setdefault(names[name], f"#{name}")
-    for channel_id, mention in channels_seen.items():
-        for cid in _conversations_during(conn, channel_id, info):
-            yield (
-                cid,
-                "channel-mentioned",
-                f"session {info.session_id} mentioned {mention}, and this conversation ran while the session did",
-                None,
-            )
+                evidence = f"session {sid} mentioned the Slack permalink …/archives/{m['target']}"
+                yield cid, sid, "permalink-mentioned", evidence, m["ts"]
+            continue
+        mention = m["target"] if m["channel_name"] else f"the channel link …/archives/{channel_id}"
+        for cid in _conversations_during(conn, channel_id, m["first_at"], m["last_at"]):
+            evidence = f"session {sid} mentioned {mention}, and this conversation ran while the session did"
+            yield cid, sid, "channel-mentioned", evidence, None
 
 
-def _conversations_during(conn: Connection, channel_id: str, info: sessions_view.SessionInfo) -> list[str]:
-    start, end = _epoch(info.first_event_at - OVERLAP_SLACK), _epoch(info.last_event_at + OVERLAP_SLACK)
+def _conversations_during(conn: Connection, channel_id: str, first: datetime, last: datetime) -> list[str]:
+    start, end = _epoch(first - OVERLAP_SLACK), _epoch(last + OVERLAP_SLACK)
     rows = conn.execute(
         "SELECT DISTINCT conversation_id FROM slack_messages WHERE channel_id = %s AND kind = 'message'"
         " AND ts_num BETWEEN %s AND %s ORDER BY conversation_id",

@@ -110,6 +110,20 @@ CREATE TABLE IF NOT EXISTS slack_bridge_scans (
     scanned_at timestamptz NOT NULL
 );
 
+-- Slack places a session's text names (a permalink, an /archives/ link, a #channel), kept so that a
+-- conversation imported after the session was scanned is still linked to it.
+CREATE TABLE IF NOT EXISTS slack_session_mentions (
+    session_id   text NOT NULL,
+    target       text NOT NULL,                    -- "C…/p<ts digits>", "C…" or "#name", as written
+    channel_id   text,
+    channel_name text,
+    ts           text,
+    thread_ts    text,
+    first_at     timestamptz NOT NULL,             -- the session's time span when last scanned
+    last_at      timestamptz NOT NULL,
+    PRIMARY KEY (session_id, target)
+);
+
 -- `ssot slack share`: one post per session and thread ('' = a new top-level post in the channel).
 CREATE TABLE IF NOT EXISTS slack_shares (
     session_id text NOT NULL,
