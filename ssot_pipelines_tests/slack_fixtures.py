@@ -198,6 +198,7 @@ class SlackApiStandIn:
         token: str = "xoxb-test-token",
         users: dict[str, dict[str, Any]] | None = None,
         channels: dict[str, str] | None = None,
+        dms: dict[str, str] | None = None,
         rate_limit_first: bool = False,
     ) -> None:
         import threading
@@ -207,6 +208,7 @@ class SlackApiStandIn:
         self.token = token
         self.users = users or {}
         self.channels = channels or {}
+        self.dms = dms or {}  # DM channel id -> the other person's user id
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.posted: list[dict[str, Any]] = []
         self._limited = rate_limit_first
@@ -266,6 +268,9 @@ class SlackApiStandIn:
             user = self.users.get(str(args.get("user")))
             return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
         if method == "conversations.info":
+            dm_user = self.dms.get(str(args.get("channel")))
+            if dm_user:
+                return {"ok": True, "channel": {"id": args["channel"], "is_im": True, "user": dm_user}}
             name = self.channels.get(str(args.get("channel")))
             return (
                 {"ok": True, "channel": {"id": args["channel"], "name": name}}

@@ -242,6 +242,7 @@ def test_names_are_resolved_through_users_info_cached_and_paced(
     api = SlackApiStandIn(
         users={"U01": {"id": "U01", "name": "alice", "real_name": "Alice Live", "profile": {"display_name": "al"}}},
         channels={"C01ENG": "eng"},
+        dms={"D01X": "U01"},
         rate_limit_first=True,
     )
     try:
@@ -260,11 +261,15 @@ def test_names_are_resolved_through_users_info_cached_and_paced(
             "EvN1",
         )
         assert receiver.send(event).status_code == 200
+        dm = {"type": "message", "channel": "D01X", "channel_type": "im", "user": "U01", "text": "psst", "ts": ts}
+        assert receiver.send(envelope(dm, "EvN2")).status_code == 200
         drain(ledger, tmp_path / "journal", zone=UTC)
         started = time.monotonic()
         lines = capture_pass(ledger, client=web_client(), pace_seconds=0.3)
-        assert "names: 1 people and 1 channels resolved, 1 failed" in lines[0]
-        assert time.monotonic() - started >= 0.6  # three calls, paced (plus the 429's Retry-After)
+        assert "names: 1 people and 2 channels resolved, 1 failed" in lines[0]
+        assert time.monotonic() - started >= 0.9  # four calls, paced (plus the 429's Retry-After)
+        direct = conversation_record(ledger, "D01X/day/2026-07-01", UTC)
+        assert direct is not None and direct["Channel"] == "DM Alice Live"
         record = conversation_record(ledger, "C01ENG/day/2026-07-01", UTC)
         assert record is not None and record["body"].startswith("**Alice Live** · ")
         assert record["Channel"] == "#eng" and "hello @U09GONE" in record["body"]

@@ -352,10 +352,9 @@ def touch_conversations(conn: Connection, ids: Sequence[str]) -> None:
 
 
 def channels_without_names(conn: Connection, limit: int = 200) -> list[str]:
-    """Channels known only by id (first seen in a live event), except DMs, which are named by their people."""
+    """Channels and DMs known only by id (first seen in a live event)."""
     rows = conn.execute(
-        "SELECT channel_id FROM slack_channels WHERE name = channel_id AND kind IN"
-        " ('channel', 'group') ORDER BY channel_id LIMIT %s",
+        "SELECT channel_id FROM slack_channels WHERE name = channel_id ORDER BY channel_id LIMIT %s",
         (limit,),
     ).fetchall()
     return [str(r["channel_id"]) for r in rows]

@@ -114,7 +114,11 @@ def resolve_names(
         except SlackApiError:
             report.failed += 1
             continue
-        name = info.get("name") or channel_id
+        if info.get("is_im") and isinstance(info.get("user"), str):
+            # a DM has no name: it is named after the person, as the export's DMs are
+            name = "DM " + store.directory(conn).person(info["user"])
+        else:
+            name = info.get("name") or channel_id
         store.rename_channel(conn, channel_id, str(name))
         report.channels += 1
     conn.commit()
