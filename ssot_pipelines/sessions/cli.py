@@ -208,14 +208,20 @@ def _context(args: argparse.Namespace) -> int:
     if not args.session:
         return _active(args.json)
 
+    from ssot_pipelines.slack.bridge import linked_conversations
+
     conn, _ = _ledger()
     with conn:
         pack = context_pack(conn, args.session)
+        slack = linked_conversations(conn, pack.session_id) if pack else ""
     if pack is None:
         print(f"ssot context: no session {args.session!r} in the ledger (run `ssot worker --once` or "
               "`ssot import` first)", file=sys.stderr)
         return 1
-    print(pack.as_json() if args.json else pack.as_markdown(), end="" if not args.json else "\n")
+    if args.json:
+        print(json.dumps({**json.loads(pack.as_json()), "slack_conversations": slack}, ensure_ascii=False, indent=2))
+    else:
+        print(pack.as_markdown() + ("\n" + slack if slack else ""), end="")
     return 0
 
 
