@@ -191,3 +191,49 @@ def _wait_for_step(worker: Worker, steps: set[str], timeout: float = 300) -> Ste
                 return line
         time.sleep(0.05)
     raise AssertionError(f"none of {steps} started:\n{worker.text()[-3000:]}")
+
+
+def test_the_executor_is_chosen_by_ssot_executor_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ssot_pipelines.deploy.executor import selected_executor
+    from ssot_pipelines.settings import ConfigurationError
+
+    monkeypatch.delenv("SSOT_EXECUTOR", raising=False)
+    assert selected_executor().name == "multiprocess"
+    monkeypatch.setenv("SSOT_EXECUTOR", "celery")
+    assert selected_executor().name == "celery"
+    monkeypatch.setenv("SSOT_EXECUTOR", "kubernetes")
+    with pytest.raises(ConfigurationError, match="SSOT_EXECUTOR='kubernetes'.*multiprocess, celery"):
+        selected_executor()
+
+
+def test_the_code_location_loads_with_celery_selected_without_reaching_redis(tmp_path: Path) -> None:
+    """The broker is resolved when a run starts: loading definitions (code server, sensors) needs no Redis."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "PYTEST_"))}
+    env.update(SSOT_EXECUTOR="celery", REDIS_URL="redis://127.0.0.1:9/0", SSOT_HOME=str(tmp_path / "home"))
+    validate = [str(BIN / "dagster"), "definitions", "validate", "-m", "ssot_pipelines.definitions"]
+    result = run(validate, env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (tmp_path / "home" / "redis").exists()  # no embedded Redis was started either
+    bad = run(validate, {**env, "SSOT_EXECUTOR": "celry"}, tmp_path)
+    assert bad.returncode != 0 and "SSOT_EXECUTOR='celry' is not an executor" in bad.stdout + bad.stderr
+
+
+def test_celery_gets_the_projects_redis_url_in_its_own_spelling() -> None:
+    from ssot_pipelines.deploy.broker import celery_url
+    from ssot_pipelines.settings import ConfigurationError
+
+    assert celery_url("unix:///tmp/ssot/redis.sock") == "redis+socket:///tmp/ssot/redis.sock"
+    assert celery_url("redis://:pw@cache:6379/2") == "redis://:pw@cache:6379/2"
+    assert celery_url("rediss://cache:6380/0") == "rediss://cache:6380/0"
+    with pytest.raises(ConfigurationError) as err:
+        celery_url("amqp://guest:s3cret@rabbit//")
+    assert "REDIS_URL" in str(err.value) and "s3cret" not in str(err.value)
+
+
+def test_ssot_celery_config_names_redis_url_when_it_does_not_answer(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "PYTEST_"))}
+    env.update(REDIS_URL="redis://:hunter22@127.0.0.1:9/0", SSOT_HOME=str(tmp_path / "home"))
+    result = run([str(BIN / "ssot"), "celery", "config"], env, tmp_path)
+    assert result.returncode == 2
+    assert "REDIS_URL" in result.stderr and "hunter22" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
