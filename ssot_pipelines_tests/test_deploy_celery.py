@@ -202,7 +202,7 @@ def test_the_executor_is_chosen_by_ssot_executor_alone(monkeypatch: pytest.Monke
     monkeypatch.setenv("SSOT_EXECUTOR", "celery")
     assert selected_executor().name == "celery"
     monkeypatch.setenv("SSOT_EXECUTOR", "kubernetes")
-    with pytest.raises(ConfigurationError, match="SSOT_EXECUTOR='kubernetes'.*multiprocess, celery"):
+    with pytest.raises(ConfigurationError, match=r"SSOT_EXECUTOR='kubernetes'.*multiprocess, celery"):
         selected_executor()
 
 

@@ -386,7 +386,7 @@ def test_the_helm_values_and_the_deploy_guide_name_every_secret_the_code_reads()
     assert {"name": "ssot-secrets"} in deployment["envSecrets"]
     assert {"name": "ssot-secrets"} in values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"]
     guide = (ROOT / "docs" / "deploy.md").read_text()
-    block = re.search(r"kubectl create secret generic ssot-secrets(.*?)\n\n", guide, re.S)
+    block = re.search(r"create secret generic ssot-secrets(.*?)\n\n", guide, re.S)
     assert block, "docs/deploy.md shows how to create the ssot-secrets Secret"
     created = set(re.findall(r"--from-literal=([A-Z_]+)=", block.group(1)))
     wanted = set(OPTIONAL_ENV) - {"NOTION_BASE_URL"} | {"PINECONE_INDEX"}
