@@ -20,6 +20,7 @@ CAPABILITY_COMMANDS = (
     "ssot_pipelines.analysis.cli",
     "ssot_pipelines.drift.cli",
     "ssot_pipelines.slack.cli",
+    "ssot_pipelines.deploy.cli",
 )
 
 

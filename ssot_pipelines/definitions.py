@@ -11,6 +11,7 @@ from ssot_pipelines.analysis import defs as analysis
 from ssot_pipelines.assets import provisioning
 from ssot_pipelines.assets.notion_sync import NOTION_GROUP, SyncConfig
 from ssot_pipelines.catalog import defs as catalog
+from ssot_pipelines.deploy.executor import selected_executor
 from ssot_pipelines.drift import defs as drift
 from ssot_pipelines.resources.notifier import NotifierResource
 from ssot_pipelines.resources.notion import NotionResource
@@ -112,7 +113,8 @@ def build_definitions() -> dg.Definitions:
             jobs=jobs,
             schedules=schedules,
             resources=RESOURCES,
-            executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+            # SSOT_EXECUTOR: multiprocess (default) or celery (ssot_pipelines/deploy/executor.py)
+            executor=selected_executor(),
         ),
     )
 
