@@ -19,6 +19,7 @@ CAPABILITY_COMMANDS = (
     "ssot_pipelines.sessions.cli",
     "ssot_pipelines.analysis.cli",
     "ssot_pipelines.drift.cli",
+    "ssot_pipelines.tasks.cli",
 )
 
 

@@ -18,6 +18,7 @@ from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
 from ssot_pipelines.sessions import defs as sessions
 from ssot_pipelines.sessions.defs import SessionCaptureConfig
+from ssot_pipelines.tasks import defs as tasks
 from ssot_pipelines.settings import load_env_file
 
 load_env_file()
@@ -58,7 +59,9 @@ RESOURCES = {
     "notifier": NotifierResource(slack_webhook_url=dg.EnvVar("SLACK_WEBHOOK_URL")),
 }
 
-CAPABILITIES: list[dg.Definitions] = [provisioning.defs, catalog.defs, sessions.defs, analysis.defs, drift.defs]
+CAPABILITIES: list[dg.Definitions] = [
+    provisioning.defs, catalog.defs, sessions.defs, analysis.defs, drift.defs, tasks.defs
+]
 
 
 def _notion_sync_ops(merged: dg.Definitions) -> list[str]:

@@ -54,10 +54,6 @@ slack_conversations = notion_sync_asset(
     ledger_records("slack_conversations"),
     description="Slack conversations staged in the ledger by `ssot import` (threads with their messages as body).",
 )
-task_tracking = notion_sync_asset(
-    "task_tracking",
-    ledger_records("task_tracking"),
-    description="Agent tasks staged in the ledger by `ssot import tasks` or the task API.",
-)
+# task_tracking is the work graph's asset: ssot_pipelines/tasks/defs.py
 
-defs = dg.Definitions(assets=[notion_databases, slack_conversations, task_tracking])
+defs = dg.Definitions(assets=[notion_databases, slack_conversations])
