@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 _POSTER_LOCK = 0x7A5C_51AC  # advisory lock id: one Slack poster at a time
 METADATA_EVENT = "ssot_task_post"
 POSTED_KINDS = frozenset({
+    "added",  # opens the thread: the root message is this activity's post
     "claimed", "progress", "review_requested", "done", "blocked", "unblocked", "released", "lease_expired",
     "approved", "reassigned", "reopened", "cancelled",
 })
@@ -167,10 +168,10 @@ def _ensure_thread(conn: Connection, settings: SlackSettings, activity: dict[str
         found = _find_posted(settings, row["channel"], key, thread_ts=None)
     role = activity["task_role"]
     text = f"Task {task_id} — {activity['title']}" + (f" ({Role(role).notion})" if role else "")
-    ts = found or _send(conn, settings, role, key, text, thread_ts=None)
+    ts, recovered = (found, True) if found else _send(conn, settings, role, key, text, thread_ts=None)
     conn.execute("UPDATE task_slack_threads SET thread_ts = %s WHERE task_id = %s", (ts, task_id))
     conn.commit()
-    if found:
+    if recovered:
         report.adopted += 1
     else:
         report.threads += 1
@@ -188,16 +189,21 @@ def _post_activity(
     ).fetchone()
     conn.commit()
     # An intent left by an earlier attempt may have reached Slack: look before posting again.
-    found = None if inserted else _find_posted(settings, settings.channel, key, thread_ts=thread_ts)
+    if activity["kind"] == "added":
+        found: str | None = thread_ts
+    else:
+        found = None if inserted else _find_posted(settings, settings.channel, key, thread_ts=thread_ts)
     role = activity["role"] or activity["task_role"]
     _, own_bot = settings.client_for(role)
-    ts = found or _send(conn, settings, role, key, _text(activity, named=not own_bot), thread_ts=thread_ts)
+    if found:
+        ts, recovered = found, True
+    else:
+        ts, recovered = _send(conn, settings, role, key, _text(activity, named=not own_bot), thread_ts=thread_ts)
     conn.execute("UPDATE task_slack_posts SET ts = %s, posted_at = now() WHERE activity_id = %s", (ts, activity["id"]))
     conn.commit()
-    if found:
-        report.adopted += 1
-    else:
-        report.posted += 1
+    if activity["kind"] != "added":
+        report.adopted += recovered
+        report.posted += not recovered
 
 
 def _text(activity: dict[str, Any], *, named: bool) -> str:
@@ -214,7 +220,8 @@ def _text(activity: dict[str, Any], *, named: bool) -> str:
 
 
 def _send(conn: Connection, settings: SlackSettings, role: str | None, key: str, text: str,
-          *, thread_ts: str | None) -> str:
+          *, thread_ts: str | None) -> tuple[str, bool]:
+    """Post once; (ts, False), or (ts, True) when a failed answer hid a post Slack had stored."""
     from slack_sdk.errors import SlackApiError, SlackClientError
 
     _pace(conn, settings)
@@ -224,7 +231,7 @@ def _send(conn: Connection, settings: SlackSettings, role: str | None, key: str,
             channel=settings.channel, text=text, thread_ts=thread_ts,
             metadata={"event_type": METADATA_EVENT, "event_payload": {"key": key}},
         )
-        return str(res["ts"])
+        return str(res["ts"]), False
     except (SlackApiError, SlackClientError, OSError) as exc:
         # The message may have been stored although the answer failed: find it before calling it lost.
         try:
@@ -232,7 +239,7 @@ def _send(conn: Connection, settings: SlackSettings, role: str | None, key: str,
         except (SlackApiError, SlackClientError, OSError):
             found = None
         if found:
-            return found
+            return found, True
         error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
         raise _PostFailed(f"post {key} failed ({error}); it is retried on the next pass") from None
 
@@ -293,7 +300,7 @@ def record_conversations(conn: Connection, settings: SlackSettings, task_ids: li
             continue
         posts = conn.execute(
             "SELECT a.* FROM task_slack_posts p JOIN task_activity a ON a.id = p.activity_id"
-            " WHERE a.task_id = %s AND p.ts IS NOT NULL ORDER BY a.id", (task_id,)
+            " WHERE a.task_id = %s AND p.ts IS NOT NULL AND a.kind <> 'added' ORDER BY a.id", (task_id,)
         ).fetchall()
         participants = sorted({str(p["agent"]) for p in posts})
         records.append({
