@@ -18,8 +18,8 @@ from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
 from ssot_pipelines.sessions import defs as sessions
 from ssot_pipelines.sessions.defs import SessionCaptureConfig
-from ssot_pipelines.tasks import defs as tasks
 from ssot_pipelines.settings import load_env_file
+from ssot_pipelines.tasks import defs as tasks
 
 load_env_file()
 

@@ -55,10 +55,10 @@ class SlackStandIn:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 self._handle()
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self._handle()
 
             def _handle(self) -> None:
@@ -191,4 +191,5 @@ class SlackStandIn:
 
     def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         with self._lock:
-            return [m for m in self.messages.get(channel, []) if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts]
+            history = self.messages.get(channel, [])
+            return [m for m in history if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts]

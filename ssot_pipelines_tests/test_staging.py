@@ -10,10 +10,10 @@ import dagster as dg
 import pytest
 
 from ssot_pipelines.assets.provisioning import notion_databases
-from ssot_pipelines.tasks.defs import task_tracking
 from ssot_pipelines.cli import main
 from ssot_pipelines.ledger import connect
 from ssot_pipelines.ledger.staging import StagingError, read_records, stage_records
+from ssot_pipelines.tasks.defs import task_tracking
 from ssot_pipelines_tests.notion_helpers import dagster_resources, live_rows, person
 
 TASKS = [
