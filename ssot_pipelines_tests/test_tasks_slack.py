@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -136,3 +137,32 @@ def test_an_approval_reaction_makes_a_gated_task_ready_and_a_reply_blocks_it(
     alice.chat_postMessage(channel=CHANNEL, thread_ts=root["ts"], text="unblock backup done")
     assert apply_slack_event(ledger, slack.events[-1], settings).action == "unblocked"
     assert tasks.claim(ledger, "exec-1") is not None
+
+
+def test_ssot_task_commands_post_to_the_thread_and_it_is_linked_as_the_tasks_slack_conversation(
+    slack: SlackStandIn, ledger: Any, ledger_url: str, sandbox: Any, redis_url: str
+) -> None:
+    from ssot_pipelines.assets.notion_sync import ExtractContext, ledger_records
+    from ssot_pipelines.tasks.notion_frame import task_tracking_frame
+    from ssot_pipelines_tests.notion_helpers import live_rows, person, sync_manager
+    from ssot_pipelines_tests.test_tasks_graph import ssot
+
+    env = {"SLACK_TASKS_CHANNEL": CHANNEL, "SLACK_BOT_TOKEN": "xoxb-shared", "SLACK_API_URL": slack.url,
+           "SSOT_SLACK_POST_INTERVAL": "0.05"}
+    added = ssot(["task", "add", "Ship it", "--role", "executor", "--json"], ledger_url, **env)
+    assert added.returncode == 0, added.stderr
+    task_id = json.loads(added.stdout)["id"]
+    assert ssot(["task", "claim", "--agent", "exec-1"], ledger_url, **env).returncode == 0
+    texts = [m["text"] for m in thread_of(slack, ledger, task_id)]
+    assert texts == [f"Task {task_id} — Ship it (Executor)", "[Executor] exec-1: claimed — lease of 600s"]
+
+    with sync_manager(sandbox, ledger_url, redis_url, provision_databases=True) as sync:
+        ctx: Any = ExtractContext(config=None, log=None, ledger=ledger, redis=None, postgres_url=ledger_url,
+                                  vectors=lambda: None, embedder=lambda: None, notifier=None, run_id="t", sync=sync)
+        assert sync.sync("slack_conversations", ledger_records("slack_conversations")(ctx)).failed == 0
+        assert sync.sync("task_tracking", task_tracking_frame(ledger, sync)).failed == 0
+        client = person(sandbox)
+        conversation = next(iter(live_rows(client, sync.ids["slack_conversations"].data_source_id).values()))[0]
+        task_page = live_rows(client, sync.ids["task_tracking"].data_source_id)[f"task-{task_id}"][0]
+    assert [r["id"] for r in task_page["properties"]["Slack Conversation"]["relation"]] == [conversation["id"]]
+    assert [r["id"] for r in conversation["properties"]["Tasks"]["relation"]] == [task_page["id"]]

@@ -166,7 +166,7 @@ def _after(conn: Any) -> None:
     if settings is None:
         return
     try:
-        post_pending(conn, settings, limit=50)
+        post_pending(conn, settings, limit=50, wait=False)
     except Exception as exc:  # the activity is durable; the next pass posts it
         print(f"ssot task: Slack post deferred ({type(exc).__name__}: {exc})", file=sys.stderr)
 

@@ -69,6 +69,30 @@ def _ledger(func: Callable[[Any], T]) -> T:
             raise ToolError(f"the ledger did not answer ({type(exc).__name__}); try again") from None
 
 
+def _post_to_slack(conn: Any) -> None:
+    """Post new activity to the tasks' Slack threads when configured; never fails the tool call."""
+    from ssot_pipelines.tasks.slack import SlackSettings, post_pending
+
+    settings = SlackSettings.from_env()
+    if settings is None:
+        return
+    try:
+        post_pending(conn, settings, limit=50, wait=False)
+    except Exception as exc:  # the activity is durable; the next pass posts it
+        log.warning("Slack post deferred: %s: %s", type(exc).__name__, exc)
+
+
+def _changing(func: Callable[[Any], T]) -> Callable[[Any], T]:
+    """``func`` followed by posting its activity to Slack."""
+
+    def run(conn: Any) -> T:
+        result = func(conn)
+        _post_to_slack(conn)
+        return result
+
+    return run
+
+
 def _session(tool: str) -> str | None:
     return current_session(tool_hint=tool)
 
@@ -86,9 +110,9 @@ def task_add(
 ) -> dict[str, Any]:
     """Add a task to the work graph (a dependency that would close a cycle is refused); returns the task."""
     sid = _session("task_add")
-    return _ledger(lambda c: graph.add_task(
+    return _ledger(_changing(lambda c: graph.add_task(
         c, title, agent=agent, role=role, priority=priority, depends_on=depends_on, body=body, parent=parent,
-        requires_approval=needs_approval, session_id=sid, source="mcp").as_dict())
+        requires_approval=needs_approval, session_id=sid, source="mcp").as_dict()))
 
 
 @server.tool()
@@ -107,8 +131,8 @@ def task_claim(
 ) -> dict[str, Any]:
     """Atomically claim the best ready task under a lease. ``claimed`` is false when nothing is ready."""
     sid = _session("task_claim")
-    task = _ledger(lambda c: graph.claim(c, agent, role=role, lease_seconds=lease_seconds, session_id=sid,
-                                         source="mcp"))
+    task = _ledger(_changing(lambda c: graph.claim(c, agent, role=role, lease_seconds=lease_seconds,
+                                                   session_id=sid, source="mcp")))
     if task is None:
         return {"claimed": False, "reason": "no task is ready"}
     return {"claimed": True, "task": task.as_dict()}
@@ -122,8 +146,8 @@ def task_heartbeat(
 ) -> dict[str, Any]:
     """Extend the lease of a task you hold (refused if you no longer hold it: stop working on it then)."""
     sid = _session("task_heartbeat")
-    return _ledger(lambda c: graph.heartbeat(c, task_id, agent, lease_seconds=lease_seconds, note=note,
-                                             session_id=sid, source="mcp").as_dict())
+    return _ledger(_changing(lambda c: graph.heartbeat(c, task_id, agent, lease_seconds=lease_seconds, note=note,
+                                             session_id=sid, source="mcp").as_dict()))
 
 
 @server.tool()
@@ -133,7 +157,8 @@ def task_done(
 ) -> dict[str, Any]:
     """Complete a task you hold."""
     sid = _session("task_done")
-    return _ledger(lambda c: graph.done(c, task_id, agent, note=note, session_id=sid, source="mcp").as_dict())
+    return _ledger(_changing(lambda c: graph.done(c, task_id, agent, note=note, session_id=sid,
+                                                  source="mcp").as_dict()))
 
 
 @server.tool()
@@ -142,7 +167,8 @@ def task_block(
 ) -> dict[str, Any]:
     """Block a task (it leaves the ready queue until unblocked), saying why."""
     sid = _session("task_block")
-    return _ledger(lambda c: graph.block(c, task_id, reason, agent=agent, session_id=sid, source="mcp").as_dict())
+    return _ledger(_changing(lambda c: graph.block(c, task_id, reason, agent=agent, session_id=sid,
+                                                   source="mcp").as_dict()))
 
 
 @server.tool()

@@ -114,31 +114,45 @@ class _PostFailed(Exception):
     """A post failed and was not found in Slack; it stays pending for the next pass."""
 
 
-def post_pending(conn: Connection, settings: SlackSettings, *, limit: int = 200) -> PostReport:
-    """Post the activity not yet in Slack (opening threads as needed), in order; stop at the first failure."""
+def post_pending(conn: Connection, settings: SlackSettings, *, limit: int = 200, wait: bool = True) -> PostReport:
+    """Post the activity not yet in Slack (opening threads as needed), in order, until none is left or
+    ``limit`` posts were made; stop at the first failure. With ``wait=False`` return at once when another
+    process is posting (it posts what is pending, this activity included, before it lets go)."""
     report = PostReport()
     conn.commit()
-    conn.execute("SET statement_timeout = '60s'")
-    conn.execute("SELECT pg_advisory_lock(%s)", (_POSTER_LOCK,))
+    if wait:
+        conn.execute("SET statement_timeout = '120s'")
+        conn.execute("SELECT pg_advisory_lock(%s)", (_POSTER_LOCK,))
+        conn.execute("SET statement_timeout = 0")
+    else:
+        got = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (_POSTER_LOCK,)).fetchone()
+        if not (got and got["got"]):
+            conn.commit()
+            return report
     conn.commit()
     try:
-        pending = conn.execute(
-            """
-            SELECT a.*, t.title, t.role AS task_role FROM task_activity a
-            JOIN tasks t ON t.id = a.task_id
-            WHERE a.kind = ANY(%s)
-              AND NOT EXISTS (SELECT 1 FROM task_slack_posts p WHERE p.activity_id = a.id AND p.ts IS NOT NULL)
-            ORDER BY a.id LIMIT %s
-            """,
-            (list(POSTED_KINDS), limit),
-        ).fetchall()
-        conn.commit()
         touched: set[int] = set()
-        for activity in pending:
+        done = 0
+        while done < limit:
+            pending = conn.execute(
+                """
+                SELECT a.*, t.title, t.role AS task_role FROM task_activity a
+                JOIN tasks t ON t.id = a.task_id
+                WHERE a.kind = ANY(%s)
+                  AND NOT EXISTS (SELECT 1 FROM task_slack_posts p WHERE p.activity_id = a.id AND p.ts IS NOT NULL)
+                ORDER BY a.id LIMIT %s
+                """,
+                (list(POSTED_KINDS), min(50, limit - done)),
+            ).fetchall()
+            conn.commit()
+            if not pending:
+                break
             try:
-                thread_ts = _ensure_thread(conn, settings, activity, report)
-                _post_activity(conn, settings, activity, thread_ts, report)
-                touched.add(int(activity["task_id"]))
+                for activity in pending:
+                    thread_ts = _ensure_thread(conn, settings, activity, report)
+                    _post_activity(conn, settings, activity, thread_ts, report)
+                    touched.add(int(activity["task_id"]))
+                    done += 1
             except _PostFailed as exc:
                 report.failed += 1
                 report.errors.append(str(exc))
@@ -148,7 +162,6 @@ def post_pending(conn: Connection, settings: SlackSettings, *, limit: int = 200)
     finally:
         conn.rollback()
         conn.execute("SELECT pg_advisory_unlock(%s)", (_POSTER_LOCK,))
-        conn.execute("SET statement_timeout = 0")
         conn.commit()
     return report
 
