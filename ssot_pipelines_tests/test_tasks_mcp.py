@@ -25,7 +25,8 @@ def _payload(result: Any) -> Any:
 def test_the_mcp_server_lists_its_tools_then_adds_claims_and_completes_a_task(ledger_url: str) -> None:
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "ssot_pipelines.cli", "mcp"], cwd=str(REPO),
-        env={**os.environ, "POSTGRES_URL": ledger_url, "PYTHONPATH": str(REPO), "SSOT_SESSION_ID": "sess-mcp-1"},
+        env={**os.environ, "POSTGRES_URL": ledger_url, "PYTHONPATH": str(REPO), "SSOT_SESSION_ID": "sess-mcp-1",
+             "SSOT_EMBEDDER": "hashing"},
     )
 
     async def scenario() -> dict[str, Any]:
@@ -55,6 +56,13 @@ def test_the_mcp_server_lists_its_tools_then_adds_claims_and_completes_a_task(le
             _payload(await client.call_tool("task_done", {"task_id": added["id"], "agent": "exec-1",
                                                           "note": "docs/tasks.md"}))
             shown: dict[str, Any] = _payload(await client.call_tool("task_show", {"task_id": added["id"]}))
+
+            hits = await client.call_tool("search", {"query": "migration plan"})
+            assert not hits.is_error and _payload(hits) == [], "an empty recall index answers with no hits"
+            unknown = await client.call_tool("session_context", {"session": "no-such-session"})
+            assert unknown.is_error and "no session 'no-such-session'" in unknown.content[0].text
+            handover = _payload(await client.call_tool("task_context", {"task_id": added["id"]}))
+            assert "docs/tasks.md" in handover
             return shown
 
     shown = anyio.run(scenario)
