@@ -62,3 +62,22 @@ def test_a_persons_blocked_in_notion_holds_until_a_person_unblocks_and_reassignm
         assert "unblocked: status set to todo by a person in notion" in body
         page = client.pages.retrieve(review_page["id"])
         assert page["properties"]["Priority"]["select"]["name"] == "P0", "the person's value is kept"
+
+
+def test_the_sensor_requests_a_task_tracking_sync_only_when_the_graph_changed(ledger_url: str, ledger: Any) -> None:
+    import dagster as dg
+
+    from ssot_pipelines.resources.stores import PostgresResource
+    from ssot_pipelines.tasks.defs import task_tracking_sensor
+
+    tasks.add_task(ledger, "t", agent="p")
+
+    def evaluate(cursor: str | None) -> Any:
+        with dg.build_sensor_context(cursor=cursor, resources={"postgres": PostgresResource(url=ledger_url)}) as ctx:
+            return task_tracking_sensor(ctx)
+
+    first = evaluate(None)
+    assert len(first.run_requests) == 1
+    assert not evaluate(first.cursor).run_requests, "nothing changed: no run"
+    tasks.claim(ledger, "a")
+    assert len(evaluate(first.cursor).run_requests) == 1

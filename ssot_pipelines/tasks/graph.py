@@ -532,3 +532,16 @@ def list_tasks(conn: Connection, *, status: str | None = None) -> list[Task]:
             {"s": status_value},
         ).fetchall()
     return [Task.from_row(r) for r in rows]
+
+
+def change_signature(conn: Connection) -> str:
+    """A fingerprint of the graph's state for Notion: the newest activity and any lease that ran out."""
+    row = conn.execute(
+        "SELECT (SELECT max(id) FROM task_activity) AS last,"
+        " (SELECT max(updated_at) FROM tasks) AS updated,"
+        " (SELECT count(*) FROM tasks WHERE status = 'in_progress' AND lease_until < now()) AS expired"
+    ).fetchone()
+    if not conn.autocommit:
+        conn.commit()
+    assert row is not None
+    return f"{row['last']}:{row['updated']}:{row['expired']}"
