@@ -46,6 +46,9 @@ def test_the_mcp_server_lists_its_tools_then_adds_claims_and_completes_a_task(le
             nothing = _payload(await client.call_tool("task_claim", {"agent": "exec-2"}))
             assert nothing == {"claimed": False, "reason": "no task is ready"}
 
+            missing = await client.call_tool("task_show", {"task_id": 9999})
+            assert missing.is_error and "no task 9999" in missing.content[0].text
+
             refused = await client.call_tool("task_done", {"task_id": added["id"], "agent": "exec-2"})
             assert refused.is_error and "held by exec-1" in refused.content[0].text
             bad = await client.call_tool("task_add", {"title": "x", "agent": "a", "priority": "P9"})

@@ -497,29 +497,44 @@ def _agent(name: str) -> str:
 
 def show(conn: Connection, task_id: int) -> Task:
     """The task with its dependencies, dependants and activity log."""
-    row = _row(conn, task_id)
-    task = Task.from_row(row)
-    task.depends_on = [
-        dict(r) for r in conn.execute(
-            "SELECT t.id, t.title, t.status, t.done_note FROM task_deps d JOIN tasks t ON t.id = d.dep_id"
-            " WHERE d.task_id = %s ORDER BY t.id", (task_id,)).fetchall()
-    ]
-    task.dependants = [
-        dict(r) for r in conn.execute(
-            "SELECT t.id, t.title, t.status FROM task_deps d JOIN tasks t ON t.id = d.task_id"
-            " WHERE d.dep_id = %s ORDER BY t.id", (task_id,)).fetchall()
-    ]
-    task.activity = activity(conn, task_id)
-    if not conn.autocommit:
-        conn.commit()
+    try:
+        row = _row(conn, task_id)
+        task = Task.from_row(row)
+        task.depends_on = [
+            dict(r) for r in conn.execute(
+                "SELECT t.id, t.title, t.status, t.done_note FROM task_deps d JOIN tasks t ON t.id = d.dep_id"
+                " WHERE d.task_id = %s ORDER BY t.id", (task_id,)).fetchall()
+        ]
+        task.dependants = [
+            dict(r) for r in conn.execute(
+                "SELECT t.id, t.title, t.status FROM task_deps d JOIN tasks t ON t.id = d.task_id"
+                " WHERE d.dep_id = %s ORDER BY t.id", (task_id,)).fetchall()
+        ]
+        task.activity = activity(conn, task_id)
+    finally:
+        _end_read(conn)
     return task
 
 
 def activity(conn: Connection, task_id: int) -> list[Activity]:
-    rows = conn.execute(
-        "SELECT id, task_id, at, agent, role, kind, note, session_id, source FROM task_activity"
-        " WHERE task_id = %s ORDER BY id", (task_id,)).fetchall()
+    """The task's activity log, oldest first."""
+    try:
+        rows = conn.execute(
+            "SELECT id, task_id, at, agent, role, kind, note, session_id, source FROM task_activity"
+            " WHERE task_id = %s ORDER BY id", (task_id,)).fetchall()
+    finally:
+        _end_read(conn)
     return [Activity(**r) for r in rows]
+
+
+def _end_read(conn: Connection) -> None:
+    """End the read's implicit transaction (a failed read included), leaving the connection idle."""
+    if conn.autocommit:
+        return
+    if conn.info.transaction_status == TransactionStatus.INERROR:
+        conn.rollback()
+    elif conn.info.transaction_status == TransactionStatus.INTRANS:
+        conn.commit()
 
 
 def list_tasks(conn: Connection, *, status: str | None = None) -> list[Task]:

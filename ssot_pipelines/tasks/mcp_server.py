@@ -67,6 +67,10 @@ def _ledger(func: Callable[[Any], T]) -> T:
             if _conn:
                 _conn[0].close()
             raise ToolError(f"the ledger did not answer ({type(exc).__name__}); try again") from None
+        finally:
+            # whatever a tool left open (a failed read) must not poison the next call's transaction
+            if _conn and not _conn[0].closed and _conn[0].info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                _conn[0].rollback()
 
 
 def _post_to_slack(conn: Any) -> None:
