@@ -236,3 +236,28 @@ def test_a_command_run_by_claude_code_records_the_hooks_session_and_the_handover
     assert "Implement the plan." in text and "the plan: add a column, then backfill" in text
     assert "exec-1 (executor)  claimed" in text and f"Session {SESSION_A}#" in text
     assert "not in the ledger yet" not in text, "the session's last messages come from its transcript"
+
+
+def test_bad_input_is_one_clear_line_and_an_import_refuses_only_the_bad_edges(ledger_url: str, tmp_path: Path) -> None:
+    empty = ssot(["task", "add", "  "], ledger_url)
+    assert empty.returncode == 1 and "non-empty title" in empty.stderr and len(empty.stderr.splitlines()) == 1
+    bad_priority = ssot(["task", "add", "x", "--priority", "urgent"], ledger_url)
+    assert bad_priority.returncode == 1 and "use P0 (most urgent), P1, P2 or P3" in bad_priority.stderr
+    missing = ssot(["task", "show", "999", "--json"], ledger_url)
+    assert (missing.returncode, missing.stdout) == (1, "") and "no task 999" in missing.stderr
+
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"key": "A", "Name": "a", "Dependencies": ["C"]},
+        {"key": "B", "Name": "b", "Dependencies": ["A"], "Assigned Agent": "Reviewer", "Priority": "P0"},
+        {"key": "C", "Name": "c", "Dependencies": ["B"]},
+    ]) + "\n", encoding="utf-8")
+    first = ssot(["task", "import", str(path), "--json"], ledger_url)
+    assert first.returncode == 1, "a refused edge is reported with exit 1"
+    result = json.loads(first.stdout)
+    assert (result["created"], result["edges"], len(result["refused"])) == (3, 2, 1)
+    assert "would close the cycle" in result["refused"][0]
+    again = json.loads(ssot(["task", "import", str(path), "--json"], ledger_url).stdout)
+    assert (again["created"], again["unchanged"], again["edges"]) == (0, 3, 0)
+    listed = json.loads(ssot(["task", "list", "--json"], ledger_url).stdout)
+    assert [(t["key"], t["role"], t["priority"]) for t in listed if t["key"] == "B"] == [("B", "reviewer", "P0")]

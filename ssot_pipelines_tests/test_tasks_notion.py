@@ -81,3 +81,35 @@ def test_the_sensor_requests_a_task_tracking_sync_only_when_the_graph_changed(le
     assert not evaluate(first.cursor).run_requests, "nothing changed: no run"
     tasks.claim(ledger, "a")
     assert len(evaluate(first.cursor).run_requests) == 1
+
+
+def test_a_task_links_the_cli_sessions_that_worked_on_it_and_the_secondbrain_task_it_implements(
+    sandbox: Any, ledger_url: str, redis_url: str, ledger: Any, tmp_path: Any
+) -> None:
+    from ssot_pipelines.sessions.records import cli_session_frame
+    from ssot_pipelines.sessions.transcripts import import_paths
+    from ssot_pipelines_tests.sessions_fixtures import SESSION_A, copy_samples
+
+    import_paths(ledger, [copy_samples(tmp_path)])
+    ledger.commit()
+    with sync_manager(sandbox, ledger_url, redis_url, provision_databases=True) as sync:
+        assert sync.sync("cli_sessions", cli_session_frame(ledger)).failed == 0
+        assert sync.sync("secondbrain_tasks", [_secondbrain_task()]).failed == 0
+        task = tasks.add_task(ledger, "Fix the drift", agent="planner-1", implements="sb-drift-1",
+                              session_id=SESSION_A)
+        _sync(sync, ledger)
+        client = person(sandbox)
+        page = live_rows(client, sync.ids["task_tracking"].data_source_id)[task.key][0]
+        sessions = live_rows(client, sync.ids["cli_sessions"].data_source_id)
+        session_pages = {p[0]["id"] for k, p in sessions.items() if k.startswith(SESSION_A + "#")}
+        linked = {r["id"] for r in page["properties"]["CLI Sessions"]["relation"]}
+        assert linked and linked <= session_pages
+        sb = live_rows(client, sync.ids["secondbrain_tasks"].data_source_id)["sb-drift-1"][0]
+        assert [r["id"] for r in page["properties"]["SecondBrain Task"]["relation"]] == [sb["id"]]
+        assert [r["id"] for r in sb["properties"]["Implemented By"]["relation"]] == [page["id"]]
+
+
+def _secondbrain_task() -> Any:
+    from ssot_pipelines.notion.sync import SyncRecord
+
+    return SyncRecord(key="sb-drift-1", values={"Name": "Drift in sync.py", "Status": "open", "Priority": "P1"})
