@@ -90,7 +90,7 @@ def register(subparsers: Any) -> None:
     lst = _cmd(sub, "list", "list tasks", _list)
     lst.add_argument("--status", help="todo, in_progress, blocked, done or cancelled")
 
-    ctx = _cmd(sub, "context", "the handover pack of a task (same as `ssot context --task ID`)", _context)
+    ctx = _cmd(sub, "context", "the handover pack of a task, for the next agent", _context)
     ctx.add_argument("id", type=int)
 
     imp = _cmd(sub, "import", "bulk-import tasks from a .jsonl/.json/.csv file (the `ssot stage` format)", _import)
