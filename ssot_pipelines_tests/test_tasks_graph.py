@@ -261,3 +261,18 @@ def test_bad_input_is_one_clear_line_and_an_import_refuses_only_the_bad_edges(le
     assert (again["created"], again["unchanged"], again["edges"]) == (0, 3, 0)
     listed = json.loads(ssot(["task", "list", "--json"], ledger_url).stdout)
     assert [(t["key"], t["role"], t["priority"]) for t in listed if t["key"] == "B"] == [("B", "reviewer", "P0")]
+
+
+def test_a_task_whose_lease_keeps_running_out_is_blocked_not_recycled_forever(
+    ledger: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSOT_TASK_MAX_ATTEMPTS", "2")
+    task = tasks.add_task(ledger, "kills its agents", agent="planner")
+    for agent in ("agent-a", "agent-b"):
+        assert tasks.claim(ledger, agent, lease_seconds=1) is not None
+        time.sleep(1.2)
+    assert tasks.ready(ledger) == [] and tasks.claim(ledger, "agent-c") is None
+    shown = tasks.show(ledger, task.id)
+    assert shown.status == "blocked" and shown.block_reason == "its lease ran out 2 times without completion"
+    tasks.unblock(ledger, task.id, agent="agent-c", note="fixed the input")
+    assert tasks.claim(ledger, "agent-c") is not None

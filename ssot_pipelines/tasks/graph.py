@@ -18,6 +18,7 @@ Functions take a ledger connection (dict rows) that holds no open transaction of
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -43,6 +44,7 @@ from ssot_pipelines.tasks.model import (
 Connection = psycopg.Connection[dict[str, Any]]
 
 DEFAULT_LEASE_SECONDS = 600
+DEFAULT_MAX_ATTEMPTS = 5
 MAX_LEASE_SECONDS = 24 * 3600
 _GRAPH_EDGE_LOCK = 0x7A5C_6E01  # advisory lock id: one dependency insert at a time
 
@@ -96,26 +98,44 @@ def _row(conn: Connection, task_id: int, *, lock: bool = False) -> dict[str, Any
     return row
 
 
+def max_attempts() -> int:
+    """``SSOT_TASK_MAX_ATTEMPTS`` (default 5): leases a task may lose before it is blocked as a poison task."""
+    try:
+        return max(1, int(os.environ.get("SSOT_TASK_MAX_ATTEMPTS") or DEFAULT_MAX_ATTEMPTS))
+    except ValueError:
+        return DEFAULT_MAX_ATTEMPTS
+
+
 def expire_leases(conn: Connection, *, source: str = "lease") -> list[int]:
-    """Return tasks whose lease ran out to the queue, logging each; inside the caller's transaction."""
+    """Return tasks whose lease ran out to the queue, logging each; inside the caller's transaction.
+
+    A task whose lease ran out ``max_attempts()`` times is blocked instead (by "lease"), so a task that
+    kills its agents does not cycle through them forever; unblocking it returns it to the queue.
+    """
     rows = conn.execute(
         """
         WITH old AS (
-            SELECT id, claimed_by, role FROM tasks
+            SELECT id, claimed_by, role, attempts >= %(max)s AS poison FROM tasks
             WHERE status = 'in_progress' AND lease_until < now()
             FOR UPDATE SKIP LOCKED),
         freed AS (
-            UPDATE tasks t SET status = 'todo', claimed_by = NULL, claimed_at = NULL, lease_until = NULL,
+            UPDATE tasks t SET status = CASE WHEN old.poison THEN 'blocked' ELSE 'todo' END,
+                               blocked_by = CASE WHEN old.poison THEN 'lease' END,
+                               block_reason = CASE WHEN old.poison THEN
+                                   'its lease ran out ' || t.attempts || ' times without completion' END,
+                               claimed_by = NULL, claimed_at = NULL, lease_until = NULL,
                                lease_seconds = NULL, updated_at = now()
             FROM old WHERE t.id = old.id RETURNING t.id)
         INSERT INTO task_activity (task_id, agent, role, kind, note, source)
         SELECT old.id, old.claimed_by, old.role, 'lease_expired',
-               'the lease of ' || old.claimed_by || ' ran out without a heartbeat; back in the ready queue',
-               %s
+               'the lease of ' || old.claimed_by || ' ran out without a heartbeat; '
+               || CASE WHEN old.poison THEN 'blocked: it ran out ' || %(max)s || ' times'
+                       ELSE 'back in the ready queue' END,
+               %(source)s
         FROM old JOIN freed ON freed.id = old.id
         RETURNING task_id
         """,
-        (source,),
+        {"max": max_attempts(), "source": source},
     ).fetchall()
     return [int(r["task_id"]) for r in rows]
 
@@ -405,7 +425,8 @@ def unblock(
             )
         conn.execute(
             "UPDATE tasks SET status = 'todo', blocked_by = NULL, block_reason = NULL, person_blocked = false,"
-            " updated_at = now() WHERE id = %s",
+            " attempts = CASE WHEN blocked_by = 'lease' THEN 0 ELSE attempts END, updated_at = now()"
+            " WHERE id = %s",
             (task_id,),
         )
         _log(conn, task_id, agent, "unblocked", note, role=row["role"], session_id=session_id, source=source)
