@@ -114,56 +114,75 @@ class _PostFailed(Exception):
     """A post failed and was not found in Slack; it stays pending for the next pass."""
 
 
+_PENDING = """
+    SELECT a.*, t.title, t.role AS task_role FROM task_activity a
+    JOIN tasks t ON t.id = a.task_id
+    WHERE a.kind = ANY(%s)
+      AND NOT EXISTS (SELECT 1 FROM task_slack_posts p WHERE p.activity_id = a.id AND p.ts IS NOT NULL)
+    ORDER BY a.id LIMIT %s
+"""
+
+
 def post_pending(conn: Connection, settings: SlackSettings, *, limit: int = 200, wait: bool = True) -> PostReport:
     """Post the activity not yet in Slack (opening threads as needed), in order, until none is left or
-    ``limit`` posts were made; stop at the first failure. With ``wait=False`` return at once when another
-    process is posting (it posts what is pending, this activity included, before it lets go)."""
+    ``limit`` posts were made; stop at the first failure.
+
+    With ``wait=False`` it returns at once when another process is posting: that poster looks for pending
+    activity again after it lets go of the lock, so an activity committed while it was finishing is not
+    left behind.
+    """
     report = PostReport()
     conn.commit()
+    while _lock_poster(conn, wait=wait):
+        try:
+            failed = _post_batch(conn, settings, limit, report)
+        finally:
+            conn.rollback()
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_POSTER_LOCK,))
+            conn.commit()
+        more = conn.execute(_PENDING, (list(POSTED_KINDS), 1)).fetchone()  # type: ignore[arg-type]
+        conn.commit()
+        if failed or more is None or report.posted + report.adopted >= limit:
+            break
+        wait = False  # someone else may have taken over; if not, go round again
+    return report
+
+
+def _lock_poster(conn: Connection, *, wait: bool) -> bool:
     if wait:
         conn.execute("SET statement_timeout = '120s'")
         conn.execute("SELECT pg_advisory_lock(%s)", (_POSTER_LOCK,))
         conn.execute("SET statement_timeout = 0")
-    else:
-        got = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (_POSTER_LOCK,)).fetchone()
-        if not (got and got["got"]):
-            conn.commit()
-            return report
-    conn.commit()
-    try:
-        touched: set[int] = set()
-        done = 0
-        while done < limit:
-            pending = conn.execute(
-                """
-                SELECT a.*, t.title, t.role AS task_role FROM task_activity a
-                JOIN tasks t ON t.id = a.task_id
-                WHERE a.kind = ANY(%s)
-                  AND NOT EXISTS (SELECT 1 FROM task_slack_posts p WHERE p.activity_id = a.id AND p.ts IS NOT NULL)
-                ORDER BY a.id LIMIT %s
-                """,
-                (list(POSTED_KINDS), min(50, limit - done)),
-            ).fetchall()
-            conn.commit()
-            if not pending:
-                break
-            try:
-                for activity in pending:
-                    thread_ts = _ensure_thread(conn, settings, activity, report)
-                    _post_activity(conn, settings, activity, thread_ts, report)
-                    touched.add(int(activity["task_id"]))
-                    done += 1
-            except _PostFailed as exc:
-                report.failed += 1
-                report.errors.append(str(exc))
-                break
-        if touched:
-            record_conversations(conn, settings, sorted(touched))
-    finally:
-        conn.rollback()
-        conn.execute("SELECT pg_advisory_unlock(%s)", (_POSTER_LOCK,))
         conn.commit()
-    return report
+        return True
+    got = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (_POSTER_LOCK,)).fetchone()
+    conn.commit()
+    return bool(got and got["got"])
+
+
+def _post_batch(conn: Connection, settings: SlackSettings, limit: int, report: PostReport) -> bool:
+    """Post pending activity under the poster lock; True when a post failed."""
+    touched: set[int] = set()
+    done = 0
+    failed = False
+    while done < limit and not failed:
+        pending = conn.execute(_PENDING, (list(POSTED_KINDS), min(50, limit - done))).fetchall()  # type: ignore[arg-type]
+        conn.commit()
+        if not pending:
+            break
+        try:
+            for activity in pending:
+                thread_ts = _ensure_thread(conn, settings, activity, report)
+                _post_activity(conn, settings, activity, thread_ts, report)
+                touched.add(int(activity["task_id"]))
+                done += 1
+        except _PostFailed as exc:
+            report.failed += 1
+            report.errors.append(str(exc))
+            failed = True
+    if touched:
+        record_conversations(conn, settings, sorted(touched))
+    return failed
 
 
 def _ensure_thread(conn: Connection, settings: SlackSettings, activity: dict[str, Any], report: PostReport) -> str:
