@@ -166,3 +166,32 @@ def test_ssot_task_commands_post_to_the_thread_and_it_is_linked_as_the_tasks_sla
         task_page = live_rows(client, sync.ids["task_tracking"].data_source_id)[f"task-{task_id}"][0]
     assert [r["id"] for r in task_page["properties"]["Slack Conversation"]["relation"]] == [conversation["id"]]
     assert [r["id"] for r in conversation["properties"]["Tasks"]["relation"]] == [task_page["id"]]
+
+
+def test_agents_posting_at_once_leave_nothing_behind_and_post_nothing_twice(
+    slack: SlackStandIn, ledger: Any, ledger_url: str
+) -> None:
+    import threading
+
+    from ssot_pipelines.ledger import connect
+
+    settings = settings_for(slack, interval=0.01)
+    task_ids = [tasks.add_task(ledger, f"t{i}", agent="p", role="executor").id for i in range(4)]
+    barrier = threading.Barrier(4)
+
+    def agent(n: int) -> None:
+        conn = connect(ledger_url)
+        barrier.wait()
+        for step in range(3):
+            tasks.note(conn, task_ids[n], f"exec-{n}", f"step {step}")
+            post_pending(conn, settings, wait=False)  # what `ssot task` does after each command
+        conn.close()
+
+    threads = [threading.Thread(target=agent, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for n, task_id in enumerate(task_ids):
+        texts = [m["text"] for m in thread_of(slack, ledger, task_id)]
+        assert texts[1:] == [f"exec-{n}: progress — step {s}" for s in range(3)]  # the executor bot posts
