@@ -21,6 +21,7 @@ CAPABILITY_COMMANDS = (
     "ssot_pipelines.drift.cli",
     "ssot_pipelines.slack.cli",
     "ssot_pipelines.deploy.cli",
+    "ssot_pipelines.tasks.cli",
 )
 
 

@@ -9,9 +9,10 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from ssot_pipelines.assets.provisioning import notion_databases, task_tracking
+from ssot_pipelines.assets.provisioning import notion_databases
 from ssot_pipelines.resources.notion import NotionResource
 from ssot_pipelines.sandbox import SandboxServer
+from ssot_pipelines.tasks.defs import task_tracking
 from ssot_pipelines_tests.notion_helpers import dagster_resources
 
 TOKEN = "ntn_TOP_SECRET_4f1c9e2d7a"

@@ -9,10 +9,11 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from ssot_pipelines.assets.provisioning import notion_databases, task_tracking
+from ssot_pipelines.assets.provisioning import notion_databases
 from ssot_pipelines.cli import main
 from ssot_pipelines.ledger import connect
 from ssot_pipelines.ledger.staging import StagingError, read_records, stage_records
+from ssot_pipelines.tasks.defs import task_tracking
 from ssot_pipelines_tests.notion_helpers import dagster_resources, live_rows, person
 
 TASKS = [
@@ -57,7 +58,7 @@ def test_staged_tasks_sync_with_their_dependencies_and_bodies(
         ('{"key": "T-9", "Name": "ok"}\n{"key": "T-10", "Colour": "red"}\n', "not properties the machine writes"),
         ('{"key": "T-9", "Name": "ok"}\n{"key": "T-10", "Name": \n', "not valid JSON"),
         ('{"Name": "no key"}\n', "no 'key'"),
-        ('{"key": "T-9", "Status": "done"}\n', "not properties the machine writes"),  # Status belongs to people
+        ('{"key": "T-9", "Notes": "mine"}\n', "not properties the machine writes"),  # Notes belong to people
     ],
 )
 def test_a_bad_file_is_refused_whole_and_changes_nothing(
