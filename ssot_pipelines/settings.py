@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import shlex
+import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 NOTION_VERSION_DEFAULT = "2025-09-03"
-SANDBOX_TOKEN = "sandbox-token"  # the only token the local sandbox accepts by default; not a secret
 SANDBOX_PORT_DEFAULT = 8765
+SANDBOX_TOKEN_FILE = "sandbox-token"  # in SSOT_HOME, mode 0600: the local sandbox's random API token
 
 
 class ConfigurationError(RuntimeError):
@@ -21,11 +26,26 @@ def env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+class InsecureEnvFileWarning(UserWarning):
+    """The env file holds secrets and other users of this machine can read or change it."""
+
+
 def load_env_file(path: str | os.PathLike[str] | None = None) -> None:
-    """Load KEY=VALUE lines from ``SSOT_ENV_FILE`` (or ``.env``) without overriding the environment."""
+    """Load KEY=VALUE lines from ``SSOT_ENV_FILE`` (or ``.env``) without overriding the environment.
+
+    A file that other users can read or write is still loaded, with an ``InsecureEnvFileWarning`` that
+    names it and the ``chmod 600`` that fixes it.
+    """
     candidate = Path(path or env("SSOT_ENV_FILE") or ".env")
     if not candidate.is_file():
         return
+    mode = candidate.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        shown = shlex.quote(str(candidate))
+        warnings.warn(InsecureEnvFileWarning(
+            f"{candidate} holds secrets but other users can {'read' if mode & 0o044 else 'write'} it "
+            f"(mode {stat.S_IMODE(mode):03o}); run `chmod 600 {shown}`"
+        ), stacklevel=2)
     for raw in candidate.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
@@ -37,10 +57,61 @@ def load_env_file(path: str | os.PathLike[str] | None = None) -> None:
 
 
 def ssot_home() -> Path:
-    """The project data directory for the embedded services and local journals (``SSOT_HOME``)."""
+    """The project data directory for the embedded services and local journals (``SSOT_HOME``).
+
+    Created private to its owner (0700): it holds the ledger's data, journals and the sandbox's token.
+    """
     home = Path(env("SSOT_HOME") or Path.cwd() / ".ssot").expanduser().resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     return home
+
+
+def sandbox_token_path(home: Path | None = None) -> Path:
+    """Where the local sandbox of ``home`` (default ``SSOT_HOME``) keeps its API token."""
+    return (home if home is not None else ssot_home()) / SANDBOX_TOKEN_FILE
+
+
+def sandbox_token(home: Path | None = None) -> str:
+    """The local sandbox's API token for ``home`` (default ``SSOT_HOME``): random, made on first use.
+
+    The sandbox accepts it on every request and every client of the embedded sandbox reads it here, so
+    it is never a public constant; the file is mode 0600, so other users of the machine cannot use it.
+    """
+    return private_token(sandbox_token_path(home))
+
+
+def private_token(path: Path) -> str:
+    """The token in ``path``, creating it (random, mode 0600) if missing; safe when processes race."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        fresh = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write(f"ssot-sandbox-{secrets.token_urlsafe(32)}\n")
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileExistsError):  # a concurrent creator's token wins
+                os.link(fresh, path)  # atomic, and never overwrites
+        finally:
+            fresh.unlink(missing_ok=True)
+    return _read_private(path)
+
+
+def _read_private(path: Path) -> str:
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
+        raise ConfigurationError(f"{path} is not a regular file; remove it and a new sandbox token is made")
+    if info.st_uid != os.getuid():
+        raise ConfigurationError(
+            f"{path} belongs to another user; set SSOT_HOME to a directory of your own"
+        )
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(path, 0o600)  # readable by others means usable by others: close it before use
+    token = path.read_text(encoding="ascii", errors="replace").strip()
+    if not token:
+        raise ConfigurationError(f"{path} is empty; remove it and a new sandbox token is made")
+    return token
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ from ssot_pipelines.notion.gateway import RetrySettings
 from ssot_pipelines.notion.setup import open_sync_manager
 from ssot_pipelines.notion.sync import NotionSyncManager
 from ssot_pipelines.notion.text import plain_text
-from ssot_pipelines.settings import SANDBOX_TOKEN
 
+# The token the `sandbox` fixture's server accepts (conftest.py). A test sandbox only: the embedded one
+# of an SSOT_HOME has a random token (settings.sandbox_token).
+SANDBOX_TOKEN = "sandbox-token"
 FAST_RETRY = RetrySettings(max_attempts=12, base_seconds=0.05, max_backoff_seconds=0.5)
 
 
@@ -79,7 +81,7 @@ def dagster_resources(sandbox: Any, ledger_url: str, redis_url: str) -> dict[str
     from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
 
     return {
-        "notion": NotionResource(token="sandbox-token", parent_page_id=sandbox.root_page_id, base_url=sandbox.url,
+        "notion": NotionResource(token=SANDBOX_TOKEN, parent_page_id=sandbox.root_page_id, base_url=sandbox.url,
                                  requests_per_second=1000.0),
         "postgres": PostgresResource(url=ledger_url),
         "redis": RedisResource(url=redis_url),
