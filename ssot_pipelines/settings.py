@@ -7,7 +7,7 @@ import os
 import secrets
 import shlex
 import stat
-import warnings
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,26 +26,22 @@ def env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
-class InsecureEnvFileWarning(UserWarning):
-    """The env file holds secrets and other users of this machine can read or change it."""
+_WARNED_ENV_FILES: set[Path] = set()
 
 
 def load_env_file(path: str | os.PathLike[str] | None = None) -> None:
     """Load KEY=VALUE lines from ``SSOT_ENV_FILE`` (or ``.env``) without overriding the environment.
 
-    A file that other users can read or write is still loaded, with an ``InsecureEnvFileWarning`` that
+    A file that other users can read or write is still loaded, with one warning line on stderr that
     names it and the ``chmod 600`` that fixes it.
     """
     candidate = Path(path or env("SSOT_ENV_FILE") or ".env")
     if not candidate.is_file():
         return
-    mode = candidate.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        shown = shlex.quote(str(candidate))
-        warnings.warn(InsecureEnvFileWarning(
-            f"{candidate} holds secrets but other users can {'read' if mode & 0o044 else 'write'} it "
-            f"(mode {stat.S_IMODE(mode):03o}); run `chmod 600 {shown}`"
-        ), stacklevel=2)
+    warning = env_file_warning(candidate)
+    if warning and candidate.resolve() not in _WARNED_ENV_FILES:
+        _WARNED_ENV_FILES.add(candidate.resolve())
+        print(f"ssot: warning: {warning}", file=sys.stderr)
     for raw in candidate.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
@@ -54,6 +50,16 @@ def load_env_file(path: str | os.PathLike[str] | None = None) -> None:
         key = key.strip().removeprefix("export ").strip()
         value = value.strip().strip('"').strip("'")
         os.environ.setdefault(key, value)
+
+
+def env_file_warning(path: Path) -> str | None:
+    """Why ``path`` (an env file, which holds secrets) is unsafe, with the fix; None when private."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & 0o077:
+        return None
+    can = "read" if mode & 0o044 else "write"
+    return (f"{path} holds secrets but other users can {can} it (mode {mode:03o}); "
+            f"run `chmod 600 {shlex.quote(str(path))}`")
 
 
 def ssot_home() -> Path:
