@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,15 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; returns the process exit code."""
     if not is_loopback(args.host):
-        print(f"refusing to bind {args.host!r}: the sandbox listens on loopback addresses only")
+        print(f"refusing to bind {args.host!r}: the sandbox listens on loopback addresses only", file=sys.stderr)
+        return 2
+    if not 0 <= args.port <= 65535:
+        print(f"--port {args.port} is not a TCP port; give one from 0 (any free port) to 65535", file=sys.stderr)
         return 2
     try:
         token = private_token(args.token_file or sandbox_token_path())
     except (ConfigurationError, OSError) as exc:
-        print(f"cannot read the sandbox token: {exc}")
+        print(f"cannot read the sandbox token: {exc}", file=sys.stderr)
         return 2
     if args.view_url:
         host = f"[{args.host}]" if ":" in args.host else args.host
@@ -50,13 +54,13 @@ def run(args: argparse.Namespace) -> int:
         server = SandboxServer(db, host=args.host, port=args.port, tokens=(token, *(args.token or ())),
                                rate_limit_rps=args.rps or None, burst=args.burst)
     except (RuntimeError, ValueError) as exc:
-        print(f"cannot start the Notion sandbox: {exc}")
+        print(f"cannot start the Notion sandbox: {exc}", file=sys.stderr)
         return 1
     try:
         server.start()
     except OSError as exc:
         server.stop()
-        print(f"cannot listen on {args.host}:{args.port}: {exc}")
+        print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     # The token itself is never printed: this line ends up in $SSOT_HOME/sandbox.log.
     print(f"Notion sandbox on {server.url} (root page {server.root_page_id}, state {db}, token in "
