@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ssot_pipelines.settings import ConfigurationError, sandbox_token, sandbox_token_path
+from ssot_pipelines.settings import NOTION_VERSION_DEFAULT, ConfigurationError, sandbox_token, sandbox_token_path
 
 HEALTH_TIMEOUT_SECONDS = 15.0
 
@@ -54,9 +54,23 @@ def sandbox_health(url: str, token: str, timeout: float = 1.0) -> str | None:
         return None
     except (OSError, ValueError):
         return None
-    if data.get("ok") and isinstance(data.get("root_page_id"), str):
-        return str(data["root_page_id"])
-    return None
+    if not (data.get("ok") and isinstance(data.get("root_page_id"), str)):
+        return None
+    # A sandbox of an older version answers health to anyone: ask the API itself whether the token is good.
+    probe = urllib.request.Request(f"{url}/v1/users/me", headers={
+        "Authorization": f"Bearer {token}", "Notion-Version": NOTION_VERSION_DEFAULT})
+    try:
+        with urllib.request.urlopen(probe, timeout=timeout):
+            pass
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            raise ForeignSandboxError(
+                f"a Notion sandbox of another SSOT_HOME (or another user) answers at {url} and refuses this "
+                "home's token; set SSOT_SANDBOX_PORT to a free port"
+            ) from None
+    except (OSError, ValueError):
+        return None
+    return str(data["root_page_id"])
 
 
 def shutdown_sandbox(url: str, token: str) -> bool:
