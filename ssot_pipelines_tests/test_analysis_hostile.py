@@ -192,6 +192,7 @@ def volume(w, h, d):
 
 
 TODO_LIST = ["not a marker"]
+HELP = "# TODO: in a string, not a comment"
 '''
 
 

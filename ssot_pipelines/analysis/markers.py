@@ -4,15 +4,18 @@ Each marker comment becomes a finding like a linter's (tool ``markers``, rule ``
 goes through the same normalizer, matcher and lifecycle: it keeps its identity when the code around it
 moves, is fixed when the comment goes, and reopens when it comes back.
 
-A marker counts only inside a comment: right after a comment leader (``#``, ``//``, ``/*``, ``*`` at the
-start of a block-comment line, ``<!--``, ``--``, ``;``, ``%``, ``REM``), in upper case, as a whole word,
-optionally as ``@TODO`` or ``TODO(name)``. Binary files (a NUL byte in the first 8 KiB), files larger
-than ``MAX_FILE_BYTES`` and symbolic links are skipped.
+A marker counts only inside a comment (in Python files, a comment token): right after a comment leader
+(``#``, ``//``, ``/*``, ``*`` at the start of a block-comment line, ``<!--``, ``--``, ``;``, ``%``,
+``REM``), in upper case, as a whole word, optionally as ``@TODO`` or ``TODO(name)``. Binary files (a NUL
+byte in the first 8 KiB), files larger than ``MAX_FILE_BYTES`` and symbolic links are skipped.
 """
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
+from collections.abc import Iterator
 from pathlib import Path
 
 from ssot_pipelines.analysis.findings import ParsedReport, RawFinding, Severity
@@ -39,15 +42,40 @@ def marker_findings(repo_root: Path, files: list[str]) -> ParsedReport:
         if text is None:
             continue
         analyzed.add(path)
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in _comment_lines(path, text):
             found = scan_line(line)
             if found is not None:
                 tag, message = found
-                findings.append(RawFinding(
-                    tool=TOOL, rule_id=tag, path=path, line=number, message=message, severity=TAGS[tag],
-                    native_severity=tag,
-                ))
+                findings.append(
+                    RawFinding(
+                        tool=TOOL,
+                        rule_id=tag,
+                        path=path,
+                        line=number,
+                        message=message,
+                        severity=TAGS[tag],
+                        native_severity=tag,
+                    )
+                )
     return ParsedReport(FORMAT, findings, analyzed)
+
+
+def _comment_lines(path: str, text: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) pairs to scan: Python's own comment tokens, so a "# TODO" inside a string is
+    no marker; every line for other files, and for Python files that do not tokenize."""
+    if path.endswith((".py", ".pyi")) and any(tag in text for tag in TAGS):
+        try:
+            comments = [
+                (t.start[0], t.string)
+                for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                if t.type == tokenize.COMMENT
+            ]
+        except (tokenize.TokenError, SyntaxError):
+            pass
+        else:
+            yield from comments
+            return
+    yield from enumerate(text.splitlines(), start=1)
 
 
 def scan_line(line: str) -> tuple[str, str] | None:
