@@ -252,3 +252,23 @@ def test_ssot_analyze_import_of_a_missing_file_is_one_line(tmp_path: Path, ledge
     assert done.stderr.strip().splitlines() == [f"cannot import analysis report {tmp_path / 'nope.json'}: no such "
                                                 "file; check the path"]
     assert json.dumps(_issues(ledger_url)) == "[]"
+
+
+def test_a_report_with_text_postgresql_cannot_store_is_kept_readable(tmp_path: Path, ledger_url: str) -> None:
+    report = tmp_path / "ruff.json"
+    report.write_text(
+        '[{"code": "F401", "filename": "/r/a.py", "location": {"column": 1, "row": 1}, '
+        '"message": "bad \\ud800 and \\u0000 nul", "severity": "error"}]', encoding="utf-8")
+    done = _ssot("analyze", "import", str(report), ledger_url=ledger_url)
+    assert done.returncode == 0, done.stderr
+    with connect(ledger_url) as conn:
+        messages = [r["message"] for r in conn.execute("SELECT message FROM analysis_issues").fetchall()]
+    assert messages == ["bad \\ud800 and \\x00 nul"]
+
+    huge = tmp_path / "huge.json"
+    huge.write_text('[{"code": "F401", "filename": "/r/b.py", "location": {"column": 1, "row": 99999999999}, '
+                    '"message": "far", "severity": "error"}]', encoding="utf-8")
+    refused = _ssot("analyze", "import", str(huge), ledger_url=ledger_url)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "out of range" in refused.stderr
+    assert len(_issues(ledger_url)) == 1, "nothing from the refused report was recorded"

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from ssot_pipelines.analysis.importers import FORMAT_NAMES, ReportFormatError
 from ssot_pipelines.analysis.ingest import import_report_file
 from ssot_pipelines.analysis.markers import marker_findings
@@ -34,6 +36,11 @@ def _ledger() -> Conn:
     return conn
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _print_summary(label: str, summary: ImportSummary) -> None:
     for tool, counts in summary.counts.items():
         print(f"{label} [{tool}]: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -59,6 +66,12 @@ def cmd_import(args: argparse.Namespace) -> int:
                                              report_format=args.format, whole_repository=args.whole_repository)
             except ReportFormatError as exc:
                 print(str(exc), file=sys.stderr)
+                failures += 1
+                continue
+            except (OSError, psycopg.Error) as exc:  # unreadable file, or a value the ledger refused
+                conn.rollback()
+                print(f"cannot import analysis report {report}: {_first_line(exc)}; nothing from it was recorded",
+                      file=sys.stderr)
                 failures += 1
                 continue
             _print_summary(report, summary)
@@ -93,8 +106,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"{tool} failed, nothing from it was recorded: {exc}", file=sys.stderr)
                 failures += 1
                 continue
-            summary = record_report(conn, run.report, repo_root=root, source=f"ssot analyze run ({tool})",
-                                    analyzed_paths=run.analyzed)
+            try:
+                summary = record_report(conn, run.report, repo_root=root, source=f"ssot analyze run ({tool})",
+                                        analyzed_paths=run.analyzed)
+            except psycopg.Error as exc:
+                conn.rollback()
+                print(f"{tool}: the ledger refused its findings ({_first_line(exc)}); nothing from it was recorded",
+                      file=sys.stderr)
+                failures += 1
+                continue
             conn.commit()
             _print_summary(f"{tool} on {len(run.analyzed)} files", summary)
     finally:

@@ -6,7 +6,7 @@ import bisect
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -46,6 +46,21 @@ def repo_relative(path: str, repo_root: Path | None) -> str:
         except ValueError:
             return candidate.as_posix()
     return PurePosixPath(posix.removeprefix("./")).as_posix()
+
+
+def storable(text: str) -> str:
+    """``text`` as PostgreSQL can store it: NUL and lone UTF-16 surrogates written as visible escapes.
+
+    A report is the tool's word and is kept whole, but PostgreSQL text cannot hold NUL and UTF-8 cannot
+    encode a lone surrogate; ``\\x00`` and ``\\udXXX`` keep what was there readable instead.
+    """
+    if "\0" in text:
+        text = text.replace("\0", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def line_hash(text: str) -> str:
@@ -156,6 +171,7 @@ class Normalizer:
         return repo_relative(raw_path, self.repo_root)
 
     def normalize(self, raw: RawFinding) -> Finding:
+        raw = _storable_finding(raw)
         path = self.path(raw.path)
         source = self.source(path)
         hashed = source.hash_at(raw.line) if source else ""
@@ -179,10 +195,21 @@ class Normalizer:
             scope=raw.scope or (source.scope_at(raw.line) if source else ""),
             external_id=raw.external_id,
             fingerprints=dict(raw.fingerprints),
-            context=source.context(raw.line) if source else (raw.snippet or ""),
+            context=storable(source.context(raw.line) if source else (raw.snippet or "")),
             hint=raw.hint,
             tool_status=raw.tool_status,
         )
 
     def normalize_all(self, raws: Iterable[RawFinding]) -> list[Finding]:
         return [self.normalize(r) for r in raws]
+
+
+def _storable_finding(raw: RawFinding) -> RawFinding:
+    """``raw`` with every text field made storable (see ``storable``); the same object when already so."""
+    texts = {name: getattr(raw, name) for name in ("tool", "rule_id", "path", "message", "native_severity", "hint",
+                                                      "scope", "external_id", "snippet", "line_hash")}
+    fixed = {name: storable(value) for name, value in texts.items() if isinstance(value, str)}
+    fingerprints = {storable(k): storable(v) for k, v in raw.fingerprints.items()}
+    if all(fixed[n] == texts[n] for n in fixed) and fingerprints == raw.fingerprints:
+        return raw
+    return replace(raw, **fixed, fingerprints=fingerprints)
