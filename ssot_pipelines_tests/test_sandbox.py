@@ -726,4 +726,4 @@ def test_cli_registers_the_sandbox_command_and_refuses_public_hosts() -> None:
     assert callable(args.func) and args.port == 0 and args.rps == 2.0 and args.token == ["a", "b"]
     done = subprocess.run([sys.executable, "-m", "ssot_pipelines.sandbox", "--host", "0.0.0.0", "--port", "0"],
                           capture_output=True, text=True, timeout=30)
-    assert done.returncode == 2 and "loopback" in done.stdout
+    assert done.returncode == 2 and "loopback" in done.stderr

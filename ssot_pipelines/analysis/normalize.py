@@ -54,6 +54,8 @@ def storable(text: str) -> str:
     A report is the tool's word and is kept whole, but PostgreSQL text cannot hold NUL and UTF-8 cannot
     encode a lone surrogate; ``\\x00`` and ``\\udXXX`` keep what was there readable instead.
     """
+    if text.isascii() and "\0" not in text:  # nearly every finding: nothing to do, and cheap to tell
+        return text
     if "\0" in text:
         text = text.replace("\0", "\\x00")
     try:
@@ -206,10 +208,19 @@ class Normalizer:
 
 def _storable_finding(raw: RawFinding) -> RawFinding:
     """``raw`` with every text field made storable (see ``storable``); the same object when already so."""
-    texts = {name: getattr(raw, name) for name in ("tool", "rule_id", "path", "message", "native_severity", "hint",
-                                                      "scope", "external_id", "snippet", "line_hash")}
-    fixed = {name: storable(value) for name, value in texts.items() if isinstance(value, str)}
-    fingerprints = {storable(k): storable(v) for k, v in raw.fingerprints.items()}
-    if all(fixed[n] == texts[n] for n in fixed) and fingerprints == raw.fingerprints:
+    texts = [raw.tool, raw.rule_id, raw.path, raw.message, raw.native_severity, raw.hint, raw.scope,
+             raw.external_id, raw.snippet, raw.line_hash, *raw.fingerprints, *raw.fingerprints.values()]
+    if all(t is None or storable(t) is t for t in texts):
         return raw
-    return replace(raw, **fixed, fingerprints=fingerprints)
+    fingerprints = {storable(k): storable(v) for k, v in raw.fingerprints.items()}
+    fixed = replace(
+        raw, tool=storable(raw.tool), rule_id=storable(raw.rule_id), path=storable(raw.path),
+        message=storable(raw.message), native_severity=_maybe(raw.native_severity), hint=_maybe(raw.hint),
+        scope=storable(raw.scope), external_id=_maybe(raw.external_id), snippet=_maybe(raw.snippet),
+        line_hash=_maybe(raw.line_hash), fingerprints=fingerprints,
+    )
+    return fixed
+
+
+def _maybe(text: str | None) -> str | None:
+    return None if text is None else storable(text)
