@@ -272,3 +272,15 @@ def test_a_report_with_text_postgresql_cannot_store_is_kept_readable(tmp_path: P
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and "out of range" in refused.stderr
     assert len(_issues(ledger_url)) == 1, "nothing from the refused report was recorded"
+
+
+def test_mypy_real_output_maps_errors_notes_and_syntax_errors(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "typed.py").write_text("def f(x: int) -> str:\n    return x\n\n\nreveal_type(f)\n", encoding="utf-8")
+    (root / "broken.py").write_text("def g(:\n", encoding="utf-8")
+    typed = run_linter("mypy", root, ["typed.py"], isolated_config=True).report.findings
+    assert [(f.rule_id, f.severity, f.native_severity) for f in typed] == [("return-value", "major", "error")], (
+        "the reveal_type note is folded, not a finding")
+    broken = run_linter("mypy", root, ["broken.py"], isolated_config=True).report.findings
+    assert broken and {(f.rule_id, f.severity) for f in broken} == {("syntax", "blocker")}
