@@ -89,6 +89,8 @@ def test_the_view_needs_the_token_once_then_a_cookie_that_opens_nothing_else(san
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and SANDBOX_TOKEN not in cookie
     assert "frame-ancestors 'none'" in browser.get(sandbox.url + "/").headers["content-security-policy"]
     assert browser.get(sandbox.url + "/").status_code == 200
+    odd = _HTTP.get(sandbox.url + "/", headers={"Cookie": f"ssot_sandbox_{sandbox.port}=\u00e9t\u00e9".encode()})
+    assert odd.status_code == 401, "a cookie of any shape is refused, never a server error"
     # the view's cookie is no API token
     value = cookie.split(";")[0].split("=", 1)[1]
     assert _HTTP.get(sandbox.url + "/v1/users/me", headers={**_auth(value), **_NOTION}).status_code == 401

@@ -485,7 +485,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         with contextlib.suppress(CookieError):
             cookies.load(self.headers.get("Cookie", ""))
         held = cookies[cookie_name].value if cookie_name in cookies else ""
-        if not any(hmac.compare_digest(held, view_cookie(t)) for t in sandbox.tokens):
+        if not any(hmac.compare_digest(held.encode(), view_cookie(t).encode()) for t in sandbox.tokens):
             return _view_login(401, "This view shows the sandbox's workspace to its owner only.")
         status, html = view.render(sandbox.api, path)
         return _Response(status, html.encode(), "text/html; charset=utf-8", dict(_VIEW_HEADERS))
