@@ -4,7 +4,7 @@ Each marker comment becomes a finding like a linter's (tool ``markers``, rule ``
 goes through the same normalizer, matcher and lifecycle: it keeps its identity when the code around it
 moves, is fixed when the comment goes, and reopens when it comes back.
 
-A marker counts only inside a comment (in Python files, a comment token): right after a comment leader
+A marker counts only inside a comment (in Python files, outside strings): right after a comment leader
 (``#``, ``//``, ``/*``, ``*`` at the start of a block-comment line, ``<!--``, ``--``, ``;``, ``%``,
 ``REM``), in upper case, as a whole word, optionally as ``@TODO`` or ``TODO(name)``. Binary files (a NUL
 byte in the first 8 KiB), files larger than ``MAX_FILE_BYTES`` and symbolic links are skipped.
@@ -12,9 +12,7 @@ byte in the first 8 KiB), files larger than ``MAX_FILE_BYTES`` and symbolic link
 
 from __future__ import annotations
 
-import io
 import re
-import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +29,14 @@ _MARKER = re.compile(
     r"(?P<text>.*)$"
 )
 _CLOSERS = re.compile(r"\s*(?:\*+/|-->)\s*$")
+_ANY_TAG = re.compile("|".join(TAGS))
+_TAGGED_LINE = re.compile(r"^.*(?:" + "|".join(TAGS) + r").*$", re.MULTILINE)
+# Python strings (any prefix, triple-quoted first) or a comment: matching strings is what skips them.
+_TRIPLE = r"'''(?:\\.|[^\\])*?'''" + "|" + r'"""(?:\\.|[^\\])*?"""'
+_SINGLE = r"'(?:\\.|[^'\\\n])*'" + "|" + r'"(?:\\.|[^"\\\n])*"'
+_PYTHON_TOKENS = re.compile(
+    r"(?P<string>(?:[rRbBuUfFtT]{1,2})?(?:" + _TRIPLE + "|" + _SINGLE + r"))|(?P<comment>#[^\n]*)", re.DOTALL
+)
 
 
 def marker_findings(repo_root: Path, files: list[str]) -> ParsedReport:
@@ -61,21 +67,17 @@ def marker_findings(repo_root: Path, files: list[str]) -> ParsedReport:
 
 
 def _comment_lines(path: str, text: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) pairs to scan: Python's own comment tokens, so a "# TODO" inside a string is
-    no marker; every line for other files, and for Python files that do not tokenize."""
-    if path.endswith((".py", ".pyi")) and any(tag in text for tag in TAGS):
-        try:
-            comments = [
-                (t.start[0], t.string)
-                for t in tokenize.generate_tokens(io.StringIO(text).readline)
-                if t.type == tokenize.COMMENT
-            ]
-        except (tokenize.TokenError, SyntaxError):
-            pass
-        else:
-            yield from comments
-            return
-    yield from enumerate(text.splitlines(), start=1)
+    """(line number, text) pairs worth scanning: only lines holding a tag at all, and in Python files only
+    comments, so a "# TODO" inside a string (or docstring) is no marker. Whole-text regexes keep it fast."""
+    if not _ANY_TAG.search(text):
+        return
+    if path.endswith((".py", ".pyi")):
+        for match in _PYTHON_TOKENS.finditer(text):
+            if match.lastgroup == "comment" and _ANY_TAG.search(match.group()):
+                yield text.count("\n", 0, match.start()) + 1, match.group()
+        return
+    for match in _TAGGED_LINE.finditer(text):
+        yield text.count("\n", 0, match.start()) + 1, match.group()
 
 
 def scan_line(line: str) -> tuple[str, str] | None:
