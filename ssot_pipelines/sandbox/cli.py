@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ssot_pipelines.settings import ConfigurationError, private_token, sandbox_token_path, ssot_home
+from ssot_pipelines.settings import (
+    SANDBOX_PORT_DEFAULT,
+    ConfigurationError,
+    env,
+    private_token,
+    sandbox_token_path,
+    ssot_home,
+)
 
 from .server import SandboxServer, is_loopback
 
@@ -17,7 +24,8 @@ from .server import SandboxServer, is_loopback
 def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, default=None,
                         help="SQLite state file (default: $SSOT_HOME/notion-sandbox.sqlite)")
-    parser.add_argument("--port", type=int, default=8765, help="port on the loopback interface (0 = any)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="port on the loopback interface (0 = any; default: SSOT_SANDBOX_PORT, else 8765)")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (others are refused)")
     parser.add_argument("--rps", type=float, default=3.0,
                         help="average requests/second per token; 0 disables rate limiting")
@@ -37,6 +45,12 @@ def run(args: argparse.Namespace) -> int:
     if not is_loopback(args.host):
         print(f"refusing to bind {args.host!r}: the sandbox listens on loopback addresses only", file=sys.stderr)
         return 2
+    if args.port is None:
+        raw = env("SSOT_SANDBOX_PORT") or str(SANDBOX_PORT_DEFAULT)
+        if not raw.isdigit():
+            print(f"SSOT_SANDBOX_PORT={raw!r} is not a port number; set it to one from 1 to 65535", file=sys.stderr)
+            return 2
+        args.port = int(raw)
     if not 0 <= args.port <= 65535:
         print(f"--port {args.port} is not a TCP port; give one from 0 (any free port) to 65535", file=sys.stderr)
         return 2
