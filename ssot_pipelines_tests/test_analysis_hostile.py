@@ -284,3 +284,12 @@ def test_mypy_real_output_maps_errors_notes_and_syntax_errors(tmp_path: Path) ->
         "the reveal_type note is folded, not a finding")
     broken = run_linter("mypy", root, ["broken.py"], isolated_config=True).report.findings
     assert broken and {(f.rule_id, f.severity) for f in broken} == {("syntax", "blocker")}
+
+
+def test_a_report_nested_past_the_json_readers_depth_is_a_clear_error(tmp_path: Path) -> None:
+    from ssot_pipelines.analysis.importers import ReportFormatError
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(ReportFormatError, match="nests too deeply"):
+        read_report(deep)

@@ -61,6 +61,7 @@ def test_staged_tasks_sync_with_their_dependencies_and_bodies(
         ('{"key": "T-9", "Name": "ok"}\n{"key": "T-10", "Name": \n', "not valid JSON"),
         ('{"Name": "no key"}\n', "no 'key'"),
         ('{"key": "T-9", "Status": "done"}\n', "not properties the machine writes"),  # Status belongs to people
+        ("[" * 100_000 + "]" * 100_000 + "\n", "nests JSON too deeply"),
     ],
 )
 def test_a_bad_file_is_refused_whole_and_changes_nothing(

@@ -106,6 +106,13 @@ class StagingResult:
 def read_records(path: Path) -> list[dict[str, Any]]:
     """Records from ``.jsonl``/``.ndjson`` (one object a line), ``.json`` (an array) or ``.csv``."""
     try:
+        return _read_records(path)
+    except RecursionError:
+        raise StagingError(f"{path} nests JSON too deeply to hold records; nothing was staged") from None
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise StagingError(f"cannot read {path}: {exc}") from None
