@@ -54,7 +54,7 @@ def one_run(executor: str, files: int, n_workers: int, tmp: Path) -> None:
     server_url = resolve_postgres_url()
     dagster_db = f"ssot_bench_dagster_{uuid.uuid4().hex[:8]}"
     with (
-        SandboxServer(tmp / "notion.sqlite", port=0, rate_limit_rps=3.0) as sandbox,
+        SandboxServer(tmp / "notion.sqlite", port=0, rate_limit_rps=3.0, tokens=("sandbox-token",)) as sandbox,
         throwaway_ledger(f"deploy_{executor}") as (ledger_url, _conn),
     ):
         create_database(server_url, dagster_db)

@@ -87,7 +87,7 @@ def deployment_env(
         DAGSTER_PG_URL=dagster_pg_url,
         POSTGRES_URL=ledger_url,
         REDIS_URL="",  # the embedded Redis under SSOT_HOME: broker, result backend and the Notion pacer
-        NOTION_TOKEN="sandbox-token",
+        NOTION_TOKEN=sandbox.token,
         NOTION_BASE_URL=sandbox.url,
         NOTION_PARENT_PAGE_ID=sandbox.root_page_id,
         NOTION_RPS="2.5",

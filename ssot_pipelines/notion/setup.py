@@ -16,10 +16,10 @@ from ssot_pipelines.schemas import DATABASES
 from ssot_pipelines.settings import (
     NOTION_VERSION_DEFAULT,
     SANDBOX_PORT_DEFAULT,
-    SANDBOX_TOKEN,
     ConfigurationError,
     env,
     redact,
+    sandbox_token,
     ssot_home,
 )
 
@@ -65,8 +65,9 @@ def resolve_target(
     from ssot_pipelines.sandbox import ensure_sandbox
 
     port = int(env("SSOT_SANDBOX_PORT", str(SANDBOX_PORT_DEFAULT)) or SANDBOX_PORT_DEFAULT)
-    url, root = ensure_sandbox(ssot_home(), port)
-    return NotionTarget(base_url or url, SANDBOX_TOKEN, parent_page_id or root, version, is_sandbox=True)
+    home = ssot_home()
+    url, root = ensure_sandbox(home, port)
+    return NotionTarget(base_url or url, sandbox_token(home), parent_page_id or root, version, is_sandbox=True)
 
 
 def resolve_redis_url(url: str | None = None) -> str:
