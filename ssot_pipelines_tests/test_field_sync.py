@@ -212,3 +212,19 @@ def test_an_unreachable_notion_base_url_fails_the_run_at_once_naming_it(
     assert "Check NOTION_BASE_URL" in data.user_failure_data.description
     started = min(e.timestamp for e in logs if e.dagster_event_type == dg.DagsterEventType.STEP_START)
     print(json.dumps({"step_seconds_to_failure": round(failure.timestamp - started, 2)}))
+
+
+# -- progress ---------------------------------------------------------------------------------------
+
+
+def test_a_running_sync_reports_rows_done_rate_and_time_left(sandbox: Any, ledger_url: str, redis_url: str) -> None:
+    import pandas as pd
+
+    rows = pd.DataFrame([{"key": f"k{i}", "Path": f"p{i}", "SHA": str(i)} for i in range(5)])
+    rows.attrs["sync_mode"] = "full"
+    lines: list[str] = []
+    with sync_manager(sandbox, ledger_url, redis_url) as sync:
+        sync.progress_interval = 0.0  # every row, instead of every 10 s
+        sync.sync("file_catalog", rows, progress=lines.append)
+    assert lines[0].startswith("file_catalog: 1 of 5 rows in ") and "rows/s" in lines[0] and "left" in lines[0]
+    assert lines[-1].startswith("file_catalog: 5 of 5 rows")

@@ -35,7 +35,7 @@ from ssot_pipelines.notion.codec import (
 )
 from ssot_pipelines.notion.desired import MAX_KEY_CHARS, RESERVED_COLUMNS, SyncRecord, records_from_frame
 from ssot_pipelines.notion.gateway import AmbiguousWriteError, Call, NotionError, NotionGateway
-from ssot_pipelines.notion.progress import ProgressCallback, SyncProgress
+from ssot_pipelines.notion.progress import PROGRESS_INTERVAL_SECONDS, ProgressCallback, SyncProgress
 from ssot_pipelines.notion.provision import DatabaseIds, ProvisionReport
 from ssot_pipelines.notion.text import (
     OversizedValueError,
@@ -128,6 +128,7 @@ class NotionSyncManager:
         self.provisioned = ProvisionReport()
         self.redis_client = redis_client
         self.on_progress: ProgressCallback | None = None
+        self.progress_interval = PROGRESS_INTERVAL_SECONDS
         self._held: dict[str, int] = {}
 
     def close(self) -> None:
@@ -228,7 +229,7 @@ class NotionSyncManager:
             # shared values may only be written while nobody changed them: know Notion's current ones
             self.pull_human(schema.name)
 
-        progress = SyncProgress(schema.name, len(records), progress_line)
+        progress = SyncProgress(schema.name, len(records), progress_line, interval=self.progress_interval)
         by_page = _pages_by_id(notion_pages) if notion_pages is not None else None
         deferred: list[SyncRecord] = []
         for record in sorted(records, key=lambda r: (-r.priority, r.key)):
