@@ -19,21 +19,29 @@ BIN = Path(sys.executable).parent
 
 
 def user_env(
-    sandbox: Any, ledger_url: str, redis_url: str, repo: Path, *, parent: str | None = None,
-    dagster_home: Path | None = None, rps: float = 1000.0,
+    sandbox: Any,
+    ledger_url: str,
+    redis_url: str,
+    repo: Path,
+    *,
+    parent: str | None = None,
+    dagster_home: Path | None = None,
+    rps: float = 1000.0,
 ) -> dict[str, str]:
     """The environment a user sets: the Notion target, the ledger, Redis, the repository to catalogue."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
-    env.update({
-        "NOTION_TOKEN": SANDBOX_TOKEN,
-        "NOTION_BASE_URL": sandbox.url,
-        "NOTION_PARENT_PAGE_ID": parent or sandbox.root_page_id,
-        "POSTGRES_URL": ledger_url,
-        "REDIS_URL": redis_url,
-        "SSOT_REPO_ROOTS": f"{repo.name}={repo}",
-        "SSOT_EMBEDDER": "hashing",
-        "NOTION_RPS": str(rps),
-    })
+    env.update(
+        {
+            "NOTION_TOKEN": SANDBOX_TOKEN,
+            "NOTION_BASE_URL": sandbox.url,
+            "NOTION_PARENT_PAGE_ID": parent or sandbox.root_page_id,
+            "POSTGRES_URL": ledger_url,
+            "REDIS_URL": redis_url,
+            "SSOT_REPO_ROOTS": f"{repo.name}={repo}",
+            "SSOT_EMBEDDER": "hashing",
+            "NOTION_RPS": str(rps),
+        }
+    )
     if dagster_home is not None:
         dagster_home.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
@@ -74,8 +82,11 @@ def data_source_of(sandbox: Any, parent: str, title: str = "File Catalog") -> st
     """The data source titled ``title`` under the parent page, found as a person would (search)."""
     from ssot_pipelines.notion.codec import normalize_id
 
-    res: Any = person(sandbox).request(path="search", method="POST", body={
-        "query": title, "filter": {"property": "object", "value": "data_source"}, "page_size": 100})
+    res: Any = person(sandbox).request(
+        path="search",
+        method="POST",
+        body={"query": title, "filter": {"property": "object", "value": "data_source"}, "page_size": 100},
+    )
     for item in res["results"]:
         name = "".join(t.get("plain_text", "") for t in item.get("title", []))
         under = normalize_id(str((item.get("database_parent") or {}).get("page_id", "")))

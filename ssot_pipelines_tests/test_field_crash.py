@@ -18,13 +18,20 @@ from ssot_pipelines_tests.notion_helpers import person, sync_manager, text_of
 
 def _start(env: dict[str, str]) -> subprocess.Popen[bytes]:
     # its own process group: the kill takes the whole command, as a killed terminal or container would
-    return subprocess.Popen(ssot("catalog", "sync"), env=env, cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        ssot("catalog", "sync"),
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _writes_since(ledger: Any, moment: datetime) -> int:
-    row = ledger.execute("SELECT count(*) AS n FROM notion_rows WHERE database = 'file_catalog'"
-                         " AND synced_at > %s", (moment,)).fetchone()
+    row = ledger.execute(
+        "SELECT count(*) AS n FROM notion_rows WHERE database = 'file_catalog' AND synced_at > %s", (moment,)
+    ).fetchone()
     ledger.commit()
     return int(row["n"])
 
@@ -49,8 +56,11 @@ def test_sigkill_mid_incremental_catalog_sync_then_an_ordinary_run_makes_notion_
         ds = sync.ids["file_catalog"].data_source_id
         guide_page = sync.page_id("file_catalog", "app/docs/guide.md")
     assert guide_page is not None
-    person(sandbox).request(path=f"pages/{guide_page}", method="PATCH", body={
-        "properties": {"Notes": {"rich_text": [{"text": {"content": "reviewed by Ana"}}]}}})
+    person(sandbox).request(
+        path=f"pages/{guide_page}",
+        method="PATCH",
+        body={"properties": {"Notes": {"rich_text": [{"text": {"content": "reviewed by Ana"}}]}}},
+    )
 
     # 120 updates, 10 additions, 2 deletions and a rename
     for i in range(120):
@@ -99,8 +109,17 @@ def test_two_full_catalog_syncs_started_together_never_create_a_row_twice(
     repo = make_repo(tmp_path / "app", {f"src/f{i:03d}.py": f"v = {i}\n" for i in range(40)})
     commit_all(repo)
     env = user_env(sandbox, ledger_url, redis_url, repo, rps=100)
-    procs = [subprocess.Popen(ssot("catalog", "sync", "--full"), env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            ssot("catalog", "sync", "--full"),
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     with sync_manager(sandbox, ledger_url, redis_url) as sync:
@@ -108,6 +127,10 @@ def test_two_full_catalog_syncs_started_together_never_create_a_row_twice(
     pages = catalog_pages(sandbox, ds)
     assert {k: len(group) for k, group in pages.items() if len(group) > 1} == {}
     assert shas_in_notion(pages) == tree_shas(repo)
-    created = sorted(int(line.split(": ")[1].split(" created")[0]) for out in outputs
-                     for line in out.splitlines() if line.strip().startswith("file_catalog: ") and " created, " in line)
+    created = sorted(
+        int(line.split(": ")[1].split(" created")[0])
+        for out in outputs
+        for line in out.splitlines()
+        if line.strip().startswith("file_catalog: ") and " created, " in line
+    )
     assert created == [0, 40], outputs

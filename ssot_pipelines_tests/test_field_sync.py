@@ -11,8 +11,8 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from ssot_pipelines.notion import desired
 from ssot_pipelines.ledger import connect
+from ssot_pipelines.notion import desired
 from ssot_pipelines.notion.setup import NotionTarget, normalize_parent_page_id, open_sync_manager, resolve_target
 from ssot_pipelines.settings import SANDBOX_TOKEN, ConfigurationError
 from ssot_pipelines_tests.catalog_fixtures import commit_all, make_repo
@@ -35,13 +35,20 @@ DASHED = "01234567-89ab-cdef-0123-456789abcdef"
 # -- the parent page id -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("written", [
-    PAGE, DASHED, PAGE.upper(), DASHED.upper(), f"  {PAGE}\n",
-    f"https://www.notion.so/My-Page-{PAGE}?pvs=4",
-    f"https://www.notion.so/acme/Engineering-SecondBrain-{PAGE}",
-    f"https://www.notion.so/acme/{DASHED}#heading",
-    f"https://www.notion.so/acme/Some-db-ffffffffffffffffffffffffffffffff?v=1&p={PAGE}&pm=s",
-])
+@pytest.mark.parametrize(
+    "written",
+    [
+        PAGE,
+        DASHED,
+        PAGE.upper(),
+        DASHED.upper(),
+        f"  {PAGE}\n",
+        f"https://www.notion.so/My-Page-{PAGE}?pvs=4",
+        f"https://www.notion.so/acme/Engineering-SecondBrain-{PAGE}",
+        f"https://www.notion.so/acme/{DASHED}#heading",
+        f"https://www.notion.so/acme/Some-db-ffffffffffffffffffffffffffffffff?v=1&p={PAGE}&pm=s",
+    ],
+)
 def test_the_parent_page_written_any_way_names_one_target(written: str) -> None:
     assert normalize_parent_page_id(written) == DASHED
     target = resolve_target(token="secret-token", base_url="https://api.notion.com/", parent_page_id=written)
@@ -74,8 +81,14 @@ def test_a_ledger_from_before_normalisation_keeps_its_rows(
     for table in ("notion_databases", "notion_rows", "sync_runs", "sync_watermarks"):
         ledger.execute(f"UPDATE {table} SET target = %s WHERE target = %s", (legacy, new_id))
     ledger.commit()
-    with open_sync_manager(notion_base_url=sandbox.url, token=SANDBOX_TOKEN, parent_page_id=written,
-                           postgres_url=ledger_url, redis_url=redis_url, rps=1000.0) as sync:
+    with open_sync_manager(
+        notion_base_url=sandbox.url,
+        token=SANDBOX_TOKEN,
+        parent_page_id=written,
+        postgres_url=ledger_url,
+        redis_url=redis_url,
+        rps=1000.0,
+    ) as sync:
         assert sync.target == new_id and not sync.provisioned.created
         again = sync.sync("file_catalog", rows)
     assert (again.created, again.unchanged) == (0, 3)
@@ -85,10 +98,14 @@ def test_a_ledger_from_before_normalisation_keeps_its_rows(
 
 
 def _second_parent(sandbox: Any) -> str:
-    page: Any = person(sandbox).request(path="pages", method="POST", body={
-        "parent": {"type": "page_id", "page_id": sandbox.root_page_id},
-        "properties": {"title": {"title": [{"text": {"content": "Second workspace"}}]}},
-    })
+    page: Any = person(sandbox).request(
+        path="pages",
+        method="POST",
+        body={
+            "parent": {"type": "page_id", "page_id": sandbox.root_page_id},
+            "properties": {"title": {"title": [{"text": {"content": "Second workspace"}}]}},
+        },
+    )
     return str(page["id"])
 
 

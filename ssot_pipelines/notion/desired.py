@@ -115,9 +115,7 @@ def stage(
     ``withdraw_others``: the records are the database's complete desired state, every other key is
     absent. Returns the records whose desired content changed.
     """
-    rows = [
-        (database, r.key, json.dumps(r.values, ensure_ascii=False), r.body, r.priority, r.digest) for r in records
-    ]
+    rows = [(database, r.key, json.dumps(r.values, ensure_ascii=False), r.body, r.priority, r.digest) for r in records]
     changed = 0
     with conn.cursor() as cur:
         if rows:
@@ -154,16 +152,21 @@ def stage_rename(conn: psycopg.Connection[Any], database: str, old_key: str, new
     """
     if old_key == new_key:
         return
-    conn.execute("DELETE FROM records WHERE database = %s AND key = %s AND EXISTS ("
-                 " SELECT 1 FROM records o WHERE o.database = %s AND o.key = %s)",
-                 (database, new_key, database, old_key))
-    conn.execute("UPDATE records SET key = %s, updated_at = now() WHERE database = %s AND key = %s",
-                 (new_key, database, old_key))
+    conn.execute(
+        "DELETE FROM records WHERE database = %s AND key = %s AND EXISTS ("
+        " SELECT 1 FROM records o WHERE o.database = %s AND o.key = %s)",
+        (database, new_key, database, old_key),
+    )
+    conn.execute(
+        "UPDATE records SET key = %s, updated_at = now() WHERE database = %s AND key = %s", (new_key, database, old_key)
+    )
     # a chain (a -> b, then b -> c) points every earlier name at the final one
-    conn.execute("UPDATE record_renames SET new_key = %s WHERE database = %s AND new_key = %s",
-                 (new_key, database, old_key))
-    conn.execute("INSERT INTO record_renames (database, old_key, new_key) VALUES (%s, %s, %s)",
-                 (database, old_key, new_key))
+    conn.execute(
+        "UPDATE record_renames SET new_key = %s WHERE database = %s AND new_key = %s", (new_key, database, old_key)
+    )
+    conn.execute(
+        "INSERT INTO record_renames (database, old_key, new_key) VALUES (%s, %s, %s)", (database, old_key, new_key)
+    )
 
 
 # -- questions (read only) --------------------------------------------------------------------------
