@@ -102,6 +102,13 @@ def _from_row(row: Mapping[str, Any]) -> SyncRecord:
 # -- staging (the caller commits) -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StageResult:
+    changed: int  # records whose desired content changed (or that came back)
+    withdrawn: int  # present records marked absent (vanished, or not given with ``withdraw_others``)
+
+
+
 def stage(
     conn: psycopg.Connection[Any],
     database: str,
@@ -109,14 +116,14 @@ def stage(
     vanished: Sequence[str] = (),
     *,
     withdraw_others: bool = False,
-) -> int:
+) -> StageResult:
     """Make ``records`` the desired state of their keys and mark ``vanished`` keys absent; no commit.
 
     ``withdraw_others``: the records are the database's complete desired state, every other key is
-    absent. Returns the records whose desired content changed.
+    absent. Importers (``ledger/staging.py``) call it with ``SyncRecord(key, values, body, priority)``.
     """
     rows = [(database, r.key, json.dumps(r.values, ensure_ascii=False), r.body, r.priority, r.digest) for r in records]
-    changed = 0
+    changed = withdrawn = 0
     with conn.cursor() as cur:
         if rows:
             cur.executemany(
@@ -134,13 +141,15 @@ def stage(
                 " WHERE database = %s AND present AND key = ANY(%s)",
                 (database, list(vanished)),
             )
+            withdrawn += max(cur.rowcount, 0)
         if withdraw_others:
             cur.execute(
                 "UPDATE records SET present = false, updated_at = now()"
                 " WHERE database = %s AND present AND NOT (key = ANY(%s))",
                 (database, [r[1] for r in rows]),
             )
-    return changed
+            withdrawn += max(cur.rowcount, 0)
+    return StageResult(changed=changed, withdrawn=withdrawn)
 
 
 def stage_rename(conn: psycopg.Connection[Any], database: str, old_key: str, new_key: str) -> None:
