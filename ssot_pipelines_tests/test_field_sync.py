@@ -167,7 +167,8 @@ def test_a_record_notion_refuses_fails_alone_and_is_not_retried(
     poison = "task-" + "x" * 5000  # staged before staging checked key lengths, say
     good = [desired.SyncRecord(f"task-{i}", {"Name": f"task {i}", "Task ID": f"task-{i}"}) for i in range(4)]
     with connect(ledger_url) as conn:
-        desired.stage(conn, "task_tracking", [*good, desired.SyncRecord(poison, {"Name": "poison"})])
+        refused = desired.SyncRecord("task-huge", {"Name": "y" * 250_000})  # too long for any property
+        desired.stage(conn, "task_tracking", [*good, desired.SyncRecord(poison, {"Name": "poison"}), refused])
         conn.commit()
     home = tmp_path / "dg"
     env = user_env(sandbox, ledger_url, redis_url, tmp_path, dagster_home=home)
@@ -176,7 +177,7 @@ def test_a_record_notion_refuses_fails_alone_and_is_not_retried(
 
     with sync_manager(sandbox, ledger_url, redis_url) as sync:
         assert all(sync.page_id("task_tracking", r.key) for r in good)
-        assert sync.page_id("task_tracking", poison) is None
+        assert sync.page_id("task_tracking", poison) is None and sync.page_id("task_tracking", "task-huge") is None
     instance = _dagster_instance(home, monkeypatch)
     [record] = instance.get_run_records()
     events = [e.dagster_event_type for e in instance.all_logs(record.dagster_run.run_id) if e.dagster_event_type]
@@ -184,9 +185,10 @@ def test_a_record_notion_refuses_fails_alone_and_is_not_retried(
     materialization = instance.get_latest_materialization_event(dg.AssetKey("task_tracking"))
     assert materialization is not None and materialization.asset_materialization is not None
     meta = materialization.asset_materialization.metadata
-    assert meta["failed"].value == 1 and meta["created"].value == 4
+    assert meta["failed"].value == 2 and meta["created"].value == 4
     errors = str(meta["errors"].value)
     assert "5,005 characters" in errors and "shorten the key" in errors
+    assert "task-huge" in errors and "body" in errors
 
 
 # -- configuration errors fail fast under Dagster ---------------------------------------------------
@@ -245,3 +247,41 @@ def test_a_running_sync_reports_rows_done_rate_and_time_left(sandbox: Any, ledge
         sync.sync("file_catalog", rows, progress=lines.append)
     assert lines[0].startswith("file_catalog: 1 of 5 rows in ") and "rows/s" in lines[0] and "left" in lines[0]
     assert lines[-1].startswith("file_catalog: 5 of 5 rows")
+
+
+# -- pending work -----------------------------------------------------------------------------------
+
+
+def test_frame_values_and_partial_relations_are_pending_exactly_until_notion_has_them(
+    sandbox: Any, ledger: Any, ledger_url: str, redis_url: str
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    catalog = pd.DataFrame([{"key": "f1", "Path": "f1", "SHA": "a", "Size": np.int64(7),
+                             "Last Modified": pd.Timestamp("2026-12-01T10:00:00Z")}], dtype=object)
+    catalog.attrs["sync_mode"] = "full"
+    first = pd.DataFrame([{"key": "t-a", "Name": "A", "Dependencies": ["t-b"]}])
+    first.attrs["sync_mode"] = "incremental"
+    later = pd.DataFrame([{"key": "t-b", "Name": "B"}])
+    later.attrs["sync_mode"] = "incremental"
+    nothing = pd.DataFrame({"key": []})
+    nothing.attrs["sync_mode"] = "incremental"
+    with sync_manager(sandbox, ledger_url, redis_url) as sync:
+        sync.sync("file_catalog", catalog)
+        # the ledger's JSON form of a Timestamp and a numpy int digests like the frame's: nothing pending
+        assert desired.keys_not_synced(ledger, sync.target, "file_catalog") == []
+        ledger.commit()
+        assert sync.sync("file_catalog", nothing).requests == 0
+
+        sync.sync("task_tracking", first)  # t-b is not in Notion yet: written without the relation
+        assert desired.keys_not_synced(ledger, sync.target, "task_tracking") == ["t-a"]
+        ledger.commit()
+        sync.sync("task_tracking", later)  # t-a is still pending, so this run completes it
+        assert desired.keys_not_synced(ledger, sync.target, "task_tracking") == []
+        ledger.commit()
+        a_page, b_page = sync.page_id("task_tracking", "t-a"), sync.page_id("task_tracking", "t-b")
+        idle = sync.sync("task_tracking", nothing)
+    page: Any = person(sandbox).request(path=f"pages/{a_page}", method="GET")
+    assert [r["id"] for r in page["properties"]["Dependencies"]["relation"]] == [b_page]
+    assert (idle.updated, idle.created, idle.requests) == (0, 0, 0)
