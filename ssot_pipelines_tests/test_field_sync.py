@@ -285,3 +285,26 @@ def test_frame_values_and_partial_relations_are_pending_exactly_until_notion_has
     page: Any = person(sandbox).request(path=f"pages/{a_page}", method="GET")
     assert [r["id"] for r in page["properties"]["Dependencies"]["relation"]] == [b_page]
     assert (idle.updated, idle.created, idle.requests) == (0, 0, 0)
+
+
+def test_a_ledger_synced_by_an_earlier_version_is_not_all_pending_after_the_migration(
+    sandbox: Any, ledger: Any, ledger_url: str, redis_url: str
+) -> None:
+    """Rows synced after their record last changed count as pushed; a record changed since stays pending."""
+    from importlib import resources
+
+    import pandas as pd
+
+    rows = pd.DataFrame([{"key": f"k{i}", "Path": f"p{i}", "SHA": str(i)} for i in range(4)])
+    rows.attrs["sync_mode"] = "full"
+    with sync_manager(sandbox, ledger_url, redis_url) as sync:
+        sync.sync("file_catalog", rows)
+        target = sync.target
+    # as an earlier version left it: no pushed digests, and one record re-staged by a run that then died
+    ledger.execute("UPDATE notion_rows SET pushed_digest = NULL")
+    ledger.execute("""UPDATE records SET "values" = jsonb_set("values", '{SHA}', '"new"'), updated_at = now()"""
+                   " WHERE key = 'k2'")
+    migration = resources.files("ssot_pipelines.ledger.migrations") / "0003_pending_work.sql"
+    ledger.execute(migration.read_text(encoding="utf-8"))
+    ledger.commit()
+    assert desired.keys_not_synced(ledger, target, "file_catalog") == ["k2"]

@@ -54,7 +54,13 @@ class SyncLedger:
         ``complete``: the records are the whole desired state (a full sync); every other key is absent.
         """
         desired.stage(self.conn, database, records, vanished, withdraw_others=complete)
+        stored = {r["key"]: r["digest"] for r in self.conn.execute(
+            "SELECT key, digest FROM records WHERE database = %s AND key = ANY(%s)",
+            (database, [r.key for r in records]),
+        ).fetchall()}
         self.conn.commit()
+        for record in records:
+            record.digest = stored.get(record.key)
 
     def pending_records(self, database: str, exclude: set[str]) -> list[SyncRecord]:
         """Present records this target has not received completely (see ``desired.keys_not_synced``)."""
@@ -62,18 +68,10 @@ class SyncLedger:
             'SELECT r.key, r."values", r.body, r.priority, r.digest FROM records r LEFT JOIN notion_rows n'
             " ON n.target = %s AND n.database = r.database AND n.key = r.key"
             " WHERE r.database = %s AND r.present AND (n.key IS NULL OR n.state <> 'synced'"
-            " OR r.digest IS NULL OR n.pushed_digest IS DISTINCT FROM r.digest)",
+            " OR n.pushed_digest IS DISTINCT FROM r.digest)",
             (self.target, database),
         )
-        rows = [r for r in rows if r["key"] not in exclude]
-        out = [SyncRecord(r["key"], dict(r["values"]), r["body"], int(r["priority"])) for r in rows]
-        missing = [(rec.digest, database, rec.key) for rec, r in zip(out, rows, strict=True) if r["digest"] is None]
-        if missing:
-            # staged by an older version (or by a raw insert): record the digest once
-            with self.conn.cursor() as cur:
-                cur.executemany("UPDATE records SET digest = %s WHERE database = %s AND key = %s", missing)
-            self.conn.commit()
-        return out
+        return [desired.from_row(r) for r in rows if r["key"] not in exclude]
 
     def absent_live_keys(self, database: str) -> list[str]:
         """Keys with a live row in this target that the source no longer wants (absent or unknown)."""

@@ -13,7 +13,6 @@ switch) gets there.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,19 +33,18 @@ class SyncRecord:
     """One desired row: its key, machine-owned values by property name, and an optional page body.
 
     ``values`` are kept in their JSON form (what the ledger stores), so a record read back from the ledger
-    and the same record built from a frame have one digest.
+    and the same record built from a frame sync from one canonical form. ``digest`` is the ledger's digest
+    of the record's content once it is stored (None before).
     """
 
     key: str
     values: dict[str, Any]
     body: str | None = None
     priority: int = 0
-    digest: str = field(default="", compare=False)
+    digest: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         self.values = as_json(self.values)
-        if not self.digest:
-            self.digest = record_digest(self.values, self.body, self.priority)
 
 
 def _json_default(value: Any) -> Any:
@@ -64,12 +62,6 @@ def as_json(values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` as they read back from the ledger's JSON column (one canonical form for syncing)."""
     out: dict[str, Any] = json.loads(json.dumps(dict(values), default=_json_default, ensure_ascii=False))
     return out
-
-
-def record_digest(values: Mapping[str, Any], body: str | None, priority: int) -> str:
-    """The digest of a record's desired content (its JSON-form values, body and priority)."""
-    data = json.dumps([values, body, priority], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def records_from_frame(frame: pd.DataFrame | Iterable[SyncRecord]) -> list[SyncRecord]:
@@ -95,8 +87,10 @@ def records_from_frame(frame: pd.DataFrame | Iterable[SyncRecord]) -> list[SyncR
     return out
 
 
-def _from_row(row: Mapping[str, Any]) -> SyncRecord:
-    return SyncRecord(key=row["key"], values=dict(row["values"]), body=row["body"], priority=int(row["priority"]))
+def from_row(row: Mapping[str, Any]) -> SyncRecord:
+    """A record as the ledger holds it (``key``, ``values``, ``body``, ``priority``, optional ``digest``)."""
+    return SyncRecord(key=row["key"], values=dict(row["values"]), body=row["body"], priority=int(row["priority"]),
+                      digest=row.get("digest"))
 
 
 # -- staging (the caller commits) -------------------------------------------------------------------
@@ -122,16 +116,17 @@ def stage(
     ``withdraw_others``: the records are the database's complete desired state, every other key is
     absent. Importers (``ledger/staging.py``) call it with ``SyncRecord(key, values, body, priority)``.
     """
-    rows = [(database, r.key, json.dumps(r.values, ensure_ascii=False), r.body, r.priority, r.digest) for r in records]
+    rows = [(database, r.key, json.dumps(r.values, ensure_ascii=False), r.body, r.priority) for r in records]
     changed = withdrawn = 0
     with conn.cursor() as cur:
         if rows:
             cur.executemany(
-                'INSERT INTO records (database, key, "values", body, priority, digest, present, updated_at)'
-                " VALUES (%s, %s, %s, %s, %s, %s, true, now())"
+                'INSERT INTO records (database, key, "values", body, priority, present, updated_at)'
+                " VALUES (%s, %s, %s, %s, %s, true, now())"
                 ' ON CONFLICT (database, key) DO UPDATE SET "values" = EXCLUDED."values", body = EXCLUDED.body,'
-                " priority = EXCLUDED.priority, digest = EXCLUDED.digest, present = true, updated_at = now()"
-                " WHERE records.digest IS DISTINCT FROM EXCLUDED.digest OR NOT records.present",
+                " priority = EXCLUDED.priority, present = true, updated_at = now()"
+                ' WHERE records."values" IS DISTINCT FROM EXCLUDED."values" OR records.body IS DISTINCT FROM'
+                " EXCLUDED.body OR records.priority IS DISTINCT FROM EXCLUDED.priority OR NOT records.present",
                 rows,
             )
             changed = cur.rowcount if cur.rowcount and cur.rowcount > 0 else 0
@@ -187,7 +182,7 @@ def present_records(conn: psycopg.Connection[Any], database: str) -> list[SyncRe
         'SELECT key, "values", body, priority FROM records WHERE database = %s AND present ORDER BY key',
         (database,),
     ).fetchall()
-    return [_from_row(r) for r in rows]
+    return [from_row(r) for r in rows]
 
 
 def keys_not_synced(
@@ -199,7 +194,7 @@ def keys_not_synced(
         "SELECT r.key FROM records r LEFT JOIN notion_rows n"
         " ON n.target = %s AND n.database = r.database AND n.key = r.key"
         " WHERE r.database = %s AND r.present"
-        " AND (n.key IS NULL OR n.state <> 'synced' OR r.digest IS NULL OR n.pushed_digest IS DISTINCT FROM r.digest)"
+        " AND (n.key IS NULL OR n.state <> 'synced' OR n.pushed_digest IS DISTINCT FROM r.digest)"
     )
     params: tuple[Any, ...] = (target, database)
     if keys is not None:
