@@ -233,12 +233,12 @@ class NotionSyncManager:
         by_page = _pages_by_id(notion_pages) if notion_pages is not None else None
         deferred: list[SyncRecord] = []
         for record in sorted(records, key=lambda r: (-r.priority, r.key)):
-            self._sync_guarded(schema, record, report, notion_pages, deferred, by_page)
+            self._sync_guarded(schema, record, report, deferred, by_page)
             progress.step()
         # Relations to rows created later in this same run (self relations) resolve on a second pass.
         progress.add(len(deferred))
         for record in deferred:
-            self._sync_guarded(schema, record, report, None, None, None)
+            self._sync_guarded(schema, record, report, None, None)
             progress.step()
 
         desired_keys = {r.key for r in records}
@@ -298,7 +298,6 @@ class NotionSyncManager:
         schema: DatabaseSchema,
         record: SyncRecord,
         report: SyncReport,
-        notion_pages: dict[str, list[dict[str, Any]]] | None,
         deferred: list[SyncRecord] | None,
         by_page: dict[str, dict[str, Any]] | None,
     ) -> None:
@@ -313,7 +312,7 @@ class NotionSyncManager:
                     f"its key has {len(record.key):,} characters; Notion can only find a row by a key of at most "
                     f"{MAX_KEY_CHARS:,}: shorten the key at the source"
                 )
-            self._sync_one(schema, record, report, notion_pages, deferred, by_page)
+            self._sync_one(schema, record, report, deferred, by_page)
         except (NotionError, OversizedValueError, ValueTypeError, RefusedRecordError) as exc:
             report.failed += 1
             shown = record.key if len(record.key) <= 120 else record.key[:117] + "..."
@@ -325,7 +324,6 @@ class NotionSyncManager:
         schema: DatabaseSchema,
         record: SyncRecord,
         report: SyncReport,
-        notion_pages: dict[str, list[dict[str, Any]]] | None,
         deferred: list[SyncRecord] | None,
         by_page: dict[str, dict[str, Any]] | None = None,
     ) -> None:
