@@ -2,7 +2,7 @@
 
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import dagster as dg
@@ -109,37 +109,31 @@ def notion_sync_asset(
         embedder: EmbedderResource,
         notifier: NotifierResource,
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-        with configuration_failure():
-            manager = notion.open(postgres.resolved_url(), redis.resolved_url(), provision=None)
-        provisioned = manager.provisioned
-        ledger = postgres.connect()
-        redis_client = redis.client()
-        options = config.options()
-        try:
+        with ExitStack() as stack, configuration_failure():
+            manager = stack.enter_context(notion.open(postgres.resolved_url(), redis.resolved_url(), provision=None))
+            ledger = stack.enter_context(postgres.connect())
+            redis_client = stack.enter_context(redis.client())
+            options = config.options()
             # One sync per (target, database): a second run waits here, then finds the first one's work done.
-            with manager.serialized(database_name, context.log.info) as waited:
-                ctx = ExtractContext(
-                    config=options,
-                    log=context.log,
-                    ledger=ledger,
-                    redis=redis_client,
-                    postgres_url=postgres.resolved_url(),
-                    vectors=vectors.store,
-                    embedder=embedder.embedder,
-                    notifier=notifier,
-                    run_id=context.run_id,
-                    sync=manager,
-                )
-                with configuration_failure():
-                    frame = extract(ctx)
-                    report = manager.sync(
-                        database_name, frame, force_archive=options.force_archive, reconcile=options.full,
-                        progress=context.log.info,
-                    )
-        finally:
-            ledger.close()
-            redis_client.close()
-            manager.close()
+            waited = stack.enter_context(manager.serialized(database_name, context.log.info))
+            ctx = ExtractContext(
+                config=options,
+                log=context.log,
+                ledger=ledger,
+                redis=redis_client,
+                postgres_url=postgres.resolved_url(),
+                vectors=vectors.store,
+                embedder=embedder.embedder,
+                notifier=notifier,
+                run_id=context.run_id,
+                sync=manager,
+            )
+            frame = extract(ctx)
+            report = manager.sync(
+                database_name, frame, force_archive=options.force_archive, reconcile=options.full,
+                progress=context.log.info,
+            )
+        provisioned = manager.provisioned
         context.log.info(report.summary())
         for error in report.errors[:20]:
             context.log.warning(error)
