@@ -245,8 +245,11 @@ def test_a_running_sync_reports_rows_done_rate_and_time_left(sandbox: Any, ledge
     with sync_manager(sandbox, ledger_url, redis_url) as sync:
         sync.progress_interval = 0.0  # every row, instead of every 10 s
         sync.sync("file_catalog", rows, progress=lines.append)
+        reconcile: list[str] = []
+        sync.sync("file_catalog", rows, reconcile=True, progress=reconcile.append)
     assert lines[0].startswith("file_catalog: 1 of 5 rows in ") and "rows/s" in lines[0] and "left" in lines[0]
     assert lines[-1].startswith("file_catalog: 5 of 5 rows")
+    assert reconcile[0].startswith("file_catalog (reading Notion back): 5 of 5 rows")
 
 
 # -- pending work -----------------------------------------------------------------------------------

@@ -43,6 +43,11 @@ class SyncProgress:
             self._last = now
             self.emit(now)
 
+    def read_so_far(self, pages: int) -> None:
+        """A read of unknown length (Notion's pages of a database): report how far it got."""
+        self.total = pages
+        self.step(pages - self.done)
+
     def add(self, rows: int) -> None:
         """More rows joined the work (archives, a deferred pass)."""
         self.total += rows

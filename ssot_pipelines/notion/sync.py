@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -222,7 +222,9 @@ class NotionSyncManager:
             records += self.ledger.pending_records(schema.name, {r.key for r in records})
         notion_pages: dict[str, list[dict[str, Any]]] | None = None
         if reconcile:
-            notion_pages = self.read_pages(schema)
+            reading = SyncProgress(f"{schema.name} (reading Notion back)", 0, progress_line,
+                                   interval=self.progress_interval)
+            notion_pages = self.read_pages(schema, on_batch=reading.read_so_far)
             self._pull_human_from(schema, notion_pages, report)
 
         elif schema.owned(Owner.SHARED):
@@ -561,8 +563,10 @@ class NotionSyncManager:
 
     # -- reading Notion back ------------------------------------------------------------------------
 
-    def read_pages(self, schema: DatabaseSchema) -> dict[str, list[dict[str, Any]]]:
-        pages = self.gateway.query_all(self._ds(schema))
+    def read_pages(
+        self, schema: DatabaseSchema, *, on_batch: Callable[[int], None] | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        pages = self.gateway.query_all(self._ds(schema), on_batch=on_batch)
         return self._group_by_key(schema, pages)
 
     def _group_by_key(self, schema: DatabaseSchema, pages: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
