@@ -261,8 +261,18 @@ def test_frame_values_and_partial_relations_are_pending_exactly_until_notion_has
     import numpy as np
     import pandas as pd
 
-    catalog = pd.DataFrame([{"key": "f1", "Path": "f1", "SHA": "a", "Size": np.int64(7),
-                             "Last Modified": pd.Timestamp("2026-12-01T10:00:00Z")}], dtype=object)
+    catalog = pd.DataFrame(
+        [
+            {
+                "key": "f1",
+                "Path": "f1",
+                "SHA": "a",
+                "Size": np.int64(7),
+                "Last Modified": pd.Timestamp("2026-12-01T10:00:00Z"),
+            }
+        ],
+        dtype=object,
+    )
     catalog.attrs["sync_mode"] = "full"
     first = pd.DataFrame([{"key": "t-a", "Name": "A", "Dependencies": ["t-b"]}])
     first.attrs["sync_mode"] = "incremental"
@@ -305,8 +315,10 @@ def test_a_ledger_synced_by_an_earlier_version_is_not_all_pending_after_the_migr
         target = sync.target
     # as an earlier version left it: no pushed digests, and one record re-staged by a run that then died
     ledger.execute("UPDATE notion_rows SET pushed_digest = NULL")
-    ledger.execute("""UPDATE records SET "values" = jsonb_set("values", '{SHA}', '"new"'), updated_at = now()"""
-                   " WHERE key = 'k2'")
+    ledger.execute(
+        """UPDATE records SET "values" = jsonb_set("values", '{SHA}', '"new"'), updated_at = now()"""
+        " WHERE key = 'k2'"
+    )
     migration = resources.files("ssot_pipelines.ledger.migrations") / "0003_pending_work.sql"
     ledger.execute(migration.read_text(encoding="utf-8"))
     ledger.commit()

@@ -89,8 +89,13 @@ def records_from_frame(frame: pd.DataFrame | Iterable[SyncRecord]) -> list[SyncR
 
 def from_row(row: Mapping[str, Any]) -> SyncRecord:
     """A record as the ledger holds it (``key``, ``values``, ``body``, ``priority``, optional ``digest``)."""
-    return SyncRecord(key=row["key"], values=dict(row["values"]), body=row["body"], priority=int(row["priority"]),
-                      digest=row.get("digest"))
+    return SyncRecord(
+        key=row["key"],
+        values=dict(row["values"]),
+        body=row["body"],
+        priority=int(row["priority"]),
+        digest=row.get("digest"),
+    )
 
 
 # -- staging (the caller commits) -------------------------------------------------------------------
@@ -100,7 +105,6 @@ def from_row(row: Mapping[str, Any]) -> SyncRecord:
 class StageResult:
     changed: int  # records whose desired content changed (or that came back)
     withdrawn: int  # present records marked absent (vanished, or not given with ``withdraw_others``)
-
 
 
 def stage(
