@@ -323,3 +323,31 @@ def test_a_ledger_synced_by_an_earlier_version_is_not_all_pending_after_the_migr
     ledger.execute(migration.read_text(encoding="utf-8"))
     ledger.commit()
     assert desired.keys_not_synced(ledger, target, "file_catalog") == ["k2"]
+
+
+def test_a_rename_first_seen_by_the_daily_full_sync_keeps_its_page_and_notes(
+    tmp_path: Path, sandbox: Any, ledger: Any, ledger_url: str, redis_url: str
+) -> None:
+    from ssot_pipelines.catalog.extract import build_catalog_records
+    from ssot_pipelines_tests.catalog_fixtures import config_for
+
+    repo = make_repo(tmp_path / "app", {f"src/m{i}.py": f"v = {i}\n" for i in range(4)})
+    commit_all(repo)
+    config = config_for([repo])
+    with sync_manager(sandbox, ledger_url, redis_url) as sync:
+        sync.sync("file_catalog", build_catalog_records(ledger, config, full=True)[0], reconcile=True)
+        page = sync.page_id("file_catalog", "app/src/m3.py")
+        ds = sync.ids["file_catalog"].data_source_id
+        person(sandbox).request(
+            path=f"pages/{page}",
+            method="PATCH",
+            body={"properties": {"Notes": {"rich_text": [{"text": {"content": "keep me"}}]}}},
+        )
+        (repo / "src/m3.py").rename(repo / "src/moved.py")
+        commit_all(repo, "rename")
+        report = sync.sync("file_catalog", build_catalog_records(ledger, config, full=True)[0], reconcile=True)
+    pages = catalog_pages(sandbox, ds)
+    assert all(len(group) == 1 for group in pages.values()) and shas_in_notion(pages) == tree_shas(repo)
+    [moved] = pages["app/src/moved.py"]
+    assert moved["id"] == page and moved["properties"]["Notes"]["rich_text"][0]["plain_text"] == "keep me"
+    assert (report.created, report.archived) == (0, 0)
