@@ -12,7 +12,9 @@ State lives in one SQLite file (the root page "SecondBrain" keeps its id across 
 rate limited per token (token bucket, default 3 rps with bursts of 10) and optionally faulted
 (``FaultConfig``, seeded). Control endpoints (no auth, never faulted): ``GET /__sandbox/health``,
 ``POST /__sandbox/faults``, ``POST /__sandbox/rate_limit``, ``GET /__sandbox/stats``,
-``POST /__sandbox/stats/reset``, ``POST /__sandbox/shutdown``. ``GET /`` is a read-only HTML view.
+``POST /__sandbox/stats/reset``, ``POST /__sandbox/shutdown``. The stats count requests by method and
+endpoint, and applied writes by the data source whose row (or row body) they changed. ``GET /`` is a
+read-only HTML view.
 """
 
 from __future__ import annotations
