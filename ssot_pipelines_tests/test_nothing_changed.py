@@ -8,7 +8,6 @@ it applies by the data source whose row it changed.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -32,11 +31,11 @@ from ssot_pipelines.schemas import ALL_DATABASES
 from ssot_pipelines.settings import SANDBOX_TOKEN
 from ssot_pipelines.vectors.cache import CachedEmbedder
 from ssot_pipelines.vectors.hashing import HashingEmbedder
+from ssot_pipelines_tests.dagster_cli import dagster_env, execute_job
 from ssot_pipelines_tests.notion_helpers import dagster_resources, live_rows, person
 from ssot_pipelines_tests.sessions_fixtures import DATA
 from ssot_pipelines_tests.test_drift import OFF_SPEC, git, make_repo
 
-ROOT = Path(__file__).resolve().parents[1]
 SLACK = [
     {"key": "C1-1700000000.000100", "Title": "Deploy of the ledger", "Conversation ID": "C1-1700000000.000100",
      "Channel": "eng", "Participants": ["ana", "bo"], "Message Count": 2, "Started At": "2026-06-01T09:00:00Z",
@@ -82,28 +81,6 @@ def _writes_by_database(sandbox: Any, names: dict[str, str]) -> dict[str, int]:
     return {names.get(ds, ds): n for ds, n in raw.items()}
 
 
-def _dagster_env(tmp_path: Path, sandbox: Any, ledger_url: str, redis_url: str, **extra: str) -> dict[str, str]:
-    home = tmp_path / "dagster_home"
-    home.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
-    env.update({
-        "DAGSTER_HOME": str(home), "NOTION_TOKEN": SANDBOX_TOKEN, "NOTION_BASE_URL": sandbox.url,
-        "NOTION_PARENT_PAGE_ID": sandbox.root_page_id, "NOTION_RPS": "1000", "POSTGRES_URL": ledger_url,
-        "REDIS_URL": redis_url, "SSOT_EMBEDDER": "hashing", "SSOT_JOURNAL_DIR": str(tmp_path / "journal"),
-    })
-    env.update(extra)
-    return env
-
-
-def _full_sync_job(env: dict[str, str], cwd: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "dagster", "job", "execute", "-m", "ssot_pipelines.definitions", "-j", "full_sync_job"],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-8000:]
-
-
 def test_a_second_full_sync_job_with_nothing_changed_writes_nothing_in_any_database(
     tmp_path: Path, sandbox: Any, ledger_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,10 +103,9 @@ def test_a_second_full_sync_job_with_nothing_changed_writes_nothing_in_any_datab
     assert main(["stage", "slack_conversations", str(_write_jsonl(tmp_path / "slack.jsonl", SLACK))]) == 0
     assert main(["stage", "task_tracking", str(_write_jsonl(tmp_path / "tasks.jsonl", TASKS))]) == 0
 
-    env = _dagster_env(tmp_path, sandbox, ledger_url, redis_url, SSOT_REPO_ROOTS=f"demo={root}",
-                       CLAUDE_CONFIG_DIR=str(claude), CODEX_HOME=str(tmp_path / "codex"),
-                       SSOT_DRIFT_THRESHOLD="0.3", SSOT_DRIFT_CRITICAL="0.3")
-    _full_sync_job(env, tmp_path)
+    env = dagster_env(tmp_path, sandbox, ledger_url, redis_url, SSOT_REPO_ROOTS=f"demo={root}",
+                      SSOT_DRIFT_THRESHOLD="0.3", SSOT_DRIFT_CRITICAL="0.3")
+    execute_job("full_sync_job", env, tmp_path)
     names = _names_by_data_source(ledger_url, sandbox)
     first = _writes_by_database(sandbox, names)
     # every database holds data, so "no writes" below is about seven databases, not empty ones
@@ -141,7 +117,7 @@ def test_a_second_full_sync_job_with_nothing_changed_writes_nothing_in_any_datab
     # The same report again (its issues seen again by a new analysis run), then the same job again.
     assert main(["analyze", "import", str(report), "--repo-root", str(root)]) == 0
     sandbox.reset_stats()
-    _full_sync_job(env, tmp_path)
+    execute_job("full_sync_job", env, tmp_path)
     stats = sandbox.stats()
     assert _writes_by_database(sandbox, names) == {}, stats
     assert stats["writes_applied"] == 0
