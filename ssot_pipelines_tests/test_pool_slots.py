@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
+from dagster._core.launcher import WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 
 from ssot_pipelines.cli import main
@@ -27,12 +28,24 @@ def _stage(tmp_path: Path, database: str, rows: list[dict[str, Any]]) -> None:
     assert main(["stage", database, str(path)]) == 0
 
 
-def _claimed() -> list[Any]:
-    """The pool's claimed slots, read from the instance the runs use (``DAGSTER_HOME``) but as Dagster's own
-    class: opening ours would free the slots of dead runs, which is what the next run is to show."""
+def _plain_instance() -> DagsterInstance:
+    """The instance the runs use (``DAGSTER_HOME``) but as Dagster's own class: opening ours would free the
+    slots of dead runs, which is what the next run is to show."""
     ref = InstanceRef.from_dir(os.environ["DAGSTER_HOME"])._replace(custom_instance_class_data=None)
-    with DagsterInstance.from_ref(ref) as instance:
+    return DagsterInstance.from_ref(ref)
+
+
+def _claimed() -> list[Any]:
+    with _plain_instance() as instance:
         return list(instance.event_log_storage.get_concurrency_info(POOL).claimed_slots)
+
+
+def _worker_health(run_id: str) -> WorkerStatus:
+    """What run monitoring (``dagster-daemon``) learns from the configured launcher about the run's process."""
+    with _plain_instance() as instance:
+        run = instance.get_run_by_id(run_id)
+        assert run is not None
+        return instance.run_launcher.check_run_worker_health(run).status
 
 
 def test_a_sigkilled_run_does_not_keep_the_pool_slots_from_the_next_run(
@@ -62,6 +75,7 @@ def test_a_sigkilled_run_does_not_keep_the_pool_slots_from_the_next_run(
     held = _claimed()
     assert len(held) == 2, "the kill left the slots claimed: without the fix the next run would wait forever"
     [killed_run] = {slot.run_id for slot in held}
+    assert _worker_health(killed_run) is WorkerStatus.FAILED  # with a daemon, run monitoring fails it
 
     # The next ordinary run (no daemon) finishes; the timeout is generous, it only has to end.
     execute_job("incremental_sync_job", {**env, "NOTION_RPS": "1000"}, tmp_path, timeout=600)
@@ -84,11 +98,15 @@ def test_a_live_run_keeps_its_slots(tmp_path: Path, sandbox: Any, ledger_url: st
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
-        while not (held := _claimed()):
+        while sandbox.stats()["by_endpoint"].get("pages.create", 0) < 5:  # task_tracking is syncing
             assert run.poll() is None and time.monotonic() < deadline
             time.sleep(0.3)
-        time.sleep(1.0)
-        assert {s.run_id for s in _claimed()} == {s.run_id for s in held}  # opening it freed nothing
+        held = _claimed()
+        assert held
+        with DagsterInstance.get() as ours:  # our instance class: opening it frees only dead runs' slots
+            assert ours.get_run_by_id(held[0].run_id) is not None
+        assert {s.run_id for s in _claimed()} == {s.run_id for s in held}
+        assert _worker_health(held[0].run_id) is WorkerStatus.RUNNING
         assert run.wait(timeout=600) == 0
     finally:
         if run.poll() is None:
