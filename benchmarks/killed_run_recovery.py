@@ -34,21 +34,29 @@ ROWS = 120
 
 
 def job(env: dict[str, str], cwd: Path, **popen: Any) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "dagster", "job", "execute", "-m", "ssot_pipelines.definitions",
-                             "-j", JOB], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dagster", "job", "execute", "-m", "ssot_pipelines.definitions", "-j", JOB],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        **popen,
+    )
 
 
 def instance_state(env: dict[str, str]) -> tuple[int, int]:
     """(claimed pool slots, runs in progress), read through Dagster's own instance class: ours would free
     the dead runs' slots on opening, which is what is being timed."""
-    code = ("import os; from dagster import DagsterInstance; from dagster._core.instance.ref import InstanceRef;"
-            "from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, RunsFilter;"
-            "ref = InstanceRef.from_dir(os.environ['DAGSTER_HOME'])._replace(custom_instance_class_data=None);"
-            "i = DagsterInstance.from_ref(ref);"
-            "slots = len(i.event_log_storage.get_concurrency_info('notion_api').claimed_slots);"
-            "runs = len(i.get_run_records(RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES)));"
-            "print(slots, runs)")
+    code = (
+        "import os; from dagster import DagsterInstance; from dagster._core.instance.ref import InstanceRef;"
+        "from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, RunsFilter;"
+        "ref = InstanceRef.from_dir(os.environ['DAGSTER_HOME'])._replace(custom_instance_class_data=None);"
+        "i = DagsterInstance.from_ref(ref);"
+        "slots = len(i.event_log_storage.get_concurrency_info('notion_api').claimed_slots);"
+        "runs = len(i.get_run_records(RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES)));"
+        "print(slots, runs)"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     slots, runs = out.stdout.strip().splitlines()[-1].split()
     return int(slots), int(runs)
@@ -57,8 +65,9 @@ def instance_state(env: dict[str, str]) -> tuple[int, int]:
 def stage(conn: Any, round_no: int) -> None:
     for database in ("task_tracking", "slack_conversations"):
         title = "Name" if database == "task_tracking" else "Title"
-        stage_records(conn, database, [{"key": f"R{round_no}-{i}", title: f"row {i} of round {round_no}"}
-                                       for i in range(ROWS)])
+        stage_records(
+            conn, database, [{"key": f"R{round_no}-{i}", title: f"row {i} of round {round_no}"} for i in range(ROWS)]
+        )
         conn.commit()
 
 
@@ -104,11 +113,22 @@ def main() -> None:
     try:
         with throwaway_ledger("killed_run") as (url, conn):
             env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
-            env.update({"DAGSTER_HOME": str(home), "NOTION_TOKEN": SANDBOX_TOKEN, "NOTION_BASE_URL": sandbox.url,
-                        "NOTION_PARENT_PAGE_ID": sandbox.root_page_id, "NOTION_RPS": "1000", "POSTGRES_URL": url,
-                        "REDIS_URL": resolve_redis_url(), "SSOT_EMBEDDER": "hashing",
-                        "SSOT_REPO_ROOTS": f"repo={base / 'repo'}", "SSOT_JOURNAL_DIR": str(base / "journal"),
-                        "CLAUDE_CONFIG_DIR": str(base / "claude"), "CODEX_HOME": str(base / "codex")})
+            env.update(
+                {
+                    "DAGSTER_HOME": str(home),
+                    "NOTION_TOKEN": SANDBOX_TOKEN,
+                    "NOTION_BASE_URL": sandbox.url,
+                    "NOTION_PARENT_PAGE_ID": sandbox.root_page_id,
+                    "NOTION_RPS": "1000",
+                    "POSTGRES_URL": url,
+                    "REDIS_URL": resolve_redis_url(),
+                    "SSOT_EMBEDDER": "hashing",
+                    "SSOT_REPO_ROOTS": f"repo={base / 'repo'}",
+                    "SSOT_JOURNAL_DIR": str(base / "journal"),
+                    "CLAUDE_CONFIG_DIR": str(base / "claude"),
+                    "CODEX_HOME": str(base / "codex"),
+                }
+            )
             timed_next_run(env, base)  # provisioning and first imports out of the way
             stage(conn, 0)  # the same work as a killed round leaves to its next run
             baseline = timed_next_run(env, base)
@@ -118,9 +138,14 @@ def main() -> None:
             without = timed_next_run(env, base)
             print(f"next ordinary run after a SIGKILL, no daemon: {without:.1f}s")
 
-            daemon = subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run", "-m",
-                                       "ssot_pipelines.definitions"], cwd=base, env=env, start_new_session=True,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            daemon = subprocess.Popen(
+                [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-m", "ssot_pipelines.definitions"],
+                cwd=base,
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             time.sleep(20)  # the daemon's first iterations
             kill_while_holding_both_slots(env, base, conn, 2)
             t0 = time.monotonic()

@@ -62,8 +62,15 @@ def ruff_report(repo: Path, paths: list[str], out: Path, edited: set[str]) -> Pa
     for rel in (p for p in paths if not p.endswith(".bin")):
         unused = "`os` imported but unused" + (" (edited)" if rel in edited else "")
         for row, code, message in ((1, "F401", unused), (3, "E501", "Line too long")):
-            findings.append({"code": code, "message": message, "filename": str(repo / rel),
-                             "location": {"row": row, "column": 1}, "end_location": {"row": row, "column": 9}})
+            findings.append(
+                {
+                    "code": code,
+                    "message": message,
+                    "filename": str(repo / rel),
+                    "location": {"row": row, "column": 1},
+                    "end_location": {"row": row, "column": 9},
+                }
+            )
     out.write_text(json.dumps(findings), encoding="utf-8")
     return out
 
@@ -74,10 +81,18 @@ def full_sync(manager: NotionSyncManager, conn: Any, url: str, parent: str) -> d
     log = logging.getLogger("bench")
     reports = {}
     for name, extract in EXTRACTS:
-        ctx = ExtractContext(config=SyncConfig(full=True), log=log, ledger=conn,
-                             redis=redis.Redis.from_url(resolve_redis_url()), postgres_url=url,
-                             vectors=lambda: None, embedder=HashingEmbedder, notifier=None, run_id="bench",
-                             sync=manager)
+        ctx = ExtractContext(
+            config=SyncConfig(full=True),
+            log=log,
+            ledger=conn,
+            redis=redis.Redis.from_url(resolve_redis_url()),
+            postgres_url=url,
+            vectors=lambda: None,
+            embedder=HashingEmbedder,
+            notifier=None,
+            run_id="bench",
+            sync=manager,
+        )
         frame = extract(ctx)
         reports[name] = manager.sync(name, frame, reconcile=True)
     return reports
@@ -92,18 +107,30 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="nothing-changed-bench-"))
     sandbox = SandboxServer(base / "notion.sqlite", port=0, rate_limit_rps=None)
     sandbox.start()
-    os.environ.update({"SSOT_REPO_ROOTS": f"repo={base / 'repo'}", "SSOT_EMBEDDER": "hashing",
-                       "SSOT_JOURNAL_DIR": str(base / "journal"), "CLAUDE_CONFIG_DIR": str(base / "claude"),
-                       "CODEX_HOME": str(base / "codex")})
+    os.environ.update(
+        {
+            "SSOT_REPO_ROOTS": f"repo={base / 'repo'}",
+            "SSOT_EMBEDDER": "hashing",
+            "SSOT_JOURNAL_DIR": str(base / "journal"),
+            "CLAUDE_CONFIG_DIR": str(base / "claude"),
+            "CODEX_HOME": str(base / "codex"),
+        }
+    )
     try:
         repo = base / "repo"
         repo.mkdir()
         paths, _ = build_tree(repo, args.files)
         with throwaway_ledger("nothing_changed") as (url, conn):
-            manager = open_sync_manager(notion_base_url=sandbox.url, token=SANDBOX_TOKEN,
-                                        parent_page_id=sandbox.root_page_id, postgres_url=url,
-                                        redis_url=resolve_redis_url(), rps=100_000.0)
+            manager = open_sync_manager(
+                notion_base_url=sandbox.url,
+                token=SANDBOX_TOKEN,
+                parent_page_id=sandbox.root_page_id,
+                postgres_url=url,
+                redis_url=resolve_redis_url(),
+                rps=100_000.0,
+            )
             try:
+
                 def import_report(edited: set[str]) -> None:
                     report = read_report(ruff_report(repo, paths, base / f"ruff{len(edited)}.json", edited), None)
                     record_report(conn, report, repo_root=repo, source="ruff", whole_repository=True)
@@ -112,8 +139,10 @@ def main() -> None:
                 import_report(set())
                 t0 = time.perf_counter()
                 first = full_sync(manager, conn, url, sandbox.root_page_id)
-                print(f"first full sync: {sum(r.created for r in first.values()):,} pages created "
-                      f"({sum(r.requests for r in first.values()):,} requests) in {time.perf_counter() - t0:.0f}s")
+                print(
+                    f"first full sync: {sum(r.created for r in first.values()):,} pages created "
+                    f"({sum(r.requests for r in first.values()):,} requests) in {time.perf_counter() - t0:.0f}s"
+                )
 
                 edited = set(paths[::20])  # 5 % of the files edited, one finding of each changed
                 for rel in edited:
@@ -122,9 +151,11 @@ def main() -> None:
                 import_report(edited)
                 t0 = time.perf_counter()
                 second = full_sync(manager, conn, url, sandbox.root_page_id)
-                print(f"second full sync (5 % edited, report changed): "
-                      f"{sum(r.updated + r.created for r in second.values()):,} rows written in "
-                      f"{time.perf_counter() - t0:.0f}s")
+                print(
+                    f"second full sync (5 % edited, report changed): "
+                    f"{sum(r.updated + r.created for r in second.values()):,} rows written in "
+                    f"{time.perf_counter() - t0:.0f}s"
+                )
 
                 import_report(edited)  # the same report again: a new analysis run that changes nothing
                 sandbox.reset_stats()
@@ -136,17 +167,25 @@ def main() -> None:
                 manager.close()
                 manager.conn.close()
         rows = {name: r.unchanged + r.updated + r.created for name, r in third.items()}
-        print(f"third full sync, nothing changed: {sum(rows.values()):,} rows "
-              f"({', '.join(f'{n} {c:,}' for n, c in rows.items() if c)})")
+        print(
+            f"third full sync, nothing changed: {sum(rows.values()):,} rows "
+            f"({', '.join(f'{n} {c:,}' for n, c in rows.items() if c)})"
+        )
         queries = sum(n for kind, n in stats["by_endpoint"].items() if "query" in kind)
         print(f"  writes applied: {stats['writes_applied']} (by data source: {stats['writes_by_data_source']})")
-        print(f"  requests: {stats['requests']:,} = {queries:,} data-source queries + "
-              f"{stats['requests'] - queries:,} other reads ({stats['by_endpoint']})")
-        print(f"  engine: {sum(r.updated for r in third.values())} updated, "
-              f"{sum(r.body_writes for r in third.values())} body writes, "
-              f"{sum(r.created for r in third.values())} created, {sum(r.archived for r in third.values())} archived")
-        print(f"  time here (rate limit lifted): {seconds:.1f}s; the same reads at {PACE} requests/s: "
-              f"{stats['requests'] / PACE:.0f}s ({stats['requests'] / PACE / 60:.1f} min)")
+        print(
+            f"  requests: {stats['requests']:,} = {queries:,} data-source queries + "
+            f"{stats['requests'] - queries:,} other reads ({stats['by_endpoint']})"
+        )
+        print(
+            f"  engine: {sum(r.updated for r in third.values())} updated, "
+            f"{sum(r.body_writes for r in third.values())} body writes, "
+            f"{sum(r.created for r in third.values())} created, {sum(r.archived for r in third.values())} archived"
+        )
+        print(
+            f"  time here (rate limit lifted): {seconds:.1f}s; the same reads at {PACE} requests/s: "
+            f"{stats['requests'] / PACE:.0f}s ({stats['requests'] / PACE / 60:.1f} min)"
+        )
     finally:
         sandbox.stop()
         shutil.rmtree(base, ignore_errors=True)

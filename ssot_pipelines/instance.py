@@ -184,11 +184,13 @@ def release_dead_runs(instance: DagsterInstance) -> list[str]:
             if run_process(instance, record.dagster_run, record.start_time) is not RunProcess.GONE:
                 continue
             reason = "its process is gone (killed)"
-            instance.report_run_failed(
-                record.dagster_run,
-                f"The process running this run on {socket.gethostname()} is gone (it was killed or crashed); "
-                "marked failed and its concurrency pool slots freed so that other runs can go on.",
-            )
+            current = instance.get_run_by_id(run_id)  # another process may have failed it meanwhile
+            if current is not None and current.status in _HOLDING:
+                instance.report_run_failed(
+                    current,
+                    f"The process running this run on {socket.gethostname()} is gone (it was killed or crashed); "
+                    "marked failed and its concurrency pool slots freed so that other runs can go on.",
+                )
         else:
             continue
         instance.event_log_storage.free_concurrency_slots_for_run(run_id)

@@ -21,12 +21,21 @@ def dagster_env(tmp_path: Path, sandbox: Any, ledger_url: str, redis_url: str, *
     home.mkdir(exist_ok=True)
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
-    env.update({
-        "DAGSTER_HOME": str(home), "NOTION_TOKEN": SANDBOX_TOKEN, "NOTION_BASE_URL": sandbox.url,
-        "NOTION_PARENT_PAGE_ID": sandbox.root_page_id, "NOTION_RPS": "1000", "POSTGRES_URL": ledger_url,
-        "REDIS_URL": redis_url, "SSOT_EMBEDDER": "hashing", "SSOT_JOURNAL_DIR": str(tmp_path / "journal"),
-        "CLAUDE_CONFIG_DIR": str(tmp_path / "claude"), "CODEX_HOME": str(tmp_path / "codex"),
-    })
+    env.update(
+        {
+            "DAGSTER_HOME": str(home),
+            "NOTION_TOKEN": SANDBOX_TOKEN,
+            "NOTION_BASE_URL": sandbox.url,
+            "NOTION_PARENT_PAGE_ID": sandbox.root_page_id,
+            "NOTION_RPS": "1000",
+            "POSTGRES_URL": ledger_url,
+            "REDIS_URL": redis_url,
+            "SSOT_EMBEDDER": "hashing",
+            "SSOT_JOURNAL_DIR": str(tmp_path / "journal"),
+            "CLAUDE_CONFIG_DIR": str(tmp_path / "claude"),
+            "CODEX_HOME": str(tmp_path / "codex"),
+        }
+    )
     env.update(extra)
     return env
 

@@ -37,22 +37,47 @@ from ssot_pipelines_tests.sessions_fixtures import DATA
 from ssot_pipelines_tests.test_drift import OFF_SPEC, git, make_repo
 
 SLACK = [
-    {"key": "C1-1700000000.000100", "Title": "Deploy of the ledger", "Conversation ID": "C1-1700000000.000100",
-     "Channel": "eng", "Participants": ["ana", "bo"], "Message Count": 2, "Started At": "2026-06-01T09:00:00Z",
-     "body": "ana: shall we deploy?\n\nbo: after the migration 🚀"},
-    {"key": "C1-1700000500.000200", "Title": "Flaky test", "Conversation ID": "C1-1700000500.000200",
-     "Channel": "eng", "Participants": ["bo"], "Message Count": 1, "Started At": "2026-06-01T10:00:00Z",
-     "body": "bo: test_sync_crash is flaky again"},
+    {
+        "key": "C1-1700000000.000100",
+        "Title": "Deploy of the ledger",
+        "Conversation ID": "C1-1700000000.000100",
+        "Channel": "eng",
+        "Participants": ["ana", "bo"],
+        "Message Count": 2,
+        "Started At": "2026-06-01T09:00:00Z",
+        "body": "ana: shall we deploy?\n\nbo: after the migration 🚀",
+    },
+    {
+        "key": "C1-1700000500.000200",
+        "Title": "Flaky test",
+        "Conversation ID": "C1-1700000500.000200",
+        "Channel": "eng",
+        "Participants": ["bo"],
+        "Message Count": 1,
+        "Started At": "2026-06-01T10:00:00Z",
+        "body": "bo: test_sync_crash is flaky again",
+    },
 ]
 # Two findings far apart, so fixing one (same line count) leaves the other's line and code as they were.
-UNUSED = '''"""Two unused imports: two findings that can change one at a time."""
+UNUSED = (
+    '''"""Two unused imports: two findings that can change one at a time."""
 import os
 
-''' + "".join(f"PAD_{i} = {i}\n" for i in range(12)) + "import json\n"
+'''
+    + "".join(f"PAD_{i} = {i}\n" for i in range(12))
+    + "import json\n"
+)
 TASKS = [
     {"key": "T-1", "Name": "Plan the migration", "Task ID": "T-1", "Assigned Agent": "Planner", "Priority": "P1"},
-    {"key": "T-2", "Name": "Write the migration", "Task ID": "T-2", "Assigned Agent": "Executor", "Priority": "P1",
-     "Dependencies": ["T-1"], "body": "Steps:\n1. add the column\n2. backfill"},
+    {
+        "key": "T-2",
+        "Name": "Write the migration",
+        "Task ID": "T-2",
+        "Assigned Agent": "Executor",
+        "Priority": "P1",
+        "Dependencies": ["T-1"],
+        "body": "Steps:\n1. add the column\n2. backfill",
+    },
 ]
 
 
@@ -62,8 +87,24 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def _ruff_report(root: Path, out: Path) -> Path:
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--output-format", "json", "--no-cache",
-                             "--isolated", "--select", "F", "."], cwd=root, capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--output-format",
+            "json",
+            "--no-cache",
+            "--isolated",
+            "--select",
+            "F",
+            ".",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert result.stdout.strip().startswith("["), result.stderr
     out.write_text(result.stdout, encoding="utf-8")
     return out
@@ -103,8 +144,15 @@ def test_a_second_full_sync_job_with_nothing_changed_writes_nothing_in_any_datab
     assert main(["stage", "slack_conversations", str(_write_jsonl(tmp_path / "slack.jsonl", SLACK))]) == 0
     assert main(["stage", "task_tracking", str(_write_jsonl(tmp_path / "tasks.jsonl", TASKS))]) == 0
 
-    env = dagster_env(tmp_path, sandbox, ledger_url, redis_url, SSOT_REPO_ROOTS=f"demo={root}",
-                      SSOT_DRIFT_THRESHOLD="0.3", SSOT_DRIFT_CRITICAL="0.3")
+    env = dagster_env(
+        tmp_path,
+        sandbox,
+        ledger_url,
+        redis_url,
+        SSOT_REPO_ROOTS=f"demo={root}",
+        SSOT_DRIFT_THRESHOLD="0.3",
+        SSOT_DRIFT_CRITICAL="0.3",
+    )
     execute_job("full_sync_job", env, tmp_path)
     names = _names_by_data_source(ledger_url, sandbox)
     first = _writes_by_database(sandbox, names)
@@ -156,8 +204,20 @@ def test_reimporting_an_unchanged_report_writes_nothing_and_a_changed_finding_mo
     ds = next(d for d, n in names.items() if n == "tech_debt")
     before = {k: p[0]["properties"]["Last Changed"]["date"] for k, p in live_rows(person(sandbox), ds).items()}
     (root / "calc" / "extra.py").write_text(UNUSED.replace("import json\n", "JSON = None\n"))
-    assert main(["analyze", "import", str(_ruff_report(root, tmp_path / "ruff2.json")), "--format", "ruff",
-                 "--repo-root", str(root)]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                "import",
+                str(_ruff_report(root, tmp_path / "ruff2.json")),
+                "--format",
+                "ruff",
+                "--repo-root",
+                str(root),
+            ]
+        )
+        == 0
+    )
     fixed = _materialize([tech_debt], resources).asset_materializations_for_node("tech_debt")[0].metadata
     assert (fixed["updated"].value, fixed["created"].value, fixed["unchanged"].value) == (1, 0, 1)
     after = {k: p[0]["properties"]["Last Changed"]["date"] for k, p in live_rows(person(sandbox), ds).items()}

@@ -56,12 +56,19 @@ def test_a_sigkilled_run_does_not_keep_the_pool_slots_from_the_next_run(
     _stage(tmp_path, "task_tracking", [{"key": f"T-{i}", "Name": f"task {i}"} for i in range(120)])
     _stage(tmp_path, "slack_conversations", [{"key": f"C-{i}", "Title": f"thread {i}"} for i in range(120)])
     (tmp_path / "repo").mkdir()
-    env = dagster_env(tmp_path, sandbox, ledger_url, redis_url, SSOT_REPO_ROOTS=f"repo={tmp_path / 'repo'}",
-                      NOTION_RPS="4")
+    env = dagster_env(
+        tmp_path, sandbox, ledger_url, redis_url, SSOT_REPO_ROOTS=f"repo={tmp_path / 'repo'}", NOTION_RPS="4"
+    )
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
 
-    killed = subprocess.Popen(job_command("incremental_sync_job"), cwd=tmp_path, env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = subprocess.Popen(
+        job_command("incremental_sync_job"),
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 300
         while len(_claimed()) < 2:
@@ -87,15 +94,22 @@ def test_a_sigkilled_run_does_not_keep_the_pool_slots_from_the_next_run(
         assert statuses.count(DagsterRunStatus.SUCCESS) == 1
 
 
-def test_a_live_run_keeps_its_slots(tmp_path: Path, sandbox: Any, ledger_url: str, redis_url: str,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_live_run_keeps_its_slots(
+    tmp_path: Path, sandbox: Any, ledger_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Opening the instance while a run is working frees nothing of it: only dead runs lose their slots."""
     monkeypatch.setenv("POSTGRES_URL", ledger_url)
     _stage(tmp_path, "task_tracking", [{"key": f"T-{i}", "Name": f"task {i}"} for i in range(60)])
     env = dagster_env(tmp_path, sandbox, ledger_url, redis_url, NOTION_RPS="4")
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
-    run = subprocess.Popen(job_command("incremental_sync_job"), cwd=tmp_path, env=env, start_new_session=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = subprocess.Popen(
+        job_command("incremental_sync_job"),
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 300
         while sandbox.stats()["by_endpoint"].get("pages.create", 0) < 5:  # task_tracking is syncing
