@@ -29,7 +29,8 @@ from ledger_db import throwaway_ledger
 from ssot_pipelines.notion.setup import open_sync_manager, resolve_redis_url
 from ssot_pipelines.notion.text import plain_text
 from ssot_pipelines.sandbox import SandboxServer
-from ssot_pipelines.settings import SANDBOX_TOKEN
+
+SANDBOX_TOKEN = "sandbox-token"  # the token this benchmark's own sandbox accepts
 
 SSOT = str(Path(sys.executable).parent / "ssot")
 
@@ -55,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="field-repair-bench-"))
-    sandbox = SandboxServer(base / "notion.sqlite", port=0, rate_limit_rps=None)
+    sandbox = SandboxServer(base / "notion.sqlite", port=0, rate_limit_rps=None, tokens=(SANDBOX_TOKEN,))
     sandbox.start()
     try:
         repo = base / "repo"

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ssot_pipelines.catalog.state import file_key
-from ssot_pipelines.settings import SANDBOX_TOKEN
 from ssot_pipelines_tests.catalog_fixtures import git_hash_objects
-from ssot_pipelines_tests.notion_helpers import live_rows, person, text_of
+from ssot_pipelines_tests.notion_helpers import SANDBOX_TOKEN, live_rows, person, text_of
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

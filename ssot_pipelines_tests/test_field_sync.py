@@ -14,7 +14,7 @@ import pytest
 from ssot_pipelines.ledger import connect
 from ssot_pipelines.notion import desired
 from ssot_pipelines.notion.setup import NotionTarget, normalize_parent_page_id, open_sync_manager, resolve_target
-from ssot_pipelines.settings import SANDBOX_TOKEN, ConfigurationError
+from ssot_pipelines.settings import ConfigurationError
 from ssot_pipelines_tests.catalog_fixtures import commit_all, make_repo
 from ssot_pipelines_tests.field_helpers import (
     ROOT,
@@ -26,7 +26,7 @@ from ssot_pipelines_tests.field_helpers import (
     tree_shas,
     user_env,
 )
-from ssot_pipelines_tests.notion_helpers import person, sync_manager
+from ssot_pipelines_tests.notion_helpers import SANDBOX_TOKEN, person, sync_manager
 
 PAGE = "0123456789abcdef0123456789abcdef"
 DASHED = "01234567-89ab-cdef-0123-456789abcdef"
