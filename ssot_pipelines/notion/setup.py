@@ -20,7 +20,6 @@ from ssot_pipelines.settings import (
     ConfigurationError,
     env,
     redact,
-    ssot_home,
 )
 
 
@@ -62,10 +61,10 @@ def resolve_target(
                 "(shared with your integration) under which the seven databases live."
             )
         return NotionTarget(base_url or "https://api.notion.com", token, parent_page_id, version)
-    from ssot_pipelines.sandbox import ensure_sandbox
+    from ssot_pipelines.services.embedded import ensure_embedded_sandbox
 
     port = int(env("SSOT_SANDBOX_PORT", str(SANDBOX_PORT_DEFAULT)) or SANDBOX_PORT_DEFAULT)
-    url, root = ensure_sandbox(ssot_home(), port)
+    url, root = ensure_embedded_sandbox(port)
     return NotionTarget(base_url or url, SANDBOX_TOKEN, parent_page_id or root, version, is_sandbox=True)
 
 
