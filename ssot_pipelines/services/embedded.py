@@ -106,16 +106,22 @@ def default_postgres_dir() -> Path:
 
 def embedded_postgres_url(data_dir: Path | None = None) -> str:
     """Start (or reuse) the embedded PostgreSQL and return its URL. It keeps running for other processes."""
-    pgdata = (data_dir or default_postgres_dir()).resolve()
+    try:
+        pgdata = (data_dir or default_postgres_dir()).resolve()
+    except OSError as exc:  # SSOT_HOME itself could not be created
+        raise EmbeddedServiceError(explain_postgres_failure(Path(exc.filename or "SSOT_HOME"), exc)) from None
     state = postmaster_state(pgdata)
     if state is not None and state.answers():
         return state.url
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    with start_lock(pgdata, "PostgreSQL"):
-        state = postmaster_state(pgdata)
-        if state is not None and state.answers():  # another process started it while we waited
-            return state.url
-        return _start_postgres(pgdata)
+    try:
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        with start_lock(pgdata, "PostgreSQL"):
+            state = postmaster_state(pgdata)
+            if state is not None and state.answers():  # another process started it while we waited
+                return state.url
+            return _start_postgres(pgdata)
+    except OSError as exc:  # the data folder or the lock file could not be made
+        raise EmbeddedServiceError(explain_postgres_failure(pgdata, exc)) from None
 
 
 def _start_postgres(pgdata: Path) -> str:
