@@ -13,13 +13,13 @@ from ssot_pipelines.notion.pacer import RequestPacer
 from ssot_pipelines.notion.provision import ProvisionReport, load_ids, provision
 from ssot_pipelines.notion.sync import NotionSyncManager
 from ssot_pipelines.schemas import DATABASES
+from ssot_pipelines.services.redis_url import resolve_redis_url as resolve_redis_url  # re-exported
 from ssot_pipelines.settings import (
     NOTION_VERSION_DEFAULT,
     SANDBOX_PORT_DEFAULT,
     SANDBOX_TOKEN,
     ConfigurationError,
     env,
-    redact,
 )
 
 
@@ -66,23 +66,6 @@ def resolve_target(
     port = int(env("SSOT_SANDBOX_PORT", str(SANDBOX_PORT_DEFAULT)) or SANDBOX_PORT_DEFAULT)
     url, root = ensure_embedded_sandbox(port)
     return NotionTarget(base_url or url, SANDBOX_TOKEN, parent_page_id or root, version, is_sandbox=True)
-
-
-def resolve_redis_url(url: str | None = None) -> str:
-    """``url`` or ``REDIS_URL`` when set (checked to answer), else the embedded Redis."""
-    url = url or env("REDIS_URL")
-    if url is None:
-        from ssot_pipelines.services.embedded import embedded_redis_url
-
-        return embedded_redis_url()
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
-    except redis.RedisError as exc:
-        raise ConfigurationError(
-            f"REDIS_URL is set but Redis does not answer ({redact(str(exc), url)}). Check REDIS_URL "
-            "(redis://host:6379/0), or unset it to use the embedded Redis."
-        ) from None
-    return url
 
 
 def open_sync_manager(

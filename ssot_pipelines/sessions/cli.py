@@ -121,7 +121,7 @@ def recall_layer(conn: Any, postgres_url: str) -> tuple[Any, Any]:
 
 def _worker(args: argparse.Namespace) -> int:
     from ssot_pipelines.ledger import connect
-    from ssot_pipelines.notion.setup import resolve_redis_url
+    from ssot_pipelines.services.redis_url import resolve_redis_url
     from ssot_pipelines.sessions.worker import WorkerConfig, run_forever
 
     try:
@@ -151,7 +151,7 @@ def _active(as_json: bool) -> int:
 
     import redis
 
-    from ssot_pipelines.notion.setup import resolve_redis_url
+    from ssot_pipelines.services.redis_url import resolve_redis_url
     from ssot_pipelines.sessions.live import active_sessions
 
     try:
