@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ssot_pipelines.settings import ssot_home
 
@@ -82,17 +82,17 @@ def run_job(job_name: str, *, run_config: Mapping[str, Any] | None = None, show_
               f"(progress below; all of it in `dagster dev`)", flush=True)
         failures: list[tuple[str, str]] = []
         succeeded = 0
-        with console_filter(show_debug):
+        with console_filter(show_debug) as console:
             for event in execute_run_iterator(recon_job, run, instance):
                 if event.is_step_failure:
                     step, message = event.step_key or "?", failure_message(event.step_failure_data.error)
                     failures.append((step, message))
-                    print(f"\nssot run: step {step} FAILED: {message}\n", file=sys.stderr, flush=True)
+                    print(f"ssot run: step {step} FAILED: {message}", file=console, flush=True)
                 elif event.is_step_up_for_retry:
                     retry = event.step_retry_data
                     wait = f" in {retry.seconds_to_wait:.0f} s" if retry.seconds_to_wait else ""
                     print(f"ssot run: step {event.step_key} failed; Dagster retries it{wait}: "
-                          f"{failure_message(retry.error)}", file=sys.stderr, flush=True)
+                          f"{failure_message(retry.error)}", file=console, flush=True)
                 elif event.is_step_success:
                     succeeded += 1
         finished = instance.get_run_by_id(run.run_id)
@@ -127,8 +127,11 @@ def shorten(line: str, show_debug: bool = False) -> str | None:
 
 
 @contextlib.contextmanager
-def console_filter(show_debug: bool) -> Iterator[None]:
-    """Route this process's stderr (inherited by the step processes) through ``shorten``, line by line."""
+def console_filter(show_debug: bool) -> Iterator[TextIO]:
+    """Route this process's stderr (inherited by the step processes) through ``shorten``, line by line.
+
+    Yields the terminal's own stderr, for lines that must never be filtered (ours).
+    """
     sys.stderr.flush()
     original = os.dup(2)
     read_end, write_end = os.pipe()
@@ -157,13 +160,16 @@ def console_filter(show_debug: bool) -> Iterator[None]:
 
     reader = threading.Thread(target=pump, name="ssot-run-console", daemon=True)
     reader.start()
+    console = os.fdopen(os.dup(original), "w", buffering=1)
     try:
-        yield
+        yield console
     finally:
+        console.close()
         sys.stderr.flush()
-        os.dup2(original, 2)  # our write end closes; the reader ends once the step processes have gone
+        os.dup2(original, 2)  # our write end closes; the reader ends once every process holding it has gone
         reader.join(timeout=2.0)
-        os.close(original)
+        if not reader.is_alive():  # else a long-lived helper (Dagster's forkserver) still holds the pipe
+            os.close(original)
 
 
 def failure_message(error: Any) -> str:
