@@ -281,9 +281,13 @@ def test_the_quick_start_job_shows_progress_and_a_failed_step_at_once(
     assert " DEBUG " not in text and "- dagster - " not in text  # Dagster's DEBUG stream and prefix are gone
     assert any(" task_tracking: task_tracking: 40 created, 0 updated, 0 unchanged, 0 archived, 0 failed" in line
                for line in lines), text
-    failed_at = next(i for i, line in enumerate(lines) if line.startswith("ssot run: step file_catalog")
-                     and "SSOT_COMPONENTS entry 'nonsense' should read name=pattern" in line)
-    assert failed_at < len(lines) - 1
+    failed_at = [i for i, line in enumerate(lines) if line.startswith("ssot run: step file_catalog")
+                 and "ConfigurationError: SSOT_COMPONENTS entry 'nonsense' should read name=pattern" in line]
+    assert failed_at, text
+    assert any(lines[i].startswith("ssot run: step file_catalog FAILED: ") for i in failed_at), text
+    run_failure = next(i for i, line in enumerate(lines) if "RUN_FAILURE" in line)
+    assert failed_at[0] < run_failure  # shown when it happened, not at the end of the run
+    assert "Stack Trace:" not in text  # the traces stay in the run's log (dagster dev)
     assert lines[-1].startswith("ssot run: full_sync_job FAILED after ")
     assert "1 step(s) failed (file_catalog)" in lines[-1] and "SSOT_COMPONENTS entry 'nonsense'" in lines[-1]
     progress = [line for line in lines if "task_tracking:" in line and " of 40 rows" in line]
@@ -351,3 +355,19 @@ def test_the_sandbox_view_is_readable_and_says_how_to_fill_an_empty_database(san
     detail = _http(f"{sandbox.url}/view/pages/{page['id']}")
     assert "<h2>Body</h2>" not in detail  # no body, no heading
     assert "27,408" in detail
+
+
+def test_status_of_configured_services_redacts_secrets_and_probes_them(tmp_path: Path) -> None:
+    closed = _free_port()  # nothing listens there
+    done = _ssot(tmp_path / "home", "status", POSTGRES_URL=f"postgresql://alice:pg-secret-1@127.0.0.1:{closed}/ledger",
+                 REDIS_URL=f"redis://:redis-secret-2@127.0.0.1:{closed}/0", NOTION_TOKEN="ntn_notion-secret-3",
+                 NOTION_PARENT_PAGE_ID="abc", PINECONE_API_KEY="pc-secret-4")
+    assert done.returncode == 0, done.stderr
+    for secret in ("pg-secret-1", "redis-secret-2", "ntn_notion-secret-3", "pc-secret-4"):
+        assert secret not in done.stdout
+    rows = {line.split("  ")[0]: line for line in done.stdout.splitlines()}
+    assert "configured" in rows["PostgreSQL"] and "does not answer" in rows["PostgreSQL"]
+    assert f"postgresql://alice:***@127.0.0.1:{closed}/ledger" in rows["PostgreSQL"]
+    assert f"redis://:***@127.0.0.1:{closed}/0" in rows["Redis"]
+    assert "configured" in rows["Notion"] and "https://api.notion.com" in rows["Notion"]
+    assert "Pinecone index ssot" in rows["Vectors"]

@@ -29,6 +29,8 @@ class PartStatus:
             state = "not checked"
         elif self.running:
             state = f"running (pid {self.pid})" if self.pid else "answers"
+        elif self.mode == "configured":
+            state = "does not answer"
         else:
             state = "not running"
         note = f"  {self.note}" if self.note else ""
