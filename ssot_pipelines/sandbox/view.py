@@ -115,11 +115,11 @@ def _index(api: NotionApi) -> str:
                                        f"<a href='/view/pages/{root}'>SecondBrain</a> ({root})</p>{table}")
 
 
-def _fill_hint(title: str) -> str:
+def _fill_hint(title: str, lead: str = "empty") -> str:
     command = FILL_COMMANDS.get(title)
     if command is None:
-        return "<span class='muted'>empty</span>"
-    return f"<span class='muted'>empty: fill it with</span> <code>{escape(command)}</code>"
+        return f"<span class='muted'>{lead}</span>"
+    return f"<span class='muted'>{lead}: fill it with</span> <code>{escape(command)}</code>"
 
 
 def _when(ts: float) -> str:
@@ -148,7 +148,7 @@ def _database(api: NotionApi, db: Record) -> str:
         if body:
             table = f"<div class='wrap'><table><tr>{head}</tr>{''.join(body)}</table></div>"
         else:
-            table = f"<p>This database is empty. {_fill_hint(title)}</p>"
+            table = f"<p>{_fill_hint(title, 'This database is empty')}</p>"
         sections.append(f"{heading}<p class='muted'>{plural(len(body), 'row')}</p>{table}")
     return _document(title, f"<p><a href='/'>← all databases</a></p><h1>{escape(title)}</h1>{''.join(sections)}")
 
