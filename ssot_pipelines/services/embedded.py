@@ -352,17 +352,15 @@ class SandboxProcess:
 
 
 def ensure_embedded_sandbox(port: int, home: Path | None = None) -> tuple[str, str]:
-    """Find or start this home's background sandbox on ``port``: (url, root page id), start serialised."""
-    from ssot_pipelines.sandbox.launcher import ensure_sandbox, sandbox_health
+    """Find or start this home's background sandbox on ``port``: (url, root page id), the start serialised."""
+    from ssot_pipelines.sandbox.launcher import ensure_sandbox
 
     home = home or ssot_home()
-    url = f"http://127.0.0.1:{port}"
-    root = sandbox_health(url)
-    if root is not None:
-        return url, root
     with start_lock(home / "sandbox", "Notion sandbox"):
         try:
             return ensure_sandbox(home, port)
+        except ConfigurationError:  # already says what to do (e.g. another home's sandbox holds the port)
+            raise
         except RuntimeError as exc:
             raise EmbeddedServiceError(
                 f"the local Notion sandbox did not start on port {port}: {exc}. What to do: if another program "
