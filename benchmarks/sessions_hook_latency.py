@@ -1,7 +1,9 @@
 """Hook latency: wall time of ``ssot-hook`` per event (fsync'd journal append) against ``python -c pass``.
 
-Run: ``.venv/bin/python benchmarks/sessions_hook_latency.py [--events 1000]``. Each event is a fresh
-process fed realistic hook JSON on stdin, exactly as Claude Code runs it. Prints figures; asserts nothing.
+Run: ``.venv/bin/python benchmarks/sessions_hook_latency.py [--events 1000] [--compare-root DIR]``. Each event
+is a fresh process fed realistic hook JSON on stdin, exactly as Claude Code runs it. ``--compare-root``
+also times the hook of another checkout (e.g. the main branch) in the same rounds, so a before/after
+comparison sees the same load. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def report(label: str, times: list[float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--compare-root", type=Path, help="another checkout whose installed hook is timed too")
     args = parser.parse_args()
     script = Path(sys.prefix) / "bin" / "ssot-hook"
     fast = [sys.executable, "-S", "-c", "from ssot_pipelines.sessions.hook import main; main()"]
@@ -57,22 +60,29 @@ def main() -> None:
         env = {**os.environ, "SSOT_JOURNAL_DIR": tmp, "PYTHONPATH": str(ROOT)}
         env.pop("POSTGRES_URL", None)
         # Interleaved in rounds of 50 so that load from other processes hits all three alike.
+        other_env = {**env, "PYTHONPATH": str(args.compare_root.resolve())} if args.compare_root else None
         baseline: list[float] = []
         installed: list[float] = []
         console: list[float] = []
+        other: list[float] = []
         for _ in range(0, args.events, 50):
             n = min(50, args.events - len(baseline))
             baseline += time_runs([sys.executable, "-c", "pass"], n, env, feed=False)
             installed += time_runs(fast, n, env, feed=True)
+            if other_env is not None:
+                other += time_runs(fast, n, other_env, feed=True)
             if script.exists():
                 console += time_runs([str(script)], n, env, feed=True)
         lines = sum(1 for p in Path(tmp).glob("*.jsonl") for _ in p.open("rb"))
     print(f"ssot-hook latency over {args.events} events each:")
     report("python -c pass (same machine)", baseline)
     report("hook as installed (python -S -c)", installed)
+    if other:
+        report(f"same, {args.compare_root}"[:34], other)
     if console:
         report("bin/ssot-hook console script", console)
-    print(f"journal lines written: {lines} (expected {args.events * (3 if console else 2) - args.events})")
+    expected = args.events * (1 + bool(console) + bool(other))
+    print(f"journal lines written: {lines} (expected {expected})")
 
 
 if __name__ == "__main__":

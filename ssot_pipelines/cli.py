@@ -29,6 +29,7 @@ CAPABILITY_COMMANDS: dict[str, tuple[str, str]] = {
     "search": ("ssot_pipelines.sessions.cli", "semantic search over session transcripts"),
     "analyze": ("ssot_pipelines.analysis.cli", "static-analysis findings into Tech-Debt"),
     "drift": ("ssot_pipelines.drift.cli", "drift of files from their baseline and spec"),
+    "slack": ("ssot_pipelines.slack.cli", "Slack conversations: import, live events, bridge to CLI sessions"),
 }
 
 

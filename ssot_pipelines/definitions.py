@@ -19,6 +19,7 @@ from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
 from ssot_pipelines.sessions import defs as sessions
 from ssot_pipelines.sessions.defs import SessionCaptureConfig
 from ssot_pipelines.settings import load_env_file
+from ssot_pipelines.slack import defs as slack
 
 load_env_file()
 
@@ -58,7 +59,8 @@ RESOURCES = {
     "notifier": NotifierResource(slack_webhook_url=dg.EnvVar("SLACK_WEBHOOK_URL")),
 }
 
-CAPABILITIES: list[dg.Definitions] = [provisioning.defs, catalog.defs, sessions.defs, analysis.defs, drift.defs]
+CAPABILITIES: list[dg.Definitions] = [provisioning.defs, catalog.defs, sessions.defs, analysis.defs, drift.defs,
+                                      slack.defs]
 
 
 def _notion_sync_ops(merged: dg.Definitions) -> list[str]:

@@ -241,10 +241,10 @@ def test_sensors_and_schedules_start_as_the_readme_says() -> None:
 
     running = {s.name for s in defs.sensors or [] if s.default_status == dg.DefaultSensorStatus.RUNNING}
     running |= {s.name for s in defs.schedules or [] if s.default_status == dg.DefaultScheduleStatus.RUNNING}
-    assert running == {"cli_session_sensor", "cli_session_transcript_sweep"}
+    assert running == {"cli_session_sensor", "slack_events_sensor", "cli_session_transcript_sweep"}
     readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
-    assert ("`cli_session_sensor` and the `cli_session_transcript_sweep` schedule start running; every other "
-            "sensor and schedule starts stopped") in readme
+    assert ("`cli_session_sensor`, the `slack_events_sensor` and the `cli_session_transcript_sweep` schedule start "
+            "running; every other sensor and schedule starts stopped") in readme
 
 
 def _stage_tasks(home: Path, ledger_url: str, count: int) -> None:
@@ -339,7 +339,7 @@ def test_the_sandbox_view_is_readable_and_says_how_to_fill_an_empty_database(san
     row_minute = page["last_edited_time"][:16].replace("T", " ")
 
     index = _http(sandbox.url + "/")
-    assert "ssot stage slack_conversations FILE" in index  # how to fill the empty one
+    assert "ssot slack import EXPORT.zip" in index  # how to fill the empty one
     catalog_row = next(r for r in index.split("<tr>") if "File Catalog" in r)
     assert row_minute in catalog_row and ">1<" in catalog_row
 
@@ -350,7 +350,7 @@ def test_the_sandbox_view_is_readable_and_says_how_to_fill_an_empty_database(san
     assert "<details><summary>" in table and long_text.strip() in table  # cut, with the rest a click away
 
     empty = _http(f"{sandbox.url}/view/databases/{slack['id']}")
-    assert "This database is empty" in empty and "ssot stage slack_conversations FILE" in empty
+    assert "This database is empty" in empty and "ssot slack import EXPORT.zip" in empty
 
     detail = _http(f"{sandbox.url}/view/pages/{page['id']}")
     assert "<h2>Body</h2>" not in detail  # no body, no heading

@@ -112,10 +112,10 @@ def test_journal_reader_waits_for_a_partial_last_line_and_recovers_a_torn_one(tm
 
 def test_import_keeps_every_line_kind_and_is_rerunnable(tmp_path: Path, ledger: Conn) -> None:
     samples = copy_samples(tmp_path)
-    first = import_paths(ledger, [samples])
+    first = import_paths(ledger, [samples], allow_outside_roots=True)
     assert first.inserted > 0
     assert sum(first.malformed.values()) == 1
-    again = import_paths(ledger, [samples])
+    again = import_paths(ledger, [samples], allow_outside_roots=True)
     assert again.inserted == 0
     kinds = {r["kind"] for r in _events(ledger, SESSION_A)}
     assert {"prompt", "assistant", "thinking", "tool_use", "tool_result", "compact_boundary", "compact_summary",
@@ -129,7 +129,7 @@ def test_import_keeps_every_line_kind_and_is_rerunnable(tmp_path: Path, ledger: 
 
 def test_resume_copies_are_not_duplicated(tmp_path: Path, ledger: Conn) -> None:
     samples = copy_samples(tmp_path)
-    import_paths(ledger, [samples])
+    import_paths(ledger, [samples], allow_outside_roots=True)
     uuids = [r["message_uuid"] for r in _events(ledger, SESSION_A) if r["message_uuid"]]
     assert len(uuids) == len(set(uuids))
     own = [r["message_uuid"] for r in _events(ledger, SESSION_B) if r["message_uuid"]]
@@ -137,7 +137,7 @@ def test_resume_copies_are_not_duplicated(tmp_path: Path, ledger: Conn) -> None:
 
 
 def test_codex_rollout_lines_are_imported_with_calls_joined(tmp_path: Path, ledger: Conn) -> None:
-    import_paths(ledger, [copy_samples(tmp_path) / "codex"])
+    import_paths(ledger, [copy_samples(tmp_path) / "codex"], allow_outside_roots=True)
     events = _events(ledger, CODEX_SESSION)
     assert len(events) == 11
     assert [e["tool_use_id"] for e in events if e["kind"] in ("tool_use", "tool_result")] == ["call_1", "call_1"]
@@ -150,11 +150,11 @@ def test_partial_last_line_is_read_once_complete(tmp_path: Path, ledger: Conn) -
     line = json.dumps({"type": "user", "uuid": "u1", "sessionId": "s9", "timestamp": "2026-01-01T00:00:00Z",
                        "message": {"role": "user", "content": "hello"}})
     path.write_text(line[:30])
-    report = import_paths(ledger, [path])
+    report = import_paths(ledger, [path], allow_outside_roots=True)
     assert report.inserted == 0 and report.waiting_tail
     with path.open("a") as fh:
         fh.write(line[30:] + "\n")
-    assert import_paths(ledger, [path]).inserted == 1
+    assert import_paths(ledger, [path], allow_outside_roots=True).inserted == 1
 
 
 def test_ten_megabyte_tool_output_is_kept_whole(tmp_path: Path, ledger: Conn) -> None:
@@ -163,7 +163,7 @@ def test_ten_megabyte_tool_output_is_kept_whole(tmp_path: Path, ledger: Conn) ->
     path.write_text(json.dumps({"type": "user", "uuid": "t1", "sessionId": "s10", "timestamp": "2026-01-01T00:00:00Z",
                                 "message": {"role": "user", "content": [
                                     {"type": "tool_result", "tool_use_id": "toolu_1", "content": big}]}}) + "\n")
-    import_paths(ledger, [path])
+    import_paths(ledger, [path], allow_outside_roots=True)
     [event] = _events(ledger, "s10")
     assert json.loads(event["raw"])["message"]["content"][0]["content"] == big
 
@@ -171,13 +171,13 @@ def test_ten_megabyte_tool_output_is_kept_whole(tmp_path: Path, ledger: Conn) ->
 def test_a_rewritten_transcript_is_read_again_without_duplicates(tmp_path: Path, ledger: Conn) -> None:
     samples = copy_samples(tmp_path)
     path = samples / "claude" / "-home-u-proj" / f"{SESSION_B}.jsonl"
-    import_paths(ledger, [path])
+    import_paths(ledger, [path], allow_outside_roots=True)
     before = len(_events(ledger, SESSION_B))
     lines = path.read_text().splitlines()
     new = json.dumps({"type": "user", "uuid": "u-4", "sessionId": SESSION_B, "timestamp": "2026-06-22T09:01:00Z",
                       "message": {"role": "user", "content": "and bump the version"}})
     path.write_text("\n".join([lines[0], new, *lines[1:]]) + "\n")  # rewritten, not appended
-    report = import_paths(ledger, [path])
+    report = import_paths(ledger, [path], allow_outside_roots=True)
     assert report.rewritten_files == [str(path.resolve())]
     assert report.inserted == 1
     assert len(_events(ledger, SESSION_B)) == before + 1
@@ -189,7 +189,7 @@ def test_lines_with_the_same_timestamp_keep_their_file_order(tmp_path: Path, led
                                         "timestamp": "2026-01-01T00:00:00.000Z",
                                         "message": {"role": "user", "content": f"message {i}"}}) + "\n"
                             for i in range(50)))
-    import_paths(ledger, [path])
+    import_paths(ledger, [path], allow_outside_roots=True)
     contents = [json.loads(r["raw"])["message"]["content"] for r in _events(ledger, "same-ts")]
     assert contents == [f"message {i}" for i in range(50)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,29 @@ def test_sensor_picks_up_a_grown_transcript_without_any_hook(
     assert result.asset_materializations_for_node("cli_session_events")[0].metadata["transcript_events"].value == 1
     second = _tick(first.cursor, ledger_url)
     assert all(not r.run_config for r in (second.run_requests or []))  # the file is imported: no paths asked again
+
+
+def test_the_capture_asset_reports_quarantined_events_and_refused_transcripts(
+    tmp_path: Path, monkeypatch: Any, ledger_url: str, redis_url: str
+) -> None:
+    directory = tmp_path / "journal"
+    monkeypatch.setenv("SSOT_JOURNAL_DIR", str(directory))
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text('{"type":"user","uuid":"s1","sessionId":"stolen","message":{"content":"private"}}\n')
+    run_hook(hook_payload("UserPromptSubmit", "fine", prompt="ok", transcript_path=str(secret)), directory)
+    poison = hook_payload("UserPromptSubmit", "@@", prompt="poison")
+    run_hook(None, directory, raw=json.dumps(poison).replace('"@@"', '"\\ud800"').encode())
+    resources = {
+        "postgres": PostgresResource(url=ledger_url),
+        "redis": RedisResource(url=redis_url),
+        "vectors": VectorsResource(postgres_url=ledger_url),
+        "embedder": EmbedderResource(kind="hashing"),
+    }
+    result = dg.materialize([cli_session_events], resources=resources)
+    assert result.success
+    meta = result.asset_materializations_for_node("cli_session_events")[0].metadata
+    assert meta["new_events"].value == 1
+    assert meta["quarantined"].value == 1 and meta["quarantine_total"].value == 1
+    assert meta["transcripts_refused"].value == 1 and meta["transcript_events"].value == 0

@@ -124,7 +124,7 @@ def test_search_finds_the_chunk_and_returns_five_paragraphs_either_side(tmp_path
                          "message": {"role": "user", "content": f"{t} {filler}"}})
              for i, t in enumerate(topics)]
     path.write_text("\n".join(lines) + "\n")
-    import_paths(ledger, [path])
+    import_paths(ledger, [path], allow_outside_roots=True)
     store = PgVectorStore(ledger_url)
     embedder = HashingEmbedder()
     assert index_sessions(ledger, store, embedder).sessions == 1
@@ -139,7 +139,7 @@ def test_search_finds_the_chunk_and_returns_five_paragraphs_either_side(tmp_path
 def test_context_pack_names_the_previous_session_and_the_last_messages(tmp_path: Path, ledger: Conn,
                                                                        ledger_url: str, capsys: Any,
                                                                        monkeypatch: Any) -> None:
-    import_paths(ledger, [copy_samples(tmp_path)])
+    import_paths(ledger, [copy_samples(tmp_path)], allow_outside_roots=True)
     derive_links(ledger, SESSION_B)
     pack = context_pack(ledger, SESSION_B)
     assert pack is not None
@@ -237,12 +237,12 @@ def test_import_command_reports_what_was_skipped_and_why(tmp_path: Path, ledger_
     partial = samples / "claude" / "-home-u-proj" / "cccc3333.jsonl"
     partial.write_text('{"type":"user","uuid":"x","sessionId":"cccc3333"')
     monkeypatch.setenv("POSTGRES_URL", ledger_url)
-    assert ssot_sessions(["import", str(samples), str(tmp_path / "missing")]) == 0
+    assert ssot_sessions(["import", "--allow-outside-roots", str(samples), str(tmp_path / "missing")]) == 0
     out = capsys.readouterr().out
     assert "1 malformed lines kept raw" in out
     assert "1 files end in an unfinished line" in out
     assert "1 paths not found" in out
-    assert ssot_sessions(["import", str(samples)]) == 0
+    assert ssot_sessions(["import", "--allow-outside-roots", str(samples)]) == 0
     assert " 0 new events" in capsys.readouterr().out
 
 

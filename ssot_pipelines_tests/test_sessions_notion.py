@@ -36,7 +36,7 @@ def _relation_keys(page: dict[str, Any], prop: str, key_by_page: dict[str, str])
 def test_sessions_become_linked_pages_whose_body_is_the_whole_transcript(
     tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str, sandbox: Any
 ) -> None:
-    import_paths(ledger, [copy_samples(tmp_path)])
+    import_paths(ledger, [copy_samples(tmp_path)], allow_outside_roots=True)
     with sync_manager(sandbox, ledger_url, redis_url) as sync:
         report = _sync_sessions(sync, ledger)
         assert report.failed == 0
@@ -77,7 +77,7 @@ def test_a_huge_tool_output_reaches_the_page_untruncated(
     path.write_text(json.dumps({"type": "user", "uuid": "t1", "sessionId": "s-big", "timestamp": "2026-01-01T00:00:00Z",
                                 "message": {"role": "user", "content": [
                                     {"type": "tool_result", "tool_use_id": "toolu_1", "content": big}]}}) + "\n")
-    import_paths(ledger, [path])
+    import_paths(ledger, [path], allow_outside_roots=True)
     with sync_manager(sandbox, ledger_url, redis_url) as sync:
         assert _sync_sessions(sync, ledger).failed == 0
         page_id = sync.page_id("cli_sessions", "s-big#1")
@@ -88,7 +88,7 @@ def test_a_huge_tool_output_reaches_the_page_untruncated(
 def test_notion_errors_leave_nothing_behind_once_it_recovers(
     tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str, sandbox: Any
 ) -> None:
-    import_paths(ledger, [copy_samples(tmp_path)])
+    import_paths(ledger, [copy_samples(tmp_path)], allow_outside_roots=True)
     with sync_manager(sandbox, ledger_url, redis_url) as sync:
         sandbox.set_faults(FaultConfig(error_500=0.5, unavailable_503_after_commit=0.1, seed=7))
         for _ in range(3):
@@ -127,7 +127,7 @@ def test_the_page_body_only_grows_while_hooks_run_ahead_of_the_transcript(tmp_pa
 
     def rendered(now: datetime | None = None) -> str:
         drain_journal(ledger, journal_dir)
-        import_paths(ledger, [transcript])
+        import_paths(ledger, [transcript], allow_outside_roots=True)
         [segment] = segments_of(ledger, "grow")
         return body(paragraphs(segment.events, coverage(segment.events, now)))
 

@@ -49,16 +49,10 @@ def notion_databases(
     )
 
 
-slack_conversations = notion_sync_asset(
-    "slack_conversations",
-    ledger_records("slack_conversations"),
-    description="Slack conversations staged in the ledger by `ssot stage slack_conversations FILE` (threads with "
-                "their messages as body).",
-)
 task_tracking = notion_sync_asset(
     "task_tracking",
     ledger_records("task_tracking"),
     description="Agent tasks staged in the ledger by `ssot stage task_tracking FILE`.",
 )
 
-defs = dg.Definitions(assets=[notion_databases, slack_conversations, task_tracking])
+defs = dg.Definitions(assets=[notion_databases, task_tracking])

@@ -37,7 +37,7 @@ FILL_COMMANDS = {
                  "dagster asset materialize -m ssot_pipelines.definitions --select tech_debt",
     "CLI Sessions": "ssot hooks install (live) or ssot import (existing transcripts), then "
                     "dagster asset materialize -m ssot_pipelines.definitions --select cli_session_events+",
-    "Slack Conversations": "ssot stage slack_conversations FILE, then "
+    "Slack Conversations": "ssot slack import EXPORT.zip (or ssot slack serve for live events), then "
                            "dagster asset materialize -m ssot_pipelines.definitions --select slack_conversations",
     "Task Tracking": "ssot stage task_tracking FILE, then "
                      "dagster asset materialize -m ssot_pipelines.definitions --select task_tracking",

@@ -103,6 +103,7 @@ CLI_SESSIONS = DatabaseSchema(
         PropertySpec("Project Directory", T.RICH_TEXT, M),
         PropertySpec("Branch", T.RICH_TEXT, M),
         PropertySpec("Message Count", T.NUMBER, M),
+        PropertySpec("Slack Conversations", T.RELATION, MIRROR, relation_to="slack_conversations"),
         PropertySpec("Notes", T.RICH_TEXT, H),
     ),
 )
@@ -120,7 +121,8 @@ SLACK_CONVERSATIONS = DatabaseSchema(
         PropertySpec("Participants", T.MULTI_SELECT, M),
         PropertySpec("Message Count", T.NUMBER, M),
         PropertySpec("Started At", T.DATE, M),
-        PropertySpec("Related CLI Sessions", T.RELATION, M, relation_to="cli_sessions"),
+        PropertySpec("Related CLI Sessions", T.RELATION, M, relation_to="cli_sessions", dual="Slack Conversations"),
+        PropertySpec("Bridge Evidence", T.RICH_TEXT, M, description="why each related CLI session is linked"),
         PropertySpec("Notes", T.RICH_TEXT, H),
     ),
 )

@@ -274,6 +274,13 @@ def hook_context(event: dict[str, Any], *, budget_seconds: float = 2.0) -> str:
                 return ""
             target = str(row["session_id"])
         pack = context_pack(conn, target, last=8)
+        from ssot_pipelines.slack.bridge import session_start_note
+
+        note = session_start_note(conn, target) if pack is not None else ""
     if pack is None:
         return ""
-    return "Context carried over from the previous session segment (ssot):\n\n" + pack.as_markdown()
+    return (
+        "Context carried over from the previous session segment (ssot):\n\n"
+        + pack.as_markdown()
+        + ("\n" + note if note else "")
+    )

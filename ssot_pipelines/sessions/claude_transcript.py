@@ -11,19 +11,63 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ssot_pipelines.sessions.events import CLAUDE, SessionEvent, line_digest, parse_time, text_or_none
+from ssot_pipelines.sessions.events import CLAUDE, SessionEvent, line_digest, load_line, parse_time, text_or_none
+
+SCAN_LINES = 1000  # how far the first session id of a file is looked for
 
 
 def file_session_id(path: Path) -> str:
-    """The session a transcript file belongs to: its stem, or for ``<sid>/subagents/agent-*.jsonl`` the ``<sid>``."""
+    """The session a transcript file's name suggests: its stem, or for ``<sid>/subagents/agent-*.jsonl``
+    the ``<sid>``. Only a suggestion: see ``names_its_session``."""
     if path.parent.name == "subagents":
         return path.parent.parent.name
     return path.stem
 
 
+def names_its_session(conn: Any, path: Path, stem: str, origin: str) -> bool:
+    """Whether the file's content confirms that ``stem`` is a session id: a line of it says ``sessionId``.
+
+    Files renamed, exported or written by other tools have names that are not session ids; taking the
+    name for one created sessions out of side records and "resumed" links between unrelated sessions.
+    """
+    if not stem:
+        return False
+    row = conn.execute("SELECT 1 FROM session_events WHERE session_id = %s AND origin = %s LIMIT 1",
+                       (stem, origin)).fetchone()
+    conn.commit()
+    if row is not None:
+        return True
+    # Read, not mmap'ed: a transcript rewritten (shortened) meanwhile must not kill the worker with SIGBUS.
+    needle = json.dumps(stem, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    with path.open("rb") as fh:
+        for line in fh:
+            if needle not in line:
+                continue
+            try:
+                data = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(data, dict) and data.get("sessionId") == stem:
+                return True
+    return False
+
+
+def first_session_id(path: Path) -> str | None:
+    """The first ``sessionId`` in the file (within its first ``SCAN_LINES`` lines)."""
+    with path.open("rb") as fh:
+        for _, line in zip(range(SCAN_LINES), fh, strict=False):
+            try:
+                data = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(data, dict) and isinstance(data.get("sessionId"), str) and data["sessionId"]:
+                return str(data["sessionId"])
+    return None
+
+
 def parse_line(line: str, origin: str, file_session: str, fallback_ts: datetime) -> SessionEvent:
     """One transcript line as an event; ValueError when it is not a JSON object."""
-    data = json.loads(line)
+    data = load_line(line)
     if not isinstance(data, dict):
         raise ValueError(f"a transcript line must be a JSON object, not {type(data).__name__}")
     line_type = text_or_none(data.get("type")) or "unknown"

@@ -32,7 +32,10 @@ def register(subparsers: Any) -> None:
 
     imp = subparsers.add_parser("import", help="import Claude Code transcripts and Codex rollouts into the ledger")
     imp.add_argument("paths", nargs="*", type=Path,
-                     help="files or directories (default: ~/.claude/projects, ~/.codex/sessions, archived_sessions)")
+                     help="files or directories (default: ~/.claude/projects, ~/.codex/sessions, archived_sessions "
+                          "and SSOT_TRANSCRIPT_ROOTS)")
+    imp.add_argument("--allow-outside-roots", action="store_true",
+                     help="also read the named files outside the transcript roots (regular files only)")
     imp.set_defaults(func=_import)
 
     worker = subparsers.add_parser("worker", help="drain the hook journal into PostgreSQL, Redis and vectors")
@@ -41,6 +44,11 @@ def register(subparsers: Any) -> None:
     worker.add_argument("--no-recall", action="store_true", help="skip embedding chunks for semantic search")
     worker.add_argument("--no-tail", action="store_true",
                         help="do not check ~/.claude/projects and ~/.codex/sessions for grown transcripts")
+    held = worker.add_mutually_exclusive_group()
+    held.add_argument("--redrive-quarantine", action="store_true",
+                      help="read the quarantined events again and store those the ledger now accepts, then exit")
+    held.add_argument("--show-quarantine", action="store_true",
+                      help="list the quarantined events (id, origin, reason, size), then exit")
     worker.set_defaults(func=_worker)
 
     ctx = subparsers.add_parser("context", help="the context pack of a session (for a next session or agent)")
@@ -88,17 +96,22 @@ def _ledger() -> tuple[Any, str]:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from ssot_pipelines.sessions.transcripts import default_roots, import_paths
+    from ssot_pipelines.sessions.transcripts import default_roots, idle_seconds, import_paths
 
     paths = args.paths or default_roots()
     try:
+        idle_seconds()  # a bad SSOT_TRANSCRIPT_IDLE_SECONDS is named before anything is read
         conn, _ = _ledger()
     except ConfigurationError as exc:
         print(f"ssot import: {exc}", file=sys.stderr)
         return 2
     with conn:
-        report = import_paths(conn, paths)
+        report = import_paths(conn, paths, allow_outside_roots=args.allow_outside_roots)
     print(report.summary())
+    if report.refused and args.paths:
+        print(f"ssot import: {len(report.refused)} paths refused unread (see above); add their folder to "
+              "SSOT_TRANSCRIPT_ROOTS or pass --allow-outside-roots", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -122,15 +135,20 @@ def recall_layer(conn: Any, postgres_url: str) -> tuple[Any, Any]:
 def _worker(args: argparse.Namespace) -> int:
     from ssot_pipelines.ledger import connect
     from ssot_pipelines.services.redis_url import resolve_redis_url
+    from ssot_pipelines.sessions.transcripts import idle_seconds
     from ssot_pipelines.sessions.worker import WorkerConfig, run_forever
 
     try:
+        idle_seconds()
         conn, url = _ledger()
-        conn.close()
         redis_url = resolve_redis_url()
     except ConfigurationError as exc:
         print(f"ssot worker: {exc}", file=sys.stderr)
         return 2
+    if args.redrive_quarantine or args.show_quarantine:
+        with conn:
+            return _quarantine(conn, redrive=args.redrive_quarantine)
+    conn.close()
     from ssot_pipelines.sessions.transcripts import default_roots
 
     cfg = WorkerConfig(postgres_url=url, redis_url=redis_url, recall=not args.no_recall,
@@ -144,6 +162,21 @@ def _worker(args: argparse.Namespace) -> int:
         return layer[0]
 
     return run_forever(cfg, vectors=vectors, passes=1 if args.once else None)
+
+
+def _quarantine(conn: Any, *, redrive: bool) -> int:
+    from ssot_pipelines.sessions import store
+    from ssot_pipelines.sessions.worker import redrive_quarantine
+
+    if redrive:
+        print(redrive_quarantine(conn).summary())
+        return 0
+    rows = store.quarantined_events(conn)
+    for row in rows:
+        print(f"#{row['quarantine_id']}  {row['quarantined_at']:%Y-%m-%d %H:%M:%S}  {row['source']}  {row['origin']}"
+              f"  {len(row['raw'])} bytes  attempts {row['attempts']}: {row['reason']}")
+    print(f"{len(rows)} events in quarantine")
+    return 0
 
 
 def _active(as_json: bool) -> int:
@@ -176,14 +209,20 @@ def _context(args: argparse.Namespace) -> int:
     if not args.session:
         return _active(args.json)
 
+    from ssot_pipelines.slack.bridge import linked_conversations
+
     conn, _ = _ledger()
     with conn:
         pack = context_pack(conn, args.session)
+        slack = linked_conversations(conn, pack.session_id) if pack else ""
     if pack is None:
         print(f"ssot context: no session {args.session!r} in the ledger (run `ssot worker --once` or "
               "`ssot import` first)", file=sys.stderr)
         return 1
-    print(pack.as_json() if args.json else pack.as_markdown(), end="" if not args.json else "\n")
+    if args.json:
+        print(json.dumps({**json.loads(pack.as_json()), "slack_conversations": slack}, ensure_ascii=False, indent=2))
+    else:
+        print(pack.as_markdown() + ("\n" + slack if slack else ""), end="")
     return 0
 
 

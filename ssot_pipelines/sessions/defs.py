@@ -18,10 +18,13 @@ from ssot_pipelines.sessions.worker import WorkerConfig, run_pass
 
 
 class SessionCaptureConfig(dg.Config):  # type: ignore[misc]
-    """``sweep``: also import every transcript under the assistants' folders (before their own cleanup)."""
+    """``sweep``: also import every transcript under the assistants' folders (before their own cleanup).
+
+    ``paths`` are read only inside the transcript roots unless ``allow_outside_roots`` is set."""
 
     sweep: bool = False
     paths: list[str] = []
+    allow_outside_roots: bool = False
 
 
 @dg.asset(
@@ -45,7 +48,7 @@ def cli_session_events(
         conn = postgres.connect()
         try:
             roots = [Path(p) for p in config.paths] or default_roots()
-            imported = import_paths(conn, roots)
+            imported = import_paths(conn, roots, allow_outside_roots=config.allow_outside_roots)
         finally:
             conn.close()
         context.log.info(imported.summary())
@@ -65,8 +68,16 @@ def cli_session_events(
         "transcript_events": report.imported + (imported.inserted if imported else 0),
         "live_pushed": report.live_pushed,
         "sessions_indexed": report.indexed_sessions,
+        "quarantined": report.quarantined + (imported.quarantined if imported else 0),
+        "quarantine_total": report.quarantine_total,
+        "conflicting_versions": (report.drain.versions if report.drain else 0)
+        + (report.import_report.versions if report.import_report else 0) + (imported.versions if imported else 0),
+        "transcripts_refused": report.refused + (len(imported.refused) if imported else 0),
         "errors": len(report.errors),
     }
+    if report.quarantine_total:
+        context.log.warning(f"{report.quarantine_total} session events in quarantine: "
+                            "`ssot worker --show-quarantine`, `ssot worker --redrive-quarantine`")
     if imported is not None:
         meta["import"] = imported.summary()
     return dg.MaterializeResult(metadata=meta)

@@ -44,13 +44,14 @@ class SessionEvent:
     agent_id: str | None = None
     cwd: str | None = None
     git_branch: str | None = None
+    version_of: str | None = None  # set by the ledger on a different content seen under a stored id
     seq: int = 0  # assigned by the ledger
 
     def data(self) -> Any:
         """The parsed original JSON (None when it never was JSON)."""
         try:
             return json.loads(self.raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # hostile nesting is kept raw, never a crash
             return None
 
 
@@ -73,6 +74,14 @@ def parse_time(value: Any, fallback: datetime) -> datetime:
     return fallback
 
 
+def load_line(line: str) -> Any:
+    """``json.loads``, with JSON nested too deeply for Python's recursion limit as a ValueError (malformed)."""
+    try:
+        return json.loads(line)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
+
+
 def line_digest(line: str) -> str:
     return hashlib.sha256(line.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
@@ -84,13 +93,22 @@ def text_or_none(value: Any) -> str | None:
 def hook_event(record: dict[str, Any], origin: str) -> SessionEvent:
     """The event for one journal record (a hook input); garbage input is kept raw as ``hook:unparseable``."""
     received = parse_time(record.get("received_at"), datetime.now(UTC))
-    # Input that was not UTF-8 is kept as its base64 (the journal holds the bytes exactly).
-    raw = str(record["stdin"]) if "stdin" in record else json.dumps({"stdin_b64": record.get("stdin_b64", "")})
     tool = str(record.get("tool") or CLAUDE)
+    if "stdin" in record:
+        raw = str(record["stdin"])
+    else:
+        # Input that was not UTF-8: its bytes are read with surrogateescape, so a JSON event is still read
+        # as one (and quarantined with its exact bytes, since PostgreSQL text cannot hold them).
+        import base64
+
+        raw = base64.b64decode(str(record.get("stdin_b64", ""))).decode("utf-8", "surrogateescape")
     try:
-        data = json.loads(raw) if "stdin" in record else None
-    except ValueError:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
         data = None
+    if not isinstance(data, dict) and "stdin" not in record:
+        # Garbage that is not UTF-8 either: kept as its base64, which the ledger can hold.
+        raw = json.dumps({"stdin_b64": record.get("stdin_b64", "")})
     if not isinstance(data, dict):
         return SessionEvent(str(record["id"]), UNKNOWN_SESSION, tool, "hook", "hook:unparseable", received,
                             raw, origin)

@@ -1,10 +1,12 @@
 """``ssot-hook``: the Claude Code (and Codex) hook that makes each event durable, then gets out of the way.
 
-Contract with the assistant: read the JSON on stdin, append it to the local journal with fsync, print
+Contract with the assistant: read the bytes on stdin, append them to the local journal with fsync, print
 nothing (except the bridged context on SessionStart after a compaction, resume, /clear or fork) and
-exit 0, whatever happens: a logger hook must never block or break the session. Only the stdlib is
-imported on this path. The bridged context comes from the ledger when ``POSTGRES_URL`` (or
-``SSOT_HOOK_POSTGRES_URL``) is set and answers within 2 s, else from the local journal's tail.
+exit 0, whatever happens: a logger hook must never block or break the session. Every field of the input
+may hold lone surrogates, NUL or bytes that are not UTF-8: the journal keeps the input byte for byte,
+and what is printed is always valid UTF-8 JSON. Only the stdlib is imported on this path. The bridged
+context comes from the ledger when ``POSTGRES_URL`` (or ``SSOT_HOOK_POSTGRES_URL``) is set and answers
+within 2 s, else from the local journal's tail.
 """
 
 from __future__ import annotations
@@ -20,7 +22,22 @@ MAX_CONTEXT_CHARS = 10_000  # Claude Code's cap on additionalContext
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    """Journal one hook event; always returns 0 (and never raises: the installed command exits 0)."""
+    try:
+        return _run(sys.argv[1:] if argv is None else argv)
+    except BaseException as exc:  # a logger hook must never break the session, whatever happened
+        _warn(f"ssot-hook: unexpected {type(exc).__name__}; the event may not be journaled\n")
+        return 0
+
+
+def _warn(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+    except (OSError, ValueError, AttributeError):  # stderr closed or absent: nothing else to tell
+        return
+
+
+def _run(args: list[str]) -> int:
     tool = "codex" if "--tool=codex" in args or ("--tool" in args and "codex" in args) else "claude-code"
     try:
         if sys.stdin is None or sys.stdin.isatty():
@@ -44,8 +61,9 @@ def _print_bridge(data: bytes) -> None:
     import json
 
     try:
-        event = json.loads(data)
-    except ValueError:
+        # Bytes that are not UTF-8 become U+FFFD here: this is only for reading, the journal has the bytes.
+        event = json.loads(data.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
         return
     if not isinstance(event, dict) or event.get("hook_event_name") != "SessionStart":
         return
@@ -72,9 +90,27 @@ def _print_bridge(data: bytes) -> None:
             return
     if text:
         out = {"hookSpecificOutput": {"hookEventName": "SessionStart",
-                                      "additionalContext": text[:MAX_CONTEXT_CHARS]}}
-        sys.stdout.write(json.dumps(out, ensure_ascii=False))
-        sys.stdout.flush()
+                                      "additionalContext": valid_text(text[:MAX_CONTEXT_CHARS])}}
+        try:
+            sys.stdout.buffer.write(json.dumps(out, ensure_ascii=False).encode("utf-8"))
+            sys.stdout.flush()
+        except (OSError, ValueError):  # the assistant closed the pipe: the event is journaled anyway
+            return
+
+
+def valid_text(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD, so that it encodes as UTF-8.
+
+    A pair of surrogates escaped separately in JSON (``\\ud83d\\ude00``) is joined by ``json`` already; what is
+    left is a lone half, which no UTF-8 reader accepts.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        import re
+
+        return re.sub("[\ud800-\udfff]", "\ufffd", text)
+    return text
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 RECORD_PREFIX = b'{"v":1,'
+JOURNAL_ID_FILE = "journal-id"
 _READ_BLOCK = 8 * 1024 * 1024
 
 
@@ -39,6 +40,49 @@ def journal_dir() -> str:
         return os.path.expanduser(explicit)
     home = os.environ.get("SSOT_HOME") or os.path.join(os.getcwd(), ".ssot")
     return os.path.join(os.path.expanduser(home), "journal")
+
+
+def journal_id(directory: str | os.PathLike[str] | None = None) -> str:
+    """The stable identity of a journal directory, from its ``journal-id`` file (created on first use).
+
+    The ledger keys its checkpoints by it, so several machines or journal directories can ship to one
+    ledger without sharing offsets. The file is written whole under a temporary name and linked into
+    place, so a reader never sees it half written and two creators agree on one id.
+    """
+    directory = os.fspath(directory or journal_dir())
+    path = os.path.join(directory, JOURNAL_ID_FILE)
+    try:
+        with open(path, encoding="ascii") as fh:
+            found = fh.read().strip()
+        if found:
+            return found
+    except FileNotFoundError:
+        pass
+    os.makedirs(directory, exist_ok=True)
+    new = "journal-" + os.urandom(12).hex()
+    tmp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, (new + "\n").encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # fails if another process got there first: then its id is the id
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    dfd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    with open(path, encoding="ascii") as fh:
+        found = fh.read().strip()
+    if not found:
+        raise OSError(f"{path} is empty: delete it and the journal gets a new identity on its next drain")
+    return found
 
 
 def new_event_id() -> str:
@@ -206,7 +250,7 @@ def _parse_line(line: bytes, end: int, scan: JournalScan) -> Iterator[JournalRec
         if isinstance(record, dict) and "id" in record:
             yield JournalRecord(record, end)
             return
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     cut = line.rfind(RECORD_PREFIX, 1)
     if cut > 0:

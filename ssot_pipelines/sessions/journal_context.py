@@ -36,7 +36,7 @@ def _tail_payloads(directory: str) -> list[dict[str, Any]]:
             try:
                 record = json.loads(line)
                 payload = json.loads(record["stdin"])
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 continue
             if isinstance(payload, dict):
                 payloads.append(payload)

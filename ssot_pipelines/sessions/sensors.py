@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 
 from ssot_pipelines.resources.stores import PostgresResource
-from ssot_pipelines.sessions import journal
+from ssot_pipelines.sessions import journal, store
 from ssot_pipelines.sessions.events import UNKNOWN_SESSION
 from ssot_pipelines.sessions.store import Connection
 
@@ -19,9 +19,9 @@ MAX_PATHS_PER_RUN = 200
 def pending_signature(conn: Connection, directory: Path | None = None) -> str | None:
     """A fingerprint of the work waiting (undrained journal bytes, sessions not handed over); None if none."""
     parts: list[str] = []
-    offsets = {r["segment"]: int(r["byte_offset"]) for r in conn.execute(
-        "SELECT segment, byte_offset FROM session_journal_offsets").fetchall()}
-    for segment in journal.segments(directory):
+    segments = journal.segments(directory)
+    offsets = store.journal_offsets(conn, journal.journal_id(directory)) if segments else {}
+    for segment in segments:
         size = segment.stat().st_size
         if size > offsets.get(segment.name, 0):
             parts.append(f"{segment.name}:{size}")
@@ -45,15 +45,20 @@ def pending_signature(conn: Connection, directory: Path | None = None) -> str | 
 
 def _transcript_request(conn: Connection) -> tuple[list[str], str]:
     """Transcripts that grew since their import (Codex has no hooks by default), and their fingerprint."""
-    from ssot_pipelines.sessions.transcripts import changed_transcripts, default_roots
+    import time
+
+    from ssot_pipelines.sessions.transcripts import changed_transcripts, default_roots, idle_seconds
 
     paths = [str(p) for p in changed_transcripts(conn, default_roots(), limit=MAX_PATHS_PER_RUN)]
     sizes = []
+    idle = idle_seconds()
     for path in paths:
         try:
-            sizes.append(f"{path}:{Path(path).stat().st_size}")
+            st = Path(path).stat()
         except OSError:
             continue
+        # A file ending in an unterminated line changes its request once it has gone idle (then it is read).
+        sizes.append(f"{path}:{st.st_size}:{time.time() - st.st_mtime >= idle}")
     return paths, "|".join(sizes)
 
 

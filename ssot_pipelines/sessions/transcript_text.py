@@ -10,12 +10,14 @@ transcript waits up to 10 minutes for it, so the body only grows at its end. Sid
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ssot_pipelines.sessions.claude_transcript import content_blocks
+from ssot_pipelines.sessions.codex_rollout import envelope
 from ssot_pipelines.sessions.events import CODEX, SessionEvent
 
 # How long a hook event may wait for the transcript to show it before it is shown on its own.
@@ -30,6 +32,7 @@ class Coverage:
     prompts: set[str] = field(default_factory=set)
     prompt_ids: set[str] = field(default_factory=set)
     assistant_texts: set[str] = field(default_factory=set)
+    reasoning_texts: set[str] = field(default_factory=set)
     has_compact_summary: bool = False
     transcript_until: datetime | None = None  # the newest transcript line imported so far
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -53,22 +56,45 @@ def coverage(events: Iterable[SessionEvent], now: datetime | None = None) -> Cov
         if e.prompt_id:
             cov.prompt_ids.add(e.prompt_id)
         if e.kind == "prompt":
-            cov.prompts.add(_message_text(e).strip())
+            cov.prompts.update(_message_pieces(e))
         elif e.kind == "assistant":
-            cov.assistant_texts.add(_message_text(e).strip())
+            cov.assistant_texts.update(_message_pieces(e))
+        elif e.kind == "thinking" and e.tool == CODEX:
+            cov.reasoning_texts.update(_message_pieces(e, "summary"))
         elif e.kind == "compact_summary":
             cov.has_compact_summary = True
     return cov
 
 
+def _message_pieces(e: SessionEvent, key: str = "content") -> set[str]:
+    """The whole text of a message and, for Codex, each of its parts (an event_msg repeats one part)."""
+    pieces = {_message_text(e).strip()} if key == "content" else set()
+    if e.tool == CODEX:
+        data = e.data()
+        value = envelope(data)[1].get(key) if isinstance(data, dict) else None
+        if isinstance(value, list):
+            pieces.update(str(p.get("text", "")).strip() for p in value if isinstance(p, dict))
+    return pieces
+
+
 def paragraphs(events: Sequence[SessionEvent], cov: Coverage | None = None) -> list[str]:
-    """The segment's transcript as paragraphs (the page body is them joined by blank lines)."""
+    """The segment's transcript as paragraphs (the page body is them joined by blank lines).
+
+    A version of an event (same id, other content) is shown unless it reads exactly like a version
+    already shown (the content differed only in fields that are not displayed).
+    """
     cov = cov or coverage(events)
     out: list[str] = []
+    shown: dict[str, set[str]] = {}
     for e in events:
         text = render_event(e, cov)
-        if text is not None:
-            out.append(text)
+        if text is None:
+            continue
+        seen = shown.setdefault(e.version_of or e.event_id, set())
+        if text in seen:
+            continue
+        seen.add(text)
+        out.append(text)
     return out
 
 
@@ -117,8 +143,7 @@ def _message_text(e: SessionEvent) -> str:
     if not isinstance(data, dict):
         return ""
     if e.tool == CODEX:
-        payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
-        return _as_text(payload.get("content") if isinstance(payload, dict) else None)
+        return _as_text(envelope(data)[1].get("content"))
     parts = []
     for block in content_blocks(data):
         kind = block.get("type")
@@ -132,7 +157,29 @@ def _message_text(e: SessionEvent) -> str:
 
 
 def render_event(e: SessionEvent, cov: Coverage) -> str | None:
-    """One event as a paragraph, or None when it is not part of the readable transcript."""
+    """One event as a paragraph, or None when it is not part of the readable transcript.
+
+    The paragraph is always storable text: a NUL or a lone surrogate the event holds (escaped in its JSON,
+    kept exactly in the ledger) is shown as U+FFFD.
+    """
+    try:
+        text = _render(e, cov)
+    except RecursionError:
+        return f"[{_when(e)}: an entry nested too deeply to show, {len(e.raw)} characters kept raw in the ledger]"
+    return _displayable(text) if text is not None else None
+
+
+def _displayable(text: str) -> str:
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = re.sub("[\ud800-\udfff]", "\ufffd", text)
+    return text
+
+
+def _render(e: SessionEvent, cov: Coverage) -> str | None:
     data = e.data()
     if e.kind == "malformed" or e.kind.endswith("unparseable") or e.kind == "journal:malformed":
         return f"[{_when(e)}: an unreadable line of {len(e.raw)} characters, kept raw in the ledger]"
@@ -141,7 +188,7 @@ def render_event(e: SessionEvent, cov: Coverage) -> str | None:
     if e.source == "hook":
         return _render_hook(e, data, cov)
     if e.tool == CODEX:
-        return _render_codex(e, data)
+        return _render_codex(e, data, cov)
     return _render_claude(e, data)
 
 
@@ -183,13 +230,32 @@ def _render_claude(e: SessionEvent, data: dict[str, Any]) -> str | None:
     return None
 
 
-def _render_codex(e: SessionEvent, data: dict[str, Any]) -> str | None:
-    payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
-    assert isinstance(payload, dict)
+# Codex records that repeat what another record shows, or that no person reads (token counts, deltas).
+_CODEX_QUIET = frozenset({
+    "session_meta", "turn_context", "event:token_count", "event:task_started", "event:task_complete",
+    "event:context_compacted", "event:exec_command_begin", "event:exec_command_end",
+    "event:exec_command_output_delta", "event:patch_apply_begin", "event:patch_apply_end",
+    "event:mcp_tool_call_begin", "event:mcp_tool_call_end", "event:web_search_begin", "event:web_search_end",
+    "event:agent_message_delta", "event:agent_reasoning_delta", "event:agent_reasoning_raw_content",
+    "event:agent_reasoning_raw_content_delta", "event:agent_reasoning_section_break", "event:turn_diff",
+    "event:get_history_entry_response", "event:session_configured", "event:mcp_list_tools_response",
+    "event:list_custom_prompts_response", "event:shutdown_complete", "event:background_event",
+    "record:state", "ghost_snapshot", "compaction",
+})
+
+
+def _render_codex(e: SessionEvent, data: dict[str, Any], cov: Coverage) -> str | None:
+    """A rollout line as a paragraph: every message a person wrote or saw, including the ``event_msg``
+    copies the response items do not have (a typed message, an error) and records of unknown types."""
+    payload = envelope(data)[1]
+    if e.kind in _CODEX_QUIET:
+        return None
     if e.kind == "prompt":
         return f"**User** · {_when(e)}\n{_message_text(e)}"
     if e.kind == "assistant":
         return f"**Assistant** · {_when(e)}\n{_message_text(e)}"
+    if e.kind == "system:message":
+        return None  # developer and system instructions: nobody wrote or saw them in the conversation
     if e.kind == "thinking":
         text = _as_text(payload.get("summary"))
         return f"**Assistant (reasoning)** · {_when(e)}\n{text}" if text else None
@@ -201,7 +267,25 @@ def _render_codex(e: SessionEvent, data: dict[str, Any]) -> str | None:
         return f"**Tool result** · {_when(e)} ({e.tool_use_id or ''})\n{_as_text(payload.get('output'))}"
     if e.kind == "compact_boundary":
         return f"— Conversation compacted · {_when(e)}\n**Compaction summary**\n{_as_text(payload.get('message'))}"
-    return None
+    if e.kind in ("event:user_message", "event:agent_message", "event:agent_reasoning"):
+        text = str(payload.get("message", payload.get("text", "")) or "")
+        covered = {"event:user_message": cov.prompts, "event:agent_message": cov.assistant_texts,
+                   "event:agent_reasoning": cov.reasoning_texts}[e.kind]
+        if not text.strip() or text.strip() in covered:
+            return None
+        who = {"event:user_message": "User", "event:agent_message": "Assistant",
+               "event:agent_reasoning": "Assistant (reasoning)"}[e.kind]
+        return f"**{who}** · {_when(e)}\n{text}"
+    if e.kind in ("event:error", "event:stream_error", "event:warning"):
+        label = "Warning" if e.kind == "event:warning" else "Error"
+        return f"**{label}** · {_when(e)}\n{_as_text(payload.get('message', payload))}"
+    if e.kind == "event:turn_aborted":
+        return f"— Turn aborted · {_when(e)} (reason: {payload.get('reason', '?')})"
+    if e.kind == "event:thread_rolled_back":
+        return f"— Conversation rolled back · {_when(e)}\n{_as_text(payload)}"
+    # Anything else (a record without payload.type, a type this code does not know): shown as it is.
+    label = e.kind.removeprefix("event:") if e.kind != "unknown" else "record"
+    return f"**Codex {label}** · {_when(e)}\n{json.dumps(payload, ensure_ascii=False, indent=1)}"
 
 
 def _render_hook(e: SessionEvent, data: dict[str, Any], cov: Coverage) -> str | None:

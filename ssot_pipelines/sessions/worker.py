@@ -7,6 +7,7 @@ and the recall stage rebuilds chunks with deterministic ids. An outage of one la
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import time
@@ -20,24 +21,31 @@ import psycopg
 from ssot_pipelines.sessions import journal, store
 from ssot_pipelines.sessions.events import SessionEvent, hook_event
 from ssot_pipelines.sessions.store import Connection
+from ssot_pipelines.sessions.transcripts import ImportReport
 
 log = logging.getLogger(__name__)
 
 DRAIN_BATCH = 2000
-_DRAIN_LOCK = 0x55_07_5E55  # advisory lock id of the journal drain
 
 
 @dataclass
 class DrainReport:
+    journal_id: str = ""
     segments: int = 0
     records: int = 0
     inserted: int = 0
+    versions: int = 0
+    quarantined: int = 0
     malformed: int = 0
     waiting_tail_bytes: int = 0
     transcripts: set[str] = field(default_factory=set)
 
     def summary(self) -> str:
         text = f"journal: {self.records} records from {self.segments} segments, {self.inserted} new events"
+        if self.versions:
+            text += f" ({self.versions} conflicting versions of an event id, kept)"
+        if self.quarantined:
+            text += f"; {self.quarantined} events quarantined (the ledger cannot store them as they are)"
         if self.malformed:
             text += f"; {self.malformed} unreadable journal lines kept raw as kind 'journal:malformed'"
         if self.waiting_tail_bytes:
@@ -46,24 +54,34 @@ class DrainReport:
 
 
 def drain_journal(conn: Connection, directory: Path | None = None, *, batch: int = DRAIN_BATCH) -> DrainReport:
-    """Commit every journal record not yet in the ledger, advancing each segment's offset with its events."""
+    """Commit every journal record not yet in the ledger, advancing each segment's offset with its events.
+
+    Checkpoints are kept per journal identity (the ``journal-id`` file beside the segments), so journals
+    of several machines or directories drain into one ledger side by side. An event the ledger cannot
+    store goes to the quarantine in the same transaction, so it never holds back the events behind it.
+    """
+    directory = directory or Path(journal.journal_dir())
     report = DrainReport()
-    # One drainer at a time (``ssot worker`` and a Dagster run may overlap); the other skips this stage.
-    if not _try_lock(conn, wait_seconds=3.0):
+    if not journal.segments(directory):
+        return report
+    report.journal_id = journal.journal_id(directory)
+    # One drainer per journal at a time (``ssot worker`` and a Dagster run may overlap); the other skips.
+    lock = ("ssot-journal:" + report.journal_id,)
+    if not _try_lock(conn, lock, wait_seconds=3.0):
         return report
     try:
-        _drain_segments(conn, directory, batch, report)
+        _drain_segments(conn, directory, report.journal_id, batch, report)
     finally:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (_DRAIN_LOCK,))
+        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", lock)
         conn.commit()
     return report
 
 
-def _try_lock(conn: Connection, *, wait_seconds: float) -> bool:
+def _try_lock(conn: Connection, lock: tuple[str], *, wait_seconds: float) -> bool:
     # A killed drainer's lock goes with its connection; give the server a moment to notice.
     deadline = time.monotonic() + wait_seconds
     while True:
-        row = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_DRAIN_LOCK,)).fetchone()
+        row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s)) AS ok", lock).fetchone()
         conn.commit()
         if row and row["ok"]:
             return True
@@ -72,35 +90,42 @@ def _try_lock(conn: Connection, *, wait_seconds: float) -> bool:
         time.sleep(0.1)
 
 
-def _drain_segments(conn: Connection, directory: Path | None, batch: int, report: DrainReport) -> None:
+def _drain_segments(conn: Connection, directory: Path, journal_id: str, batch: int, report: DrainReport) -> None:
     for segment in journal.segments(directory):
         report.segments += 1
         name = segment.name
-        offset = store.journal_offset(conn, name)
+        offset = store.journal_offset(conn, journal_id, name)
         conn.commit()
         if segment.stat().st_size <= offset:
             _retire(segment, offset)
             continue
+        origin = f"journal/{journal_id}/{name}"
         while True:
             scan = journal.JournalScan()
             events: list[SessionEvent] = []
             end = offset
             for rec in journal.read_records(segment, offset, scan, limit=batch):
-                event = hook_event(rec.record, f"journal/{name}")
+                try:
+                    event = hook_event(rec.record, origin)
+                except (ValueError, TypeError, KeyError):  # a record damaged on disk (bad base64, odd types)
+                    event = _malformed_record(json.dumps(rec.record).encode(), origin, rec.end_offset)
                 events.append(event)
                 end = rec.end_offset
                 path = _transcript_path(event)
                 if path:
                     report.transcripts.add(path)
             for bad_end, bad in scan.malformed:
-                events.append(_malformed_record(bad, name, bad_end))
+                events.append(_malformed_record(bad, origin, bad_end))
                 end = max(end, bad_end)
             if end == offset:
                 report.waiting_tail_bytes += scan.incomplete_tail_bytes
                 break
             with conn.transaction():
-                report.inserted += store.insert_events(conn, events)
-                store.set_journal_offset(conn, name, end, len(scan.malformed))
+                result = store.insert_or_quarantine(conn, events)
+                store.set_journal_offset(conn, journal_id, name, end, len(scan.malformed))
+            report.inserted += result.inserted
+            report.versions += result.versions
+            report.quarantined += result.quarantined
             report.records += len(events) - len(scan.malformed)
             report.malformed += len(scan.malformed)
             offset = end
@@ -139,15 +164,16 @@ def _transcript_path(event: SessionEvent) -> str | None:
     return None
 
 
-def _malformed_record(line: bytes, segment: str, end: int) -> SessionEvent:
+def _malformed_record(line: bytes, origin: str, end: int) -> SessionEvent:
     from datetime import UTC, datetime
 
     from ssot_pipelines.sessions.events import UNKNOWN_SESSION, line_digest
 
-    text = line.decode("utf-8", "replace")
+    # surrogateescape: bytes that are not UTF-8 make it a quarantined event with its exact bytes.
+    text = line.decode("utf-8", "surrogateescape")
     return SessionEvent(
-        event_id=f"journal:{segment}:{end}:{line_digest(text)}", session_id=UNKNOWN_SESSION, tool="claude-code",
-        source="hook", kind="journal:malformed", ts=datetime.now(UTC), raw=text, origin=f"journal/{segment}",
+        event_id=f"journal:{origin[8:]}:{end}:{line_digest(text)}", session_id=UNKNOWN_SESSION,
+        tool="claude-code", source="hook", kind="journal:malformed", ts=datetime.now(UTC), raw=text, origin=origin,
     )
 
 
@@ -167,9 +193,38 @@ class WorkerConfig:
 class PassReport:
     drain: DrainReport | None = None
     imported: int = 0
+    import_report: ImportReport | None = None
     live_pushed: int = 0
     indexed_sessions: int = 0
+    quarantine_total: int = 0  # events held in the quarantine after this pass
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def quarantined(self) -> int:
+        """Events sent to the quarantine by this pass (journal and transcripts)."""
+        return (self.drain.quarantined if self.drain else 0) + (
+            self.import_report.quarantined if self.import_report else 0)
+
+    @property
+    def refused(self) -> int:
+        """Transcript paths named by hook events that were refused unread (outside the roots, not a file)."""
+        return len(self.import_report.refused) if self.import_report else 0
+
+    def summary(self) -> str:
+        """One line: what this pass did and what is held back."""
+        drain = self.drain or DrainReport()
+        versions = drain.versions + (self.import_report.versions if self.import_report else 0)
+        text = (f"ssot worker: {drain.records} journal records, {drain.inserted} new events, "
+                f"{self.imported} transcript events, {self.live_pushed} to Redis, "
+                f"{self.indexed_sessions} sessions indexed")
+        if versions:
+            text += f", {versions} conflicting versions kept"
+        if self.refused:
+            text += f", {self.refused} transcript paths refused"
+        text += f"; {self.quarantined} quarantined now, {self.quarantine_total} in quarantine"
+        if self.errors:
+            text += f"; {len(self.errors)} errors"
+        return text
 
 
 def run_pass(cfg: WorkerConfig, *, vectors: Callable[[], tuple[Any, Any]] | None = None,
@@ -194,11 +249,15 @@ def run_pass(cfg: WorkerConfig, *, vectors: Callable[[], tuple[Any, Any]] | None
         if cfg.import_transcripts:
             from ssot_pipelines.sessions.transcripts import changed_transcripts, import_paths
 
-            paths = [Path(p) for p in sorted(out.drain.transcripts) if Path(p).exists()]
+            # Hook events are untrusted: the paths they name are read only inside the transcript roots.
+            paths = [Path(p) for p in sorted(out.drain.transcripts)]
             if tail:
                 paths += changed_transcripts(conn, cfg.tail_roots)
             if paths:
-                out.imported = import_paths(conn, paths).inserted
+                out.import_report = import_paths(conn, paths)
+                out.imported = out.import_report.inserted
+        out.quarantine_total = store.quarantined_count(conn)
+        conn.commit()
         if cfg.redis_url:
             out.live_pushed = _live_stage(conn, cfg.redis_url, out)
         if cfg.recall and vectors is not None:
@@ -261,9 +320,87 @@ def run_forever(cfg: WorkerConfig, *, vectors: Callable[[], tuple[Any, Any]] | N
             for error in report.errors:
                 echo(f"ssot worker: {error}")
             last_errors = report.errors
-        if report.drain and (report.drain.inserted or report.drain.malformed):
-            echo(f"ssot worker: {report.drain.summary()}; {report.live_pushed} to Redis, "
-                 f"{report.indexed_sessions} sessions indexed")
+        if passes is not None or (report.drain and (report.drain.inserted or report.drain.malformed
+                                                    or report.drain.quarantined)) or report.refused:
+            echo(report.summary())
         if passes is None or done < passes:
             time.sleep(cfg.interval_seconds)
     return 0
+
+
+@dataclass
+class RedriveReport:
+    tried: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    held: list[tuple[int, str]] = field(default_factory=list)  # (quarantine id, reason) still held
+
+    def summary(self) -> str:
+        text = (f"quarantine: {self.tried} events re-driven, {self.stored} stored in the ledger, "
+                f"{self.duplicates} already there, {len(self.held)} still held")
+        for qid, reason in self.held[:10]:
+            text += f"\n  #{qid}: {reason}"
+        return text
+
+
+def redrive_quarantine(conn: Connection, *, limit: int = 10_000) -> RedriveReport:
+    """Read every quarantined event again from its exact bytes and store those the ledger now accepts.
+
+    Run it after a fix (a new version of this code, a repaired database): an event that is still not
+    storable stays, with its latest reason and one more attempt counted.
+    """
+    report = RedriveReport()
+    for row in store.quarantined_events(conn, limit=limit):
+        report.tried += 1
+        event = _reread(row)
+        problem = store.storage_problem(event)
+        if problem is None:
+            result = store.InsertResult()
+            try:
+                with conn.transaction():
+                    result = store.insert_events(conn, [event])
+                    store.release(conn, int(row["quarantine_id"]))
+            except store.ROW_ERRORS as exc:
+                problem = f"PostgreSQL refused it: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+            else:
+                report.stored += result.inserted
+                report.duplicates += 1 - result.inserted
+        if problem is not None:
+            with conn.transaction():
+                store.still_held(conn, int(row["quarantine_id"]), problem)
+            report.held.append((int(row["quarantine_id"]), problem))
+    conn.commit()
+    return report
+
+
+def _reread(row: dict[str, Any]) -> SessionEvent:
+    """The event a quarantined row holds, parsed by today's code from its exact bytes."""
+    import base64
+    from datetime import UTC, datetime
+
+    from ssot_pipelines.sessions import claude_transcript, codex_rollout
+    from ssot_pipelines.sessions.events import CODEX, parse_time
+
+    raw = bytes(row["raw"])
+    context = row["context"] or {}
+    ts = parse_time(context.get("ts"), datetime.now(UTC))
+    if row["source"] == "hook":
+        record: dict[str, object] = {"id": row["event_id"], "received_at": context.get("ts"), "tool": row["tool"]}
+        try:
+            record["stdin"] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            record["stdin_b64"] = base64.b64encode(raw).decode("ascii")
+        if str(row["event_id"] or "").startswith("journal:"):  # a torn journal line, kept as it was
+            from dataclasses import replace
+
+            return replace(_malformed_record(raw, row["origin"], 0), event_id=row["event_id"], ts=ts)
+        return hook_event(record, row["origin"])
+    text = raw.decode("utf-8", "surrogateescape")
+    parse = codex_rollout.parse_line if row["tool"] == CODEX else claude_transcript.parse_line
+    session = str(context.get("session_id") or "unknown")
+    try:
+        return parse(text, row["origin"], session, ts)
+    except ValueError as exc:
+        from ssot_pipelines.sessions.transcripts import malformed_event
+
+        return malformed_event(text, row["origin"], session, row["tool"], ts, str(exc))
