@@ -31,7 +31,8 @@ from ssot_pipelines.services.embedded import (
     stop_embedded_postgres,
     stop_embedded_redis,
 )
-from ssot_pipelines.settings import SANDBOX_TOKEN
+
+SANDBOX_TOKEN = "sandbox-token"  # the token this benchmark's own sandbox accepts
 
 
 def rows(n: int, gen: int = 0, start: int = 0) -> pd.DataFrame:
@@ -170,7 +171,7 @@ def main() -> None:
 
 
 def run_all(args: argparse.Namespace, tmp: Path, pg: str, redis_url: str) -> None:
-    with SandboxServer(tmp / "notion.sqlite", rate_limit_rps=None) as sandbox:
+    with SandboxServer(tmp / "notion.sqlite", rate_limit_rps=None, tokens=(SANDBOX_TOKEN,)) as sandbox:
         with throwaway_ledger("requests", pg) as (url, _):
             bench_requests(sandbox, url, redis_url, args.records)
         with throwaway_ledger("overhead", pg) as (url, _):

@@ -23,7 +23,8 @@ from ssot_pipelines.catalog.config import DEFAULT_EXCLUDES, CatalogConfig, RepoR
 from ssot_pipelines.catalog.extract import build_catalog_records
 from ssot_pipelines.notion.setup import open_sync_manager, resolve_redis_url
 from ssot_pipelines.sandbox import SandboxServer
-from ssot_pipelines.settings import SANDBOX_TOKEN
+
+SANDBOX_TOKEN = "sandbox-token"  # the token this benchmark's own sandbox accepts
 
 
 def change(repo: Path, paths: list[str], every: int, salt: str) -> int:
@@ -57,7 +58,7 @@ def main() -> None:
     every = max(1, round(100 / args.changed_pct))
 
     base = Path(tempfile.mkdtemp(prefix="catalog-notion-bench-"))
-    sandbox = SandboxServer(base / "notion.sqlite", port=0, rate_limit_rps=None)
+    sandbox = SandboxServer(base / "notion.sqlite", port=0, rate_limit_rps=None, tokens=(SANDBOX_TOKEN,))
     sandbox.start()
     try:
         repo = base / "repo"

@@ -28,7 +28,8 @@ from ssot_pipelines.sandbox import SandboxServer
 from ssot_pipelines.services.embedded import embedded_redis_url, stop_embedded_redis
 from ssot_pipelines.sessions.records import cli_session_frame, mark_extracted
 from ssot_pipelines.sessions.worker import WorkerConfig, run_pass
-from ssot_pipelines.settings import SANDBOX_TOKEN
+
+SANDBOX_TOKEN = "sandbox-token"  # the token this benchmark's own sandbox accepts
 
 
 def main() -> None:
@@ -40,7 +41,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, throwaway_ledger("sessions") as (url, _):
         journal_dir = Path(tmp) / "journal"
         env = {**os.environ, "SSOT_JOURNAL_DIR": str(journal_dir), "PYTHONPATH": str(ROOT)}
-        server = SandboxServer(Path(tmp) / "notion.sqlite", port=0)
+        server = SandboxServer(Path(tmp) / "notion.sqlite", port=0, tokens=(SANDBOX_TOKEN,))
         server.start()
         redis_url = embedded_redis_url(Path(tmp) / "redis")
         try:

@@ -30,6 +30,9 @@ CAPABILITY_COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("ssot_pipelines.analysis.cli", "static-analysis findings into Tech-Debt"),
     "drift": ("ssot_pipelines.drift.cli", "drift of files from their baseline and spec"),
     "slack": ("ssot_pipelines.slack.cli", "Slack conversations: import, live events, bridge to CLI sessions"),
+    "celery": ("ssot_pipelines.deploy.cli", "run steps on Celery workers (with SSOT_EXECUTOR=celery)"),
+    "task": ("ssot_pipelines.tasks.cli", "the agents' work graph: add, claim, complete tasks"),
+    "mcp": ("ssot_pipelines.tasks.cli", "run the stdio MCP server (search, context, task_* tools)"),
 }
 
 
@@ -88,10 +91,13 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _stage(args: argparse.Namespace) -> int:
+    import psycopg
+
     from ssot_pipelines.ledger import connect, migrate, resolve_postgres_url
-    from ssot_pipelines.ledger.staging import StagingError, read_records, stage_records
+    from ssot_pipelines.ledger.staging import StagingError, read_records, stage_records, stageable_database
 
     try:
+        stageable_database(args.database)  # before the ledger starts: a typo is told at once
         records = read_records(Path(args.file))
         with connect(resolve_postgres_url()) as conn:
             migrate(conn)
@@ -99,6 +105,10 @@ def _stage(args: argparse.Namespace) -> int:
             result = stage_records(conn, args.database, records, replace=args.replace)
     except StagingError as exc:
         print(f"ssot stage: {exc}", file=sys.stderr)
+        return 1
+    except psycopg.Error as exc:  # validation should have caught it; the transaction rolled back
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"ssot stage: the ledger refused {args.file} ({first}); nothing was staged", file=sys.stderr)
         return 1
     print(
         f"staged {result.staged} {result.database} records"

@@ -11,6 +11,7 @@ from ssot_pipelines.analysis import defs as analysis
 from ssot_pipelines.assets import provisioning
 from ssot_pipelines.assets.notion_sync import NOTION_GROUP, SyncConfig
 from ssot_pipelines.catalog import defs as catalog
+from ssot_pipelines.deploy.executor import selected_executor
 from ssot_pipelines.drift import defs as drift
 from ssot_pipelines.resources.notifier import NotifierResource
 from ssot_pipelines.resources.notion import NotionResource
@@ -20,6 +21,7 @@ from ssot_pipelines.sessions import defs as sessions
 from ssot_pipelines.sessions.defs import SessionCaptureConfig
 from ssot_pipelines.settings import load_env_file
 from ssot_pipelines.slack import defs as slack
+from ssot_pipelines.tasks import defs as tasks
 
 load_env_file()
 
@@ -59,8 +61,9 @@ RESOURCES = {
     "notifier": NotifierResource(slack_webhook_url=dg.EnvVar("SLACK_WEBHOOK_URL")),
 }
 
-CAPABILITIES: list[dg.Definitions] = [provisioning.defs, catalog.defs, sessions.defs, analysis.defs, drift.defs,
-                                      slack.defs]
+CAPABILITIES: list[dg.Definitions] = [
+    provisioning.defs, catalog.defs, sessions.defs, analysis.defs, drift.defs, slack.defs, tasks.defs
+]
 
 
 def _notion_sync_ops(merged: dg.Definitions) -> list[str]:
@@ -112,7 +115,8 @@ def build_definitions() -> dg.Definitions:
             jobs=jobs,
             schedules=schedules,
             resources=RESOURCES,
-            executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+            # SSOT_EXECUTOR: multiprocess (default) or celery (ssot_pipelines/deploy/executor.py)
+            executor=selected_executor(),
         ),
     )
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import shlex
+import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 NOTION_VERSION_DEFAULT = "2025-09-03"
-SANDBOX_TOKEN = "sandbox-token"  # the only token the local sandbox accepts by default; not a secret
 SANDBOX_PORT_DEFAULT = 8765
+SANDBOX_TOKEN_FILE = "sandbox-token"  # in SSOT_HOME, mode 0600: the local sandbox's random API token
 
 
 class ConfigurationError(RuntimeError):
@@ -21,11 +26,22 @@ def env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+_WARNED_ENV_FILES: set[Path] = set()
+
+
 def load_env_file(path: str | os.PathLike[str] | None = None) -> None:
-    """Load KEY=VALUE lines from ``SSOT_ENV_FILE`` (or ``.env``) without overriding the environment."""
+    """Load KEY=VALUE lines from ``SSOT_ENV_FILE`` (or ``.env``) without overriding the environment.
+
+    A file that other users can read or write is still loaded, with one warning line on stderr that
+    names it and the ``chmod 600`` that fixes it.
+    """
     candidate = Path(path or env("SSOT_ENV_FILE") or ".env")
     if not candidate.is_file():
         return
+    warning = env_file_warning(candidate)
+    if warning and candidate.resolve() not in _WARNED_ENV_FILES:
+        _WARNED_ENV_FILES.add(candidate.resolve())
+        print(f"ssot: warning: {warning}", file=sys.stderr)
     for raw in candidate.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
@@ -36,11 +52,72 @@ def load_env_file(path: str | os.PathLike[str] | None = None) -> None:
         os.environ.setdefault(key, value)
 
 
+def env_file_warning(path: Path) -> str | None:
+    """Why ``path`` (an env file, which holds secrets) is unsafe, with the fix; None when private."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & 0o077:
+        return None
+    can = "read" if mode & 0o044 else "write"
+    return (f"{path} holds secrets but other users can {can} it (mode {mode:03o}); "
+            f"run `chmod 600 {shlex.quote(str(path))}`")
+
+
 def ssot_home() -> Path:
-    """The project data directory for the embedded services and local journals (``SSOT_HOME``)."""
+    """The project data directory for the embedded services and local journals (``SSOT_HOME``).
+
+    Created private to its owner (0700): it holds the ledger's data, journals and the sandbox's token.
+    """
     home = Path(env("SSOT_HOME") or Path.cwd() / ".ssot").expanduser().resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     return home
+
+
+def sandbox_token_path(home: Path | None = None) -> Path:
+    """Where the local sandbox of ``home`` (default ``SSOT_HOME``) keeps its API token."""
+    return (home if home is not None else ssot_home()) / SANDBOX_TOKEN_FILE
+
+
+def sandbox_token(home: Path | None = None) -> str:
+    """The local sandbox's API token for ``home`` (default ``SSOT_HOME``): random, made on first use.
+
+    The sandbox accepts it on every request and every client of the embedded sandbox reads it here, so
+    it is never a public constant; the file is mode 0600, so other users of the machine cannot use it.
+    """
+    return private_token(sandbox_token_path(home))
+
+
+def private_token(path: Path) -> str:
+    """The token in ``path``, creating it (random, mode 0600) if missing; safe when processes race."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        fresh = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write(f"ssot-sandbox-{secrets.token_urlsafe(32)}\n")
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileExistsError):  # a concurrent creator's token wins
+                os.link(fresh, path)  # atomic, and never overwrites
+        finally:
+            fresh.unlink(missing_ok=True)
+    return _read_private(path)
+
+
+def _read_private(path: Path) -> str:
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
+        raise ConfigurationError(f"{path} is not a regular file; remove it and a new sandbox token is made")
+    if info.st_uid != os.getuid():
+        raise ConfigurationError(
+            f"{path} belongs to another user; set SSOT_HOME to a directory of your own"
+        )
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(path, 0o600)  # readable by others means usable by others: close it before use
+    token = path.read_text(encoding="ascii", errors="replace").strip()
+    if not token:
+        raise ConfigurationError(f"{path} is empty; remove it and a new sandbox token is made")
+    return token
 
 
 @dataclass(frozen=True)

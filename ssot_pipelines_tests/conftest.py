@@ -101,8 +101,10 @@ def stop_redis(redis_dir: Path) -> Any:
 def sandbox(tmp_path: Path) -> Iterator[Any]:
     """A fresh Notion sandbox on a free loopback port; rate limit lifted unless a test sets one."""
     from ssot_pipelines.sandbox import SandboxServer
+    from ssot_pipelines_tests.notion_helpers import SANDBOX_TOKEN
 
-    server = SandboxServer(tmp_path / f"notion-{uuid.uuid4().hex[:8]}.sqlite", port=0, rate_limit_rps=None)
+    server = SandboxServer(tmp_path / f"notion-{uuid.uuid4().hex[:8]}.sqlite", port=0, rate_limit_rps=None,
+                           tokens=(SANDBOX_TOKEN,))
     server.start()
     try:
         yield server

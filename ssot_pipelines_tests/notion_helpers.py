@@ -13,8 +13,10 @@ from ssot_pipelines.notion.gateway import RetrySettings
 from ssot_pipelines.notion.setup import open_sync_manager
 from ssot_pipelines.notion.sync import NotionSyncManager
 from ssot_pipelines.notion.text import plain_text
-from ssot_pipelines.settings import SANDBOX_TOKEN
 
+# The token the `sandbox` fixture's server accepts (conftest.py). A test sandbox only: the embedded one
+# of an SSOT_HOME has a random token (settings.sandbox_token).
+SANDBOX_TOKEN = "sandbox-token"
 FAST_RETRY = RetrySettings(max_attempts=12, base_seconds=0.05, max_backoff_seconds=0.5)
 
 
@@ -22,7 +24,7 @@ FAST_RETRY = RetrySettings(max_attempts=12, base_seconds=0.05, max_backoff_secon
 def sync_manager(sandbox: Any, ledger_url: str, redis_url: str, **kwargs: Any) -> Iterator[NotionSyncManager]:
     manager = open_sync_manager(
         notion_base_url=sandbox.url,
-        token=SANDBOX_TOKEN,
+        token=sandbox.token,
         parent_page_id=sandbox.root_page_id,
         postgres_url=ledger_url,
         redis_url=redis_url,
@@ -39,7 +41,7 @@ def sync_manager(sandbox: Any, ledger_url: str, redis_url: str, **kwargs: Any) -
 
 def person(sandbox: Any) -> Client:
     """A plain notion-client, as a person's own script or the Notion UI would act."""
-    return Client(auth=SANDBOX_TOKEN, base_url=sandbox.url, retry=False)
+    return Client(auth=sandbox.token, base_url=sandbox.url, retry=False)
 
 
 def live_rows(client: Client, data_source_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -79,7 +81,7 @@ def dagster_resources(sandbox: Any, ledger_url: str, redis_url: str) -> dict[str
     from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
 
     return {
-        "notion": NotionResource(token="sandbox-token", parent_page_id=sandbox.root_page_id, base_url=sandbox.url,
+        "notion": NotionResource(token=sandbox.token, parent_page_id=sandbox.root_page_id, base_url=sandbox.url,
                                  requests_per_second=1000.0),
         "postgres": PostgresResource(url=ledger_url),
         "redis": RedisResource(url=redis_url),

@@ -46,7 +46,8 @@ def test_dagster_cli_validates_the_code_location() -> None:
 def test_provisioning_asset_creates_the_databases_and_reports_them(
     sandbox: Any, ledger_url: str, redis_url: str
 ) -> None:
-    from ssot_pipelines.assets.provisioning import notion_databases, task_tracking
+    from ssot_pipelines.assets.provisioning import notion_databases
+    from ssot_pipelines.tasks.defs import task_tracking
 
     result = dg.materialize(
         [notion_databases, task_tracking], resources=dagster_resources(sandbox, ledger_url, redis_url)

@@ -138,7 +138,7 @@ def test_stop_stops_exactly_this_homes_services(
                                                              SSOT_SANDBOX_PORT=str(port)).stdout)}
         assert all(status[part]["running"] and status[part]["pid"] for part in ("PostgreSQL", "Redis",
                                                                                  "Notion sandbox"))
-        assert status["Notion sandbox"]["note"] == f"view: http://127.0.0.1:{port}/"
+        assert status["Notion sandbox"]["note"].startswith(f"view: http://127.0.0.1:{port}/ ")
         assert str(home / "postgres") in status["PostgreSQL"]["where"]
 
         stopped = _ssot(home, "stop")
@@ -307,9 +307,11 @@ def test_the_quick_start_job_shows_progress_and_a_failed_step_at_once(
 
 
 def _http(url: str) -> str:
+    """GET through the view's own door: the token once as ?token= (as `ssot sandbox --view-url` prints it)."""
     import httpx
 
-    response = httpx.get(url)
+    with httpx.Client(follow_redirects=True) as browser:  # the view trades the token for a cookie, then redirects
+        response = browser.get(url, params={"token": "sandbox-token"})
     assert response.status_code == 200
     return response.text
 

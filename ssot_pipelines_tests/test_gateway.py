@@ -10,7 +10,7 @@ import redis
 from ssot_pipelines.notion.gateway import AmbiguousWriteError, Call, NotionError, NotionGateway, RetrySettings
 from ssot_pipelines.notion.pacer import RequestPacer
 from ssot_pipelines.sandbox import FaultConfig
-from ssot_pipelines.settings import SANDBOX_TOKEN
+from ssot_pipelines_tests.notion_helpers import SANDBOX_TOKEN
 
 
 def gateway(sandbox: Any, redis_url: str, sleep: Any, attempts: int = 5) -> NotionGateway:

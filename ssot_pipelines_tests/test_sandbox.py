@@ -14,6 +14,8 @@ from notion_client import APIResponseError, Client
 from notion_client.errors import HTTPResponseError
 
 from ssot_pipelines.sandbox import FaultConfig, SandboxServer, ensure_sandbox
+from ssot_pipelines.sandbox.launcher import shutdown_sandbox
+from ssot_pipelines.settings import sandbox_token
 
 TOKEN = "sandbox-token"
 _HTTP = httpx.Client()  # one client: building an httpx client (TLS context) per request costs ~40 ms
@@ -574,23 +576,26 @@ def test_faults_replay_with_the_same_seed(sandbox: SandboxServer) -> None:
     assert _outcomes(sandbox, 8) != first
 
 
-def test_control_endpoints_are_unauthenticated_and_never_faulted(sandbox: SandboxServer) -> None:
+_CONTROL = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_control_endpoints_take_the_token_and_are_never_faulted(sandbox: SandboxServer) -> None:
     def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(_HTTP.post(sandbox.url + path, json=body).json())
+        return dict(_HTTP.post(sandbox.url + path, json=body, headers=_CONTROL).json())
 
     post("/__sandbox/faults", {"error_500": 1.0})
     post("/__sandbox/rate_limit", {"rps": 100, "burst": 5})
-    health = _HTTP.get(sandbox.url + "/__sandbox/health").json()
+    health = _HTTP.get(sandbox.url + "/__sandbox/health", headers=_CONTROL).json()
     assert health == {"ok": True, "root_page_id": sandbox.root_page_id}
     assert _raw(sandbox, "GET", "/v1/users/me").status_code == 500
     post("/__sandbox/faults", {})
     assert _raw(sandbox, "GET", "/v1/users/me").status_code == 200
-    stats = _HTTP.get(sandbox.url + "/__sandbox/stats").json()
+    stats = _HTTP.get(sandbox.url + "/__sandbox/stats", headers=_CONTROL).json()
     assert stats["by_method"]["GET"] == 2 and stats["by_endpoint"]["users.me"] == 2
     assert stats["faults"] == {"error_500": 1}
     post("/__sandbox/stats/reset", {})
-    assert _HTTP.get(sandbox.url + "/__sandbox/stats").json()["requests"] == 0
-    assert _HTTP.post(sandbox.url + "/__sandbox/faults", json={"bogus": 1}).status_code == 400
+    assert _HTTP.get(sandbox.url + "/__sandbox/stats", headers=_CONTROL).json()["requests"] == 0
+    assert _HTTP.post(sandbox.url + "/__sandbox/faults", json={"bogus": 1}, headers=_CONTROL).status_code == 400
     post("/__sandbox/rate_limit", {"rps": None})
 
 
@@ -599,14 +604,14 @@ def test_control_endpoints_are_unauthenticated_and_never_faulted(sandbox: Sandbo
 
 def test_state_survives_a_restart_on_the_same_file(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
-    with SandboxServer(path, rate_limit_rps=None) as server:
+    with SandboxServer(path, rate_limit_rps=None, tokens=(TOKEN,)) as server:
         root = server.root_page_id
         notion = _client(server)
         _, ds = _make_db(notion, server)
         page = _row(notion, ds, "kept", Kind={"select": {"name": "smell"}})
         notion.blocks.children.append(page["id"], children=[
             {"type": "paragraph", "paragraph": {"rich_text": _text("body")}}])
-    with SandboxServer(path, rate_limit_rps=None) as server:
+    with SandboxServer(path, rate_limit_rps=None, tokens=(TOKEN,)) as server:
         assert server.root_page_id == root
         notion = _client(server)
         assert _names(notion.data_sources.query(ds)) == ["kept"]
@@ -619,7 +624,7 @@ def test_one_state_file_is_served_by_one_sandbox_at_a_time(tmp_path: Path) -> No
     path = tmp_path / "state.sqlite"
     with SandboxServer(path, rate_limit_rps=None), pytest.raises(RuntimeError, match="already served"):
         SandboxServer(path)
-    with SandboxServer(path, rate_limit_rps=None) as again:
+    with SandboxServer(path, rate_limit_rps=None, tokens=(TOKEN,)) as again:
         assert _client(again).users.me()["type"] == "bot"
 
 
@@ -629,15 +634,16 @@ def test_html_view_lists_databases_and_escapes_content(sandbox: SandboxServer) -
     page = _row(notion, ds, "<script>alert(1)</script>", Key={"rich_text": _text("k&v")})
     notion.blocks.children.append(page["id"], children=[
         {"type": "paragraph", "paragraph": {"rich_text": _text("<img src=x onerror=alert(2)>")}}])
-    index = _HTTP.get(sandbox.url + "/").text
+    browser = httpx.Client(follow_redirects=True)
+    index = browser.get(sandbox.url + "/", params={"token": TOKEN}).text  # the address --view-url prints
     assert "&lt;b&gt;Debt&lt;/b&gt;" in index and "<b>Debt" not in index and f"/view/databases/{db}" in index
-    table = _HTTP.get(f"{sandbox.url}/view/databases/{db}").text
+    table = browser.get(f"{sandbox.url}/view/databases/{db}").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in table and "<script>" not in table
     assert "k&amp;v" in table and f"/view/pages/{page['id']}" in table
-    detail = _HTTP.get(f"{sandbox.url}/view/pages/{page['id']}")
+    detail = browser.get(f"{sandbox.url}/view/pages/{page['id']}")
     assert detail.headers["content-type"].startswith("text/html")
     assert "&lt;img src=x onerror=alert(2)&gt;" in detail.text and "<img" not in detail.text
-    assert _HTTP.get(f"{sandbox.url}/view/pages/{'0' * 32}").status_code == 404
+    assert browser.get(f"{sandbox.url}/view/pages/{'0' * 32}").status_code == 404
 
 
 def _free_port() -> int:
@@ -650,14 +656,21 @@ def test_ensure_sandbox_starts_a_background_server_once(tmp_path: Path, monkeypa
     monkeypatch.chdir(tmp_path)  # the background process must find the package from anywhere
     port = _free_port()
     url, root = ensure_sandbox(tmp_path, port)
+    token = sandbox_token(tmp_path)
     try:
         assert url == f"http://127.0.0.1:{port}"
         assert ensure_sandbox(tmp_path, port) == (url, root)
         assert (tmp_path / "notion-sandbox.sqlite").exists()
-        with urllib.request.urlopen(url + "/__sandbox/health") as response:
-            assert json.loads(response.read())["root_page_id"] == root
+        assert _client_at(url, token).users.me()["type"] == "bot", "its clients read the token from SSOT_HOME"
+        headers = {"Authorization": f"Bearer {token}"}
+        with urllib.request.urlopen(urllib.request.Request(url + "/__sandbox/health", headers=headers)) as r:
+            assert json.loads(r.read())["root_page_id"] == root
     finally:
-        urllib.request.urlopen(urllib.request.Request(url + "/__sandbox/shutdown", method="POST")).read()
+        assert shutdown_sandbox(url, token)
+
+
+def _client_at(url: str, token: str) -> Any:
+    return Client(auth=token, base_url=url, retry=False)
 
 
 def test_non_loopback_host_is_refused(tmp_path: Path) -> None:
@@ -713,4 +726,4 @@ def test_cli_registers_the_sandbox_command_and_refuses_public_hosts() -> None:
     assert callable(args.func) and args.port == 0 and args.rps == 2.0 and args.token == ["a", "b"]
     done = subprocess.run([sys.executable, "-m", "ssot_pipelines.sandbox", "--host", "0.0.0.0", "--port", "0"],
                           capture_output=True, text=True, timeout=30)
-    assert done.returncode == 2 and "loopback" in done.stdout
+    assert done.returncode == 2 and "loopback" in done.stderr

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
 
-from ssot_pipelines.assets.provisioning import notion_databases, task_tracking
+from ssot_pipelines.assets.provisioning import notion_databases
 from ssot_pipelines.cli import main
 from ssot_pipelines.ledger import connect
 from ssot_pipelines.ledger.staging import StagingError, read_records, stage_records
+from ssot_pipelines.tasks.defs import task_tracking
 from ssot_pipelines_tests.notion_helpers import dagster_resources, live_rows, person
 
 TASKS = [
@@ -57,7 +61,8 @@ def test_staged_tasks_sync_with_their_dependencies_and_bodies(
         ('{"key": "T-9", "Name": "ok"}\n{"key": "T-10", "Colour": "red"}\n', "not properties the machine writes"),
         ('{"key": "T-9", "Name": "ok"}\n{"key": "T-10", "Name": \n', "not valid JSON"),
         ('{"Name": "no key"}\n', "no 'key'"),
-        ('{"key": "T-9", "Status": "done"}\n', "not properties the machine writes"),  # Status belongs to people
+        ('{"key": "T-9", "Notes": "mine"}\n', "not properties the machine writes"),  # Notes belong to people
+        ("[" * 100_000 + "]" * 100_000 + "\n", "nests JSON too deeply"),
     ],
 )
 def test_a_bad_file_is_refused_whole_and_changes_nothing(
@@ -71,3 +76,54 @@ def test_a_bad_file_is_refused_whole_and_changes_nothing(
             stage_records(conn, "task_tracking", read_records(path), replace=True)
         rows = conn.execute("SELECT key, present FROM records WHERE database = 'task_tracking'").fetchall()
     assert [(r["key"], r["present"]) for r in rows] == [("T-1", True)]
+
+
+# -- hostile input: what Notion or PostgreSQL would refuse is refused up front, whole --------------------
+
+_GOOD = '{"key": "T-5", "Name": "good"}\n'
+
+
+@pytest.mark.parametrize(
+    ("database", "line", "says"),
+    [
+        ("task_tracking", '{"key": "T-\\u0000-6", "Name": "nul"}', "NUL"),
+        ("task_tracking", '{"key": "T-\\ud800", "Name": "surrogate"}', "lone UTF-16 surrogate"),
+        ("task_tracking", '{"key": "T-\\u001b[31m", "Name": "escape"}', "control character U+001B"),
+        ("task_tracking", json.dumps({"key": "k" * 5000, "Name": "long"}), "at most 2,000"),
+        ("task_tracking", '{"key": "T-7", "Name": "x", "body": "a\\u0000b"}', "NUL"),
+        ("task_tracking", '{"key": "T-8", "Name": "\\udc80"}', "lone UTF-16 surrogate"),
+        ("task_trackin", '{"key": "T-9", "Name": "typo"}', "unknown database"),
+    ],
+    ids=["nul-key", "surrogate-key", "control-key", "long-key", "nul-body", "surrogate-value", "unknown-db"],
+)
+def test_ssot_stage_refuses_hostile_input_in_one_line_and_stages_nothing(
+    tmp_path: Path, ledger_url: str, database: str, line: str, says: str
+) -> None:
+    with connect(ledger_url) as conn:
+        stage_records(conn, "task_tracking", [{"key": "T-1", "Name": "kept"}])
+        conn.commit()
+    path = tmp_path / "hostile.jsonl"
+    path.write_text(_GOOD + line + "\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "ssot_pipelines.cli", "stage", database, str(path), "--replace"],
+        env={**os.environ, "POSTGRES_URL": ledger_url}, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert says in done.stderr and "Nothing was staged" in done.stderr
+    if database != "task_trackin":
+        assert "record" in done.stderr, "the message names the record"
+    with connect(ledger_url) as conn:
+        rows = conn.execute("SELECT key, present FROM records WHERE database = 'task_tracking'").fetchall()
+    assert [(r["key"], r["present"]) for r in rows] == [("T-1", True)], "not even the good record was staged"
+
+
+def test_a_key_may_fill_one_notion_text_piece_but_not_more(ledger_url: str) -> None:
+    emoji = "🚀"  # two UTF-16 units, as Notion counts
+    with connect(ledger_url) as conn:
+        assert stage_records(conn, "task_tracking", [{"key": emoji * 1000, "Name": "fits"}]).staged == 1
+        with pytest.raises(StagingError, match="2,002 characters long"):
+            stage_records(conn, "task_tracking", [{"key": emoji * 1001, "Name": "too long"}])
+        with pytest.raises(StagingError, match="comma"):
+            stage_records(conn, "task_tracking", [{"key": "T-2", "Name": "x", "Priority": "P1,P2"}])

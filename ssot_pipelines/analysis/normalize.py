@@ -6,7 +6,7 @@ import bisect
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -46,6 +46,23 @@ def repo_relative(path: str, repo_root: Path | None) -> str:
         except ValueError:
             return candidate.as_posix()
     return PurePosixPath(posix.removeprefix("./")).as_posix()
+
+
+def storable(text: str) -> str:
+    """``text`` as PostgreSQL can store it: NUL and lone UTF-16 surrogates written as visible escapes.
+
+    A report is the tool's word and is kept whole, but PostgreSQL text cannot hold NUL and UTF-8 cannot
+    encode a lone surrogate; ``\\x00`` and ``\\udXXX`` keep what was there readable instead.
+    """
+    if text.isascii() and "\0" not in text:  # nearly every finding: nothing to do, and cheap to tell
+        return text
+    if "\0" in text:
+        text = text.replace("\0", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def line_hash(text: str) -> str:
@@ -156,6 +173,7 @@ class Normalizer:
         return repo_relative(raw_path, self.repo_root)
 
     def normalize(self, raw: RawFinding) -> Finding:
+        raw = _storable_finding(raw)
         path = self.path(raw.path)
         source = self.source(path)
         hashed = source.hash_at(raw.line) if source else ""
@@ -179,10 +197,30 @@ class Normalizer:
             scope=raw.scope or (source.scope_at(raw.line) if source else ""),
             external_id=raw.external_id,
             fingerprints=dict(raw.fingerprints),
-            context=source.context(raw.line) if source else (raw.snippet or ""),
+            context=storable(source.context(raw.line) if source else (raw.snippet or "")),
             hint=raw.hint,
             tool_status=raw.tool_status,
         )
 
     def normalize_all(self, raws: Iterable[RawFinding]) -> list[Finding]:
         return [self.normalize(r) for r in raws]
+
+
+def _storable_finding(raw: RawFinding) -> RawFinding:
+    """``raw`` with every text field made storable (see ``storable``); the same object when already so."""
+    texts = [raw.tool, raw.rule_id, raw.path, raw.message, raw.native_severity, raw.hint, raw.scope,
+             raw.external_id, raw.snippet, raw.line_hash, *raw.fingerprints, *raw.fingerprints.values()]
+    if all(t is None or storable(t) is t for t in texts):
+        return raw
+    fingerprints = {storable(k): storable(v) for k, v in raw.fingerprints.items()}
+    fixed = replace(
+        raw, tool=storable(raw.tool), rule_id=storable(raw.rule_id), path=storable(raw.path),
+        message=storable(raw.message), native_severity=_maybe(raw.native_severity), hint=_maybe(raw.hint),
+        scope=storable(raw.scope), external_id=_maybe(raw.external_id), snippet=_maybe(raw.snippet),
+        line_hash=_maybe(raw.line_hash), fingerprints=fingerprints,
+    )
+    return fixed
+
+
+def _maybe(text: str | None) -> str | None:
+    return None if text is None else storable(text)

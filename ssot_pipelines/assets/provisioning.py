@@ -5,7 +5,7 @@ import json
 
 import dagster as dg
 
-from ssot_pipelines.assets.notion_sync import NOTION_GROUP, NOTION_POOL, NOTION_RETRY, ledger_records, notion_sync_asset
+from ssot_pipelines.assets.notion_sync import NOTION_GROUP, NOTION_POOL, NOTION_RETRY
 from ssot_pipelines.resources.notion import NotionResource
 from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.schemas import ALL_DATABASES
@@ -49,10 +49,7 @@ def notion_databases(
     )
 
 
-task_tracking = notion_sync_asset(
-    "task_tracking",
-    ledger_records("task_tracking"),
-    description="Agent tasks staged in the ledger by `ssot stage task_tracking FILE`.",
-)
+# slack_conversations is the Slack capability's asset (ssot_pipelines/slack/defs.py); task_tracking is the
+# work graph's asset (ssot_pipelines/tasks/defs.py)
 
-defs = dg.Definitions(assets=[notion_databases, task_tracking])
+defs = dg.Definitions(assets=[notion_databases])

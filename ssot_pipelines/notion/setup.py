@@ -17,9 +17,10 @@ from ssot_pipelines.services.redis_url import resolve_redis_url as resolve_redis
 from ssot_pipelines.settings import (
     NOTION_VERSION_DEFAULT,
     SANDBOX_PORT_DEFAULT,
-    SANDBOX_TOKEN,
     ConfigurationError,
     env,
+    sandbox_token,
+    ssot_home,
 )
 
 
@@ -64,8 +65,9 @@ def resolve_target(
     from ssot_pipelines.services.embedded import ensure_embedded_sandbox
 
     port = int(env("SSOT_SANDBOX_PORT", str(SANDBOX_PORT_DEFAULT)) or SANDBOX_PORT_DEFAULT)
-    url, root = ensure_embedded_sandbox(port)
-    return NotionTarget(base_url or url, SANDBOX_TOKEN, parent_page_id or root, version, is_sandbox=True)
+    home = ssot_home()
+    url, root = ensure_embedded_sandbox(port, home)
+    return NotionTarget(base_url or url, sandbox_token(home), parent_page_id or root, version, is_sandbox=True)
 
 
 def open_sync_manager(

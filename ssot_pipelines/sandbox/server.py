@@ -1,10 +1,22 @@
-"""HTTP layer: routing under /v1/, auth and version checks, rate limits, faults, control endpoints."""
+"""HTTP layer: routing under /v1/, auth and version checks, rate limits, faults, control endpoints.
+
+The sandbox is local, not open. Every request must name a loopback host in ``Host`` (a DNS-rebinding
+page reaches 127.0.0.1 under its own name) and may carry an ``Origin`` only if it is the sandbox's own
+(no cross-site page may drive it); ``/v1/`` and ``/__sandbox/*`` need the token as ``Authorization:
+Bearer``, and the HTML view needs it once as ``?token=`` (it then sets a same-site, HTTP-only cookie
+holding a digest of the token, good for the view only). Responses carry no CORS headers.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import ipaddress
 import json
+import os
 import re
+import secrets
 import socket
 import sys
 import threading
@@ -13,10 +25,11 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from . import view
 from .api import NotionApi, Query
@@ -120,13 +133,19 @@ class SandboxServer:
     """A Notion-API-compatible server on a loopback port, backed by a SQLite file."""
 
     def __init__(self, db_path: str | Path, *, host: str = "127.0.0.1", port: int = 0,
-                 tokens: Sequence[str] = ("sandbox-token",), rate_limit_rps: float | None = 3.0,
+                 tokens: Sequence[str] | None = None, rate_limit_rps: float | None = 3.0,
                  burst: int = 10, faults: FaultConfig | None = None) -> None:
+        """``tokens``: the API tokens it accepts (the first is ``token``); None makes one random token."""
         if not is_loopback(host):
             raise ValueError(f"the sandbox binds loopback addresses only, not {host!r}")
+        accepted = tuple(tokens) if tokens is not None else (secrets.token_urlsafe(32),)
+        if not accepted or not all(isinstance(t, str) and t for t in accepted):
+            raise ValueError("the sandbox needs at least one non-empty token")
         self.host = host
         self.port = port
-        self.tokens = frozenset(tokens)
+        self.token = accepted[0]
+        self.tokens = frozenset(accepted)
+        _create_private(Path(db_path))
         self.store = Store(db_path)
         self.api = NotionApi(self.store)
         self.limiter = RateLimiter(rate_limit_rps, burst)
@@ -201,12 +220,38 @@ class SandboxServer:
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _create_private(path: Path) -> None:
+    """Create the state file readable by its owner only (SQLite gives its WAL files the same mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+def _host_name(value: str) -> str | None:
+    """The host part of a ``Host`` header (``[::1]:8765`` → ``::1``), or None when malformed."""
+    try:
+        parsed = urlsplit(f"//{value}")
+        _ = parsed.port  # raises on a malformed port
+    except ValueError:
+        return None
+    return parsed.hostname
+
+
+def view_cookie(token: str) -> str:
+    """What the view's cookie holds: a digest of the token, which opens the read-only view and no API."""
+    return hashlib.sha256(f"ssot-sandbox-view:{token}".encode()).hexdigest()
+
+
+def _token_matches(candidate: str, tokens: frozenset[str]) -> bool:
+    return any(hmac.compare_digest(candidate.encode(), t.encode()) for t in tokens)
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -274,12 +319,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         params = parse_qs(split.query, keep_blank_values=True)
         try:
-            if split.path.startswith("/__sandbox/"):
+            refusal = self._refuse_foreign()
+            if refusal is not None:
+                response = refusal
+            elif split.path.startswith("/__sandbox/"):
                 response = self._control(method, split.path, raw)
             elif split.path.startswith("/v1/"):
                 response = self._notion(method, split.path, params, raw, request_id)
             elif method == "GET" and (split.path == "/" or split.path.startswith("/view/")):
-                response = self._view(split.path)
+                response = self._view(split.path, params)
             else:
                 response = _error(ApiError(400, "invalid_request_url", "Invalid request URL."), request_id)
         except ApiError as err:
@@ -298,6 +346,34 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(response.body)
 
+    # -- who may ask -------------------------------------------------------------------------------
+
+    def _refuse_foreign(self) -> _Response | None:
+        """403 unless ``Host`` names a loopback host and any ``Origin`` is this sandbox's own."""
+        host = _host_name(self.headers.get("Host", ""))
+        if host is None or not is_loopback(host):
+            return _json(403, {"object": "error", "status": 403, "code": "forbidden_host",
+                               "message": "The Notion sandbox answers only to a loopback host name "
+                                          "(127.0.0.1, ::1 or localhost) in the Host header."})
+        origin = self.headers.get("Origin")
+        if origin is not None and not self._own_origin(origin):
+            return _json(403, {"object": "error", "status": 403, "code": "forbidden_origin",
+                               "message": "Cross-site requests to the Notion sandbox are refused."})
+        return None
+
+    def _own_origin(self, origin: str) -> bool:
+        try:
+            parsed = urlsplit(origin)
+            port = parsed.port
+        except ValueError:
+            return False
+        return (parsed.scheme == "http" and parsed.hostname is not None and is_loopback(parsed.hostname)
+                and port == self.server.sandbox.port)
+
+    def _bearer(self) -> str:
+        auth = self.headers.get("Authorization", "")
+        return auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
+
     # -- /v1/ ---------------------------------------------------------------------------------------
 
     def _notion(self, method: str, path: str, params: Query, raw: bytes, request_id: str) -> _Response:
@@ -305,9 +381,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         found = match_route(method, path)
         kind = found[0].kind if found else "unknown"
         sandbox.counters.request(method, kind)
-        auth = self.headers.get("Authorization", "")
-        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
-        if token not in sandbox.tokens:
+        token = self._bearer()
+        if not _token_matches(token, sandbox.tokens):
             raise ApiError(401, "unauthorized", "API token is invalid.")
         if not self.headers.get("Notion-Version"):
             raise ApiError(400, "missing_version", "Notion-Version header failed validation: Notion-Version "
@@ -365,6 +440,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         sandbox = self.server.sandbox
         if not is_loopback(self.client_address[0]):
             return _json(403, {"ok": False, "error": "control endpoints are loopback-only"})
+        if not _token_matches(self._bearer(), sandbox.tokens):
+            return _json(401, {"ok": False, "error": "control endpoints need the sandbox's token as "
+                                                    "'Authorization: Bearer <token>' (see $SSOT_HOME/sandbox-token)"})
         try:
             body = json.loads(raw) if raw.strip() else {}
             if method == "GET" and path == "/__sandbox/health":
@@ -388,7 +466,48 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return _json(400, {"ok": False, "error": str(exc)})
         return _json(404, {"ok": False, "error": f"no control endpoint {method} {path}"})
 
-    def _view(self, path: str) -> _Response:
-        status, html = view.render(self.server.sandbox.api, path)
-        return _Response(status, html.encode(), "text/html; charset=utf-8")
+    def _view(self, path: str, params: Query) -> _Response:
+        sandbox = self.server.sandbox
+        cookie_name = f"ssot_sandbox_{sandbox.port}"
+        given = (params.get("token") or [""])[0]
+        if given:
+            if not _token_matches(given, sandbox.tokens):
+                return _view_login(401, "That token is not this sandbox's.")
+            # Trade the token in the address for a cookie, and drop it from the address bar and history.
+            rest = {k: v for k, v in params.items() if k != "token"}
+            location = path + (f"?{urlencode(rest, doseq=True)}" if rest else "")
+            return _Response(303, b"", "text/plain", {
+                "Location": location,
+                "Set-Cookie": f"{cookie_name}={view_cookie(given)}; Path=/; HttpOnly; SameSite=Strict",
+                **_VIEW_HEADERS,
+            })
+        cookies = SimpleCookie()
+        with contextlib.suppress(CookieError):
+            cookies.load(self.headers.get("Cookie", ""))
+        held = cookies[cookie_name].value if cookie_name in cookies else ""
+        if not any(hmac.compare_digest(held.encode(), view_cookie(t).encode()) for t in sandbox.tokens):
+            return _view_login(401, "This view shows the sandbox's workspace to its owner only.")
+        status, html = view.render(sandbox.api, path)
+        return _Response(status, html.encode(), "text/html; charset=utf-8", dict(_VIEW_HEADERS))
+
+
+# The view is read-only HTML: no scripts, no framing by other sites, no token leaking through Referer.
+_VIEW_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def _view_login(status: int, reason: str) -> _Response:
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Notion sandbox</title></head><body>"
+        f"<h1>Notion sandbox</h1><p>{reason}</p><p>Open the address printed by <code>ssot sandbox "
+        "--view-url</code>, or paste the token from <code>$SSOT_HOME/sandbox-token</code> (default "
+        "<code>.ssot/sandbox-token</code>):</p><form method='get'><input name='token' type='password' "
+        "size='50' autocomplete='off'> <button>Open</button></form></body></html>"
+    )
+    return _Response(status, page.encode(), "text/html; charset=utf-8", dict(_VIEW_HEADERS))
 

@@ -123,6 +123,7 @@ SLACK_CONVERSATIONS = DatabaseSchema(
         PropertySpec("Started At", T.DATE, M),
         PropertySpec("Related CLI Sessions", T.RELATION, M, relation_to="cli_sessions", dual="Slack Conversations"),
         PropertySpec("Bridge Evidence", T.RICH_TEXT, M, description="why each related CLI session is linked"),
+        PropertySpec("Tasks", T.RELATION, MIRROR, relation_to="task_tracking"),
         PropertySpec("Notes", T.RICH_TEXT, H),
     ),
 )
@@ -130,16 +131,35 @@ SLACK_CONVERSATIONS = DatabaseSchema(
 TASK_TRACKING = DatabaseSchema(
     name="task_tracking",
     title="Task Tracking",
-    description="Agent tasks and their dependencies.",
-    body_label="the task's description",
+    description="The agents' work graph: tasks, their dependencies, who holds them, and their activity.",
+    body_label="the task's description, then its activity log",
     properties=(
         PropertySpec("Name", T.TITLE, M),
         _key(),
-        PropertySpec("Task ID", T.RICH_TEXT, M),
-        PropertySpec("Status", T.SELECT, H, options=("todo", "in progress", "blocked", "done")),
-        PropertySpec("Assigned Agent", T.SELECT, M, options=AGENTS),
-        PropertySpec("Priority", T.SELECT, M, options=PRIORITIES),
-        PropertySpec("Dependencies", T.RELATION, M, relation_to="task_tracking"),
+        PropertySpec("Task ID", T.RICH_TEXT, M, description="the id `ssot task` and the MCP tools use"),
+        PropertySpec(
+            "Status", T.SELECT, Owner.SHARED, options=("todo", "in progress", "blocked", "done"),
+            description="moved by agents until a person changes it; a person's blocked holds until a person "
+            "unblocks",
+        ),
+        PropertySpec(
+            "Assigned Agent", T.SELECT, Owner.SHARED, options=AGENTS,
+            description="the role that may claim it; a person's reassignment reaches agents on the next pull",
+        ),
+        PropertySpec(
+            "Priority", T.SELECT, Owner.SHARED, options=PRIORITIES,
+            description="P0 first; a person's change reaches agents on the next pull",
+        ),
+        PropertySpec("Claimed By", T.RICH_TEXT, M, description="the agent holding the lease"),
+        PropertySpec("Dependencies", T.RELATION, M, relation_to="task_tracking", dual="Dependants",
+                     description="tasks this one waits for"),
+        PropertySpec("Dependants", T.RELATION, MIRROR, relation_to="task_tracking"),
+        PropertySpec("SecondBrain Task", T.RELATION, M, relation_to="secondbrain_tasks", dual="Implemented By",
+                     description="the SecondBrain Task this task implements"),
+        PropertySpec("CLI Sessions", T.RELATION, M, relation_to="cli_sessions",
+                     description="the assistant sessions that worked on it"),
+        PropertySpec("Slack Conversation", T.RELATION, M, relation_to="slack_conversations", dual="Tasks",
+                     description="the task's Slack thread"),
         PropertySpec("Notes", T.RICH_TEXT, H),
     ),
 )
@@ -162,6 +182,7 @@ SECONDBRAIN_TASKS = DatabaseSchema(
         PropertySpec("Drift", T.RELATION, M, relation_to="drift_board"),
         PropertySpec("Tech Debt", T.RELATION, M, relation_to="tech_debt"),
         PropertySpec("Problem State", T.SELECT, M, options=("present", "resolved")),
+        PropertySpec("Implemented By", T.RELATION, MIRROR, relation_to="task_tracking"),
         PropertySpec("Notes", T.RICH_TEXT, H),
     ),
 )

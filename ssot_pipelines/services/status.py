@@ -59,8 +59,8 @@ def _notion(home: Path) -> PartStatus:
     if ours:
         proc = next((p for p in ours if p.port == port), ours[0])
         return PartStatus("Notion sandbox", "embedded", f"{proc.url} (state {state})", True, proc.pid,
-                          note=f"view: {proc.url}/")
-    note = f"starts on port {port} when a sync needs it; view: http://127.0.0.1:{port}/"
+                          note=f"view: {proc.url}/ (with its token: `ssot sandbox --view-url`)")
+    note = f"starts on port {port} when a sync needs it; view: `ssot sandbox --view-url`"
     if _tcp_answers("127.0.0.1", port):
         note = f"port {port} is taken by another program or another SSOT_HOME's sandbox: set SSOT_SANDBOX_PORT"
     return PartStatus("Notion sandbox", "embedded", f"state {state}", False, note=note)

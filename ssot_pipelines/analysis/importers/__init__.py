@@ -30,6 +30,13 @@ def read_report(path: Path, report_format: str | None = None) -> ParsedReport:
 
 def parse_report(text: str, source: str, report_format: str | None = None) -> ParsedReport:
     """Parse report ``text`` (named ``source`` in errors); the whole report is validated or nothing is."""
+    try:
+        return _parse_report(text, source, report_format)
+    except RecursionError:
+        raise ReportFormatError(source, "its JSON nests too deeply to be a report") from None
+
+
+def _parse_report(text: str, source: str, report_format: str | None) -> ParsedReport:
     if report_format is not None and report_format not in FORMAT_NAMES:
         raise ReportFormatError(source, f"unknown format {report_format!r}", ", ".join(FORMAT_NAMES))
     stripped = text.strip()

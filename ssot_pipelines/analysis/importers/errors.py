@@ -36,7 +36,13 @@ def require(source: str, expected: str, item: dict[str, object], where: str, nam
         raise ReportFormatError(
             source, f"{where} field {name!r} is {type(value).__name__}, not {_kind_names(kinds)}", expected
         )
+    if isinstance(value, int) and not isinstance(value, bool) and not -MAX_INT <= value <= MAX_INT:
+        raise ReportFormatError(source, f"{where} field {name!r} is {value}, out of range for a line, column "
+                                        "or code", expected)
     return value
+
+
+MAX_INT = 2**31 - 1  # lines, columns and codes are stored as PostgreSQL integers
 
 
 def _kind_names(kinds: type | tuple[type, ...]) -> str:

@@ -9,6 +9,15 @@ from ssot_pipelines.analysis.importers.errors import ReportFormatError, require
 
 FORMAT = "eslint json"
 _SEVERITY: dict[int, Severity] = {2: "major", 1: "minor"}
+# Messages ESLint itself reports without a rule (ruleId null). Only a `fatal` one is a parse error; the
+# others are about directives and configuration, reported at the level the user configured
+# (linterOptions.reportUnusedDisableDirectives, reportUnusedInlineConfigs: "warn" by default).
+_CORE_MESSAGES = (
+    ("Unused eslint-disable directive", "unused-disable-directive"),
+    ("Unused eslint-enable directive", "unused-enable-directive"),
+    ("Unused inline config", "unused-inline-config"),
+    ("File ignored", "file-ignored"),
+)
 
 
 def looks_like(data: Any) -> bool:
@@ -52,15 +61,26 @@ def _finding(item: Any, path: str, source: str, where: str, status: Any) -> RawF
     column = require(source, FORMAT, item, where, "column", int, optional=True)
     end_line = require(source, FORMAT, item, where, "endLine", int, optional=True)
     severity: Severity = "blocker" if fatal else _SEVERITY.get(int(level), "info")  # type: ignore[call-overload]
+    text = str(require(source, FORMAT, item, where, "message", str))
     return RawFinding(
         tool="eslint",
-        rule_id=str(rule) if rule else "parse-error",
+        rule_id=str(rule) if rule else core_rule(text, fatal=fatal),
         path=path,
         line=line if isinstance(line, int) else None,
         end_line=end_line if isinstance(end_line, int) else None,
         col=column if isinstance(column, int) else None,
-        message=str(require(source, FORMAT, item, where, "message", str)),
+        message=text,
         severity=severity,
         native_severity="fatal" if fatal else {2: "error", 1: "warn"}.get(int(level), "off"),  # type: ignore[call-overload]
         tool_status=status,
     )
+
+
+def core_rule(message: str, *, fatal: bool) -> str:
+    """The rule name for a message ESLint reports without ``ruleId``."""
+    if fatal:
+        return "parse-error"
+    for prefix, name in _CORE_MESSAGES:
+        if message.startswith(prefix):
+            return name
+    return "core"

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ssot_pipelines.analysis.findings import ParsedReport, RawFinding, Severity
 from ssot_pipelines.analysis.importers.errors import ReportFormatError, require
 
 FORMAT = "ruff json"
+# A rule code is its linter's prefix (letters) then digits: S608 is flake8-bandit, SIM108 flake8-simplify,
+# SLF001 flake8-self, SLOT000 flake8-slots, F401 Pyflakes, FURB118 refurb, PLE0101 Pylint errors.
+_CODE = re.compile(r"^(?P<family>[A-Z]+)(?P<number>[0-9]+)$")
+_CRITICAL_FAMILIES = frozenset({"S"})  # flake8-bandit: security problems
+_MAJOR_FAMILIES = frozenset({"F", "PLE"})  # Pyflakes (undefined names, unused imports...) and Pylint errors
 
 
 def looks_like(data: Any) -> bool:
@@ -15,13 +21,25 @@ def looks_like(data: Any) -> bool:
             and "filename" in data[0] and "location" in data[0])
 
 
+def rule_family(code: str) -> str:
+    """The linter a ruff code belongs to, matched whole: ``S`` for S608, never for SIM108 or SLF001."""
+    match = _CODE.match(code)
+    return match["family"] if match else code
+
+
 def severity_for(code: str) -> Severity:
-    """ruff says "error" for everything, so the rule family decides (reference §2.2)."""
+    """ruff says "error" for everything, so the rule family decides (reference §2.2).
+
+    flake8-bandit (``S``) is critical; Pyflakes (``F``), pycodestyle's runtime errors (``E9``: the file
+    cannot be parsed or read) and Pylint errors (``PLE``) are major; a syntax error is a blocker; the rest,
+    style and refactoring advice, is minor. Families are compared whole, not as prefixes.
+    """
     if code == "invalid-syntax":
         return "blocker"
-    if code.startswith("S"):
+    family = rule_family(code)
+    if family in _CRITICAL_FAMILIES:
         return "critical"
-    if code.startswith(("F", "E9", "PLE")):
+    if family in _MAJOR_FAMILIES or (family == "E" and code.startswith("E9")):
         return "major"
     return "minor"
 
