@@ -174,7 +174,7 @@ def _imports_after(home: Path, args: list[str], **extra: str) -> tuple[list[str]
     "args",
     [["--help"], ["status"], ["stop"], ["hooks", "print"], ["hooks", "--help"], ["context", "--help"],
      ["search", "--help"], ["catalog", "component", "ssot_pipelines/cli.py"], ["drift", "--help"],
-     ["analyze", "--help"], ["worker", "--help"], ["slack", "--help"]],
+     ["analyze", "--help"], ["worker", "--help"], ["slack", "--help"], ["task", "--help"], ["mcp", "--help"]],
     ids=lambda a: " ".join(a),
 )
 def test_agent_commands_import_neither_dagster_nor_pandas(tmp_path: Path, args: list[str]) -> None:
@@ -188,7 +188,8 @@ def test_context_and_search_on_a_ledger_import_neither_dagster_nor_pandas(
 ) -> None:
     urls = {"POSTGRES_URL": ledger_url, "REDIS_URL": redis_url, "SSOT_EMBEDDER": "hashing"}
     for args in (["context"], ["context", "no-such-session"], ["search", "a query"],
-                 ["slack", "context", "no-such-session"], ["slack", "search", "a query"]):
+                 ["slack", "context", "no-such-session"], ["slack", "search", "a query"], ["task", "ready"],
+                 ["task", "list"]):
         heavy, done = _imports_after(tmp_path / "home", args, **urls)
         assert heavy == [], f"`ssot {' '.join(args)}` imported {heavy}"
         assert "Traceback" not in done.stderr, done.stderr
