@@ -5,26 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-
-from ssot_pipelines.analysis.importers import FORMAT_NAMES, ReportFormatError
-from ssot_pipelines.analysis.ingest import import_report_file
-from ssot_pipelines.analysis.markers import marker_findings
-from ssot_pipelines.analysis.runner import (
-    MARKERS,
-    LinterRun,
-    available_tools,
-    configured_tools,
-    parse_tools,
-    python_files,
-    repository_files,
-    run_linter,
-)
-from ssot_pipelines.analysis.sensors import analysis_repo_root
-from ssot_pipelines.analysis.store import Conn, ImportSummary, record_report
+from ssot_pipelines.analysis.importers import FORMAT_NAMES
 from ssot_pipelines.settings import ConfigurationError
+
+# Imported by each command when it runs: the store needs psycopg and the repository root lives with the
+# Dagster sensor; `ssot --help` and the other commands need neither.
+if TYPE_CHECKING:
+    from ssot_pipelines.analysis.runner import LinterRun
+    from ssot_pipelines.analysis.store import Conn, ImportSummary
 
 
 def _ledger() -> Conn:
@@ -49,10 +39,17 @@ def _print_summary(label: str, summary: ImportSummary) -> None:
 
 
 def _repo_root(args: argparse.Namespace) -> Path | None:
+    from ssot_pipelines.analysis.sensors import analysis_repo_root
+
     return Path(args.repo_root).resolve() if args.repo_root else analysis_repo_root()
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from ssot_pipelines.analysis.importers import ReportFormatError
+    from ssot_pipelines.analysis.ingest import import_report_file
+
     conn = _ledger()
     failures = 0
     try:
@@ -81,6 +78,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from ssot_pipelines.analysis.importers import ReportFormatError
+    from ssot_pipelines.analysis.runner import available_tools, configured_tools, parse_tools
+    from ssot_pipelines.analysis.store import record_report
+
     root = _repo_root(args)
     if root is None:
         print("no repository to analyse: pass --repo-root or set SSOT_REPO_ROOTS", file=sys.stderr)
@@ -124,6 +127,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _analyse(tool: str, root: Path, *, isolated_config: bool) -> LinterRun:
     """One analyzer's run: the built-in markers scan or an external linter on the Python files."""
+    from ssot_pipelines.analysis.markers import marker_findings
+    from ssot_pipelines.analysis.runner import MARKERS, LinterRun, python_files, repository_files, run_linter
+
     if tool == MARKERS:
         report = marker_findings(root, repository_files(root, tracked_only=True))
         return LinterRun(tool, report, sorted(report.analyzed_paths), 0)
@@ -152,7 +158,8 @@ def register(subparsers: Any) -> None:
 
     importing = commands.add_parser("import", help="import linter reports (format detected unless --format)")
     importing.add_argument("reports", nargs="+", help="report files")
-    importing.add_argument("--format", choices=FORMAT_NAMES, default=None)
+    importing.add_argument("--format", choices=FORMAT_NAMES, default=None,
+                           help="the reports' format (default: detected from their content)")
     importing.add_argument("--repo-root", default=None, help="repository the report's paths refer to")
     importing.add_argument("--whole-repository", action="store_true",
                            help="the tool analysed every file: issues missing from the report are fixed")
@@ -161,7 +168,8 @@ def register(subparsers: Any) -> None:
     running = commands.add_parser(
         "run", help="run ruff/pylint/mypy and the built-in markers scan (SSOT_ANALYSIS_TOOLS), import the results"
     )
-    running.add_argument("--repo-root", default=None)
+    running.add_argument("--repo-root", default=None,
+                         help="repository to analyse (default: SSOT_ANALYSIS_REPO_ROOT or SSOT_REPO_ROOTS)")
     running.add_argument("--tools", default=None, help="comma-separated, e.g. ruff,pylint,markers")
     running.add_argument(
         "--isolated-config", action="store_true",

@@ -10,6 +10,9 @@ the ``SSOT_COMPONENTS`` variable; the first rule that matches wins. File format:
     repository = "main"                                      # optional: only in this repository
 
 ``SSOT_COMPONENTS`` holds the same rules inline: ``catalog=ssot_pipelines/catalog/,docs/catalog.md;docs=*.md``.
+
+With neither, ``derived_components`` proposes a default (drift uses it): each top-level folder of a
+repository is a component, and a top-level Python package that holds sub-packages is split into them.
 """
 
 from __future__ import annotations
@@ -130,3 +133,63 @@ def load_components(
             )
             sources.append(str(candidate))
     return ComponentMap(rules=tuple(rules), source=", ".join(sources) or "none")
+
+
+# Folders that are never a component of their own: tooling, caches, virtualenvs, build output.
+_NOT_COMPONENTS = frozenset({"node_modules", "__pycache__", "venv", "build", "dist", "site-packages", "target"})
+
+
+@dataclass(frozen=True)
+class DerivedComponent:
+    """A component found from the layout: its name, its folder (repo-relative POSIX) and its repository."""
+
+    name: str
+    folder: str
+    repository: str
+    directory: Path
+
+
+def derived_components(roots: Sequence[tuple[str, Path]]) -> list[DerivedComponent]:
+    """The default components of ``roots`` (name, path): top-level folders, a package split into sub-packages.
+
+    ``pkg/`` with sub-packages ``pkg/a/`` and ``pkg/b/`` gives components ``pkg.a``, ``pkg.b`` and ``pkg``
+    (its other modules); a plain folder ``docs/`` gives ``docs``. Hidden folders, tooling folders
+    (``node_modules``, ``build``, a virtualenv, ...) and folders the root's ``.gitignore`` names are
+    skipped. Names gain a ``repo/`` prefix only when two repositories have the same folder.
+    """
+    found: list[DerivedComponent] = []
+    for repo, root in roots:
+        ignored = _root_gitignore(root)
+        for top in _subfolders(root):
+            if ignored.match_file(f"{top.name}/"):
+                continue
+            subpackages = [d for d in _subfolders(top) if (d / "__init__.py").is_file()]
+            if (top / "__init__.py").is_file() and subpackages:
+                found.extend(DerivedComponent(f"{top.name}.{d.name}", f"{top.name}/{d.name}", repo, d)
+                             for d in subpackages)
+            found.append(DerivedComponent(top.name, top.name, repo, top))
+    clashes = {c.name for c in found if sum(1 for o in found if o.name == c.name) > 1}
+    return [DerivedComponent(f"{c.repository}/{c.name}", c.folder, c.repository, c.directory)
+            if c.name in clashes else c for c in found]
+
+
+def derived_component_map(roots: Sequence[tuple[str, Path]]) -> ComponentMap:
+    """``derived_components`` as ordered rules (sub-packages before their parent package)."""
+    rules = tuple(ComponentRule.build(c.name, [f"/{c.folder}/"], c.repository) for c in derived_components(roots))
+    return ComponentMap(rules=rules, source="derived from the layout (no ssot_components.toml)")
+
+
+def _root_gitignore(root: Path) -> pathspec.GitIgnoreSpec:
+    try:
+        return _spec((root / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines())
+    except OSError:
+        return _spec(())
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    return [e for e in entries if e.is_dir() and not e.is_symlink() and not e.name.startswith(".")
+            and e.name not in _NOT_COMPONENTS and not (e / "pyvenv.cfg").exists()]

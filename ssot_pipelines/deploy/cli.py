@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
     worker.add_argument("--name", "-n", help="worker name (default: ssot-<pid>); @<hostname> is appended")
     worker.add_argument("--concurrency", "-c", type=int, help="steps run at once (default: the CPU count)")
     worker.add_argument("--queue", "-q", action="append", default=[], help="queue to consume (default: dagster)")
-    worker.add_argument("--loglevel", "-l", default="INFO")
+    worker.add_argument("--loglevel", "-l", default="INFO", help="Celery's log level (default INFO)")
     worker.set_defaults(func=_worker)
     config = commands.add_parser(
         "config", help="print the executor config for `dagster-celery worker start -y FILE` (holds the Redis URL)"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ssot_pipelines.drift.assess import accept_current_state, assess_drift
-from ssot_pipelines.drift.baseline import Conn
-from ssot_pipelines.drift.records import latest_scores
-from ssot_pipelines.drift.score import DriftThresholds
-from ssot_pipelines.drift.workspace import cached_embedder, open_workspace
 from ssot_pipelines.settings import ConfigurationError
+
+# Each command imports the scoring code when it runs (it needs pandas and psycopg); `ssot --help` does not.
+if TYPE_CHECKING:
+    from ssot_pipelines.drift.baseline import Conn
 
 
 def _ledger() -> Conn:
@@ -24,12 +23,17 @@ def _ledger() -> Conn:
 
 
 def _embedder(conn: Conn) -> Any:
+    from ssot_pipelines.drift.workspace import cached_embedder
     from ssot_pipelines.vectors.embedder import embedder_from_env
 
     return cached_embedder(embedder_from_env(), conn)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from ssot_pipelines.drift.assess import assess_drift
+    from ssot_pipelines.drift.score import DriftThresholds
+    from ssot_pipelines.drift.workspace import open_workspace
+
     conn = _ledger()
     try:
         workspace = open_workspace(conn)
@@ -47,6 +51,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_accept(args: argparse.Namespace) -> int:
+    from ssot_pipelines.drift.assess import accept_current_state
+    from ssot_pipelines.drift.workspace import open_workspace
+
     if not (args.paths or args.component or args.all):
         print("name the files to accept: PATH..., --component NAME or --all", file=sys.stderr)
         return 2
@@ -66,6 +73,8 @@ def cmd_accept(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from ssot_pipelines.drift.records import latest_scores
+
     conn = _ledger()
     try:
         rows = latest_scores(conn)
@@ -87,10 +96,10 @@ def register(subparsers: Any) -> None:
     score.set_defaults(func=cmd_score)
     accept = commands.add_parser("accept", help="accept files' current state as their baseline")
     accept.add_argument("paths", nargs="*", help="catalog keys, repo-relative paths or files on disk")
-    accept.add_argument("--component", default=None)
-    accept.add_argument("--all", action="store_true")
+    accept.add_argument("--component", default=None, help="accept every file of this component")
+    accept.add_argument("--all", action="store_true", help="accept every tracked file")
     accept.set_defaults(func=cmd_accept)
     show = commands.add_parser("show", help="the latest scores, highest first")
-    show.add_argument("--limit", type=int, default=30)
-    show.add_argument("--explain", action="store_true")
+    show.add_argument("--limit", type=int, default=30, help="files to show (default 30)")
+    show.add_argument("--explain", action="store_true", help="print each score's explanation")
     show.set_defaults(func=cmd_show)

@@ -8,17 +8,30 @@ so components and their specs live in one file::
     paths = ["shapes/"]
     spec = "docs/specs/geometry.md"        # relative to the TOML file's directory
     # or: spec_text = "Pure geometry helpers: areas and perimeters. No I/O."
+
+With no components configured at all (no file, no ``SSOT_COMPONENTS``), the components are derived from the
+layout (``catalog.components.derived_components``: top-level folders, a package split into its
+sub-packages) and each one's spec is its README (``README.md``, ``README.rst``, ``README.txt``, ``README``)
+or, failing that, the docstring of its ``__init__.py``. A component with neither has no spec, so its files'
+semantic distance is not scored.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ssot_pipelines.catalog.components import COMPONENTS_FILENAME, ComponentMap, load_components
+from ssot_pipelines.catalog.components import (
+    COMPONENTS_FILENAME,
+    ComponentMap,
+    derived_component_map,
+    derived_components,
+    load_components,
+)
 from ssot_pipelines.catalog.config import RepoRoot
 from ssot_pipelines.settings import ConfigurationError, env
 
@@ -75,9 +88,45 @@ def load_drift_components(roots: Sequence[RepoRoot], components_file: Path | Non
     configured = components_file or (Path(p) if (p := env("SSOT_COMPONENTS_FILE")) else None)
     component_map = load_components(configured, inline=env("SSOT_COMPONENTS"),
                                     search_roots=[(r.name, r.path) for r in roots])
+    if not component_map.rules:
+        return derived_drift_components(roots)
     files = [configured] if configured is not None else [r.path / COMPONENTS_FILENAME for r in roots]
     specs: dict[str, ComponentSpec] = {}
     for file in files:
         if file.is_file():
             specs.update(parse_specs(file.read_text(encoding="utf-8"), file))
     return DriftComponents(component_map, specs)
+
+
+README_NAMES = ("README.md", "README.rst", "README.txt", "README")
+
+
+def derived_drift_components(roots: Sequence[RepoRoot]) -> DriftComponents:
+    """The default when nothing is configured: components from the layout, specs from READMEs or docstrings."""
+    pairs = [(r.name, r.path) for r in roots]
+    specs: dict[str, ComponentSpec] = {}
+    for component in derived_components(pairs):
+        spec = folder_spec(component.directory)
+        if spec is not None:
+            text, source = spec
+            specs[component.name] = ComponentSpec(component.name, text, source)
+    return DriftComponents(derived_component_map(pairs), specs)
+
+
+def folder_spec(folder: Path) -> tuple[str, str] | None:
+    """(text, source) of a folder's README, else of its ``__init__.py`` docstring; None when it has neither."""
+    for name in README_NAMES:
+        readme = folder / name
+        if readme.is_file():
+            text = readme.read_text(encoding="utf-8", errors="replace")
+            if text.strip():
+                return text, str(readme)
+    init = folder / "__init__.py"
+    if init.is_file():
+        try:
+            docstring = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8", errors="replace")))
+        except SyntaxError:
+            return None
+        if docstring and docstring.strip():
+            return docstring, str(init)
+    return None

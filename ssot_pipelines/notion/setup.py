@@ -16,12 +16,12 @@ from ssot_pipelines.notion.pacer import RequestPacer
 from ssot_pipelines.notion.provision import ProvisionReport, load_ids, provision
 from ssot_pipelines.notion.sync import NotionSyncManager
 from ssot_pipelines.schemas import DATABASES
+from ssot_pipelines.services.redis_url import resolve_redis_url as resolve_redis_url  # re-exported
 from ssot_pipelines.settings import (
     NOTION_VERSION_DEFAULT,
     SANDBOX_PORT_DEFAULT,
     ConfigurationError,
     env,
-    redact,
     sandbox_token,
     ssot_home,
 )
@@ -117,30 +117,13 @@ def resolve_target(
         return NotionTarget(base, token, parent, version, given=(base_url or "", parent_page_id))
     # checked before the sandbox starts: a bad value fails at once
     chosen = normalize_parent_page_id(parent_page_id) if parent_page_id else None
-    from ssot_pipelines.sandbox import ensure_sandbox
+    from ssot_pipelines.services.embedded import ensure_embedded_sandbox
 
     port = int(env("SSOT_SANDBOX_PORT", str(SANDBOX_PORT_DEFAULT)) or SANDBOX_PORT_DEFAULT)
     home = ssot_home()
-    url, root = ensure_sandbox(home, port)
+    url, root = ensure_embedded_sandbox(port, home)
     return NotionTarget((base_url or url).rstrip("/"), sandbox_token(home), chosen or normalize_parent_page_id(root),
                         version, is_sandbox=True, given=(base_url or url, parent_page_id or root))
-
-
-def resolve_redis_url(url: str | None = None) -> str:
-    """``url`` or ``REDIS_URL`` when set (checked to answer), else the embedded Redis."""
-    url = url or env("REDIS_URL")
-    if url is None:
-        from ssot_pipelines.services.embedded import embedded_redis_url
-
-        return embedded_redis_url()
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
-    except redis.RedisError as exc:
-        raise ConfigurationError(
-            f"REDIS_URL is set but Redis does not answer ({redact(str(exc), url)}). Check REDIS_URL "
-            "(redis://host:6379/0), or unset it to use the embedded Redis."
-        ) from None
-    return url
 
 
 def open_sync_manager(

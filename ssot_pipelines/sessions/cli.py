@@ -23,8 +23,9 @@ def register(subparsers: Any) -> None:
     show.set_defaults(func=_hooks_print)
     inst = hook_commands.add_parser("install", help="merge the hooks into a Claude Code settings.json")
     claude_dir = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude")
-    inst.add_argument("--settings", type=Path, default=claude_dir / "settings.json")
-    inst.add_argument("--ssot-home", type=Path)
+    inst.add_argument("--settings", type=Path, default=claude_dir / "settings.json",
+                      help="the settings.json to merge into (default: $CLAUDE_CONFIG_DIR or ~/.claude)")
+    inst.add_argument("--ssot-home", type=Path, help="where the journal lives (default: SSOT_HOME or ./.ssot)")
     inst.add_argument("--console-script", action="store_true",
                       help="use <venv>/bin/ssot-hook instead of the faster `python -S` command")
     inst.set_defaults(func=_hooks_install)
@@ -60,10 +61,10 @@ def register(subparsers: Any) -> None:
     ctx.set_defaults(func=_context)
 
     search = subparsers.add_parser("search", help="semantic search over session transcripts")
-    search.add_argument("query")
-    search.add_argument("--top-k", type=int, default=5)
+    search.add_argument("query", help="what to look for, in plain words")
+    search.add_argument("--top-k", type=int, default=5, help="matches to show (default 5)")
     search.add_argument("--around", type=int, default=5, help="paragraphs of context either side")
-    search.add_argument("--json", action="store_true")
+    search.add_argument("--json", action="store_true", help="print JSON instead of text")
     search.set_defaults(func=_search)
 
 
@@ -135,7 +136,7 @@ def recall_layer(conn: Any, postgres_url: str) -> tuple[Any, Any]:
 
 def _worker(args: argparse.Namespace) -> int:
     from ssot_pipelines.ledger import connect
-    from ssot_pipelines.notion.setup import resolve_redis_url
+    from ssot_pipelines.services.redis_url import resolve_redis_url
     from ssot_pipelines.sessions.transcripts import idle_seconds
     from ssot_pipelines.sessions.worker import WorkerConfig, run_forever
 
@@ -185,7 +186,7 @@ def _active(as_json: bool) -> int:
 
     import redis
 
-    from ssot_pipelines.notion.setup import resolve_redis_url
+    from ssot_pipelines.services.redis_url import resolve_redis_url
     from ssot_pipelines.sessions.live import active_sessions
 
     try:

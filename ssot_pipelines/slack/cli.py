@@ -19,12 +19,12 @@ def register(subparsers: Any) -> None:
     sub = slack.add_subparsers(dest="slack_command", required=True)
 
     imp = sub.add_parser("import", help="import a Slack workspace export (.zip or unpacked folder)")
-    imp.add_argument("path", type=Path)
+    imp.add_argument("path", type=Path, help="the export: a .zip or the folder it unpacks to")
     imp.set_defaults(func=_import)
 
     serve = sub.add_parser("serve", help="receive the Events API at /slack/events (journal first, then ack)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
     serve.set_defaults(func=_serve)
 
     drain = sub.add_parser("drain", help="move the events journal into the ledger (also names, links, vectors)")
@@ -40,13 +40,13 @@ def register(subparsers: Any) -> None:
     share.set_defaults(func=_share)
 
     context = sub.add_parser("context", help="the Slack conversations linked to a CLI session")
-    context.add_argument("session")
+    context.add_argument("session", help="a session id (its latest segment) or a segment key <session_id>#<n>")
     context.set_defaults(func=_context)
 
     search = sub.add_parser("search", help="semantic search over Slack conversations")
-    search.add_argument("query")
-    search.add_argument("--top-k", type=int, default=5)
-    search.add_argument("--json", action="store_true")
+    search.add_argument("query", help="what to look for, in plain words")
+    search.add_argument("--top-k", type=int, default=5, help="matches to show (default 5)")
+    search.add_argument("--json", action="store_true", help="print JSON instead of text")
     search.set_defaults(func=_search)
 
 

@@ -23,8 +23,8 @@ def register(subparsers: Any) -> None:
     sub = task.add_subparsers(dest="task_command", required=True, metavar="SUBCOMMAND")
 
     add = _cmd(sub, "add", "add a task; prints it, including its id", _add)
-    add.add_argument("title")
-    add.add_argument("--role", choices=("planner", "executor", "reviewer"))
+    add.add_argument("title", help="what the task is, in one line")
+    add.add_argument("--role", choices=("planner", "executor", "reviewer"), help="which kind of agent may claim it")
     add.add_argument("--priority", default="P2", help="P0 (most urgent) .. P3; default P2")
     add.add_argument("--depends-on", type=int, action="append", default=[], metavar="ID",
                      help="a task this one waits for (repeatable)")
@@ -35,69 +35,69 @@ def register(subparsers: Any) -> None:
     _agent_opt(add, required=False)
 
     dep = _cmd(sub, "depend", "make a task wait for another; a cycle is refused (exit 1)", _depend)
-    dep.add_argument("id", type=int)
-    dep.add_argument("--on", type=int, required=True, metavar="OTHER")
+    dep.add_argument("id", type=int, help="the task id")
+    dep.add_argument("--on", type=int, required=True, metavar="OTHER", help="the task it waits for")
     _agent_opt(dep, required=False)
 
     rdy = _cmd(sub, "ready", "the tasks that can start now, by priority then age", _ready)
-    rdy.add_argument("--role", choices=("planner", "executor", "reviewer"))
-    rdy.add_argument("--limit", type=int)
+    rdy.add_argument("--role", choices=("planner", "executor", "reviewer"), help="only tasks for this role")
+    rdy.add_argument("--limit", type=int, help="at most this many tasks")
 
     clm = _cmd(sub, "claim", "claim the best ready task atomically (exit 3 when none is ready)", _claim)
     _agent_opt(clm, required=True)
-    clm.add_argument("--role", choices=("planner", "executor", "reviewer"))
+    clm.add_argument("--role", choices=("planner", "executor", "reviewer"), help="claim only a task for this role")
     clm.add_argument("--lease", type=int, default=None, help="lease in seconds (default 600)")
 
     hb = _cmd(sub, "heartbeat", "extend the lease of a task you hold", _heartbeat)
-    hb.add_argument("id", type=int)
+    hb.add_argument("id", type=int, help="the task id")
     _agent_opt(hb, required=True)
     hb.add_argument("--lease", type=int, help="new lease length in seconds (default: the claim's)")
     hb.add_argument("--note", help="a progress note to log with the heartbeat")
 
     rel = _cmd(sub, "release", "give a task you hold back to the queue", _release)
-    rel.add_argument("id", type=int)
+    rel.add_argument("id", type=int, help="the task id")
     _agent_opt(rel, required=True)
-    rel.add_argument("--note")
+    rel.add_argument("--note", help="why it goes back, for the next agent")
 
     dn = _cmd(sub, "done", "complete a task you hold", _done)
-    dn.add_argument("id", type=int)
+    dn.add_argument("id", type=int, help="the task id")
     _agent_opt(dn, required=True)
     dn.add_argument("--note", help="what it produced: dependants' agents receive this in their handover")
 
     blk = _cmd(sub, "block", "block a task (it leaves the queue until unblocked)", _block)
-    blk.add_argument("id", type=int)
-    blk.add_argument("--reason", required=True)
+    blk.add_argument("id", type=int, help="the task id")
+    blk.add_argument("--reason", required=True, help="what blocks it")
     _agent_opt(blk, required=False)
 
     ublk = _cmd(sub, "unblock", "return a task an agent blocked to the queue", _unblock)
-    ublk.add_argument("id", type=int)
+    ublk.add_argument("id", type=int, help="the task id")
     _agent_opt(ublk, required=False)
-    ublk.add_argument("--note")
+    ublk.add_argument("--note", help="what changed, for the next agent")
 
     apv = _cmd(sub, "approve", "approve a task that needs approval", _approve)
-    apv.add_argument("id", type=int)
+    apv.add_argument("id", type=int, help="the task id")
     apv.add_argument("--by", required=True, help="who approves")
 
     nte = _cmd(sub, "note", "log a progress note (or a review request) on a task", _note)
-    nte.add_argument("id", type=int)
-    nte.add_argument("text")
+    nte.add_argument("id", type=int, help="the task id")
+    nte.add_argument("text", help="the note")
     _agent_opt(nte, required=True)
     nte.add_argument("--review", action="store_true", help="log it as a review request")
 
     shw = _cmd(sub, "show", "the task with its dependencies, dependants and activity log", _show)
-    shw.add_argument("id", type=int)
+    shw.add_argument("id", type=int, help="the task id")
 
     lst = _cmd(sub, "list", "list tasks", _list)
     lst.add_argument("--status", help="todo, in_progress, blocked, done or cancelled")
 
     ctx = _cmd(sub, "context", "the handover pack of a task, for the next agent", _context)
-    ctx.add_argument("id", type=int)
+    ctx.add_argument("id", type=int, help="the task id")
 
     imp = _cmd(sub, "import", "bulk-import tasks from a .jsonl/.json/.csv file (the `ssot stage` format)", _import)
-    imp.add_argument("file")
+    imp.add_argument("file", help="the tasks: .jsonl, .json or .csv")
 
     slk = _cmd(sub, "slack", "post the activity not yet in Slack to the tasks' threads", _slack)
-    slk.add_argument("--limit", type=int, default=200)
+    slk.add_argument("--limit", type=int, default=200, help="activity entries to post at most (default 200)")
 
     mcp = subparsers.add_parser("mcp", help="run the stdio MCP server (search, context, task_* tools)")
     mcp.set_defaults(func=_mcp)
