@@ -79,12 +79,12 @@ def extract_context(sync: Any, ledger: Any, ledger_url: str, redis_url: str) -> 
 
     import redis
 
-    from ssot_pipelines.assets.notion_sync import ExtractContext, SyncConfig
+    from ssot_pipelines.notion.extract import ExtractContext, SyncOptions
     from ssot_pipelines.resources.notifier import NotifierResource
     from ssot_pipelines.vectors.hashing import HashingEmbedder
 
     return ExtractContext(
-        config=SyncConfig(), log=logging.getLogger("ssot.test"), ledger=ledger,
+        config=SyncOptions(), log=logging.getLogger("ssot.test"), ledger=ledger,
         redis=redis.Redis.from_url(redis_url), postgres_url=ledger_url, vectors=lambda: None,
         embedder=HashingEmbedder, notifier=NotifierResource(), run_id="test", sync=sync,
     )

@@ -32,11 +32,8 @@ def sync_manager(sandbox: Any, ledger_url: str, redis_url: str, **kwargs: Any) -
         retry=kwargs.pop("retry", FAST_RETRY),
         **kwargs,
     )
-    try:
+    with manager:  # closes the gateway, the ledger connection and the Redis client
         yield manager
-    finally:
-        manager.close()
-        manager.conn.close()
 
 
 def person(sandbox: Any) -> Client:

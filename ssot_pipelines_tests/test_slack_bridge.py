@@ -74,7 +74,7 @@ def _links(ledger: Any) -> set[tuple[str, str, str]]:
 def test_a_session_id_or_transcript_path_written_in_slack_links_it(tmp_path: Path, ledger: Any) -> None:
     write_session(tmp_path / "claude", SID, [("2026-06-01T09:00:00", "refactor the parser")])
     write_session(tmp_path / "claude", OTHER, [("2026-06-01T09:00:00", "something else")], cwd="/srv/x")
-    import_paths(ledger, [tmp_path / "claude"])
+    import_paths(ledger, [tmp_path / "claude"], allow_outside_roots=True)
     export = sample_export()
     export.add(
         "eng",
@@ -108,7 +108,7 @@ def test_a_permalink_or_channel_written_in_a_session_links_it(tmp_path: Path, le
         SID,
         [("2026-06-20T09:00:00", f"what did they decide in https://acme.slack.com/archives/C01ENG/p{digits} ?")],
     )
-    import_paths(ledger, [tmp_path / "claude"])
+    import_paths(ledger, [tmp_path / "claude"], allow_outside_roots=True)
     bridge.find_links(ledger, people={})  # the session is scanned before Slack's side is known
     assert _links(ledger) == set()
     import_export(ledger, sample_export().write_folder(tmp_path / "export"), zone=UTC)
@@ -121,7 +121,7 @@ def test_a_permalink_or_channel_written_in_a_session_links_it(tmp_path: Path, le
         ],
         cwd="/srv/x",
     )
-    import_paths(ledger, [tmp_path / "claude2"])
+    import_paths(ledger, [tmp_path / "claude2"], allow_outside_roots=True)
     bridge.find_links(ledger, people={})
     assert _links(ledger) == {
         (THREAD, SID, "permalink-mentioned"),
@@ -141,7 +141,7 @@ def test_the_same_person_at_the_same_time_links_through_the_user_map(
         [("2026-07-01T08:55:00", "bob's"), ("2026-07-01T09:20:00", "x")],
         cwd="/home/bob/proj",
     )
-    import_paths(ledger, [tmp_path / "claude"])
+    import_paths(ledger, [tmp_path / "claude"], allow_outside_roots=True)
     import_export(ledger, sample_export().write_folder(tmp_path / "export"), zone=UTC)
     monkeypatch.setenv("SLACK_USER_MAP", "U01ALICE=alice|alice@example.com")
     bridge.find_links(ledger)
@@ -155,7 +155,7 @@ def test_similar_text_above_the_threshold_links(tmp_path: Path, ledger: Any, led
     text = "the postgres migration deadlocks when two workers run the advisory lock at once"
     write_session(tmp_path / "claude", SID, [("2026-06-01T09:00:00", text)])
     write_session(tmp_path / "claude", OTHER, [("2026-06-01T09:00:00", "paint the landing page blue")])
-    import_paths(ledger, [tmp_path / "claude"])
+    import_paths(ledger, [tmp_path / "claude"], allow_outside_roots=True)
     vectors, embedder = PgVectorStore(ledger_url), HashingEmbedder()
     index_sessions(ledger, vectors, embedder)
     export = sample_export()
@@ -180,7 +180,7 @@ def test_similar_text_above_the_threshold_links(tmp_path: Path, ledger: Any, led
     # the other direction: a session indexed after the conversation is compared when it changes
     later = "5e55a003-0000-4000-8000-00000000c0de"
     write_session(tmp_path / "claude2", later, [("2026-07-06T09:00:00", f"again: {text}")])
-    import_paths(ledger, [tmp_path / "claude2"])
+    import_paths(ledger, [tmp_path / "claude2"], allow_outside_roots=True)
     index_sessions(ledger, vectors, embedder)
     bridge.find_links(ledger, vectors=vectors, embedder=embedder, people={}, threshold=0.6)
     assert ("C01ENG/day/2026-07-05", later, "similar") in _links(ledger)
@@ -188,7 +188,7 @@ def test_similar_text_above_the_threshold_links(tmp_path: Path, ledger: Any, led
 
 def test_linked_conversations_show_the_message_with_five_either_side(tmp_path: Path, ledger: Any) -> None:
     write_session(tmp_path / "claude", SID, [("2026-06-01T09:00:00", "work")])
-    import_paths(ledger, [tmp_path / "claude"])
+    import_paths(ledger, [tmp_path / "claude"], allow_outside_roots=True)
     export = Export(channels=[{"id": "C01ENG", "name": "eng"}])
     texts = [f"message number {n:02d}" for n in range(20)]
     texts[10] = f"message number 10 about {SID}"
@@ -212,7 +212,7 @@ def test_share_posts_the_handover_pack_once_per_thread_and_logs_it(
         SID,
         [("2026-06-01T09:00:00", "ship the slack bridge"), ("2026-06-01T09:10:00", "now write the README")],
     )
-    import_paths(ledger, [tmp_path / "claude"])
+    import_paths(ledger, [tmp_path / "claude"], allow_outside_roots=True)
     import_export(ledger, sample_export().write_folder(tmp_path / "export"), zone=UTC)
     api = SlackApiStandIn()
     try:

@@ -32,7 +32,7 @@ def test_every_message_is_in_its_page_byte_exact_and_resync_writes_nothing(
     tmp_path: Path, ledger: Any, ledger_url: str, redis_url: str, sandbox: Any
 ) -> None:
     write_session(tmp_path / "claude", SID, [("2026-06-01T09:00:00", "fix the deploy script")])
-    import_paths(ledger, [tmp_path / "claude"])
+    import_paths(ledger, [tmp_path / "claude"], allow_outside_roots=True)
     export = sample_export()
     export.add(
         "eng",

@@ -210,7 +210,7 @@ def test_a_command_run_by_claude_code_records_the_hooks_session_and_the_handover
 ) -> None:
     from ssot_pipelines.sessions.transcripts import import_paths
 
-    import_paths(ledger, [copy_samples(tmp_path)])  # session A's transcript in the ledger
+    import_paths(ledger, [copy_samples(tmp_path)], allow_outside_roots=True)  # session A's transcript in the ledger
     ledger.commit()
     journal = tmp_path / "journal"
     work = tmp_path / "work"
@@ -236,6 +236,10 @@ def test_a_command_run_by_claude_code_records_the_hooks_session_and_the_handover
     assert "Implement the plan." in text and "the plan: add a column, then backfill" in text
     assert "exec-1 (executor)  claimed" in text and f"Session {SESSION_A}#" in text
     assert "not in the ledger yet" not in text, "the session's last messages come from its transcript"
+    # the spelling, `ssot context --task ID`, prints the same pack
+    same = ssot(["context", "--task", str(build.id)], ledger_url)
+    assert same.returncode == 0, same.stderr
+    assert same.stdout == text
 
 
 def test_bad_input_is_one_clear_line_and_an_import_refuses_only_the_bad_edges(ledger_url: str, tmp_path: Path) -> None:

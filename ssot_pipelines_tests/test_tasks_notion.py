@@ -90,7 +90,7 @@ def test_a_task_links_the_cli_sessions_that_worked_on_it_and_the_secondbrain_tas
     from ssot_pipelines.sessions.transcripts import import_paths
     from ssot_pipelines_tests.sessions_fixtures import SESSION_A, copy_samples
 
-    import_paths(ledger, [copy_samples(tmp_path)])
+    import_paths(ledger, [copy_samples(tmp_path)], allow_outside_roots=True)
     ledger.commit()
     with sync_manager(sandbox, ledger_url, redis_url, provision_databases=True) as sync:
         assert sync.sync("cli_sessions", cli_session_frame(ledger)).failed == 0

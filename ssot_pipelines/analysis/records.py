@@ -1,4 +1,9 @@
-"""The Tech-Debt database as a DataFrame: one row per tracked issue (the sync contract in ARCHITECTURE.md)."""
+"""The Tech-Debt database as a DataFrame: one row per tracked issue (the sync contract in ARCHITECTURE.md).
+
+Every value moves only with the finding: "Last Changed" is when what the row shows last changed, so
+re-importing an unchanged report writes nothing to Notion; when an analysis last saw the issue
+(``last_seen``, ``last_run_id``) is run bookkeeping and stays in the ledger.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from ssot_pipelines.analysis.store import Conn, issue_rows
 TITLE_MESSAGE_CHARS = 80  # only the title is short; the full message is in "Message" and the body
 _NOTION_STATUS = {"open": "open", "fixed": "fixed", "reopened": "reopened", "removed": "fixed"}
 COLUMNS = ["key", "Issue", "Issue ID", "File", "Line", "Tool", "Rule", "Severity", "Message", "Status",
-           "First Seen", "Last Seen", "Fixed At", "body", "priority"]
+           "First Seen", "Last Changed", "Fixed At", "body", "priority"]
 _SEVERITY_PRIORITY = {"blocker": 50, "critical": 40, "major": 30, "minor": 20, "info": 10}
 
 
@@ -65,7 +70,7 @@ def tech_debt_frame(conn: Conn) -> pd.DataFrame:
             "Message": row["message"],
             "Status": _NOTION_STATUS[row["status"]],
             "First Seen": row["first_seen"],
-            "Last Seen": row["last_seen"],
+            "Last Changed": row["changed_at"],
             "Fixed At": row["fixed_at"],
             "body": issue_body(row),
             "priority": _SEVERITY_PRIORITY[row["severity"]] + (5 if row["status"] != "fixed" else 0),

@@ -171,6 +171,11 @@ _FINDING_COLUMNS = ("tool", "rule", "path", "line", "end_line", "col", "message"
                     "fingerprints", "context", "hint", "tool_status")
 
 
+# What Tech-Debt shows of a finding (title, properties, body): when one of these changes, the issue changed.
+# Identity hashes, columns and fingerprints may move without anything a person sees changing.
+_SHOWN_COLUMNS = ("tool", "rule", "path", "line", "message", "severity", "scope", "context", "hint", "tool_status")
+
+
 def _finding_values(f: Finding) -> tuple[Any, ...]:
     return (f.tool, f.rule, f.path, f.line, f.end_line, f.col, f.message, f.message_norm, f.native_severity,
             f.severity, f.line_hash, f.block_hash, f.scope, f.external_id, json.dumps(f.fingerprints),
@@ -184,10 +189,11 @@ def _apply(conn: Conn, repo: str, plan: LifecyclePlan, run_id: int, now: datetim
         if plan.new:
             with cur.copy(
                 f"COPY analysis_issues (issue_id, repo, {columns}, status, first_seen, last_seen, updated_at,"
-                " first_run_id, last_run_id, reopen_count) FROM STDIN"
+                " changed_at, first_run_id, last_run_id, reopen_count) FROM STDIN"
             ) as copy:
                 for issue_id, f in plan.new:
-                    copy.write_row((issue_id, repo, *_finding_values(f), "open", now, now, now, run_id, run_id, 0))
+                    copy.write_row((issue_id, repo, *_finding_values(f), "open", now, now, now, now, run_id, run_id,
+                                    0))
         matched = [(issue_id, False, f) for issue_id, f, _ in plan.still_open]
         matched += [(issue_id, True, f) for issue_id, f, _ in plan.reopened]
         if matched:
@@ -199,21 +205,25 @@ def _apply(conn: Conn, repo: str, plan: LifecyclePlan, run_id: int, now: datetim
                 for issue_id, reopen, f in matched:
                     copy.write_row((issue_id, reopen, *_finding_values(f)))
             assignments = ", ".join(f"{c} = m.{c}" for c in _FINDING_COLUMNS)
+            shown_before = ", ".join(f"i.{c}" for c in _SHOWN_COLUMNS)
+            shown_now = ", ".join(f"m.{c}" for c in _SHOWN_COLUMNS)
             cur.execute(
                 f"UPDATE analysis_issues i SET {assignments}, last_seen = %s, updated_at = %s, last_run_id = %s,"
+                f" changed_at = CASE WHEN m.reopen OR ROW({shown_before}) IS DISTINCT FROM ROW({shown_now})"
+                " THEN %s ELSE i.changed_at END,"
                 " status = CASE WHEN m.reopen THEN 'reopened' ELSE i.status END,"
                 " fixed_at = CASE WHEN m.reopen THEN NULL ELSE i.fixed_at END,"
                 " reopen_count = i.reopen_count + CASE WHEN m.reopen THEN 1 ELSE 0 END"
                 " FROM analysis_matched m WHERE i.issue_id = m.issue_id",
-                (now, now, run_id),
+                (now, now, run_id, now),
             )
             cur.execute("DROP TABLE analysis_matched")
         for ids, status in ((plan.fixed, "fixed"), (plan.removed, "removed")):
             if ids:
                 cur.execute(
-                    "UPDATE analysis_issues SET status = %s, fixed_at = %s, updated_at = %s, last_run_id = %s"
-                    " WHERE issue_id = ANY(%s::uuid[])",
-                    (status, now, now, run_id, ids),
+                    "UPDATE analysis_issues SET status = %s, fixed_at = %s, updated_at = %s, changed_at = %s,"
+                    " last_run_id = %s WHERE issue_id = ANY(%s::uuid[])",
+                    (status, now, now, now, run_id, ids),
                 )
 
 

@@ -1,21 +1,24 @@
 """The per-database Notion asset: extract a DataFrame of records, sync it, report what happened."""
 
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import dagster as dg
 import pandas as pd
-import psycopg
-import redis
 
-from ssot_pipelines.notion.sync import NotionSyncManager, SyncReport
+from ssot_pipelines.notion.desired import present_records
+from ssot_pipelines.notion.extract import Extract, ExtractContext, SyncOptions
+from ssot_pipelines.notion.sync import SyncReport
 from ssot_pipelines.resources.notifier import NotifierResource
 from ssot_pipelines.resources.notion import NotionResource
 from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
 from ssot_pipelines.schemas import database
+from ssot_pipelines.settings import ConfigurationError
+
+__all__ = ["Extract", "ExtractContext", "SyncConfig", "SyncOptions", "configuration_failure", "notion_sync_asset"]
 
 NOTION_POOL = "notion_api"
 NOTION_GROUP = "notion"
@@ -24,30 +27,29 @@ NOTION_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONEN
 
 
 class SyncConfig(dg.Config):  # type: ignore[misc]
-    """How one run syncs a database."""
+    """How one run syncs a database (run config; ``options()`` is the plain form extracts get)."""
 
     full: bool = False  # daily reconcile: read Notion back, repair edits to machine values, recreate deleted rows
     paths: list[str] = []  # incremental scope (File Catalog): only these paths
     force_archive: bool = False  # allow archiving more than half of a database in one run
 
-
-@dataclass
-class ExtractContext:
-    """What an extract function may use; it returns the desired records as a DataFrame."""
-
-    config: SyncConfig
-    log: Any
-    ledger: psycopg.Connection[dict[str, Any]]
-    redis: redis.Redis
-    postgres_url: str
-    vectors: Callable[[], Any]
-    embedder: Callable[[], Any]
-    notifier: Any
-    run_id: str
-    sync: NotionSyncManager
+    def options(self) -> SyncOptions:
+        return SyncOptions(full=self.full, paths=tuple(self.paths), force_archive=self.force_archive)
 
 
-Extract = Callable[[ExtractContext], pd.DataFrame]
+@contextmanager
+def configuration_failure() -> Iterator[None]:
+    """A ConfigurationError becomes a Dagster failure that is never retried (by the step's retry policy;
+    run retries are off for step failures in dagster.yaml): its message, which names the variable and the
+    fix, is the failure's description."""
+    try:
+        yield
+    except ConfigurationError as exc:
+        raise dg.Failure(
+            description=f"Configuration error (not retried): {exc}",
+            metadata={"configuration_error": str(exc)},
+            allow_retries=False,
+        ) from None
 
 
 def preview_markdown(frame: pd.DataFrame, rows: int = 15, width: int = 60) -> str:
@@ -107,15 +109,18 @@ def notion_sync_asset(
         embedder: EmbedderResource,
         notifier: NotifierResource,
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-        manager = notion.open(postgres.resolved_url(), redis.resolved_url(), provision=None)
-        provisioned = manager.provisioned
-        ledger = postgres.connect()
-        try:
+        with ExitStack() as stack, configuration_failure():
+            manager = stack.enter_context(notion.open(postgres.resolved_url(), redis.resolved_url(), provision=None))
+            ledger = stack.enter_context(postgres.connect())
+            redis_client = stack.enter_context(redis.client())
+            options = config.options()
+            # One sync per (target, database): a second run waits here, then finds the first one's work done.
+            waited = stack.enter_context(manager.serialized(database_name, context.log.info))
             ctx = ExtractContext(
-                config=config,
+                config=options,
                 log=context.log,
                 ledger=ledger,
-                redis=redis.client(),
+                redis=redis_client,
                 postgres_url=postgres.resolved_url(),
                 vectors=vectors.store,
                 embedder=embedder.embedder,
@@ -125,17 +130,17 @@ def notion_sync_asset(
             )
             frame = extract(ctx)
             report = manager.sync(
-                database_name, frame, force_archive=config.force_archive, reconcile=config.full
+                database_name, frame, force_archive=options.force_archive, reconcile=options.full,
+                progress=context.log.info,
             )
-        finally:
-            ledger.close()
-            manager.close()
+        provisioned = manager.provisioned
         context.log.info(report.summary())
         for error in report.errors[:20]:
             context.log.warning(error)
         extra = dict(frame.attrs.get("metadata", {}))
         if provisioned.created or provisioned.properties_added:
             extra["provisioned"] = provisioned.summary()
+        extra["waited_for_another_sync"] = waited
         return dg.MaterializeResult(metadata=report_metadata(report, frame, extra))
 
     return _asset
@@ -145,14 +150,11 @@ def ledger_records(database_name: str) -> Extract:
     """An extract for databases fed by importers: the records staged in the ledger (``ssot import``)."""
 
     def _extract(ctx: ExtractContext) -> pd.DataFrame:
-        rows = ctx.ledger.execute(
-            'SELECT key, "values", body, priority FROM records WHERE database = %s AND present ORDER BY key',
-            (database_name,),
-        ).fetchall()
+        records = present_records(ctx.ledger, database_name)
         ctx.ledger.commit()
         frame = pd.DataFrame(
-            [{"key": r["key"], **r["values"], "body": r["body"], "priority": r["priority"]} for r in rows],
-            columns=None if rows else ["key"],
+            [{"key": r.key, **r.values, "body": r.body, "priority": r.priority} for r in records],
+            columns=None if records else ["key"],
         )
         frame.attrs["sync_mode"] = "full"
         return frame

@@ -5,7 +5,7 @@ import json
 
 import dagster as dg
 
-from ssot_pipelines.assets.notion_sync import NOTION_GROUP, NOTION_POOL, NOTION_RETRY
+from ssot_pipelines.assets.notion_sync import NOTION_GROUP, NOTION_POOL, NOTION_RETRY, configuration_failure
 from ssot_pipelines.resources.notion import NotionResource
 from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.schemas import ALL_DATABASES
@@ -22,7 +22,8 @@ from ssot_pipelines.schemas import ALL_DATABASES
 def notion_databases(
     context: dg.AssetExecutionContext, notion: NotionResource, postgres: PostgresResource, redis: RedisResource
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    manager = notion.open(postgres.resolved_url(), redis.resolved_url(), provision=True)
+    with configuration_failure():
+        manager = notion.open(postgres.resolved_url(), redis.resolved_url(), provision=True)
     report = manager.provisioned
     try:
         ids = {

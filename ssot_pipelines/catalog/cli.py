@@ -48,15 +48,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from ssot_pipelines.notion.setup import open_sync_manager, resolve_redis_url
 
     config = load_catalog_config()
-    manager = open_sync_manager()
-    try:
-        client = redis.Redis.from_url(resolve_redis_url(), socket_timeout=5)
+    # one sync per Notion target and database: a second `ssot catalog sync` waits for the first
+    with (
+        open_sync_manager() as manager,
+        redis.Redis.from_url(resolve_redis_url(), socket_timeout=5) as client,
+        manager.serialized("file_catalog", print),
+    ):
         frame, result = build_catalog_records(manager.conn, config, full=args.full, paths=args.paths,
                                               redis_client=client)
-        report = manager.sync("file_catalog", frame, force_archive=args.force_archive, reconcile=args.full)
-    finally:
-        manager.close()
-        manager.conn.close()
+        report = manager.sync("file_catalog", frame, force_archive=args.force_archive, reconcile=args.full,
+                              progress=print)
     print(f"catalog {result.mode}:")
     _print_counts(result.counts())
     print("  " + report.summary())

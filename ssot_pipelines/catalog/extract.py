@@ -8,12 +8,12 @@ import pandas as pd
 import psycopg
 import redis
 
-from ssot_pipelines.assets.notion_sync import ExtractContext
 from ssot_pipelines.catalog.config import CatalogConfig, load_catalog_config
 from ssot_pipelines.catalog.events import publish_pending
 from ssot_pipelines.catalog.records import catalog_frame
 from ssot_pipelines.catalog.refresh import RefreshResult, refresh_catalog
-from ssot_pipelines.catalog.state import load_entries, refresh_components, unsynced_keys
+from ssot_pipelines.catalog.state import load_entries, refresh_components
+from ssot_pipelines.notion.extract import ExtractContext
 
 
 def build_catalog_records(
@@ -27,8 +27,9 @@ def build_catalog_records(
     """Refresh the catalog and return (records for Notion, what the refresh found).
 
     Full: every catalogued file (the engine reconciles Notion against it). Incremental: the files that
-    changed, plus any whose earlier sync did not land; deleted files (and renamed ones whose page could
-    not follow them) are the frame's ``vanished`` keys.
+    changed; the refresh staged them (and deletions and renames) as the engine's pending work in its own
+    commit, and the engine's incremental sync adds whatever else is pending for its target (earlier syncs
+    cut short, failed rows, another target's leftovers).
     """
     result = refresh_catalog(conn, config, full=full, paths=paths or ())
     repos = [r.name for r in config.roots]
@@ -38,8 +39,7 @@ def build_catalog_records(
         conn.commit()
         vanished: list[str] = []
     else:
-        wanted = set(result.changed_keys) | set(unsynced_keys(conn, repos))
-        entries = load_entries(conn, keys=sorted(wanted))
+        entries = load_entries(conn, keys=sorted(set(result.changed_keys)))
         vanished = [*result.deleted, *(r.old_key for r in result.renamed if not r.page_kept)]
     metadata: dict[str, Any] = dict(result.counts())
     if redis_client is not None:

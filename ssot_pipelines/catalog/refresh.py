@@ -1,5 +1,9 @@
 """One catalog refresh: walk (or stat given paths), hash what a stat says may have changed, detect
-renames, and commit the new per-file state and its events to the ledger in one transaction."""
+renames, and commit the new per-file state, its events and the File Catalog records it implies (the sync
+engine's pending work: updates, additions, deletions and renames) to the ledger in one transaction.
+
+So what a scan found is never forgotten: it stays pending for every Notion target until that target has
+it, whether the sync that follows finishes, crashes or goes to another workspace."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from ssot_pipelines.catalog.detect import GitCheck, git_check
 from ssot_pipelines.catalog.filetypes import describe
 from ssot_pipelines.catalog.gitinfo import git_dirty_paths, git_head, git_renames
 from ssot_pipelines.catalog.hashing import CHUNK, BlobDigest, FileChangedWhileHashing, NotARegularFile, hash_path
+from ssot_pipelines.catalog.records import catalog_frame
 from ssot_pipelines.catalog.scan import (
     CHANGED_WHILE_HASHING,
     NON_UTF8_NAME,
@@ -51,7 +56,7 @@ from ssot_pipelines.catalog.state import (
     stat_tuple,
     upsert_entries,
 )
-from ssot_pipelines.notion.checkpoints import rekey
+from ssot_pipelines.notion import desired
 
 UNKNOWN_PATH = "unknown_path"
 _REFRESH_LOCK = 0x5507_CA7A  # advisory lock id: one catalog refresh at a time
@@ -230,8 +235,8 @@ def refresh_catalog(
     walks every root; an incremental one asks git which paths may have changed in a git work tree whose
     last sync recorded git's view (as the sensor does; ``use_git=False`` turns that off) and walks the
     other roots. Files whose stat matches the ledger are not read. ``dry_run`` computes without writing.
-    A renamed file keeps its Notion page when ``keep_pages_on_rename`` (default: not in full mode, whose
-    reconcile matches pages by key).
+    A renamed file keeps its Notion page (and what people wrote on it) unless ``keep_pages_on_rename`` is
+    False: then the old key's page is archived and the new key gets a new one.
     """
     if dry_run:
         return _refresh(conn, config, full=full, paths=paths, dry_run=True, keep_pages_on_rename=keep_pages_on_rename,
@@ -262,7 +267,7 @@ def _refresh(
     started = time.monotonic()
     result = RefreshResult(mode="full" if full else ("paths" if paths else "incremental"))
     checks: dict[str, GitCheck] = {}
-    keep_pages = (not full) if keep_pages_on_rename is None else keep_pages_on_rename
+    keep_pages = True if keep_pages_on_rename is None else keep_pages_on_rename
     configured = [r.name for r in config.roots]
     scan = ScanResult()
     if paths:
@@ -451,9 +456,16 @@ def _commit(
                        content_changed=True)
         upsert_entries(conn, touched, content_changed=False)
         for rename in result.renamed:
-            rename.page_kept = keep_pages and rekey(conn, DATABASE, rename.old_key, rename.entry.key)
+            # The page follows the file in every target that has one (applied by that target's next sync).
+            rename.page_kept = keep_pages
+            if keep_pages:
+                desired.stage_rename(conn, DATABASE, rename.old_key, rename.entry.key)
             record_rename(conn, rename.entry.repo, rename.old_key, rename.entry.key, rename.entry.sha,
                           rename.detected_by, rename.page_kept)
+        staged = [*result.added, *result.changed, *(r.entry for r in result.renamed)]
+        vanished = [*result.deleted, *(r.old_key for r in result.renamed if not r.page_kept)]
+        desired.stage(conn, DATABASE, desired.records_from_frame(catalog_frame(staged, config, mode="incremental")),
+                      vanished)
         result.events_queued = catalog_events.queue_events(conn, [
             *(ev("added", e.repo, e.key, e.path, e.sha) for e in result.added),
             *(ev("changed", e.repo, e.key, e.path, e.sha) for e in result.changed),

@@ -163,16 +163,6 @@ def record_rename(conn: psycopg.Connection[Any], repo: str, old_key: str, new_ke
     )
 
 
-def unsynced_keys(conn: psycopg.Connection[Any], repos: Sequence[str]) -> list[str]:
-    """Catalogued files whose Notion row is missing or was left mid-write by an earlier failed sync."""
-    rows = conn.execute(
-        "SELECT f.key FROM catalog_files f WHERE f.repo = ANY(%s) AND NOT EXISTS ("
-        " SELECT 1 FROM notion_rows n WHERE n.database = %s AND n.key = f.key AND n.state = 'synced')",
-        (list(repos), DATABASE),
-    ).fetchall()
-    return [r["key"] for r in rows]
-
-
 def record_repo(conn: psycopg.Connection[Any], repo: str, root: str, head: str | None, *, full: bool,
                 dirty: list[str] | None) -> None:
     """After a walk of the whole repository: its HEAD and the paths git called not clean (None: unknown)."""

@@ -15,6 +15,7 @@ from typing import Any
 from ssot_pipelines.drift.baseline import Baseline, Conn, load_baselines, save_baselines
 from ssot_pipelines.drift.files import TrackedFile, read_text
 from ssot_pipelines.drift.history import head_commit, line_churn_since
+from ssot_pipelines.drift.records import latest_scores, shown
 from ssot_pipelines.drift.score import DriftSignals, DriftThresholds, drift_score, explanation
 from ssot_pipelines.drift.signals import (
     changed_lines,
@@ -110,23 +111,40 @@ def assess_drift(conn: Conn, files: Sequence[TrackedFile], components: DriftComp
             created.append(baseline)
     churn = _git_churn(readable, baselines)
 
-    rows = []
-    bands: Counter[str] = Counter()
-    for file in readable:
-        signals, details, inputs = _signals(file, texts[file.key], baselines[file.key], components, similarity,
-                                            summaries.get(file.key), churn.get(file.key))
-        score = drift_score(signals)
-        band = thresholds.band(score)
-        bands[band] += 1
-        rows.append((file.key, file.path, file.component, signals.content, signals.structure, signals.semantic,
-                     signals.churn, score, band, explanation(file.path, signals, score, band, details),
-                     json.dumps(inputs)))
+    rows = _score_rows(readable, texts, baselines, components, similarity, summaries, churn, thresholds)
+    bands = Counter(r["band"] for r in rows)
     with conn.transaction():
         save_baselines(conn, created)
         analysis_id = _insert_analysis(conn, rows, now, time.monotonic() - started)
     conn.commit()
     return DriftAssessment(analysis_id, len(files), len(rows), len(created), unreadable, bands,
                            similarity.embedded, time.monotonic() - started)
+
+
+def _score_rows(files: Sequence[TrackedFile], texts: dict[str, str], baselines: dict[str, Baseline],
+                components: DriftComponents, similarity: SpecSimilarity, summaries: dict[str, str],
+                churn: dict[str, int], thresholds: DriftThresholds) -> list[dict[str, Any]]:
+    """One score row per file: its signals, score, band, explanation and the inputs behind them."""
+    rows = []
+    for file in files:
+        baseline = baselines[file.key]
+        signals, details, inputs = _signals(file, texts[file.key], baseline, components, similarity,
+                                            summaries.get(file.key), churn.get(file.key))
+        score = drift_score(signals)
+        band = thresholds.band(score)
+        rows.append({"file_key": file.key, "path": file.path, "component": file.component,
+                     "content_change": signals.content, "structural_change": signals.structure,
+                     "semantic_distance": signals.semantic, "churn": signals.churn, "drift_score": score,
+                     "band": band, "explanation": explanation(file.path, signals, score, band, details,
+                                                              baseline=_baseline_note(baseline)),
+                     "inputs": json.dumps(inputs)})
+    return rows
+
+
+def _baseline_note(baseline: Baseline) -> str:
+    """The accepted baseline, as the explanation names it: it moves only when a new baseline is accepted."""
+    when = baseline.accepted_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"accepted {when} ({baseline.accepted_by})"
 
 
 def _git_churn(files: Sequence[TrackedFile], baselines: dict[str, Baseline]) -> dict[str, int]:
@@ -176,44 +194,60 @@ def _signals(file: TrackedFile, text: str, baseline: Baseline, components: Drift
     return DriftSignals(content, structure, semantic, churn), details, inputs
 
 
-def _insert_analysis(conn: Conn, rows: list[tuple[Any, ...]], now: datetime, seconds: float) -> int:
+_SCORE_COLUMNS = ("file_key", "path", "component", "content_change", "structural_change", "semantic_distance",
+                  "churn", "drift_score", "band", "explanation", "inputs", "changed_at")
+
+
+def _insert_analysis(conn: Conn, rows: list[dict[str, Any]], now: datetime, seconds: float) -> int:
+    """Record one analysis; each row keeps the ``changed_at`` of the file's previous row while what it shows
+    is the same, so the Drift Board's "Score Changed" (and its page) moves only with the score."""
+    previous = {r["file_key"]: r for r in latest_scores(conn, [r["file_key"] for r in rows])}
     row = conn.execute("INSERT INTO drift_analyses (analyzed_at, files, seconds) VALUES (%s, %s, %s) RETURNING id",
                        (now, len(rows), seconds)).fetchone()
     assert row is not None
     analysis_id = int(row["id"])
     with conn.cursor() as cur, cur.copy(
-        "COPY drift_scores (analysis_id, file_key, path, component, content_change, structural_change,"
-        " semantic_distance, churn, drift_score, band, explanation, inputs) FROM STDIN"
+        f"COPY drift_scores (analysis_id, {', '.join(_SCORE_COLUMNS)}) FROM STDIN"
     ) as copy:
         for r in rows:
-            copy.write_row((analysis_id, *r))
+            before = previous.get(r["file_key"])
+            same = before is not None and shown(before) == shown(r)
+            changed_at = (before["changed_at"] or before["analyzed_at"]) if same and before is not None else now
+            copy.write_row((analysis_id, *(r[c] for c in _SCORE_COLUMNS[:-1]), changed_at))
     return analysis_id
 
 
 def accept_current_state(conn: Conn, files: Sequence[TrackedFile], components: DriftComponents,
-                         embedder: Embedder, *, by: str, now: datetime | None = None) -> int:
-    """Make each file's current text its baseline and record score 0 for it; returns files accepted."""
+                         embedder: Embedder, *, by: str, now: datetime | None = None,
+                         thresholds: DriftThresholds | None = None) -> int:
+    """Make each file's current text its baseline and record its score against it; returns files accepted.
+
+    The score row is computed exactly as the next analysis computes it (0 in every signal for an unchanged
+    file), so re-scoring right after an acceptance changes nothing on the Drift Board.
+    """
     now = now or datetime.now(UTC)
     similarity = SpecSimilarity(embedder)
     heads = {root: head_commit(root) for root in {f.root for f in files}}
-    accepted = []
-    rows = []
+    texts: dict[str, str] = {}
+    accepted: dict[str, Baseline] = {}
     for file in files:
         text = read_text(file.location)
         if text is None:
             continue
-        accepted.append(new_baseline(file, text, components, similarity, now, by, heads[file.root]))
-        signals = DriftSignals(0.0, 0.0, 0.0 if components.spec_for(file.component) else None, 0.0)
-        body = explanation(file.path, signals, 0.0, "low", {}) + f"\n\nBaseline accepted ({by}) at {now.isoformat()}."
-        rows.append((file.key, file.path, file.component, 0.0, 0.0, signals.semantic, 0.0, 0.0, "low", body,
-                     json.dumps({"baseline_accepted_by": by, "baseline_accepted_at": now.isoformat()})))
+        texts[file.key] = text
+        accepted[file.key] = new_baseline(file, text, components, similarity, now, by, heads[file.root])
     if not accepted:
         return 0
+    readable = [f for f in files if f.key in accepted]
+    summaries = {f.key: summary_text(texts[f.key], f.path) for f in readable if components.spec_for(f.component)}
+    similarity.prepare(summaries.values())
+    rows = _score_rows(readable, texts, accepted, components, similarity, summaries, _git_churn(readable, accepted),
+                       thresholds or DriftThresholds.from_env())
     with conn.transaction():
-        save_baselines(conn, accepted)
+        save_baselines(conn, accepted.values())
         conn.execute("UPDATE drift_baselines SET notion_accept_consumed = notion_accept_consumed OR %s"
                      " WHERE file_key = ANY(%s)",
-                     (by == "notion", [b.file_key for b in accepted]))
+                     (by == "notion", list(accepted)))
         _insert_analysis(conn, rows, now, 0.0)
     conn.commit()
     return len(accepted)

@@ -9,6 +9,8 @@ from typing import Any
 
 import psycopg
 
+from ssot_pipelines.notion.desired import human_values_all
+
 Conn = psycopg.Connection[dict[str, Any]]
 ACCEPT_STATUS = "Accept baseline"  # the Drift Board "Status" a person picks to accept the current state
 
@@ -69,16 +71,15 @@ def pending_notion_accepts(conn: Conn) -> list[str]:
     The Status is human-owned, so the engine never resets it; ``notion_accept_consumed`` remembers that
     this choice was applied, and clears when the person moves the Status elsewhere.
     """
-    rows = conn.execute(
-        "SELECT r.key, r.human->>'Status' AS status, coalesce(b.notion_accept_consumed, false) AS consumed"
-        " FROM records r LEFT JOIN drift_baselines b ON b.file_key = r.key"
-        " WHERE r.database = 'drift_board' AND r.present",
-    ).fetchall()
-    cleared = [r["key"] for r in rows if r["status"] != ACCEPT_STATUS and r["consumed"]]
+    status = {key: values.get("Status")
+              for key, values in human_values_all(conn, "drift_board", present_only=True).items()}
+    consumed = {r["file_key"] for r in conn.execute(
+        "SELECT file_key FROM drift_baselines WHERE notion_accept_consumed").fetchall()}
+    cleared = sorted(key for key in consumed if key in status and status[key] != ACCEPT_STATUS)
     if cleared:
         conn.execute("UPDATE drift_baselines SET notion_accept_consumed = false WHERE file_key = ANY(%s)",
                      (cleared,))
-    return sorted(r["key"] for r in rows if r["status"] == ACCEPT_STATUS and not r["consumed"])
+    return sorted(key for key, value in status.items() if value == ACCEPT_STATUS and key not in consumed)
 
 
 def mark_notion_accepts_consumed(conn: Conn, keys: Sequence[str]) -> None:

@@ -1,8 +1,13 @@
-"""The Drift Board as a DataFrame: each tracked file's latest score, its signals, and the explanation."""
+"""The Drift Board as a DataFrame: each tracked file's latest score, its signals, and the explanation.
+
+Every value shown moves only with what it describes: "Score Changed" is when the score, a signal, the band or
+the explanation last changed, not when an analysis last ran (that stays in the ledger's ``drift_analyses``),
+so re-scoring unchanged files writes nothing to Notion.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -11,12 +16,12 @@ from ssot_pipelines.analysis.normalize import catalogued_keys
 from ssot_pipelines.drift.baseline import Conn
 
 COLUMNS = ["key", "Name", "File", "Component", "Drift Score", "Content Change", "Structural Change",
-           "Semantic Distance", "Churn", "Band", "Analyzed At", "body", "priority"]
+           "Semantic Distance", "Churn", "Band", "Score Changed", "body", "priority"]
 DIGITS = 3  # rounding keeps float noise from rewriting unchanged rows
 
 
 def latest_scores(conn: Conn, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Each file's most recent score row (with its analysis time)."""
+    """Each file's most recent score row (with its analysis time and when what it shows last changed)."""
     query = ("SELECT DISTINCT ON (s.file_key) s.*, a.analyzed_at FROM drift_scores s"
              " JOIN drift_analyses a ON a.id = s.analysis_id")
     params: list[Any] = []
@@ -29,6 +34,13 @@ def latest_scores(conn: Conn, keys: Sequence[str] | None = None) -> list[dict[st
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(float(value), DIGITS)
+
+
+def shown(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What the Drift Board shows of a score row: when it differs from the previous row, the score changed."""
+    return (row["path"], row["component"], _rounded(row["drift_score"]), _rounded(row["content_change"]),
+            _rounded(row["structural_change"]), _rounded(row["semantic_distance"]), _rounded(row["churn"]),
+            row["band"], row["explanation"])
 
 
 def drift_board_frame(conn: Conn, keys: Sequence[str]) -> pd.DataFrame:
@@ -47,7 +59,7 @@ def drift_board_frame(conn: Conn, keys: Sequence[str]) -> pd.DataFrame:
             "Semantic Distance": _rounded(r["semantic_distance"]),
             "Churn": _rounded(r["churn"]),
             "Band": r["band"],
-            "Analyzed At": r["analyzed_at"],
+            "Score Changed": r["changed_at"] or r["analyzed_at"],
             "body": r["explanation"],
             "priority": round(float(r["drift_score"]) * 100),
         }

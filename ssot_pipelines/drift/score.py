@@ -79,8 +79,10 @@ def drift_score(signals: DriftSignals) -> float:
     return min(1.0, max(0.0, sum(WEIGHTS[k] * v for k, v in values.items()) / total))
 
 
-def explanation(path: str, signals: DriftSignals, score: float, band: str, details: dict[str, str]) -> str:
-    """The Drift Board page body: the score, then each signal by its contribution, largest first."""
+def explanation(path: str, signals: DriftSignals, score: float, band: str, details: dict[str, str],
+                baseline: str | None = None) -> str:
+    """The Drift Board page body: the score, then each signal by its contribution, largest first, then the
+    baseline it is measured from. Nothing in it depends on when it was computed, only on what it explains."""
     values = signals.available()
     total = sum(WEIGHTS[k] for k in values)
     lines = [f"Drift score {score:.3f} ({band}) for {path}.", "",
@@ -91,4 +93,6 @@ def explanation(path: str, signals: DriftSignals, score: float, band: str, detai
                      + (f" — {details[name]}" if name in details else ""))
     if signals.semantic is None:
         lines.append("- Semantic distance: not scored (the component has no spec in ssot_components.toml)")
+    if baseline:
+        lines += ["", f"Baseline: {baseline}."]
     return "\n".join(lines)

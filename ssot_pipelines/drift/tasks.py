@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from ssot_pipelines.drift.baseline import Conn
-from ssot_pipelines.drift.human import human_values_by_key
 from ssot_pipelines.drift.score import DriftThresholds
+from ssot_pipelines.notion.desired import human_values_all
 
 DATABASE = "secondbrain_tasks"
 COLUMNS = ["key", "Name", "Status", "Priority", "Assigned Agent", "Drift Score", "Drift", "Tech Debt",
@@ -81,7 +81,7 @@ def drift_problems(conn: Conn, thresholds: DriftThresholds, keys: Sequence[str] 
 
 def tech_debt_problems(conn: Conn) -> list[Problem]:
     """Open blocker/critical issues that neither the tool nor a person (Tech-Debt "Triage") set aside."""
-    triage = human_values_by_key(conn, "tech_debt")
+    triage = human_values_all(conn, "tech_debt")
     rows = conn.execute(
         "SELECT issue_id::text AS key, rule, path, line, severity, message FROM analysis_issues"
         " WHERE status IN ('open', 'reopened') AND severity IN ('blocker', 'critical') AND tool_status IS NULL"
@@ -105,7 +105,7 @@ MACHINE_STATUSES = (None, "", "open", "closed")
 
 def held_by_people(conn: Conn) -> set[str]:
     """Tasks a person took over (Status "in progress", "won't do", ...): the machine leaves them alone."""
-    return {key for key, values in human_values_by_key(conn, DATABASE).items()
+    return {key for key, values in human_values_all(conn, DATABASE).items()
             if values.get("Status") not in MACHINE_STATUSES}
 
 

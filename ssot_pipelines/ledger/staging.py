@@ -27,6 +27,7 @@ import pandas as pd
 import psycopg
 
 from ssot_pipelines.notion.codec import ValueTypeError, canonical
+from ssot_pipelines.notion.desired import SyncRecord, stage
 from ssot_pipelines.schemas import DATABASES, KEY_PROPERTY, DatabaseSchema, Owner, PropertySpec, PropType, database
 
 MAX_KEY_UTF16 = 2000  # one Notion rich-text piece (notion/text.py MAX_TEXT)
@@ -163,7 +164,7 @@ def stage_records(
     writable = {
         p.name: p for p in schema.owned(Owner.MACHINE) + schema.owned(Owner.SHARED) if p.name != KEY_PROPERTY
     }
-    rows: list[tuple[str, str, str | None, int]] = []
+    rows: list[SyncRecord] = []
     seen: set[str] = set()
     for index, record in enumerate(records, 1):
         key = record.get("key")
@@ -195,22 +196,7 @@ def stage_records(
         body = record.get("body")
         if body is not None:
             check_text(str(body), f"{label}: body")
-        rows.append((key, json.dumps(values, ensure_ascii=False, default=str), None if body is None else str(body),
-                     priority))
-    with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(
-            'INSERT INTO records (database, key, "values", body, priority, present, updated_at)'
-            " VALUES (%s, %s, %s, %s, %s, true, now())"
-            ' ON CONFLICT (database, key) DO UPDATE SET "values" = EXCLUDED."values", body = EXCLUDED.body,'
-            " priority = EXCLUDED.priority, present = true, updated_at = now()",
-            [(schema.name, *row) for row in rows],
-        )
-        withdrawn = 0
-        if replace:
-            cur.execute(
-                "UPDATE records SET present = false, updated_at = now()"
-                " WHERE database = %s AND present AND NOT (key = ANY(%s))",
-                (schema.name, [r[0] for r in rows]),
-            )
-            withdrawn = cur.rowcount
-    return StagingResult(schema.name, len(rows), withdrawn)
+        rows.append(SyncRecord(key=key, values=values, body=None if body is None else str(body), priority=priority))
+    with conn.transaction():
+        result = stage(conn, schema.name, rows, withdraw_others=replace)
+    return StagingResult(schema.name, len(rows), result.withdrawn)

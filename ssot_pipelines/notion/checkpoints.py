@@ -13,11 +13,17 @@ from typing import Any
 
 import psycopg
 
-ROW_FIELDS = ("state", "page_id", "machine_hash", "body_hash", "body_length", "shared")
+from ssot_pipelines.notion import desired
+from ssot_pipelines.notion.desired import SyncRecord
+
+ROW_FIELDS = ("state", "page_id", "machine_hash", "body_hash", "body_length", "shared", "pushed_digest")
 
 
 class SyncLedger:
-    """Ledger access for one Notion target (rows are kept per target; desired records are shared)."""
+    """Ledger access for one Notion target (rows are kept per target; desired records are shared).
+
+    Only ``ssot_pipelines/notion/`` uses it; capabilities use ``desired``'s named functions.
+    """
 
     def __init__(self, conn: psycopg.Connection[Any], target: str) -> None:
         self.conn = conn
@@ -40,27 +46,65 @@ class SyncLedger:
 
     # -- desired records ----------------------------------------------------------------------------
 
-    def store_desired(self, database: str, records: Sequence[Any], vanished: Sequence[str]) -> None:
-        """Write the desired state first: the ledger is the durable record, Notion follows it."""
-        with self.conn.cursor() as cur:
-            cur.executemany(
-                'INSERT INTO records (database, key, "values", body, priority, present, updated_at)'
-                " VALUES (%s, %s, %s, %s, %s, true, now())"
-                ' ON CONFLICT (database, key) DO UPDATE SET "values" = EXCLUDED."values", body = EXCLUDED.body,'
-                " priority = EXCLUDED.priority, present = true, updated_at = now()"
-                ' WHERE records."values" IS DISTINCT FROM EXCLUDED."values"'
-                " OR records.body IS DISTINCT FROM EXCLUDED.body OR NOT records.present",
-                [
-                    (database, r.key, json.dumps(r.values, default=str, ensure_ascii=False), r.body, r.priority)
-                    for r in records
-                ],
-            )
-            if vanished:
-                cur.execute(
-                    "UPDATE records SET present = false, updated_at = now() WHERE database = %s AND key = ANY(%s)",
-                    (database, list(vanished)),
-                )
+    def store_desired(
+        self, database: str, records: Sequence[SyncRecord], vanished: Sequence[str], *, complete: bool = False
+    ) -> None:
+        """Write the desired state first: the ledger is the durable record, Notion follows it.
+
+        ``complete``: the records are the whole desired state (a full sync); every other key is absent.
+        """
+        desired.stage(self.conn, database, records, vanished, withdraw_others=complete)
+        stored = {r["key"]: r["digest"] for r in self.conn.execute(
+            "SELECT key, digest FROM records WHERE database = %s AND key = ANY(%s)",
+            (database, [r.key for r in records]),
+        ).fetchall()}
         self.conn.commit()
+        for record in records:
+            record.digest = stored.get(record.key)
+
+    def pending_records(self, database: str, exclude: set[str]) -> list[SyncRecord]:
+        """Present records this target has not received completely (see ``desired.keys_not_synced``)."""
+        rows = self._all(
+            'SELECT r.key, r."values", r.body, r.priority, r.digest FROM records r LEFT JOIN notion_rows n'
+            " ON n.target = %s AND n.database = r.database AND n.key = r.key"
+            " WHERE r.database = %s AND r.present AND (n.key IS NULL OR n.state <> 'synced'"
+            " OR n.pushed_digest IS DISTINCT FROM r.digest)",
+            (self.target, database),
+        )
+        return [desired.from_row(r) for r in rows if r["key"] not in exclude]
+
+    def absent_live_keys(self, database: str) -> list[str]:
+        """Keys with a live row in this target that the source no longer wants (absent or unknown)."""
+        rows = self._all(
+            "SELECT n.key FROM notion_rows n LEFT JOIN records r ON r.database = n.database AND r.key = n.key"
+            " WHERE n.target = %s AND n.database = %s AND n.state <> 'archived' AND (r.key IS NULL OR NOT r.present)",
+            (self.target, database),
+        )
+        return sorted(r["key"] for r in rows)
+
+    def apply_renames(self, database: str) -> int:
+        """Move this target's pages to the new keys of renamed records (see ``desired.stage_rename``)."""
+        renames = self._all(
+            "SELECT r.id, r.old_key, r.new_key FROM record_renames r WHERE r.database = %s AND EXISTS ("
+            " SELECT 1 FROM notion_rows n WHERE n.target = %s AND n.database = r.database AND n.key = r.old_key"
+            " AND n.state <> 'archived') ORDER BY r.id",
+            (database, self.target),
+        )
+        moved = 0
+        for rename in renames:
+            moved += self._write(
+                "UPDATE notion_rows n SET key = %s, pushed_digest = NULL WHERE n.target = %s AND n.database = %s"
+                " AND n.key = %s AND n.state <> 'archived' AND NOT EXISTS (SELECT 1 FROM notion_rows t"
+                " WHERE t.target = n.target AND t.database = n.database AND t.key = %s)",
+                (rename["new_key"], self.target, database, rename["old_key"], rename["new_key"]),
+            )
+        # a rename no target still needs (no live page under its old key anywhere) is done
+        self._write(
+            "DELETE FROM record_renames r WHERE r.database = %s AND NOT EXISTS (SELECT 1 FROM notion_rows n"
+            " WHERE n.database = r.database AND n.key = r.old_key AND n.state <> 'archived')",
+            (database,),
+        )
+        return moved
 
     def mark_absent(self, database: str, key: str) -> None:
         self._write(
@@ -130,7 +174,7 @@ class SyncLedger:
             "INSERT INTO notion_rows (target, database, key, page_id, state, intent_at)"
             " VALUES (%s, %s, %s, NULL, 'creating', now()) ON CONFLICT (target, database, key) DO UPDATE"
             " SET state = 'creating', page_id = NULL, intent_at = now(),"
-            " machine_hash = NULL, body_hash = NULL, body_length = NULL",
+            " machine_hash = NULL, body_hash = NULL, body_length = NULL, pushed_digest = NULL",
             (self.target, database, key),
         )
 
@@ -178,23 +222,49 @@ class SyncLedger:
         )
 
 
-def rekey(conn: psycopg.Connection[Any], database: str, old_key: str, new_key: str) -> bool:
-    """Give a record a new key and keep its Notion page (a renamed file keeps its page, Notes and links).
-
-    The next sync writes the new Key onto the page. Returns False, moving nothing, when the old key has
-    no live page or the new key already has a row of its own (then the old page is archived as usual).
-    """
+def adopt_target(conn: psycopg.Connection[Any], target: str, legacy_ids: Sequence[str]) -> str | None:
+    """Move a ledger's rows from an id an older version gave this same target (before the parent page id
+    and base URL were normalised) to ``target``; once, and only while ``target`` has no databases yet.
+    Returns the id adopted, if any."""
+    if not legacy_ids:
+        return None
     with conn.transaction():
-        taken = conn.execute(
-            "SELECT 1 FROM notion_rows WHERE database = %s AND key = %s LIMIT 1", (database, new_key)
+        if conn.execute("SELECT 1 FROM notion_databases WHERE target = %s LIMIT 1", (target,)).fetchone():
+            return None
+        row = conn.execute(
+            "SELECT target FROM notion_databases WHERE target = ANY(%s) GROUP BY target"
+            " ORDER BY max(provisioned_at) DESC LIMIT 1",
+            (list(legacy_ids),),
         ).fetchone()
-        had = conn.execute(
-            "SELECT 1 FROM notion_rows WHERE database = %s AND key = %s AND state <> 'archived' LIMIT 1",
-            (database, old_key),
-        ).fetchone()
-        if taken or not had:
-            return False
-        conn.execute("DELETE FROM records WHERE database = %s AND key = %s", (database, new_key))
-        for table in ("records", "notion_rows"):
-            conn.execute(f"UPDATE {table} SET key = %s WHERE database = %s AND key = %s", (new_key, database, old_key))
-    return True
+        if row is None:
+            return None
+        old = row["target"] if isinstance(row, dict) else row[0]
+        for table in ("notion_databases", "notion_rows", "sync_runs", "sync_watermarks"):
+            conn.execute(f"UPDATE {table} SET target = %s WHERE target = %s", (target, old))
+    return str(old)
+
+
+def _lock_id(target: str, database: str) -> str:
+    return f"ssot-sync|{target}|{database}"
+
+
+def try_sync_lock(conn: psycopg.Connection[Any], target: str, database: str) -> bool:
+    """Take the (target, database) sync lock if it is free; True when this session now holds it."""
+    row = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS ok", (_lock_id(target, database),))
+    ok = row.fetchone()
+    conn.commit()
+    return bool(ok["ok"] if isinstance(ok, dict) else ok[0])  # type: ignore[index]
+
+
+def sync_lock(conn: psycopg.Connection[Any], target: str, database: str) -> None:
+    """Wait for and take the (target, database) sync lock (a session-level PostgreSQL advisory lock)."""
+    conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (_lock_id(target, database),))
+    conn.commit()
+
+
+def sync_unlock(conn: psycopg.Connection[Any], target: str, database: str) -> None:
+    if conn.closed:
+        return  # the lock went with the session
+    conn.rollback()
+    conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (_lock_id(target, database),))
+    conn.commit()

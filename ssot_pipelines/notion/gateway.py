@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -248,9 +249,16 @@ class NotionGateway:
     # -- typed helpers over the endpoints we use ---------------------------------------------------
 
     def query_all(
-        self, data_source_id: str, *, filter: dict[str, Any] | None = None, filter_properties: list[str] | None = None
+        self,
+        data_source_id: str,
+        *,
+        filter: dict[str, Any] | None = None,
+        filter_properties: list[str] | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ) -> list[dict[str, Any]]:
-        """Every page matching ``filter``; crosses the 10,000-row cap with created_time windows."""
+        """Every page matching ``filter``; crosses the 10,000-row cap with created_time windows.
+
+        ``on_batch`` is called with the number of pages read so far after every response."""
         pages: dict[str, dict[str, Any]] = {}
         window_start: str | None = None
         while True:
@@ -274,6 +282,8 @@ class NotionGateway:
                 for page in res.get("results", []):
                     pages[page["id"]] = page
                     last_created = page.get("created_time", last_created)
+                if on_batch is not None:
+                    on_batch(len(pages))
                 status = res.get("request_status") or {}
                 if status.get("type") == "incomplete":
                     incomplete = True

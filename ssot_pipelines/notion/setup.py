@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
 
 import redis
 
 from ssot_pipelines.ledger import connect, migrate, resolve_postgres_url
+from ssot_pipelines.notion.checkpoints import adopt_target
 from ssot_pipelines.notion.gateway import NotionGateway, RetrySettings
 from ssot_pipelines.notion.pacer import RequestPacer
 from ssot_pipelines.notion.provision import ProvisionReport, load_ids, provision
@@ -23,21 +26,69 @@ from ssot_pipelines.settings import (
     ssot_home,
 )
 
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+PARENT_PAGE_FORM = (
+    "the page's 32-character id, with or without dashes (0123456789abcdef0123456789abcdef), or the URL "
+    "Notion's \"Copy link\" gives (https://www.notion.so/My-Page-0123456789abcdef0123456789abcdef)"
+)
+
+
+def normalize_parent_page_id(value: str, variable: str = "NOTION_PARENT_PAGE_ID") -> str:
+    """The dashed, lower-case form of a Notion page id given as an id (any case, with or without dashes)
+    or as a page URL; a ConfigurationError naming ``variable`` and the expected form otherwise."""
+    given = value.strip()
+    candidate = given
+    if given.lower().startswith(("http://", "https://")):
+        parts = urlsplit(given)
+        peeked = parse_qs(parts.query).get("p")  # a page opened as a peek: ...?p=<page id>
+        candidate = peeked[0] if peeked else parts.path.rstrip("/").rsplit("/", 1)[-1]
+        compact = candidate.replace("-", "").lower()
+        # the slug is "Title-words-<id>": the id is the last 32 characters once dashes are gone
+        compact = compact[-32:] if len(compact) >= 32 else compact
+    else:
+        compact = candidate.replace("-", "").lower()
+    if not _HEX32.fullmatch(compact):
+        shown = given if len(given) <= 80 else given[:77] + "..."
+        raise ConfigurationError(
+            f"NOTION_PARENT_PAGE_ID is not a Notion page id or page URL ({variable}={shown!r}): set it to "
+            f"{PARENT_PAGE_FORM}."
+        )
+    return f"{compact[:8]}-{compact[8:12]}-{compact[12:16]}-{compact[16:20]}-{compact[20:]}"
+
+
+def _target_hash(base_url: str, parent_page_id: str) -> str:
+    return hashlib.sha256(f"{base_url}|{parent_page_id}".encode()).hexdigest()[:16]
+
 
 @dataclass(frozen=True)
 class NotionTarget:
-    """One Notion workspace parent page reached through one base URL."""
+    """One Notion workspace parent page reached through one base URL.
+
+    ``parent_page_id`` is normalised (dashed, lower case); ``given`` keeps the values as configured, to
+    find a ledger written before normalisation (its target id hashed them as given).
+    """
 
     base_url: str
     token: str
     parent_page_id: str
     notion_version: str = NOTION_VERSION_DEFAULT
     is_sandbox: bool = False
+    given: tuple[str, str] = field(default=("", ""), compare=False)
 
     @property
     def target_id(self) -> str:
         """Ledger rows are kept per target, so the sandbox and a real workspace never mix."""
-        return hashlib.sha256(f"{self.base_url}|{self.parent_page_id}".encode()).hexdigest()[:16]
+        return _target_hash(self.base_url, self.parent_page_id)
+
+    @property
+    def legacy_target_ids(self) -> list[str]:
+        """Target ids an older version computed from the same values written another way."""
+        bases = {self.base_url, self.base_url + "/", *([self.given[0]] if self.given[0] else [])}
+        compact = self.parent_page_id.replace("-", "")
+        parents = {self.parent_page_id, compact, compact.upper(), *([self.given[1]] if self.given[1] else [])}
+        ids = {_target_hash(b, p) for b in bases for p in parents}
+        ids.discard(self.target_id)
+        return sorted(ids)
 
     def __repr__(self) -> str:
         return f"NotionTarget(base_url={self.base_url!r}, parent={self.parent_page_id!r}, sandbox={self.is_sandbox})"
@@ -61,13 +112,18 @@ def resolve_target(
                 "NOTION_TOKEN is set but NOTION_PARENT_PAGE_ID is not: set it to the id of the Notion page "
                 "(shared with your integration) under which the seven databases live."
             )
-        return NotionTarget(base_url or "https://api.notion.com", token, parent_page_id, version)
+        parent = normalize_parent_page_id(parent_page_id)
+        base = (base_url or "https://api.notion.com").rstrip("/")
+        return NotionTarget(base, token, parent, version, given=(base_url or "", parent_page_id))
+    # checked before the sandbox starts: a bad value fails at once
+    chosen = normalize_parent_page_id(parent_page_id) if parent_page_id else None
     from ssot_pipelines.services.embedded import ensure_embedded_sandbox
 
     port = int(env("SSOT_SANDBOX_PORT", str(SANDBOX_PORT_DEFAULT)) or SANDBOX_PORT_DEFAULT)
     home = ssot_home()
     url, root = ensure_embedded_sandbox(port, home)
-    return NotionTarget(base_url or url, sandbox_token(home), parent_page_id or root, version, is_sandbox=True)
+    return NotionTarget((base_url or url).rstrip("/"), sandbox_token(home), chosen or normalize_parent_page_id(root),
+                        version, is_sandbox=True, given=(base_url or url, parent_page_id or root))
 
 
 def open_sync_manager(
@@ -93,6 +149,7 @@ def open_sync_manager(
     conn = connect(postgres_url or resolve_postgres_url())
     migrate(conn)
     conn.commit()
+    adopt_target(conn, target.target_id, target.legacy_target_ids)
     redis_client = redis.Redis.from_url(redis_url or resolve_redis_url(), socket_timeout=5)
     pace = rps if rps is not None else float(env("NOTION_RPS", "2.5") or 2.5)
     pacer = RequestPacer(redis_client, target.token, rps=pace)
@@ -104,12 +161,13 @@ def open_sync_manager(
         gateway.preflight()
     except Exception:
         gateway.close()
+        redis_client.close()
         conn.close()
         raise
     report = ProvisionReport()
     ids = load_ids(conn, target.target_id)
     if provision_databases or (provision_databases is None and not set(DATABASES) <= set(ids)):
         ids, report = provision(gateway, conn, target.target_id, target.parent_page_id)
-    manager = NotionSyncManager(gateway, conn, target.target_id, ids)
+    manager = NotionSyncManager(gateway, conn, target.target_id, ids, redis_client=redis_client)
     manager.provisioned = report
     return manager

@@ -13,26 +13,29 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 import psycopg
+import redis
 
 from ssot_pipelines.notion.bodies import read_body, text_digest, write_body
-from ssot_pipelines.notion.checkpoints import SyncLedger
+from ssot_pipelines.notion.checkpoints import SyncLedger, sync_lock, sync_unlock, try_sync_lock
 from ssot_pipelines.notion.codec import (
     ValueTypeError,
     canonical,
     decode,
     encode,
-    is_missing,
     normalize_id,
     selectable,
 )
+from ssot_pipelines.notion.desired import MAX_KEY_CHARS, RESERVED_COLUMNS, SyncRecord, records_from_frame
 from ssot_pipelines.notion.gateway import AmbiguousWriteError, Call, NotionError, NotionGateway
+from ssot_pipelines.notion.progress import PROGRESS_INTERVAL_SECONDS, ProgressCallback, SyncProgress
 from ssot_pipelines.notion.provision import DatabaseIds, ProvisionReport
 from ssot_pipelines.notion.text import (
     OversizedValueError,
@@ -46,17 +49,12 @@ log = logging.getLogger(__name__)
 
 MASS_ARCHIVE_RATIO = 0.5
 MAX_AMBIGUOUS_CREATES = 5
-RESERVED_COLUMNS = frozenset({"key", "body", "priority"})
+
+__all__ = ["RESERVED_COLUMNS", "NotionSyncManager", "SyncRecord", "SyncReport", "records_from_frame"]
 
 
-@dataclass
-class SyncRecord:
-    """One desired row: its key, machine-owned values by property name, and an optional page body."""
-
-    key: str
-    values: dict[str, Any]
-    body: str | None = None
-    priority: int = 0
+class RefusedRecordError(ValueError):
+    """A record Notion cannot take as it is (e.g. a key too long to look up); it fails alone."""
 
 
 @dataclass
@@ -97,27 +95,8 @@ class SyncReport:
         )
 
 
-def records_from_frame(frame: pd.DataFrame | Iterable[SyncRecord]) -> list[SyncRecord]:
-    """Records from the DataFrame contract (``key``, property columns, optional ``body``/``priority``)."""
-    if not isinstance(frame, pd.DataFrame):
-        return list(frame)
-    if "key" not in frame.columns:
-        raise ValueError("a records frame needs a 'key' column")
-    columns = [c for c in frame.columns if c not in RESERVED_COLUMNS]
-    out: list[SyncRecord] = []
-    for row in frame.to_dict(orient="records"):
-        body = row.get("body")
-        priority = row.get("priority", 0)
-        out.append(
-            SyncRecord(
-                key=str(row["key"]),
-                # pandas marks a missing value NaN/NaT whatever the column's type: it means "no value"
-                values={c: None if is_missing(row[c]) else row[c] for c in columns},
-                body=None if body is None or (isinstance(body, float) and body != body) else str(body),
-                priority=0 if priority is None or priority != priority else int(priority),
-            )
-        )
-    return out
+def _pages_by_id(pages: Mapping[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    return {normalize_id(p["id"]): p for group in pages.values() for p in group}
 
 
 def _digest(data: Any) -> str:
@@ -125,7 +104,12 @@ def _digest(data: Any) -> str:
 
 
 class NotionSyncManager:
-    """Sync records into the provisioned databases of one Notion target."""
+    """Sync records into the provisioned databases of one Notion target.
+
+    ``close()`` closes the gateway, the ledger connection and the Redis client the manager was given.
+    One sync per (target, database) runs at a time: ``serialized`` (also taken by ``sync``) holds a
+    PostgreSQL advisory lock; a second run waits for the first, then finds its work done.
+    """
 
     def __init__(
         self,
@@ -133,6 +117,8 @@ class NotionSyncManager:
         conn: psycopg.Connection[Any],
         target: str,
         ids: Mapping[str, DatabaseIds],
+        *,
+        redis_client: redis.Redis | None = None,
     ) -> None:
         self.gateway = gateway
         self.conn = conn
@@ -140,9 +126,48 @@ class NotionSyncManager:
         self.ledger = SyncLedger(conn, target)
         self.ids = dict(ids)
         self.provisioned = ProvisionReport()
+        self.redis_client = redis_client
+        self.on_progress: ProgressCallback | None = None
+        self.progress_interval = PROGRESS_INTERVAL_SECONDS
+        self._held: dict[str, int] = {}
 
     def close(self) -> None:
+        """Close the gateway, the ledger connection and the Redis client (idempotent)."""
         self.gateway.close()
+        if not self.conn.closed:
+            self.conn.close()
+        self._held.clear()
+        if self.redis_client is not None:
+            self.redis_client.close()
+
+    def __enter__(self) -> NotionSyncManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def serialized(self, database_name: str, log_line: ProgressCallback | None = None) -> Iterator[bool]:
+        """Hold the sync lock of (this target, ``database_name``) for the block; yields whether it had to
+        wait for another run. Re-entrant within one manager."""
+        name = database(database_name).name
+        waited = False
+        if not self._held.get(name) and not try_sync_lock(self.conn, self.target, name):
+            waited = True
+            text = (f"{name}: another sync of this database to this Notion target is running; "
+                    "waiting for it to finish (one sync per target and database at a time)")
+            log.info(text)
+            if log_line is not None:
+                log_line(text)
+            sync_lock(self.conn, self.target, name)
+        self._held[name] = self._held.get(name, 0) + 1
+        try:
+            yield waited
+        finally:
+            self._held[name] -= 1
+            if not self._held[name]:
+                del self._held[name]
+                sync_unlock(self.conn, self.target, name)
 
     # -- public API ---------------------------------------------------------------------------------
 
@@ -155,9 +180,29 @@ class NotionSyncManager:
         vanished: Sequence[str] | None = None,
         force_archive: bool = False,
         reconcile: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> SyncReport:
-        """Make the database equal the records. ``mode`` defaults to ``frame.attrs["sync_mode"]``."""
+        """Make the database equal the records. ``mode`` defaults to ``frame.attrs["sync_mode"]``.
+
+        full: the records are the complete desired state. incremental: the records plus everything still
+        pending for this target in the ledger (records it has not received completely, whatever run
+        staged them, and live rows whose record is gone) -- so a crash, a failed record or a switch of
+        target is made good by the next ordinary run.
+        """
         schema = database(database_name)
+        with self.serialized(schema.name, progress or self.on_progress):
+            return self._sync(schema, frame, mode, vanished, force_archive, reconcile, progress or self.on_progress)
+
+    def _sync(
+        self,
+        schema: DatabaseSchema,
+        frame: pd.DataFrame | Iterable[SyncRecord],
+        mode: str | None,
+        vanished: Sequence[str] | None,
+        force_archive: bool,
+        reconcile: bool,
+        progress_line: ProgressCallback | None,
+    ) -> SyncReport:
         attrs = frame.attrs if isinstance(frame, pd.DataFrame) else {}
         mode = mode or str(attrs.get("sync_mode", "full"))
         if mode not in ("full", "incremental"):
@@ -171,26 +216,37 @@ class NotionSyncManager:
         report = SyncReport(database=schema.name, mode=mode + ("+reconcile" if reconcile else ""))
         run_id = self.ledger.start_run(schema.name, report.mode)
 
-        self.ledger.store_desired(schema.name, records, vanished)
+        self.ledger.store_desired(schema.name, records, vanished, complete=mode == "full")
+        self.ledger.apply_renames(schema.name)
+        if mode == "incremental":
+            records += self.ledger.pending_records(schema.name, {r.key for r in records})
         notion_pages: dict[str, list[dict[str, Any]]] | None = None
         if reconcile:
-            notion_pages = self.read_pages(schema)
+            reading = SyncProgress(f"{schema.name} (reading Notion back)", 0, progress_line,
+                                   interval=self.progress_interval)
+            notion_pages = self.read_pages(schema, on_batch=reading.read_so_far)
             self._pull_human_from(schema, notion_pages, report)
 
         elif schema.owned(Owner.SHARED):
             # shared values may only be written while nobody changed them: know Notion's current ones
             self.pull_human(schema.name)
 
+        progress = SyncProgress(schema.name, len(records), progress_line, interval=self.progress_interval)
+        by_page = _pages_by_id(notion_pages) if notion_pages is not None else None
         deferred: list[SyncRecord] = []
         for record in sorted(records, key=lambda r: (-r.priority, r.key)):
-            self._sync_guarded(schema, record, report, notion_pages, deferred)
+            self._sync_guarded(schema, record, report, deferred, by_page)
+            progress.step()
         # Relations to rows created later in this same run (self relations) resolve on a second pass.
+        progress.add(len(deferred))
         for record in deferred:
             self._sync_guarded(schema, record, report, None, None)
+            progress.step()
 
         desired_keys = {r.key for r in records}
-        to_archive = self._archive_candidates(schema, desired_keys, mode, vanished, notion_pages)
-        self._archive(schema, to_archive, report, force_archive)
+        to_archive = self._archive_candidates(schema, desired_keys, mode, notion_pages)
+        progress.add(len(to_archive))
+        self._archive(schema, to_archive, report, force_archive, progress)
         if notion_pages is not None:
             self._archive_duplicates(schema, notion_pages, report)
 
@@ -244,24 +300,34 @@ class NotionSyncManager:
         schema: DatabaseSchema,
         record: SyncRecord,
         report: SyncReport,
-        notion_pages: dict[str, list[dict[str, Any]]] | None,
         deferred: list[SyncRecord] | None,
+        by_page: dict[str, dict[str, Any]] | None,
     ) -> None:
-        """Sync one record; a failure is counted and reported, and the run goes on with the next."""
+        """Sync one record; a failure is counted and reported, and the run goes on with the next.
+
+        A failed record stays pending (its pushed digest is not its digest): the next run tries it again,
+        and it never holds back the others.
+        """
         try:
-            self._sync_one(schema, record, report, notion_pages, deferred)
-        except (NotionError, OversizedValueError, ValueTypeError) as exc:
+            if len(record.key) > MAX_KEY_CHARS:
+                raise RefusedRecordError(
+                    f"its key has {len(record.key):,} characters; Notion can only find a row by a key of at most "
+                    f"{MAX_KEY_CHARS:,}: shorten the key at the source"
+                )
+            self._sync_one(schema, record, report, deferred, by_page)
+        except (NotionError, OversizedValueError, ValueTypeError, RefusedRecordError) as exc:
             report.failed += 1
-            report.errors.append(f"{record.key}: {exc}")
-            log.warning("sync of %s %r failed: %s", schema.name, record.key, exc)
+            shown = record.key if len(record.key) <= 120 else record.key[:117] + "..."
+            report.errors.append(f"{shown}: {exc}")
+            log.warning("sync of %s %r failed: %s", schema.name, shown, exc)
 
     def _sync_one(
         self,
         schema: DatabaseSchema,
         record: SyncRecord,
         report: SyncReport,
-        notion_pages: dict[str, list[dict[str, Any]]] | None,
         deferred: list[SyncRecord] | None,
+        by_page: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         desired = self.canonical_values(schema, record)
         row = self.ledger.row(schema.name, record.key)
@@ -273,24 +339,26 @@ class NotionSyncManager:
         # the complete one, so the row is written again once the targets exist.
         machine_hash = _digest(desired) if not unresolved else "partial:" + _digest([desired, relation_ids])
         body_hash = text_digest(record.body) if record.body is not None else None
+        # the record's digest once this target has it completely; a partial write leaves it pending
+        pushed = record.digest if not unresolved else None
 
-        if notion_pages is not None and row is not None and row["state"] != "archived":
-            # Reconcile: the ledger says the page exists; trust Notion for whether it still does.
-            pages = notion_pages.get(record.key, [])
-            live = [p for p in pages if normalize_id(p["id"]) == normalize_id(row["page_id"] or "")]
-            if not live and row["state"] == "synced":
+        if by_page is not None and row is not None and row["state"] != "archived":
+            # Reconcile: the ledger says the page exists; trust Notion for whether it still does. Found by
+            # its id, not its Key: a renamed record's page still shows the old key until it is rewritten.
+            page = by_page.get(normalize_id(row["page_id"] or ""))
+            if page is None and row["state"] == "synced":
                 report.recreated += 1
                 self.ledger.forget(schema.name, record.key)
                 row = None
-            elif live and row["state"] == "synced":
-                actual = self.decoded_values(schema, live[0])
+            elif page is not None and row["state"] == "synced":
+                actual = self.decoded_values(schema, page)
                 if actual != self.expected_values(schema, desired, relation_ids):
                     report.repaired += 1
                     self.ledger.set_row(schema.name, record.key, machine_hash="repair")
                     row = self.ledger.row(schema.name, record.key)
 
         if row is None or row["state"] == "creating" or (row["state"] == "archived" and not row["page_id"]):
-            self._create(schema, record, desired, relation_ids, machine_hash, report)
+            self._create(schema, record, desired, relation_ids, machine_hash, report, pushed)
             return
 
         if row["state"] == "archived":
@@ -298,7 +366,7 @@ class NotionSyncManager:
         page_id = str(row["page_id"])
         changed = False
         if row["state"] == "archived" or row["machine_hash"] != machine_hash:
-            self.ledger.set_row(schema.name, record.key, state="writing")
+            self.ledger.set_row(schema.name, record.key, state="writing", pushed_digest=None)
             self.gateway.call(
                 "PATCH",
                 f"pages/{page_id}",
@@ -306,14 +374,19 @@ class NotionSyncManager:
                 kind=Call.UPDATE,
             )
             shared = self._shared_json(schema, desired)
-            self.ledger.set_row(schema.name, record.key, state="synced", machine_hash=machine_hash, shared=shared)
+            done = {"pushed_digest": pushed} if record.body is None or row["body_hash"] == body_hash else {}
+            self.ledger.set_row(schema.name, record.key, state="synced", machine_hash=machine_hash, shared=shared,
+                                **done)
             changed = True
         if record.body is not None and row["body_hash"] != body_hash:
             write_body(self.gateway, self.ledger, schema.name, record.key, page_id, record.body, row)
+            self.ledger.set_row(schema.name, record.key, pushed_digest=pushed)
             report.body_writes += 1
             changed = True
         elif row["state"] == "writing":
-            self.ledger.set_row(schema.name, record.key, state="synced")
+            self.ledger.set_row(schema.name, record.key, state="synced", pushed_digest=pushed)
+        elif not changed and row.get("pushed_digest") != pushed:
+            self.ledger.set_row(schema.name, record.key, pushed_digest=pushed)
         if changed:
             report.updated += 1
             report.changed_keys.append(record.key)
@@ -328,6 +401,7 @@ class NotionSyncManager:
         relation_ids: dict[str, list[str]],
         machine_hash: str | None,
         report: SyncReport,
+        pushed: str | None = None,
     ) -> str:
         row = self.ledger.row(schema.name, record.key)
         if row is not None and row["state"] == "creating":
@@ -335,7 +409,7 @@ class NotionSyncManager:
             existing = self._find_by_key(schema, record.key)
             if existing is not None:
                 report.adopted += 1
-                self._adopt(schema, record, existing, desired, relation_ids, machine_hash, report)
+                self._adopt(schema, record, existing, desired, relation_ids, machine_hash, report, pushed)
                 return existing
         self.ledger.intend_create(schema.name, record.key)
         blocks = body_blocks(record.body) if record.body else []
@@ -363,8 +437,8 @@ class NotionSyncManager:
                     return existing
                 if attempt == MAX_AMBIGUOUS_CREATES:
                     raise
-        pushed = "".join(block_text(b) for b in first)
-        done = record.body is None or len(pushed) == len(record.body)
+        pushed_text = "".join(block_text(b) for b in first)
+        done = record.body is None or len(pushed_text) == len(record.body)
         self.ledger.set_row(
             schema.name,
             record.key,
@@ -372,13 +446,16 @@ class NotionSyncManager:
             page_id=page_id,
             machine_hash=machine_hash,
             shared=self._shared_json(schema, desired),
-            body_hash=text_digest(pushed) if record.body is not None else None,
-            body_length=len(pushed) if record.body is not None else None,
+            body_hash=text_digest(pushed_text) if record.body is not None else None,
+            body_length=len(pushed_text) if record.body is not None else None,
+            pushed_digest=pushed if done else None,
         )
         if not done:
             row_now = self.ledger.row(schema.name, record.key)
-            assert row_now is not None and record.body is not None
+            if row_now is None or record.body is None:
+                raise RuntimeError(f"the ledger lost the row of {record.key!r} while it was created")
             write_body(self.gateway, self.ledger, schema.name, record.key, page_id, record.body, row_now)
+            self.ledger.set_row(schema.name, record.key, pushed_digest=pushed)
         report.created += 1
         report.changed_keys.append(record.key)
         return page_id
@@ -392,6 +469,7 @@ class NotionSyncManager:
         relation_ids: dict[str, list[str]],
         machine_hash: str | None,
         report: SyncReport,
+        pushed: str | None = None,
     ) -> None:
         """Take over a page an earlier, interrupted attempt created: make its values and body right."""
         self.ledger.set_row(schema.name, record.key, state="writing", page_id=page_id, machine_hash=None,
@@ -406,7 +484,7 @@ class NotionSyncManager:
             row = self.ledger.row(schema.name, record.key)
             assert row is not None
             write_body(self.gateway, self.ledger, schema.name, record.key, page_id, record.body, row, verify=True)
-        self.ledger.set_row(schema.name, record.key, state="synced")
+        self.ledger.set_row(schema.name, record.key, state="synced", pushed_digest=pushed)
         report.created += 1
         report.changed_keys.append(record.key)
 
@@ -417,19 +495,26 @@ class NotionSyncManager:
         schema: DatabaseSchema,
         desired_keys: set[str],
         mode: str,
-        vanished: Sequence[str],
         notion_pages: dict[str, list[dict[str, Any]]] | None,
     ) -> list[str]:
-        live_keys = self.ledger.live_keys(schema.name)
+        """Live rows of this target whose record the source no longer wants (absent, or never staged)."""
+        gone = set(self.ledger.absent_live_keys(schema.name)) - desired_keys
         if mode == "full":
-            gone = live_keys - desired_keys
+            gone |= self.ledger.live_keys(schema.name) - desired_keys
             if notion_pages is not None:
-                # Rows of ours that the ledger lost track of (a reset ledger) but Notion still shows.
-                gone |= {k for k in notion_pages if k not in desired_keys and self.ledger.has_record(schema.name, k)}
-            return sorted(gone)
-        return sorted(k for k in set(vanished) if k in live_keys and k not in desired_keys)
+                # Rows of ours that the ledger lost track of (a reset ledger) but Notion still shows; never
+                # a page the ledger holds under another key (a renamed record whose Key is not rewritten yet).
+                ours = {normalize_id(p) for p in self.ledger.page_ids(schema.name, sorted(desired_keys)).values()}
+                gone |= {
+                    k for k, pages in notion_pages.items()
+                    if k not in desired_keys and self.ledger.has_record(schema.name, k)
+                    and not any(normalize_id(p["id"]) in ours for p in pages)
+                }
+        return sorted(gone)
 
-    def _archive(self, schema: DatabaseSchema, keys: list[str], report: SyncReport, force: bool) -> None:
+    def _archive(
+        self, schema: DatabaseSchema, keys: list[str], report: SyncReport, force: bool, progress: SyncProgress
+    ) -> None:
         if not keys:
             return
         live = len(self.ledger.live_keys(schema.name))
@@ -445,16 +530,19 @@ class NotionSyncManager:
             try:
                 if row is not None and row["page_id"]:
                     self.gateway.call("PATCH", f"pages/{row['page_id']}", body={"in_trash": True}, kind=Call.UPDATE)
-                    self.ledger.set_row(schema.name, key, state="archived")
+                    self.ledger.set_row(schema.name, key, state="archived", pushed_digest=None)
                 else:
-                    page_id = self._find_by_key(schema, key)
+                    page_id = self._find_by_key(schema, key) if len(key) <= MAX_KEY_CHARS else None
                     if page_id:
                         self.gateway.call("PATCH", f"pages/{page_id}", body={"in_trash": True}, kind=Call.UPDATE)
+                    if row is not None:
+                        self.ledger.set_row(schema.name, key, state="archived", pushed_digest=None)
                 self.ledger.mark_absent(schema.name, key)
                 report.archived += 1
             except NotionError as exc:
                 report.failed += 1
                 report.errors.append(f"archive {key}: {exc}")
+            progress.step()
 
     def _archive_duplicates(
         self, schema: DatabaseSchema, notion_pages: dict[str, list[dict[str, Any]]], report: SyncReport
@@ -475,8 +563,10 @@ class NotionSyncManager:
 
     # -- reading Notion back ------------------------------------------------------------------------
 
-    def read_pages(self, schema: DatabaseSchema) -> dict[str, list[dict[str, Any]]]:
-        pages = self.gateway.query_all(self._ds(schema))
+    def read_pages(
+        self, schema: DatabaseSchema, *, on_batch: Callable[[int], None] | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        pages = self.gateway.query_all(self._ds(schema), on_batch=on_batch)
         return self._group_by_key(schema, pages)
 
     def _group_by_key(self, schema: DatabaseSchema, pages: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -604,9 +694,6 @@ class NotionSyncManager:
         dupes = [k for k, n in counts.items() if n > 1]
         if dupes:
             raise ValueError(f"records repeat keys {sorted(dupes)[:5]}; each key must appear once")
-        long_keys = [r.key for r in records if len(r.key) > 2000]
-        if long_keys:
-            raise ValueError(f"keys longer than 2,000 characters cannot be matched in Notion: {long_keys[0][:80]}…")
 
     def _ds(self, schema: DatabaseSchema) -> str:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
+from ssot_pipelines.instance import record_run_host
 from ssot_pipelines.notion.setup import open_sync_manager
 from ssot_pipelines.notion.sync import NotionSyncManager
 
@@ -17,6 +18,11 @@ class NotionResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     base_url: str = ""
     notion_version: str = "2025-09-03"
     requests_per_second: float = 0.0  # 0: NOTION_RPS or 2.5
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Name this machine on the run, so a killed run's pool slots can be freed (``ssot_pipelines.instance``)."""
+        if context.instance is not None and context.run_id is not None:
+            record_run_host(context.instance, context.run_id)
 
     def open(
         self, postgres_url: str, redis_url: str, *, provision: bool | None = None

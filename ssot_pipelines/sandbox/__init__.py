@@ -12,10 +12,11 @@ State lives in one SQLite file (the root page "SecondBrain" keeps its id across 
 rate limited per token (token bucket, default 3 rps with bursts of 10) and optionally faulted
 (``FaultConfig``, seeded). Control endpoints (the same Bearer token, never faulted):
 ``GET /__sandbox/health``, ``POST /__sandbox/faults``, ``POST /__sandbox/rate_limit``,
-``GET /__sandbox/stats``, ``POST /__sandbox/stats/reset``, ``POST /__sandbox/shutdown``. ``GET /`` is a
-read-only HTML view, opened once with ``?token=``. Only loopback ``Host`` names and the sandbox's own
-``Origin`` are served (server.py). The embedded sandbox's token is random per ``SSOT_HOME``, in
-``$SSOT_HOME/sandbox-token`` (mode 0600; ``settings.sandbox_token()``).
+``GET /__sandbox/stats``, ``POST /__sandbox/stats/reset``, ``POST /__sandbox/shutdown``. The stats count
+requests by method and endpoint, and applied writes by the data source whose row (or row body) they
+changed. ``GET /`` is a read-only HTML view, opened once with ``?token=``. Only loopback ``Host`` names and
+the sandbox's own ``Origin`` are served (server.py). The embedded sandbox's token is random per
+``SSOT_HOME``, in ``$SSOT_HOME/sandbox-token`` (mode 0600; ``settings.sandbox_token()``).
 """
 
 from __future__ import annotations

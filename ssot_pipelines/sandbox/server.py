@@ -35,6 +35,7 @@ from . import view
 from .api import NotionApi, Query
 from .errors import ApiError
 from .faults import BAD_GATEWAY_HTML, FaultConfig, FaultInjector, RateLimiter, committed_503
+from .ids import try_parse_id
 from .store import Record, Store
 from .validation import check_body_size
 
@@ -93,6 +94,23 @@ def match_route(method: str, path: str) -> tuple[Route, list[str]] | None:
     return None
 
 
+def write_target(store: Store, route: Route, args: list[str], result: Record) -> str:
+    """Where an applied write landed, for ``writes_by_data_source``: the data source of the page it changed
+    (a row, its properties or its body), ``schema`` for databases and data sources, else ``page``."""
+    if route.kind.startswith(("databases.", "data_sources.")):
+        return "schema"
+    object_id = str(result.get("id")) if route.kind == "pages.create" else (args[0] if args else "")
+    rec = store.get(try_parse_id(object_id) or "")
+    for _ in range(100):  # blocks nest; a page is reached in a few steps
+        if rec is None:
+            return "page"
+        parent = rec.get("parent") or {}
+        if rec["kind"] == "page":
+            return str(parent.get("data_source_id") or "page")
+        rec = store.get(parent.get("block_id") or parent.get("page_id") or "")
+    return "page"
+
+
 class SandboxStats:
     """Counters exposed by ``/__sandbox/stats``."""
 
@@ -107,6 +125,7 @@ class SandboxStats:
             self.rate_limited = 0
             self.faults: Counter[str] = Counter()
             self.writes_applied = 0
+            self.writes_by_data_source: Counter[str] = Counter()
 
     def request(self, method: str, kind: str) -> None:
         with self._lock:
@@ -121,12 +140,14 @@ class SandboxStats:
                 self.faults[kind] += 1
             elif what == "write":
                 self.writes_applied += 1
+                self.writes_by_data_source[kind] += 1
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {"requests": sum(self.by_method.values()), "by_method": dict(self.by_method),
                     "by_endpoint": dict(self.by_endpoint), "rate_limited_429": self.rate_limited,
-                    "faults": dict(self.faults), "writes_applied": self.writes_applied}
+                    "faults": dict(self.faults), "writes_applied": self.writes_applied,
+                    "writes_by_data_source": dict(self.writes_by_data_source)}
 
 
 class SandboxServer:
@@ -413,8 +434,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         body = self._parse_body(raw)
         with sandbox.store.lock:  # one request at a time sees and changes the workspace, like one SQLite writer
             result = route.handler(sandbox.api, args, params, body)
+            written = write_target(sandbox.store, route, args, result) if route.write else ""
         if route.write:
-            sandbox.counters.bump("write")
+            sandbox.counters.bump("write", written)
         if fault == "unavailable_503_after_commit":
             sandbox.counters.bump("fault", fault)
             resource = result.get("id") if result.get("object") != "list" else (args[0] if args else None)

@@ -51,7 +51,10 @@ DRIFT_BOARD = DatabaseSchema(
         PropertySpec("Semantic Distance", T.NUMBER, M),
         PropertySpec("Churn", T.NUMBER, M),
         PropertySpec("Band", T.SELECT, M, options=("low", "moderate", "high", "critical")),
-        PropertySpec("Analyzed At", T.DATE, M),
+        PropertySpec(
+            "Score Changed", T.DATE, M,
+            description="when the score, a signal, the band or the explanation last changed (not the last analysis)",
+        ),
         PropertySpec("Status", T.SELECT, H, options=("New", "Investigating", "Accept baseline", "Accepted")),
         PropertySpec("Notes", T.RICH_TEXT, H),
     ),
@@ -74,7 +77,10 @@ TECH_DEBT = DatabaseSchema(
         PropertySpec("Message", T.RICH_TEXT, M),
         PropertySpec("Status", T.SELECT, M, options=("open", "fixed", "reopened")),
         PropertySpec("First Seen", T.DATE, M),
-        PropertySpec("Last Seen", T.DATE, M),
+        PropertySpec(
+            "Last Changed", T.DATE, M,
+            description="when the finding's text, place, severity, code or status last changed (not the last import)",
+        ),
         PropertySpec("Fixed At", T.DATE, M),
         PropertySpec(
             "Triage", T.SELECT, H, options=("won't fix", "false positive", "accepted"),

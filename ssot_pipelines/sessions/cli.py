@@ -55,6 +55,8 @@ def register(subparsers: Any) -> None:
     ctx.add_argument("session", nargs="?",
                      help="a session id (its latest segment) or a segment key <session_id>#<n>; "
                           "omitted: list the sessions active in the last 24 h (from Redis)")
+    ctx.add_argument("--task", type=int, metavar="ID",
+                     help="print an agent task's handover pack instead (task, dependencies' notes, activity, sessions)")
     ctx.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     ctx.set_defaults(func=_context)
 
@@ -206,6 +208,10 @@ def _active(as_json: bool) -> int:
 def _context(args: argparse.Namespace) -> int:
     from ssot_pipelines.sessions.bridge import context_pack
 
+    if args.task is not None:
+        from ssot_pipelines.tasks.cli import print_task_context
+
+        return print_task_context(args.task, as_json=args.json)
     if not args.session:
         return _active(args.json)
 

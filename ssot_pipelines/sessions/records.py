@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from ssot_pipelines.notion.desired import synced_body_hashes
 from ssot_pipelines.sessions import bridge, store
 from ssot_pipelines.sessions.events import UNKNOWN_SESSION
 from ssot_pipelines.sessions.segments import Segment
@@ -32,13 +33,13 @@ def pending_sessions(conn: Connection, target: str | None, *, limit: int = EXTRA
     ).fetchall()
     found = {str(r["session_id"]): dict(r) for r in rows}
     if target is not None:
-        # The sync engine's ledger says what reached Notion: same body pushed and the row synced.
-        conn.execute(
-            "UPDATE session_handover h SET confirmed = true FROM notion_rows n"
-            " WHERE NOT h.confirmed AND n.target = %s AND n.database = %s AND n.key = h.key"
-            " AND n.state = 'synced' AND n.machine_hash IS NOT NULL AND n.body_hash = h.body_sha",
-            (target, DATABASE),
-        )
+        # The sync engine says what reached this target: same body pushed and the row synced.
+        waiting = {r["key"]: r["body_sha"] for r in conn.execute(
+            "SELECT key, body_sha FROM session_handover WHERE NOT confirmed").fetchall()}
+        pushed = synced_body_hashes(conn, target, DATABASE, list(waiting))
+        confirmed = [key for key, sha in waiting.items() if pushed.get(key) == sha]
+        if confirmed:
+            conn.execute("UPDATE session_handover SET confirmed = true WHERE key = ANY(%s)", (confirmed,))
         # Unconfirmed handovers, and sessions shown "active" that have gone quiet for 24 h (now "ended").
         for r in conn.execute(
             "SELECT DISTINCT h.session_id, s.changed_at FROM session_handover h JOIN sessions s USING (session_id)"

@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 
+from ssot_pipelines.notion.desired import last_target, synced_body_hashes
 from ssot_pipelines.resources.stores import PostgresResource
 from ssot_pipelines.sessions import journal, store
 from ssot_pipelines.sessions.events import UNKNOWN_SESSION
@@ -30,13 +31,15 @@ def pending_signature(conn: Connection, directory: Path | None = None) -> str | 
         " AND (extracted_at IS NULL OR changed_at > extracted_at)", (UNKNOWN_SESSION,)).fetchone()
     if row and row["n"]:
         parts.append(f"sessions:{row['n']}:{row['changed']}")
-    # Handed over but not (yet) shown by the sync engine's ledger as pushed: a failed or crashed sync.
-    unconfirmed = conn.execute(
-        "SELECT count(*) AS n, max(h.handed_at) AS at FROM session_handover h LEFT JOIN notion_rows n"
-        " ON n.database = 'cli_sessions' AND n.key = h.key AND n.state = 'synced' AND n.machine_hash IS NOT NULL"
-        " AND n.body_hash = h.body_sha WHERE NOT h.confirmed AND n.key IS NULL").fetchone()
-    if unconfirmed and unconfirmed["n"]:
-        parts.append(f"unconfirmed:{unconfirmed['n']}:{unconfirmed['at']}")
+    # Handed over but not (yet) shown by the sync engine as pushed to the target the last sync wrote to:
+    # a failed or crashed sync.
+    waiting = conn.execute("SELECT key, body_sha, handed_at FROM session_handover WHERE NOT confirmed").fetchall()
+    if waiting:
+        target = last_target(conn, "cli_sessions")
+        pushed = synced_body_hashes(conn, target, "cli_sessions", [r["key"] for r in waiting]) if target else {}
+        unconfirmed = [r for r in waiting if pushed.get(r["key"]) != r["body_sha"]]
+        if unconfirmed:
+            parts.append(f"unconfirmed:{len(unconfirmed)}:{max(r['handed_at'] for r in unconfirmed)}")
     conn.commit()
     if not parts:
         return None
