@@ -249,12 +249,17 @@ def test_sensors_and_schedules_start_as_the_readme_says() -> None:
             "running; every other sensor and schedule starts stopped") in readme
 
 
-def _stage_tasks(home: Path, ledger_url: str, count: int) -> None:
-    tasks = home.parent / "tasks.jsonl"
-    tasks.write_text("".join(json.dumps({"key": f"T-{i}", "Name": f"task {i}", "Task ID": f"T-{i}"}) + "\n"
-                             for i in range(count)), encoding="utf-8")
-    staged = _ssot(home, "stage", "task_tracking", str(tasks), POSTGRES_URL=ledger_url)
-    assert staged.returncode == 0, staged.stderr
+def _import_findings(home: Path, repo: Path, ledger_url: str, count: int) -> None:
+    """``count`` real ruff findings (unused imports) imported with `ssot analyze import`: rows for Tech-Debt."""
+    source = repo / "pkg" / "unused.py"
+    source.write_text("".join(f"import mod_{i}\n" for i in range(count)), encoding="utf-8")
+    report = home.parent / "ruff.json"
+    ruff = Path(sys.executable).with_name("ruff")
+    with report.open("w", encoding="utf-8") as out:
+        subprocess.run([str(ruff), "check", "--isolated", "--select", "F401", "--output-format", "json", str(source)],
+                       cwd=repo, stdout=out, check=False, timeout=120)
+    imported = _ssot(home, "analyze", "import", str(report), "--repo-root", str(repo), POSTGRES_URL=ledger_url)
+    assert imported.returncode == 0, imported.stderr
 
 
 def test_the_quick_start_job_shows_progress_and_a_failed_step_at_once(
@@ -266,7 +271,7 @@ def test_the_quick_start_job_shows_progress_and_a_failed_step_at_once(
     repo = tmp_path / "repo"
     (repo / "pkg").mkdir(parents=True)
     (repo / "pkg" / "__init__.py").write_text('"""A tiny package."""\n', encoding="utf-8")
-    _stage_tasks(home, ledger_url, 40)
+    _import_findings(home, repo, ledger_url, 40)
     sandbox.set_rate_limit(None)
     env = {"POSTGRES_URL": ledger_url, "REDIS_URL": redis_url, "NOTION_TOKEN": "sandbox-token",
            "NOTION_BASE_URL": sandbox.url, "NOTION_PARENT_PAGE_ID": sandbox.root_page_id,
@@ -281,7 +286,7 @@ def test_the_quick_start_job_shows_progress_and_a_failed_step_at_once(
     assert run.wait(timeout=900) == 1
     text = "\n".join(lines)
     assert " DEBUG " not in text and "- dagster - " not in text  # Dagster's DEBUG stream and prefix are gone
-    assert any(" task_tracking: task_tracking: 40 created, 0 updated, 0 unchanged, 0 archived, 0 failed" in line
+    assert any(" tech_debt: tech_debt: 40 created, 0 updated, 0 unchanged, 0 archived, 0 failed" in line
                for line in lines), text
     failed_at = [i for i, line in enumerate(lines) if line.startswith("ssot run: step file_catalog")
                  and "ConfigurationError: SSOT_COMPONENTS entry 'nonsense' should read name=pattern" in line]
@@ -292,7 +297,7 @@ def test_the_quick_start_job_shows_progress_and_a_failed_step_at_once(
     assert "Stack Trace:" not in text  # the traces stay in the run's log (dagster dev)
     assert lines[-1].startswith("ssot run: full_sync_job FAILED after ")
     assert "1 step(s) failed (file_catalog)" in lines[-1] and "SSOT_COMPONENTS entry 'nonsense'" in lines[-1]
-    progress = [line for line in lines if "task_tracking:" in line and " of 40 rows" in line]
+    progress = [line for line in lines if "tech_debt:" in line and " of 40 rows" in line]
     try:
         import ssot_pipelines.notion.progress  # noqa: F401  (the engine's progress lines, issue 10 §2)
     except ImportError:
