@@ -377,3 +377,22 @@ def test_status_of_configured_services_redacts_secrets_and_probes_them(tmp_path:
     assert f"redis://:***@127.0.0.1:{closed}/0" in rows["Redis"]
     assert "configured" in rows["Notion"] and "https://api.notion.com" in rows["Notion"]
     assert "Pinecone index ssot" in rows["Vectors"]
+
+
+def test_status_shows_the_hook_journals_backlog_and_the_quarantine(tmp_path: Path, ledger_url: str) -> None:
+    from ssot_pipelines_tests.sessions_fixtures import hook_payload, run_hook
+
+    journal = tmp_path / "journal"
+    for n in range(3):
+        event = hook_payload("UserPromptSubmit", "status-session", prompt=f"prompt {n}")
+        assert run_hook(event, journal).returncode == 0
+    pending = sum(p.stat().st_size for p in journal.iterdir() if p.name != "journal-id")
+    before = _ssot(tmp_path / "home", "status", POSTGRES_URL=ledger_url, SSOT_JOURNAL_DIR=str(journal))
+    assert before.returncode == 0, before.stderr
+    capture = next(line for line in before.stdout.splitlines() if line.startswith("Hook capture"))
+    assert f"{pending:,} journal bytes not yet in the ledger, 0 events in quarantine" in capture
+
+    drained = _ssot(tmp_path / "home", "worker", "--once", POSTGRES_URL=ledger_url, SSOT_JOURNAL_DIR=str(journal))
+    assert drained.returncode == 0, drained.stderr
+    after = _ssot(tmp_path / "home", "status", POSTGRES_URL=ledger_url, SSOT_JOURNAL_DIR=str(journal))
+    assert "0 journal bytes not yet in the ledger" in after.stdout
