@@ -113,6 +113,7 @@ def _stage(args: argparse.Namespace) -> int:
     print(
         f"staged {result.staged} {result.database} records"
         + (f", withdrew {result.withdrawn}" if args.replace else "")
+        + (f"; refused {len(result.refused)}: {'; '.join(result.refused[:3])}" if result.refused else "")
         + f"; run `dagster asset materialize -m ssot_pipelines.definitions --select {result.database}` to sync"
     )
     return 0

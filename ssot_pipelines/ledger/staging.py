@@ -102,6 +102,7 @@ class StagingResult:
     database: str
     staged: int
     withdrawn: int
+    refused: tuple[str, ...] = ()  # task dependencies on unknown tasks (the tasks themselves are imported)
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
@@ -160,6 +161,24 @@ def stage_records(
     conn: psycopg.Connection[Any], database_name: str, records: Iterable[dict[str, Any]], *, replace: bool = False
 ) -> StagingResult:
     """Validate every record, then upsert them into the ledger; ``replace`` withdraws records not given."""
+    given = list(records)
+    rows = validated_records(database_name, given)
+    if database_name == "task_tracking":
+        # Task Tracking is the agents' work graph: a staged task is a bulk import into it. (Staging it as the
+        # engine's desired record would let the graph's own rows overwrite what was staged, and the next
+        # import would see a change that never happened.)
+        from ssot_pipelines.tasks.staged import import_records
+
+        conn.commit()  # the graph runs its own transaction
+        imported = import_records(conn, given, agent="stage", origin="stage", withdraw_missing=replace)
+        return StagingResult(database_name, len(rows), imported.cancelled, tuple(map(str, imported.refused)))
+    with conn.transaction():
+        result = stage(conn, database_name, rows, withdraw_others=replace)
+    return StagingResult(database_name, len(rows), result.withdrawn)
+
+
+def validated_records(database_name: str, records: Iterable[dict[str, Any]]) -> list[SyncRecord]:
+    """Every record checked against what Notion and PostgreSQL accept; the first refusal is a StagingError."""
     schema = stageable_database(database_name)
     writable = {
         p.name: p for p in schema.owned(Owner.MACHINE) + schema.owned(Owner.SHARED) if p.name != KEY_PROPERTY
@@ -197,6 +216,4 @@ def stage_records(
         if body is not None:
             check_text(str(body), f"{label}: body")
         rows.append(SyncRecord(key=key, values=values, body=None if body is None else str(body), priority=priority))
-    with conn.transaction():
-        result = stage(conn, schema.name, rows, withdraw_others=replace)
-    return StagingResult(schema.name, len(rows), result.withdrawn)
+    return rows
