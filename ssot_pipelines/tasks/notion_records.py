@@ -64,10 +64,7 @@ def task_records(conn: Connection) -> list[dict[str, Any]]:
     ids = list(keys)
     logs = _activity_body(conn, ids)
     sessions = _session_keys(conn, ids)
-    threads = {
-        int(r["task_id"]): conversation_key(r["channel"], r["thread_ts"])
-        for r in conn.execute("SELECT task_id, channel, thread_ts FROM task_slack_threads WHERE thread_ts IS NOT NULL")
-    }
+    threads = thread_conversations(conn)
     conn.commit()
     records = []
     for t in tasks:
@@ -92,9 +89,17 @@ def task_records(conn: Connection) -> list[dict[str, Any]]:
     return records
 
 
-def conversation_key(channel: str, thread_ts: str) -> str:
-    """The Slack Conversations key of a task's thread: ``slack:<channel>:<thread_ts>``."""
-    return f"slack:{channel}:{thread_ts}"
+def thread_conversations(conn: Connection) -> dict[int, str]:
+    """Each task's Slack Conversations key: the conversation its thread's root message belongs to in the
+    Slack capability (``<channel>/thread/<ts>`` once the thread has a reply)."""
+    from ssot_pipelines.slack.own_posts import conversations_of
+
+    roots = {
+        int(r["task_id"]): (str(r["channel"]), str(r["thread_ts"]))
+        for r in conn.execute("SELECT task_id, channel, thread_ts FROM task_slack_threads WHERE thread_ts IS NOT NULL")
+    }
+    found = conversations_of(conn, list(roots.values()))
+    return {task_id: found[root] for task_id, root in roots.items() if root in found}
 
 
 def _session_keys(conn: Connection, task_ids: list[int]) -> dict[int, list[str]]:
