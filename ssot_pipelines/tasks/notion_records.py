@@ -8,7 +8,8 @@ task's description followed by its activity log.
 In: the engine pulls what people changed in Notion; ``apply_people_edits`` turns a shared value that a
 person changed (it differs both from what the machine last proposed and from what was last seen in
 Notion) into a graph change exactly once: Status (blocked holds until a person unblocks; todo unblocks
-or reopens; done completes), Assigned Agent (the role that may claim it) and Priority.
+or reopens; done completes), Assigned Agent (the role that may claim it) and Priority. Once applied, the
+person's value is accepted by the engine, so the graph's later values (an agent's done) reach Notion.
 """
 
 from __future__ import annotations
@@ -141,8 +142,17 @@ def record_proposed(conn: Connection, records: list[dict[str, Any]]) -> None:
     conn.commit()
 
 
-def apply_people_edits(conn: Connection, in_notion: Mapping[str, Mapping[str, Any]]) -> PeopleEdits:
-    """Apply what people changed in Notion (``in_notion``: key → pulled shared/human values) to the graph."""
+def apply_people_edits(
+    conn: Connection, in_notion: Mapping[str, Mapping[str, Any]], target: str | None = None
+) -> PeopleEdits:
+    """Apply what people changed in Notion (``in_notion``: key → pulled shared/human values) to the graph.
+
+    With ``target`` (the Notion target the values were pulled from), a change applied to the graph is
+    accepted there (``desired.accept_human``): the graph holds the person's value now, so the sync may write
+    the property again when agents move the task on. A refused change stays the person's in Notion.
+    """
+    from ssot_pipelines.notion.desired import accept_human
+
     edits = PeopleEdits()
     rows = conn.execute(
         "SELECT t.id, t.external_key, s.pushed, s.seen FROM tasks t JOIN task_notion_state s ON s.task_id = t.id"
@@ -162,6 +172,9 @@ def apply_people_edits(conn: Connection, in_notion: Mapping[str, Mapping[str, An
             _apply(conn, int(row["id"]), changed, edits)
         except TaskError:
             edits.refused += 1
+        else:
+            for name in changed if target else ():
+                accept_human(conn, str(target), DATABASE, key, name)
         conn.execute(
             "UPDATE task_notion_state SET seen = %s WHERE task_id = %s",
             (json.dumps({name: now.get(name) for name in SHARED}), row["id"]),
