@@ -119,8 +119,7 @@ def test_a_second_full_sync_job_with_nothing_changed_writes_nothing_in_any_datab
     assert main(["analyze", "import", str(report), "--repo-root", str(root)]) == 0
     claude = tmp_path / "claude"
     shutil.copytree(DATA / "claude", claude / "projects")
-    export = sample_export().write_folder(tmp_path / "slack-export")
-    assert main(["slack", "import", str(export)]) == 0
+    assert main(["slack", "import", str(sample_export().write_zip(tmp_path / "slack.zip"))]) == 0
     assert main(["stage", "task_tracking", str(_write_jsonl(tmp_path / "tasks.jsonl", TASKS))]) == 0
 
     env = dagster_env(

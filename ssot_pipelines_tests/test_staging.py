@@ -118,7 +118,8 @@ def test_ssot_stage_refuses_hostile_input_in_one_line_and_stages_nothing(
     with connect(ledger_url) as conn:
         # staged tasks are imported into the agents' work graph: the earlier one is there, untouched
         rows = conn.execute("SELECT external_key, title, status FROM tasks ORDER BY id").fetchall()
-    assert [(r["external_key"], r["title"], r["status"]) for r in rows] == [("T-1", "kept", "todo")], "not even the good record was staged"
+    staged = [(r["external_key"], r["title"], r["status"]) for r in rows]
+    assert staged == [("T-1", "kept", "todo")], "not even the good record was staged"
 
 
 def test_a_key_may_fill_one_notion_text_piece_but_not_more(ledger_url: str) -> None:

@@ -152,9 +152,20 @@ def stageable_database(database_name: str) -> DatabaseSchema:
     if database_name not in DATABASES:
         raise StagingError(
             f"unknown database {_shown(database_name)}; stage into one of {', '.join(sorted(DATABASES))} "
-            "(e.g. task_tracking, slack_conversations). Nothing was staged"
+            "(e.g. task_tracking, file_catalog). Nothing was staged"
         )
+    if database_name in _FED_BY_CAPABILITY:
+        raise StagingError(_FED_BY_CAPABILITY[database_name])
     return database(database_name)
+
+
+# Databases whose whole desired state a capability builds from its own tables: a staged record would be
+# withdrawn (archived) by the next full sync, so staging refuses and says where the data goes in.
+_FED_BY_CAPABILITY = {
+    "slack_conversations": "slack_conversations is built from the Slack capability's own tables, so a staged "
+    "record would be archived by its next full sync; bring conversations in with `ssot slack import EXPORT` "
+    "(a Slack export) or the Events API receiver (`ssot slack serve`). Nothing was staged",
+}
 
 
 def stage_records(

@@ -7,7 +7,7 @@ import pandas as pd
 
 from ssot_pipelines.assets.notion_sync import ExtractContext, notion_sync_asset
 from ssot_pipelines.tasks.notion_frame import task_tracking_frame
-from ssot_pipelines.tasks.sensors import build_task_tracking_sensor
+from ssot_pipelines.tasks.sensors import JOB, task_tracking_sensor
 
 
 def extract_task_tracking(ctx: ExtractContext) -> pd.DataFrame:
@@ -26,9 +26,8 @@ task_tracking = notion_sync_asset(
 )
 
 task_tracking_job = dg.define_asset_job(
-    "task_tracking_job", selection=dg.AssetSelection.assets(task_tracking),
+    JOB, selection=dg.AssetSelection.assets(task_tracking),
     description="Sync the work graph into Task Tracking (people's edits pulled and applied first).",
 )
-task_tracking_sensor = build_task_tracking_sensor(task_tracking_job)
 
 defs = dg.Definitions(assets=[task_tracking], jobs=[task_tracking_job], sensors=[task_tracking_sensor])

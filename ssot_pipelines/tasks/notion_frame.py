@@ -20,7 +20,7 @@ def task_tracking_frame(conn: Connection, manager: NotionSyncManager) -> pd.Data
     pulled = 0
     if DATABASE in manager.ids:
         pulled = manager.pull_human(DATABASE)
-    edits = apply_people_edits(conn, manager.human_values_all(DATABASE))
+    edits = apply_people_edits(conn, manager.human_values_all(DATABASE), manager.target)
     records = task_records(conn)
     record_proposed(conn, records)
     frame = pd.DataFrame(records, columns=COLUMNS)
