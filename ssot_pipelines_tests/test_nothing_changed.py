@@ -8,6 +8,7 @@ it applies by the data source whose row it changed.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -223,7 +224,15 @@ def test_rescoring_unchanged_files_writes_nothing_and_score_changed_moves_only_w
     assert sandbox.stats()["writes_applied"] == 0
 
     # Accepting the drifted file changes its row once; re-scoring after that changes nothing again.
-    assert main(["drift", "accept", "demo/calc/arith.py"]) == 0
+    # the real command, in its own process, as a person runs it
+    accept = subprocess.run(
+        [sys.executable, "-m", "ssot_pipelines.cli", "drift", "accept", "demo/calc/arith.py"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "POSTGRES_URL": ledger_url, "SSOT_REPO_ROOTS": f"demo={root}", "SSOT_EMBEDDER": "hashing"},
+    )
+    assert accept.returncode == 0, accept.stderr
     accepted = _materialize([drift_board], resources).asset_materializations_for_node("drift_board")[0].metadata
     assert accepted["updated"].value == 1
     after = {k: p[0]["properties"]["Score Changed"]["date"] for k, p in live_rows(person(sandbox), ds).items()}
