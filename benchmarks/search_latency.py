@@ -54,28 +54,44 @@ def main() -> None:
                 with cur.copy("COPY session_paragraphs (session_key, paragraph_no, text) FROM STDIN") as copy:
                     for i, text in enumerate(texts):
                         copy.write_row((key, i, text))
-                with cur.copy("COPY session_chunks (chunk_id, session_key, chunk_no, first_paragraph, last_paragraph,"
-                              " text_sha) FROM STDIN") as copy:
+                with cur.copy(
+                    "COPY session_chunks (chunk_id, session_key, chunk_no, first_paragraph, last_paragraph,"
+                    " text_sha) FROM STDIN"
+                ) as copy:
                     for i in range(len(texts)):
                         copy.write_row((f"{key}:{i}", key, i, i, i, "x"))
             conn.commit()
             vectors = embedder.embed(texts)
-            store.upsert(NAMESPACE, [VectorItem(f"{key}:{i}", v, t, {"session_key": key, "chunk_no": i,
-                                                                        "first_paragraph": i, "last_paragraph": i})
-                                     for i, (t, v) in enumerate(zip(texts, vectors, strict=True))])
+            store.upsert(
+                NAMESPACE,
+                [
+                    VectorItem(
+                        f"{key}:{i}",
+                        v,
+                        t,
+                        {"session_key": key, "chunk_no": i, "first_paragraph": i, "last_paragraph": i},
+                    )
+                    for i, (t, v) in enumerate(zip(texts, vectors, strict=True))
+                ],
+            )
             made += len(texts)
         print(f"generated {made} chunks (hashing embedder) in {time.monotonic() - started:.0f}s", flush=True)
         queries = [" ".join(rng.choice(words) for _ in range(5)) for _ in range(args.queries)]
-        for mode, engine in (("pgvector + full-text", UnifiedSearch(conn, store, embedder)),
-                             ("full-text only", UnifiedSearch(conn, None, None))):
+        for mode, engine in (
+            ("pgvector + full-text", UnifiedSearch(conn, store, embedder)),
+            ("full-text only", UnifiedSearch(conn, None, None)),
+        ):
             engine.search(queries[0], limit=10)  # first use builds the full-text index (once per ledger)
             timings = []
             for q in queries:
                 t0 = time.perf_counter()
                 engine.search(q, limit=10)
                 timings.append((time.perf_counter() - t0) * 1000)
-            print(f"{mode:22} {made} chunks, {len(queries)} queries: median {statistics.median(timings):.0f} ms, "
-                  f"p99 {percentile(timings, 0.99):.0f} ms", flush=True)
+            print(
+                f"{mode:22} {made} chunks, {len(queries)} queries: median {statistics.median(timings):.0f} ms, "
+                f"p99 {percentile(timings, 0.99):.0f} ms",
+                flush=True,
+            )
         store.close()
 
 

@@ -50,10 +50,14 @@ def main() -> None:
         inner = embedder_from_env()
         embedder = CachedEmbedder(inner, conn)
         index_sessions(conn, store, embedder)
-        print(f"{len(QUESTIONS)} questions over the transcripts in ssot_pipelines_tests/data/sessions "
-              f"(embedder: {inner.name})")
-        for mode, engine in (("pgvector + full-text", UnifiedSearch(conn, store, embedder)),
-                             ("full-text only", UnifiedSearch(conn, None, None))):
+        print(
+            f"{len(QUESTIONS)} questions over the transcripts in ssot_pipelines_tests/data/sessions "
+            f"(embedder: {inner.name})"
+        )
+        for mode, engine in (
+            ("pgvector + full-text", UnifiedSearch(conn, store, embedder)),
+            ("full-text only", UnifiedSearch(conn, None, None)),
+        ):
             at1 = at5 = 0
             for question, expected in QUESTIONS:
                 hits = engine.search(question, ["sessions"], limit=5).hits

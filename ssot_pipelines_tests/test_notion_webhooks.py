@@ -40,12 +40,23 @@ class Receiver:
     def __init__(self, home: Path, sandbox: Any, ledger_url: str, redis_url: str) -> None:
         self.port = _free_port()
         self.home = home
-        env = {**os.environ, "SSOT_HOME": str(home), "POSTGRES_URL": ledger_url, "REDIS_URL": redis_url,
-               "NOTION_BASE_URL": sandbox.url, "NOTION_TOKEN": sandbox.token,
-               "NOTION_PARENT_PAGE_ID": sandbox.root_page_id, "NOTION_RPS": "100", "PYTHONPATH": str(REPO)}
+        env = {
+            **os.environ,
+            "SSOT_HOME": str(home),
+            "POSTGRES_URL": ledger_url,
+            "REDIS_URL": redis_url,
+            "NOTION_BASE_URL": sandbox.url,
+            "NOTION_TOKEN": sandbox.token,
+            "NOTION_PARENT_PAGE_ID": sandbox.root_page_id,
+            "NOTION_RPS": "100",
+            "PYTHONPATH": str(REPO),
+        }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ssot_pipelines.cli", "notion", "webhook", "serve", "--port", str(self.port)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().decode()
@@ -56,8 +67,7 @@ class Receiver:
         self.client = httpx.Client(timeout=10)
 
     def post(self, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
-        return self.client.post(self.url, content=body, headers={"Content-Type": "application/json",
-                                                                  **(headers or {})})
+        return self.client.post(self.url, content=body, headers={"Content-Type": "application/json", **(headers or {})})
 
     def counts(self) -> dict[str, int]:
         return dict(self.client.get(self.url).json()["counts"])
@@ -79,18 +89,27 @@ def synced(sandbox: Any, ledger_url: str, redis_url: str) -> Iterator[tuple[Any,
 
 
 @pytest.fixture
-def receiver(tmp_path: Path, sandbox: Any, ledger_url: str, redis_url: str,
-             synced: Any) -> Iterator[Receiver]:
+def receiver(tmp_path: Path, sandbox: Any, ledger_url: str, redis_url: str, synced: Any) -> Iterator[Receiver]:
     r = Receiver(tmp_path / "home", sandbox, ledger_url, redis_url)
     yield r
     r.stop()
 
 
 def _event(page_id: str, parent: dict[str, Any], event_type: str = "page.properties_updated") -> dict[str, Any]:
-    return {"id": str(uuid.uuid4()), "timestamp": "2026-12-03T10:00:00.000Z", "type": event_type,
-            "workspace_id": "w", "workspace_name": "W", "subscription_id": "s", "integration_id": "i",
-            "authors": [{"id": "person-1", "type": "person"}], "attempt_number": 1, "api_version": "2025-09-03",
-            "entity": {"id": page_id, "type": "page"}, "data": {"parent": parent, "updated_properties": ["x"]}}
+    return {
+        "id": str(uuid.uuid4()),
+        "timestamp": "2026-12-03T10:00:00.000Z",
+        "type": event_type,
+        "workspace_id": "w",
+        "workspace_name": "W",
+        "subscription_id": "s",
+        "integration_id": "i",
+        "authors": [{"id": "person-1", "type": "person"}],
+        "attempt_number": 1,
+        "api_version": "2025-09-03",
+        "entity": {"id": page_id, "type": "page"},
+        "data": {"parent": parent, "updated_properties": ["x"]},
+    }
 
 
 def test_signature_is_hmac_sha256_over_the_raw_bytes() -> None:
@@ -106,8 +125,11 @@ def test_handshake_stores_the_token_privately_and_forged_events_are_refused(
 ) -> None:
     sync, rows = synced
     page_id = sync.page_id("file_catalog", rows[0]["key"])
-    parent = {"id": sync.ids["file_catalog"].database_id, "type": "database",
-              "data_source_id": sync.ids["file_catalog"].data_source_id}
+    parent = {
+        "id": sync.ids["file_catalog"].database_id,
+        "type": "database",
+        "data_source_id": sync.ids["file_catalog"].data_source_id,
+    }
     body = json.dumps(_event(page_id, parent)).encode()
     early = receiver.post(body, {"X-Notion-Signature": sign(body, TOKEN)})
     assert early.status_code == 503, "no event is accepted before the handshake"
@@ -140,8 +162,11 @@ def test_a_persons_edit_in_the_sandbox_reaches_the_ledger_within_seconds(
     receiver: Receiver, synced: Any, sandbox: Any, ledger_url: str
 ) -> None:
     sync, rows = synced
-    register = httpx.post(f"{sandbox.url}/__sandbox/webhooks", json={"url": receiver.url, "verification_token": TOKEN},
-                          headers={"Authorization": f"Bearer {sandbox.token}"})
+    register = httpx.post(
+        f"{sandbox.url}/__sandbox/webhooks",
+        json={"url": receiver.url, "verification_token": TOKEN},
+        headers={"Authorization": f"Bearer {sandbox.token}"},
+    )
     assert register.status_code == 200, register.text
     token_file = receiver.home / "notion-webhooks" / "notion-webhook-token"
     deadline = time.monotonic() + 30
@@ -153,18 +178,17 @@ def test_a_persons_edit_in_the_sandbox_reaches_the_ledger_within_seconds(
     page_id = sync.page_id("file_catalog", rows[1]["key"])
     as_person = Client(auth=sandbox.token, base_url=f"{sandbox.url}/__sandbox/person", retry=False)
     started = time.monotonic()
-    as_person.pages.update(page_id, properties={
-        "Notes": {"rich_text": [{"type": "text", "text": {"content": "Ana: keep this module"}}]}})
+    as_person.pages.update(
+        page_id, properties={"Notes": {"rich_text": [{"type": "text", "text": {"content": "Ana: keep this module"}}]}}
+    )
     deadline = started + 30
     while time.monotonic() < deadline:
         if sync.human_values("file_catalog", rows[1]["key"]).get("Notes") == "Ana: keep this module":
             break
         time.sleep(0.05)
-    assert sync.human_values("file_catalog", rows[1]["key"]).get("Notes") == "Ana: keep this module", (
-        receiver.counts())
+    assert sync.human_values("file_catalog", rows[1]["key"]).get("Notes") == "Ana: keep this module", receiver.counts()
     assert sync.human_values("file_catalog", rows[0]["key"]).get("Notes") in (None, ""), "only that page"
-    outcomes = sync.conn.execute(
-        "SELECT type, outcome FROM notion_webhook_events ORDER BY received_at").fetchall()
+    outcomes = sync.conn.execute("SELECT type, outcome FROM notion_webhook_events ORDER BY received_at").fetchall()
     sync.conn.commit()
     assert {"type": "page.properties_updated", "outcome": "pulled"} in [dict(r) for r in outcomes]
     assert receiver.counts().get("forged", 0) == 0

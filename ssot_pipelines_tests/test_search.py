@@ -33,8 +33,10 @@ from ssot_pipelines_tests.test_vectors_pgvector import plain_postgres15  # noqa:
 Conn = psycopg.Connection[dict[str, Any]]
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "analysis"
-INVOICE = ("def total(lines):\n    return sum(l.amount for l in lines)\n\n"
-           "def rounded(value):\n    # banker's rounding keeps invoice totals fair\n    return round(value, 2)\n")
+INVOICE = (
+    "def total(lines):\n    return sum(l.amount for l in lines)\n\n"
+    "def rounded(value):\n    # banker's rounding keeps invoice totals fair\n    return round(value, 2)\n"
+)
 
 
 def _seed(tmp_path: Path, ledger: Conn, store: PgVectorStore) -> dict[str, Any]:
@@ -43,10 +45,18 @@ def _seed(tmp_path: Path, ledger: Conn, store: PgVectorStore) -> dict[str, Any]:
     path = tmp_path / "long.jsonl"
     topics = [f"routine step number {i} of the migration" for i in range(30)]
     topics[15] = "the flaky websocket reconnect test was fixed by raising the heartbeat timeout"
-    lines = [json.dumps({"type": "user", "uuid": f"u{i}", "sessionId": "long-session-7f3a",
-                         "timestamp": f"2026-01-01T00:{i:02d}:00Z",
-                         "message": {"role": "user", "content": f"{t} " + "filler words " * 120}})
-             for i, t in enumerate(topics)]
+    lines = [
+        json.dumps(
+            {
+                "type": "user",
+                "uuid": f"u{i}",
+                "sessionId": "long-session-7f3a",
+                "timestamp": f"2026-01-01T00:{i:02d}:00Z",
+                "message": {"role": "user", "content": f"{t} " + "filler words " * 120},
+            }
+        )
+        for i, t in enumerate(topics)
+    ]
     path.write_text("\n".join(lines) + "\n")
     import_paths(ledger, [path], allow_outside_roots=True)
     index_sessions(ledger, store, embedder)
@@ -119,8 +129,9 @@ def test_exact_identifiers_rank_first(seeded: tuple[UnifiedSearch, dict[str, Any
     assert engine.search("S602", limit=1).hits[0].doc.matched[0].startswith("ruff:S602")
 
 
-def test_hits_carry_the_notion_url_of_their_page(tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str,
-                                                sandbox: Any) -> None:
+def test_hits_carry_the_notion_url_of_their_page(
+    tmp_path: Path, ledger: Conn, ledger_url: str, redis_url: str, sandbox: Any
+) -> None:
     repo = make_repo(tmp_path / "shop", {"src/billing/invoice.py": INVOICE})
     refresh_catalog(ledger, config_for([repo]))
     with sync_manager(sandbox, ledger_url, redis_url) as sync:
@@ -132,7 +143,10 @@ def test_hits_carry_the_notion_url_of_their_page(tmp_path: Path, ledger: Conn, l
 
 
 def test_without_pgvector_search_falls_back_to_full_text_and_says_so_once(
-    tmp_path: Path, ledger: Conn, ledger_url: str, plain_postgres15: str  # noqa: F811
+    tmp_path: Path,
+    ledger: Conn,
+    ledger_url: str,
+    plain_postgres15: str,  # noqa: F811
 ) -> None:
     store = PgVectorStore(ledger_url)
     _seed(tmp_path, ledger, store)
@@ -152,13 +166,23 @@ def test_the_command_searches_by_kind_and_refuses_an_unknown_kind(
     store = PgVectorStore(ledger_url)
     _seed(tmp_path, ledger, store)
     store.close()
-    env = {**os.environ, "POSTGRES_URL": ledger_url, "SSOT_EMBEDDER": "hashing", "PYTHONPATH": str(REPO),
-           "SSOT_HOME": str(tmp_path / "home")}
+    env = {
+        **os.environ,
+        "POSTGRES_URL": ledger_url,
+        "SSOT_EMBEDDER": "hashing",
+        "PYTHONPATH": str(REPO),
+        "SSOT_HOME": str(tmp_path / "home"),
+    }
     env.pop("PINECONE_API_KEY", None)
 
     def ssot(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "ssot_pipelines.cli", "search", *args], env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "ssot_pipelines.cli", "search", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     out = ssot("heartbeat timeout", "--in", "sessions", "--json")
     assert out.returncode == 0, out.stderr

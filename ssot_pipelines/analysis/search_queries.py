@@ -9,8 +9,10 @@ from ssot_pipelines.search.model import CONTEXT, Doc
 
 Connection = Any
 DATABASE = "tech_debt"
-_TSV = ("to_tsvector('english', regexp_replace(rule || ' ' || path, '[/._:-]', ' ', 'g') || ' ' || message"
-        " || ' ' || coalesce(hint, ''))")
+_TSV = (
+    "to_tsvector('english', regexp_replace(rule || ' ' || path, '[/._:-]', ' ', 'g') || ' ' || message"
+    " || ' ' || coalesce(hint, ''))"
+)
 
 
 def fulltext_refs(conn: Connection, tsquery: str, limit: int) -> list[str]:
@@ -18,7 +20,8 @@ def fulltext_refs(conn: Connection, tsquery: str, limit: int) -> list[str]:
     rows = conn.execute(
         f"SELECT issue_id::text AS ref, ts_rank_cd({_TSV}, q) AS rank FROM analysis_issues"
         f" CROSS JOIN to_tsquery('english', %s) q WHERE {_TSV} @@ q"
-        " ORDER BY status IN ('open', 'reopened') DESC, rank DESC, 1 LIMIT %s", (tsquery, limit),
+        " ORDER BY status IN ('open', 'reopened') DESC, rank DESC, 1 LIMIT %s",
+        (tsquery, limit),
     ).fetchall()
     conn.commit()
     return [str(r["ref"]) for r in rows]
@@ -53,6 +56,13 @@ def describe(conn: Connection, ref: str, around: int = CONTEXT) -> Doc | None:
     conn.commit()
     at = next(i for i, r in enumerate(same_file) if str(r["issue_id"]) == ref)
     matched = [_line(row)] + ([row["context"]] if row["context"] else []) + ([row["hint"]] if row["hint"] else [])
-    return Doc("tech_debt", ref, f"{row['rule']} in {row['path']}", DATABASE, ref, matched,
-               [_line(r) for r in same_file[max(0, at - around):at]],
-               [_line(r) for r in same_file[at + 1:at + 1 + around]])
+    return Doc(
+        "tech_debt",
+        ref,
+        f"{row['rule']} in {row['path']}",
+        DATABASE,
+        ref,
+        matched,
+        [_line(r) for r in same_file[max(0, at - around) : at]],
+        [_line(r) for r in same_file[at + 1 : at + 1 + around]],
+    )

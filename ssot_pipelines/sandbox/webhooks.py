@@ -72,8 +72,9 @@ class WebhookDeliverer:
         with self._lock:
             return list(self._subs)
 
-    def page_event(self, event_type: str, page: dict[str, Any], *, person: bool,
-                   updated_properties: list[str] | None = None) -> None:
+    def page_event(
+        self, event_type: str, page: dict[str, Any], *, person: bool, updated_properties: list[str] | None = None
+    ) -> None:
         """Queue ``event_type`` about ``page`` (a rendered page) for every subscription."""
         subs = self.subscriptions()
         if not subs:
@@ -81,8 +82,11 @@ class WebhookDeliverer:
         parent_raw = page.get("parent") or {}
         parent: dict[str, Any]
         if parent_raw.get("data_source_id"):
-            parent = {"id": parent_raw.get("database_id") or parent_raw["data_source_id"], "type": "database",
-                      "data_source_id": parent_raw["data_source_id"]}
+            parent = {
+                "id": parent_raw.get("database_id") or parent_raw["data_source_id"],
+                "type": "database",
+                "data_source_id": parent_raw["data_source_id"],
+            }
         else:
             parent = {"id": parent_raw.get("page_id") or "", "type": "page"}
         data: dict[str, Any] = {"parent": parent}
@@ -93,10 +97,16 @@ class WebhookDeliverer:
             event = {
                 "id": str(uuid.uuid4()),
                 "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "type": event_type, "workspace_id": self.workspace_id, "workspace_name": "Sandbox",
-                "subscription_id": sub.id, "integration_id": self.bot_user_id, "authors": [author],
-                "attempt_number": 1, "api_version": API_VERSION,
-                "entity": {"id": page["id"], "type": "page"}, "data": data,
+                "type": event_type,
+                "workspace_id": self.workspace_id,
+                "workspace_name": "Sandbox",
+                "subscription_id": sub.id,
+                "integration_id": self.bot_user_id,
+                "authors": [author],
+                "attempt_number": 1,
+                "api_version": API_VERSION,
+                "entity": {"id": page["id"], "type": "page"},
+                "data": data,
             }
             self._send(sub, json.dumps(event).encode(), signed=True)
 
@@ -123,14 +133,15 @@ class WebhookDeliverer:
                 if signed:
                     headers["X-Notion-Signature"] = sign(body, sub.verification_token)
                 try:
-                    with urllib.request.urlopen(urllib.request.Request(sub.url, data=body, headers=headers,
-                                                                       method="POST"), timeout=10) as res:
+                    with urllib.request.urlopen(
+                        urllib.request.Request(sub.url, data=body, headers=headers, method="POST"), timeout=10
+                    ) as res:
                         if 200 <= res.status < 300:
                             self.delivered += 1
                             break
                 except (urllib.error.URLError, OSError):
                     pass
-                time.sleep(min(0.2 * 2 ** attempt, 5.0))
+                time.sleep(min(0.2 * 2**attempt, 5.0))
             else:
                 self.failed += 1
 

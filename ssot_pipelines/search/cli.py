@@ -17,17 +17,20 @@ from ssot_pipelines.settings import ConfigurationError
 def register(subparsers: Any) -> None:
     """Add ``search`` to the ``ssot`` parser."""
     search = subparsers.add_parser(
-        "search", help="search sessions, Slack, files, findings and tasks at once",
+        "search",
+        help="search sessions, Slack, files, findings and tasks at once",
         description="Hybrid search (vectors + PostgreSQL full-text, fused by reciprocal rank; exact identifiers "
-                    "such as a session id, file path, rule code or task id first). Every hit has its kind, "
-                    "title, Notion URL and the paragraphs or messages around it.",
+        "such as a session id, file path, rule code or task id first). Every hit has its kind, "
+        "title, Notion URL and the paragraphs or messages around it.",
     )
     search.add_argument("query", help="what to look for: plain words, or an exact id, path or rule code")
-    search.add_argument("--in", dest="kinds", default=None,
-                        help=f"comma-separated kinds to search (default all: {','.join(KINDS)})")
+    search.add_argument(
+        "--in", dest="kinds", default=None, help=f"comma-separated kinds to search (default all: {','.join(KINDS)})"
+    )
     search.add_argument("--limit", type=int, default=10, help="hits to show (default 10)")
-    search.add_argument("--around", type=int, default=CONTEXT,
-                        help=f"paragraphs or messages of context either side (default {CONTEXT})")
+    search.add_argument(
+        "--around", type=int, default=CONTEXT, help=f"paragraphs or messages of context either side (default {CONTEXT})"
+    )
     search.add_argument("--json", action="store_true", help="print JSON instead of text")
     search.set_defaults(func=_search)
 
@@ -70,8 +73,11 @@ def _search(args: argparse.Namespace) -> int:
             if close is not None:
                 close()
     if args.json:
-        print(json.dumps({"hits": [h.as_dict() for h in result.hits], "notes": result.notes},
-                         ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {"hits": [h.as_dict() for h in result.hits], "notes": result.notes}, ensure_ascii=False, indent=2
+            )
+        )
         return 0
     if not result.hits:
         print("no matches (sessions and Slack are indexed by `ssot worker` and `ssot slack drain`)")

@@ -39,8 +39,9 @@ def source(kind: str) -> ModuleType:
     """The ``search_queries`` module of ``kind``'s package (imported when first searched)."""
     import importlib
 
-    package = {"sessions": "sessions", "slack": "slack", "files": "catalog", "tech_debt": "analysis",
-               "tasks": "tasks"}[kind]
+    package = {"sessions": "sessions", "slack": "slack", "files": "catalog", "tech_debt": "analysis", "tasks": "tasks"}[
+        kind
+    ]
     return importlib.import_module(f"ssot_pipelines.{package}.search_queries")
 
 
@@ -53,8 +54,14 @@ class SearchResult:
 class UnifiedSearch:
     """One search front over the ledger and the vector store; keeps the "no vectors" note to say it once."""
 
-    def __init__(self, conn: Any, store: VectorStore | None, embedder: Embedder | None, *,
-                 on_note: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        conn: Any,
+        store: VectorStore | None,
+        embedder: Embedder | None,
+        *,
+        on_note: Callable[[str], None] | None = None,
+    ) -> None:
         self.conn = conn
         self.store = store
         self.embedder = embedder
@@ -71,18 +78,20 @@ class UnifiedSearch:
         """Note (once per UnifiedSearch) that vectors are unavailable; search goes on with full-text only."""
         self.vectors_unavailable = str(exc)
         self._note(f"vector search unavailable, using full-text only: {exc}", notes)
-        return None
 
-    def _vector_refs(self, kind: str, module: ModuleType, vector: list[float] | None,
-                     limit: int) -> list[str]:
+    def _vector_refs(self, kind: str, module: ModuleType, vector: list[float] | None, limit: int) -> list[str]:
         namespace = getattr(module, "VECTOR_NAMESPACE", None)
         if namespace is None or vector is None or self.store is None:
             return []
-        return [module.vector_ref(h.id, h.metadata) for h in self.store.query(namespace, vector, top_k=limit)
-                if h.score >= MIN_SIMILARITY]
+        return [
+            module.vector_ref(h.id, h.metadata)
+            for h in self.store.query(namespace, vector, top_k=limit)
+            if h.score >= MIN_SIMILARITY
+        ]
 
-    def search(self, query: str, kinds: Sequence[str] = KINDS, *, limit: int = 10,
-               around: int = CONTEXT) -> SearchResult:
+    def search(
+        self, query: str, kinds: Sequence[str] = KINDS, *, limit: int = 10, around: int = CONTEXT
+    ) -> SearchResult:
         """The ``limit`` best hits for ``query`` among ``kinds``, each with ``around`` units of context."""
         notes: list[str] = []
         text = query.strip()
@@ -103,7 +112,8 @@ class UnifiedSearch:
                 if not any(vector):
                     vector = None  # nothing to embed (punctuation only): full-text and exact still apply
             except ConfigurationError as exc:
-                vector = self._without_vectors(exc, notes)
+                self._without_vectors(exc, notes)
+                vector = None
         tsquery = or_tsquery(text)
         scores: dict[tuple[str, str], float] = {}
         reasons: dict[tuple[str, str], list[str]] = {}
@@ -116,7 +126,8 @@ class UnifiedSearch:
                 try:
                     lists.append(("vector", self._vector_refs(kind, module, vector, CANDIDATES)))
                 except ConfigurationError as exc:  # pgvector missing on the configured PostgreSQL
-                    vector = self._without_vectors(exc, notes)
+                    self._without_vectors(exc, notes)
+                    vector = None
             for why, refs in lists:
                 for rank, ref in enumerate(refs):
                     self._add(scores, reasons, (kind, ref), 1.0 / (RRF_K + rank + 1), why)
@@ -133,8 +144,13 @@ class UnifiedSearch:
         return SearchResult(hits, notes)
 
     @staticmethod
-    def _add(scores: dict[tuple[str, str], float], reasons: dict[tuple[str, str], list[str]],
-             key: tuple[str, str], score: float, why: str) -> None:
+    def _add(
+        scores: dict[tuple[str, str], float],
+        reasons: dict[tuple[str, str], list[str]],
+        key: tuple[str, str],
+        score: float,
+        why: str,
+    ) -> None:
         scores[key] = scores.get(key, 0.0) + score
         if why not in reasons.setdefault(key, []):
             reasons[key].append(why)
@@ -162,6 +178,8 @@ def parse_kinds(text: str | None) -> list[str]:
     kinds = [k.strip() for k in text.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:
-        raise ValueError(f"--in {text!r}: unknown kind {', '.join(unknown) or '(none)'}; use a comma-separated "
-                         f"list of {', '.join(KINDS)}")
+        raise ValueError(
+            f"--in {text!r}: unknown kind {', '.join(unknown) or '(none)'}; use a comma-separated "
+            f"list of {', '.join(KINDS)}"
+        )
     return list(dict.fromkeys(kinds))

@@ -53,8 +53,11 @@ class Hit:
         return out
 
     def as_text(self) -> str:
-        lines = [f"## [{self.doc.kind}] {self.doc.title}", f"{self.notion_url or '(not in Notion yet)'}"
-                 f" · {', '.join(self.reasons)}", ""]
+        lines = [
+            f"## [{self.doc.kind}] {self.doc.title}",
+            f"{self.notion_url or '(not in Notion yet)'} · {', '.join(self.reasons)}",
+            "",
+        ]
         lines += [f"> {p}\n" for p in self.doc.before]
         lines += [f"{p}\n" for p in self.doc.matched]
         lines += [f"> {p}\n" for p in self.doc.after]

@@ -18,8 +18,10 @@ _TSV = "to_tsvector('english', left(p.text, 200000))"
 
 def ensure_fulltext_index(conn: Connection) -> None:
     """The GIN index full-text search over paragraphs needs (made once; cheap when it exists)."""
-    conn.execute("CREATE INDEX IF NOT EXISTS session_paragraphs_fts ON session_paragraphs"
-                 " USING gin (to_tsvector('english', left(text, 200000)))")
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS session_paragraphs_fts ON session_paragraphs"
+        " USING gin (to_tsvector('english', left(text, 200000)))"
+    )
     conn.commit()
 
 
@@ -41,12 +43,15 @@ def exact_refs(conn: Connection, text: str) -> list[str]:
     """The first chunk of the session (or segment ``<id>#<n>``) whose id is ``text``."""
     session_id, number = parse_key(text.strip())
     if number is None:
-        sql, params = "session_key LIKE %s", (session_id.replace("\\", "\\\\").replace("%", "\\%")
-                                              .replace("_", "\\_") + "#%",)
+        sql, params = (
+            "session_key LIKE %s",
+            (session_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "#%",),
+        )
     else:
         sql, params = "session_key = %s", (text.strip(),)
-    rows = conn.execute(f"SELECT chunk_id FROM session_chunks WHERE {sql} AND chunk_no = 0"
-                        " ORDER BY session_key LIMIT 3", params).fetchall()
+    rows = conn.execute(
+        f"SELECT chunk_id FROM session_chunks WHERE {sql} AND chunk_no = 0 ORDER BY session_key LIMIT 3", params
+    ).fetchall()
     conn.commit()
     return [str(r["chunk_id"]) for r in rows]
 
@@ -60,13 +65,15 @@ def describe(conn: Connection, ref: str, around: int = CONTEXT) -> Doc | None:
     row = conn.execute(
         "SELECT c.session_key, c.first_paragraph, c.last_paragraph, s.session_id, s.cwd, s.first_event_at"
         " FROM session_chunks c LEFT JOIN sessions s ON s.session_id = split_part(c.session_key, '#', 1)"
-        " WHERE c.chunk_id = %s", (ref,),
+        " WHERE c.chunk_id = %s",
+        (ref,),
     ).fetchone()
     conn.commit()
     if row is None:
         return None
-    before, matched, after = context_window(conn, row["session_key"], row["first_paragraph"],
-                                            row["last_paragraph"], around)
+    before, matched, after = context_window(
+        conn, row["session_key"], row["first_paragraph"], row["last_paragraph"], around
+    )
     when = row["first_event_at"].strftime("%Y-%m-%d %H:%M") if row["first_event_at"] else ""
     title = " · ".join(x for x in (f"session {row['session_key']}", row["cwd"] or "", when) if x)
     return Doc("sessions", ref, title, DATABASE, str(row["session_key"]), matched, before, after)

@@ -21,8 +21,10 @@ _TSV = "to_tsvector('english', left(m.text, 200000))"
 
 def ensure_fulltext_index(conn: Connection) -> None:
     """The GIN index full-text search over messages needs (made once; cheap when it exists)."""
-    conn.execute("CREATE INDEX IF NOT EXISTS slack_messages_fts ON slack_messages"
-                 " USING gin (to_tsvector('english', left(text, 200000)))")
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS slack_messages_fts ON slack_messages"
+        " USING gin (to_tsvector('english', left(text, 200000)))"
+    )
     conn.commit()
 
 
@@ -45,7 +47,8 @@ def exact_refs(conn: Connection, text: str) -> list[str]:
     """The first chunk of the conversation whose id is ``text``, or the chunk holding message ts ``text``."""
     rows = conn.execute(
         "SELECT conversation_id || ':' || chunk_no AS ref FROM slack_chunks WHERE (conversation_id = %s"
-        " AND chunk_no = 0) OR first_ts = %s OR last_ts = %s ORDER BY 1 LIMIT 3", (text, text, text),
+        " AND chunk_no = 0) OR first_ts = %s OR last_ts = %s ORDER BY 1 LIMIT 3",
+        (text, text, text),
     ).fetchall()
     conn.commit()
     return [str(r["ref"]) for r in rows]
@@ -60,15 +63,17 @@ def describe(conn: Connection, ref: str, around: int = CONTEXT) -> Doc | None:
     cid, _, number = ref.rpartition(":")
     if not number.isdigit():
         return None
-    chunk = conn.execute("SELECT first_ts, last_ts FROM slack_chunks WHERE conversation_id = %s AND chunk_no = %s",
-                         (cid, int(number))).fetchone()
+    chunk = conn.execute(
+        "SELECT first_ts, last_ts FROM slack_chunks WHERE conversation_id = %s AND chunk_no = %s", (cid, int(number))
+    ).fetchone()
     if chunk is None:
         conn.commit()
         return None
     directory = store.directory(conn)
     messages = [m for m in store.conversation_messages(conn, cid) if m.kind == "message" and not m.deleted]
-    conv = conn.execute("SELECT channel_id, kind, anchor FROM slack_conversations WHERE conversation_id = %s",
-                        (cid,)).fetchone()
+    conv = conn.execute(
+        "SELECT channel_id, kind, anchor FROM slack_conversations WHERE conversation_id = %s", (cid,)
+    ).fetchone()
     conn.commit()
     first, last = Decimal(chunk["first_ts"]), Decimal(chunk["last_ts"])
     inside = [i for i, m in enumerate(messages) if first <= Decimal(m.ts) <= last]
@@ -78,5 +83,13 @@ def describe(conn: Connection, ref: str, around: int = CONTEXT) -> Doc | None:
     paras = [message_paragraph(m, directory, UTC) for m in messages]
     channel = directory.channels.get(conv["channel_id"], conv["channel_id"]) if conv else ""
     title = f"#{channel} · {conv['kind']} {conv['anchor']}" if conv else cid
-    return Doc("slack", ref, title, DATABASE, cid, paras[a:b + 1], paras[max(0, a - around):a],
-               paras[b + 1:b + 1 + around])
+    return Doc(
+        "slack",
+        ref,
+        title,
+        DATABASE,
+        cid,
+        paras[a : b + 1],
+        paras[max(0, a - around) : a],
+        paras[b + 1 : b + 1 + around],
+    )

@@ -23,7 +23,8 @@ def fulltext_refs(conn: Connection, tsquery: str, limit: int) -> list[str]:
         f" CROSS JOIN to_tsquery('english', %s) q WHERE {_TASK_TSV} @@ q"
         f" UNION ALL SELECT a.task_id || ':' || a.id, ts_rank_cd({_NOTE_TSV}, q) FROM task_activity a"
         f" CROSS JOIN to_tsquery('english', %s) q WHERE a.note IS NOT NULL AND {_NOTE_TSV} @@ q"
-        " ORDER BY rank DESC, ref LIMIT %s", (tsquery, tsquery, limit),
+        " ORDER BY rank DESC, ref LIMIT %s",
+        (tsquery, tsquery, limit),
     ).fetchall()
     conn.commit()
     return [str(r["ref"]) for r in rows]
@@ -32,8 +33,10 @@ def fulltext_refs(conn: Connection, tsquery: str, limit: int) -> list[str]:
 def exact_refs(conn: Connection, text: str) -> list[str]:
     """The task whose id (``12``, ``#12``, ``task-12``) or external key is ``text``."""
     m = _TASK_ID.match(text.strip())
-    rows = conn.execute("SELECT id::text AS ref FROM tasks WHERE id = %s OR external_key = %s LIMIT 2",
-                        (int(m.group(1)) if m else -1, text)).fetchall()
+    rows = conn.execute(
+        "SELECT id::text AS ref FROM tasks WHERE id = %s OR external_key = %s LIMIT 2",
+        (int(m.group(1)) if m else -1, text),
+    ).fetchall()
     conn.commit()
     return [str(r["ref"]) for r in rows]
 
@@ -48,8 +51,11 @@ def describe(conn: Connection, ref: str, around: int = CONTEXT) -> Doc | None:
     if row is None:
         conn.commit()
         return None
-    log = conn.execute("SELECT id, task_id, at, agent, role, kind, note, session_id, source FROM task_activity"
-                       " WHERE task_id = %s ORDER BY id", (int(task_id),)).fetchall()
+    log = conn.execute(
+        "SELECT id, task_id, at, agent, role, kind, note, session_id, source FROM task_activity"
+        " WHERE task_id = %s ORDER BY id",
+        (int(task_id),),
+    ).fetchall()
     conn.commit()
     lines = [Activity(**r).line() for r in log]
     head = f"task {row['id']} · {row['status']} · {row['title']}" + (f"\n\n{row['body']}" if row["body"] else "")
@@ -58,6 +64,14 @@ def describe(conn: Connection, ref: str, around: int = CONTEXT) -> Doc | None:
     if activity:
         at = next((i for i, r in enumerate(log) if str(r["id"]) == activity), None)
         if at is not None:
-            return Doc("tasks", ref, title, DATABASE, key, [lines[at]], [head] + lines[max(0, at - around):at],
-                       lines[at + 1:at + 1 + around])
-    return Doc("tasks", ref, title, DATABASE, key, [head], [], lines[-2 * around:])
+            return Doc(
+                "tasks",
+                ref,
+                title,
+                DATABASE,
+                key,
+                [lines[at]],
+                [head, *lines[max(0, at - around) : at]],
+                lines[at + 1 : at + 1 + around],
+            )
+    return Doc("tasks", ref, title, DATABASE, key, [head], [], lines[-2 * around :])

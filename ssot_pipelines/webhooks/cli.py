@@ -23,8 +23,9 @@ def register(subparsers: Any) -> None:
         "serve", help="complete the handshake, check X-Notion-Signature, journal each event, pull the page"
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
-                       help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)"
+    )
     serve.set_defaults(func=_serve)
 
 
@@ -62,9 +63,11 @@ def _serve(args: argparse.Namespace) -> int:
         drain.start()
         host, port = str(server.server_address[0]), int(server.server_address[1])
         token_state = "stored" if server.tokens.get() else "awaiting the handshake"
-        print(f"ssot notion webhook serve: listening on http://{host}:{port}/ (verification token {token_state} "
-              f"in {server.tokens.path}; journal {server.journal.path}; {replayed} journalled events replayed)",
-              flush=True)
+        print(
+            f"ssot notion webhook serve: listening on http://{host}:{port}/ (verification token {token_state} "
+            f"in {server.tokens.path}; journal {server.journal.path}; {replayed} journalled events replayed)",
+            flush=True,
+        )
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             server.serve_forever(0.1)

@@ -66,8 +66,13 @@ def decide(event: dict[str, Any], puller: PagePuller, bot_id: str | None) -> Out
 class WebhookDrain:
     """Applies events on one thread, in arrival order; ``submit`` never blocks the receiver."""
 
-    def __init__(self, conn: psycopg.Connection[Any], puller: PagePuller, bot_id: str | None,
-                 on_applied: Callable[[str, Outcome], None] | None = None) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        puller: PagePuller,
+        bot_id: str | None,
+        on_applied: Callable[[str, Outcome], None] | None = None,
+    ) -> None:
         self.conn = conn
         self.puller = puller
         self.bot_id = bot_id
@@ -124,8 +129,7 @@ class WebhookDrain:
         self.conn.execute(
             "INSERT INTO notion_webhook_events (event_id, received_at, type, entity_id, body)"
             " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
-            (event_id, datetime.fromtimestamp(received_at, UTC), str(event.get("type") or ""),
-             entity.get("id"), body),
+            (event_id, datetime.fromtimestamp(received_at, UTC), str(event.get("type") or ""), entity.get("id"), body),
         )
         row = self.conn.execute(
             "SELECT applied_at FROM notion_webhook_events WHERE event_id = %s", (event_id,)
@@ -136,7 +140,7 @@ class WebhookDrain:
     def _apply(self, event_id: str, body: str) -> None:
         try:
             outcome = decide(json.loads(body), self.puller, self.bot_id)
-        except Exception as exc:  # noqa: BLE001 - recorded; the reconcile covers what this event meant
+        except Exception as exc:  # recorded; the reconcile covers what this event meant
             outcome = Outcome(f"failed: {type(exc).__name__}: {str(exc)[:300]}")
             log.warning("Notion webhook event %s: %s", event_id, outcome.text)
         self.conn.execute(
@@ -145,7 +149,6 @@ class WebhookDrain:
         )
         self.conn.commit()
         if outcome.database:
-            log.info("Notion webhook %s: %s page %s (%s)", event_id, outcome.database, outcome.page_id,
-                     outcome.text)
+            log.info("Notion webhook %s: %s page %s (%s)", event_id, outcome.database, outcome.page_id, outcome.text)
         if self.on_applied is not None:
             self.on_applied(event_id, outcome)

@@ -121,8 +121,9 @@ class SeenEvents:
 class WebhookServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], tokens: TokenStore, journal: Journal,
-                 on_event: Callable[[float, str], None]) -> None:
+    def __init__(
+        self, address: tuple[str, int], tokens: TokenStore, journal: Journal, on_event: Callable[[float, str], None]
+    ) -> None:
         super().__init__(address, WebhookHandler)
         self.tokens = tokens
         self.journal = journal
@@ -207,13 +208,19 @@ class WebhookHandler(BaseHTTPRequestHandler):
             return
         if server.tokens.set_once(token):
             server.count("handshake")
-            log.warning("Notion webhook verification token stored in %s: paste it into the connection's "
-                        "Webhooks tab to verify the subscription", server.tokens.path)
+            log.warning(
+                "Notion webhook verification token stored in %s: paste it into the connection's "
+                "Webhooks tab to verify the subscription",
+                server.tokens.path,
+            )
             self._reply(200, {"ok": True})
         else:
             server.count("refused")
-            log.warning("refused a webhook handshake: another verification token is already stored in %s "
-                        "(delete that file to subscribe anew)", server.tokens.path)
+            log.warning(
+                "refused a webhook handshake: another verification token is already stored in %s "
+                "(delete that file to subscribe anew)",
+                server.tokens.path,
+            )
             self._reply(409, {"ok": False, "error": "a verification token is already stored"})
 
 
