@@ -9,6 +9,7 @@ from typing import Any
 KINDS = ("sessions", "slack", "files", "tech_debt", "tasks")
 CONTEXT = 5  # paragraphs, messages or entries either side of what matched
 _WORD = re.compile(r"\w+", re.UNICODE)
+_PATH = re.compile(r"\w[\w./-]*[/.][\w./-]*\w", re.UNICODE)  # only word characters, '.', '/', '-': no quotes
 MAX_TERMS = 32
 
 
@@ -19,7 +20,9 @@ def or_tsquery(query: str) -> str:
     Only word characters reach the query, so it can never be a tsquery syntax error; '' when there are none.
     """
     words = list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))[:MAX_TERMS]
-    return " | ".join(words)
+    # PostgreSQL's parser keeps a path or file name (docs/tasks.md) as one lexeme: ask for it whole as well.
+    paths = [f"'{p}'" for p in dict.fromkeys(_PATH.findall(query))][:MAX_TERMS]
+    return " | ".join(words + paths)
 
 
 @dataclass
