@@ -114,6 +114,7 @@ def _stage(args: argparse.Namespace) -> int:
     print(
         f"staged {result.staged} {result.database} records"
         + (f", withdrew {result.withdrawn}" if args.replace else "")
+        + (f"; refused {len(result.refused)}: {'; '.join(result.refused[:3])}" if result.refused else "")
         + f"; run `dagster asset materialize -m ssot_pipelines.definitions --select {result.database}` to sync"
     )
     return 0
@@ -169,7 +170,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     verify.add_argument("--show", type=int, default=10, help="problems to print per database (default 10)")
     verify.set_defaults(func=_verify)
     stage = sub.add_parser("stage", help="stage records for a database from a .jsonl, .json or .csv file")
-    stage.add_argument("database", help="e.g. task_tracking or slack_conversations")
+    stage.add_argument("database", help="e.g. task_tracking or file_catalog")
     stage.add_argument("file", help="records: 'key', property values by Notion name, optional 'body', 'priority'")
     stage.add_argument("--replace", action="store_true", help="withdraw staged records missing from the file")
     stage.set_defaults(func=_stage)

@@ -274,6 +274,20 @@ def test_a_report_with_text_postgresql_cannot_store_is_kept_readable(tmp_path: P
     assert len(_issues(ledger_url)) == 1, "nothing from the refused report was recorded"
 
 
+def test_a_report_naming_a_binary_file_is_imported_with_readable_context(tmp_path: Path, ledger_url: str) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "blob.bin").write_bytes(b"\x00\x01header\n\xff\xfe\x00 payload\nlast\n")
+    report = tmp_path / "ruff.json"
+    report.write_text(json.dumps([{"code": "E902", "filename": str(root / "blob.bin"), "message": "binary",
+                                   "location": {"column": 1, "row": 2}, "severity": "error"}]), encoding="utf-8")
+    done = _ssot("analyze", "import", str(report), "--repo-root", str(root), ledger_url=ledger_url)
+    assert done.returncode == 0, done.stderr
+    with connect(ledger_url) as conn:
+        contexts = [r["context"] for r in conn.execute("SELECT context FROM analysis_issues").fetchall()]
+    assert len(contexts) == 1 and "\\x00 payload" in contexts[0] and "\0" not in contexts[0]
+
+
 def test_mypy_real_output_maps_errors_notes_and_syntax_errors(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()

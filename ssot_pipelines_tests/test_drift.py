@@ -265,11 +265,11 @@ def test_drift_sensor_requests_the_tasks_run_once_per_analysis(
     score_now(ledger, root, embedder)
     resources = {"postgres": PostgresResource(url=ledger_url), "notifier": NotifierResource()}
     with dg.build_sensor_context(resources=resources) as context:
-        requests = list(drift_sensor(context))
-        assert len(requests) == 1 and isinstance(requests[0], dg.RunRequest)
-        assert context.cursor is not None
-        with dg.build_sensor_context(resources=resources, cursor=context.cursor) as again:
-            assert [type(r) for r in drift_sensor(again)] == [dg.SkipReason]
+        first = drift_sensor(context)
+        assert len(first.run_requests) == 1 and first.cursor is not None
+        with dg.build_sensor_context(resources=resources, cursor=first.cursor) as again:
+            second = drift_sensor(again)
+            assert not second.run_requests and second.skip_reason is not None
 
 
 def test_cached_embedder_is_not_wrapped_twice(ledger: Any) -> None:

@@ -249,12 +249,17 @@ def test_sensors_and_schedules_start_as_the_readme_says() -> None:
             "running; every other sensor and schedule starts stopped") in readme
 
 
-def _stage_tasks(home: Path, ledger_url: str, count: int) -> None:
-    tasks = home.parent / "tasks.jsonl"
-    tasks.write_text("".join(json.dumps({"key": f"T-{i}", "Name": f"task {i}", "Task ID": f"T-{i}"}) + "\n"
-                             for i in range(count)), encoding="utf-8")
-    staged = _ssot(home, "stage", "task_tracking", str(tasks), POSTGRES_URL=ledger_url)
-    assert staged.returncode == 0, staged.stderr
+def _import_findings(home: Path, repo: Path, ledger_url: str, count: int) -> None:
+    """``count`` real ruff findings (unused imports) imported with `ssot analyze import`: rows for Tech-Debt."""
+    source = repo / "pkg" / "unused.py"
+    source.write_text("".join(f"import mod_{i}\n" for i in range(count)), encoding="utf-8")
+    report = home.parent / "ruff.json"
+    ruff = Path(sys.executable).with_name("ruff")
+    with report.open("w", encoding="utf-8") as out:
+        subprocess.run([str(ruff), "check", "--isolated", "--select", "F401", "--output-format", "json", str(source)],
+                       cwd=repo, stdout=out, check=False, timeout=120)
+    imported = _ssot(home, "analyze", "import", str(report), "--repo-root", str(repo), POSTGRES_URL=ledger_url)
+    assert imported.returncode == 0, imported.stderr
 
 
 def test_the_quick_start_job_shows_progress_and_a_failed_step_at_once(
@@ -266,7 +271,7 @@ def test_the_quick_start_job_shows_progress_and_a_failed_step_at_once(
     repo = tmp_path / "repo"
     (repo / "pkg").mkdir(parents=True)
     (repo / "pkg" / "__init__.py").write_text('"""A tiny package."""\n', encoding="utf-8")
-    _stage_tasks(home, ledger_url, 40)
+    _import_findings(home, repo, ledger_url, 40)
     sandbox.set_rate_limit(None)
     env = {"POSTGRES_URL": ledger_url, "REDIS_URL": redis_url, "NOTION_TOKEN": "sandbox-token",
            "NOTION_BASE_URL": sandbox.url, "NOTION_PARENT_PAGE_ID": sandbox.root_page_id,
@@ -281,10 +286,10 @@ def test_the_quick_start_job_shows_progress_and_a_failed_step_at_once(
     assert run.wait(timeout=900) == 1
     text = "\n".join(lines)
     assert " DEBUG " not in text and "- dagster - " not in text  # Dagster's DEBUG stream and prefix are gone
-    assert any(" task_tracking: task_tracking: 40 created, 0 updated, 0 unchanged, 0 archived, 0 failed" in line
+    assert any(" tech_debt: tech_debt: 40 created, 0 updated, 0 unchanged, 0 archived, 0 failed" in line
                for line in lines), text
     failed_at = [i for i, line in enumerate(lines) if line.startswith("ssot run: step file_catalog")
-                 and "ConfigurationError: SSOT_COMPONENTS entry 'nonsense' should read name=pattern" in line]
+                 and "SSOT_COMPONENTS entry 'nonsense' should read name=pattern" in line]
     assert failed_at, text
     assert any(lines[i].startswith("ssot run: step file_catalog FAILED: ") for i in failed_at), text
     run_failure = next(i for i, line in enumerate(lines) if "RUN_FAILURE" in line)
@@ -292,13 +297,10 @@ def test_the_quick_start_job_shows_progress_and_a_failed_step_at_once(
     assert "Stack Trace:" not in text  # the traces stay in the run's log (dagster dev)
     assert lines[-1].startswith("ssot run: full_sync_job FAILED after ")
     assert "1 step(s) failed (file_catalog)" in lines[-1] and "SSOT_COMPONENTS entry 'nonsense'" in lines[-1]
-    progress = [line for line in lines if "task_tracking:" in line and " of 40 rows" in line]
-    try:
-        import ssot_pipelines.notion.progress  # noqa: F401  (the engine's progress lines, issue 10 §2)
-    except ImportError:
-        pass  # before the engine reports progress, the sync's INFO summary above proves the route
-    else:
-        assert progress and "rows/s" in progress[0]
+    # the engine's progress line (rows done of total, rate, time left) reaches this console while the sync runs
+    progress = [i for i, line in enumerate(lines) if " tech_debt: tech_debt: " in line and " of 40 rows in " in line]
+    assert progress and "rows/s" in lines[progress[0]], text
+    assert progress[0] < next(i for i, line in enumerate(lines) if "tech_debt: tech_debt: 40 created" in line)
     # the run is in the persistent instance that `dagster dev` reads
     assert (home / "dagster" / "dagster.yaml").resolve() == (REPO / "dagster.yaml").resolve()
     assert any((home / "dagster" / "storage").iterdir())
@@ -375,3 +377,22 @@ def test_status_of_configured_services_redacts_secrets_and_probes_them(tmp_path:
     assert f"redis://:***@127.0.0.1:{closed}/0" in rows["Redis"]
     assert "configured" in rows["Notion"] and "https://api.notion.com" in rows["Notion"]
     assert "Pinecone index ssot" in rows["Vectors"]
+
+
+def test_status_shows_the_hook_journals_backlog_and_the_quarantine(tmp_path: Path, ledger_url: str) -> None:
+    from ssot_pipelines_tests.sessions_fixtures import hook_payload, run_hook
+
+    journal = tmp_path / "journal"
+    for n in range(3):
+        event = hook_payload("UserPromptSubmit", "status-session", prompt=f"prompt {n}")
+        assert run_hook(event, journal).returncode == 0
+    pending = sum(p.stat().st_size for p in journal.iterdir() if p.name != "journal-id")
+    before = _ssot(tmp_path / "home", "status", POSTGRES_URL=ledger_url, SSOT_JOURNAL_DIR=str(journal))
+    assert before.returncode == 0, before.stderr
+    capture = next(line for line in before.stdout.splitlines() if line.startswith("Hook capture"))
+    assert f"{pending:,} journal bytes not yet in the ledger, 0 events in quarantine" in capture
+
+    drained = _ssot(tmp_path / "home", "worker", "--once", POSTGRES_URL=ledger_url, SSOT_JOURNAL_DIR=str(journal))
+    assert drained.returncode == 0, drained.stderr
+    after = _ssot(tmp_path / "home", "status", POSTGRES_URL=ledger_url, SSOT_JOURNAL_DIR=str(journal))
+    assert "0 journal bytes not yet in the ledger" in after.stdout

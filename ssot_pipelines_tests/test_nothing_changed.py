@@ -33,30 +33,9 @@ from ssot_pipelines.vectors.hashing import HashingEmbedder
 from ssot_pipelines_tests.dagster_cli import dagster_env, execute_job
 from ssot_pipelines_tests.notion_helpers import SANDBOX_TOKEN, dagster_resources, live_rows, person
 from ssot_pipelines_tests.sessions_fixtures import DATA
+from ssot_pipelines_tests.slack_fixtures import sample_export
 from ssot_pipelines_tests.test_drift import OFF_SPEC, git, make_repo
 
-SLACK = [
-    {
-        "key": "C1-1700000000.000100",
-        "Title": "Deploy of the ledger",
-        "Conversation ID": "C1-1700000000.000100",
-        "Channel": "eng",
-        "Participants": ["ana", "bo"],
-        "Message Count": 2,
-        "Started At": "2026-06-01T09:00:00Z",
-        "body": "ana: shall we deploy?\n\nbo: after the migration 🚀",
-    },
-    {
-        "key": "C1-1700000500.000200",
-        "Title": "Flaky test",
-        "Conversation ID": "C1-1700000500.000200",
-        "Channel": "eng",
-        "Participants": ["bo"],
-        "Message Count": 1,
-        "Started At": "2026-06-01T10:00:00Z",
-        "body": "bo: test_sync_crash is flaky again",
-    },
-]
 # Two findings far apart, so fixing one (same line count) leaves the other's line and code as they were.
 UNUSED = (
     '''"""Two unused imports: two findings that can change one at a time."""
@@ -135,12 +114,12 @@ def test_a_second_full_sync_job_with_nothing_changed_writes_nothing_in_any_datab
     (root / "calc" / "extra.py").write_text(UNUSED)
     git(root, "add", "-A")
     git(root, "commit", "-qm", "off spec")
-    # A linter report (Tech-Debt), a transcript (CLI Sessions), staged conversations and tasks.
+    # A linter report (Tech-Debt), a transcript (CLI Sessions), a Slack export and staged tasks.
     report = _ruff_report(root, tmp_path / "ruff.json")
     assert main(["analyze", "import", str(report), "--repo-root", str(root)]) == 0
     claude = tmp_path / "claude"
     shutil.copytree(DATA / "claude", claude / "projects")
-    assert main(["stage", "slack_conversations", str(_write_jsonl(tmp_path / "slack.jsonl", SLACK))]) == 0
+    assert main(["slack", "import", str(sample_export().write_zip(tmp_path / "slack.zip"))]) == 0
     assert main(["stage", "task_tracking", str(_write_jsonl(tmp_path / "tasks.jsonl", TASKS))]) == 0
 
     env = dagster_env(

@@ -18,6 +18,7 @@ from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 
 from ssot_pipelines.cli import main
 from ssot_pipelines_tests.dagster_cli import dagster_env, execute_job, job_command
+from ssot_pipelines_tests.slack_fixtures import Export, msg, ts_at
 
 POOL = "notion_api"
 
@@ -54,7 +55,11 @@ def test_a_sigkilled_run_does_not_keep_the_pool_slots_from_the_next_run(
     # Two databases with enough rows, at a slow pace, that their two steps hold both pool slots for a while.
     monkeypatch.setenv("POSTGRES_URL", ledger_url)
     _stage(tmp_path, "task_tracking", [{"key": f"T-{i}", "Name": f"task {i}"} for i in range(120)])
-    _stage(tmp_path, "slack_conversations", [{"key": f"C-{i}", "Title": f"thread {i}"} for i in range(120)])
+    export = Export(channels=[{"id": "C01ENG", "name": "eng", "members": ["U01ALICE"]}])
+    for i in range(120):  # 120 channel days: 120 Slack Conversations
+        day = f"2026-{1 + i // 28:02d}-{1 + i % 28:02d}"
+        export.add("eng", day, [msg("U01ALICE", f"thread {i}", ts_at(f"{day}T09:00:00"))])
+    assert main(["slack", "import", str(export.write_zip(tmp_path / "slack.zip"))]) == 0
     (tmp_path / "repo").mkdir()
     env = dagster_env(
         tmp_path, sandbox, ledger_url, redis_url, SSOT_REPO_ROOTS=f"repo={tmp_path / 'repo'}", NOTION_RPS="4"

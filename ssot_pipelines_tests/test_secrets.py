@@ -83,7 +83,9 @@ def test_rotating_the_notion_token_changes_nothing_else(
         provisioned = again.asset_materializations_for_node("notion_databases")[0].metadata
         assert provisioned["created"].value == 0 and provisioned["ids"].value == ids, "same target, no new databases"
         synced = again.asset_materializations_for_node("task_tracking")[0].metadata
-        assert (synced["created"].value, synced["updated"].value, synced["archived"].value) == (0, 0, 0)
+        assert (synced["created"].value, synced["updated"].value, synced["archived"].value) == (0, 0, 0), str(
+            {k: v.value for k, v in synced.items() if k != "preview"}
+        )
         stats = sandbox.stats()
         assert stats["writes_applied"] == 0, stats["by_endpoint"]
         assert _pages(Client(auth=NEW_TOKEN, base_url=sandbox.url), ids["task_tracking"]["data_source_id"]) == (

@@ -74,8 +74,9 @@ def test_a_bad_file_is_refused_whole_and_changes_nothing(
         stage_records(conn, "task_tracking", [{"key": "T-1", "Name": "kept"}])
         with pytest.raises(StagingError, match=message):
             stage_records(conn, "task_tracking", read_records(path), replace=True)
-        rows = conn.execute("SELECT key, present FROM records WHERE database = 'task_tracking'").fetchall()
-    assert [(r["key"], r["present"]) for r in rows] == [("T-1", True)]
+        # staged tasks are imported into the agents' work graph: the earlier one is there, untouched
+        rows = conn.execute("SELECT external_key, title, status FROM tasks ORDER BY id").fetchall()
+    assert [(r["external_key"], r["title"], r["status"]) for r in rows] == [("T-1", "kept", "todo")]
 
 
 # -- hostile input: what Notion or PostgreSQL would refuse is refused up front, whole --------------------
@@ -115,8 +116,10 @@ def test_ssot_stage_refuses_hostile_input_in_one_line_and_stages_nothing(
     if database != "task_trackin":
         assert "record" in done.stderr, "the message names the record"
     with connect(ledger_url) as conn:
-        rows = conn.execute("SELECT key, present FROM records WHERE database = 'task_tracking'").fetchall()
-    assert [(r["key"], r["present"]) for r in rows] == [("T-1", True)], "not even the good record was staged"
+        # staged tasks are imported into the agents' work graph: the earlier one is there, untouched
+        rows = conn.execute("SELECT external_key, title, status FROM tasks ORDER BY id").fetchall()
+    staged = [(r["external_key"], r["title"], r["status"]) for r in rows]
+    assert staged == [("T-1", "kept", "todo")], "not even the good record was staged"
 
 
 def test_a_key_may_fill_one_notion_text_piece_but_not_more(ledger_url: str) -> None:

@@ -332,3 +332,31 @@ def test_an_unreachable_notion_address_fails_at_once_naming_the_variable(ledger_
             postgres_url=ledger_url, redis_url=redis_url,
         )
     assert "NOTION_BASE_URL" in str(err.value)
+
+
+def test_a_persons_shared_value_stays_theirs_until_the_capability_accepts_it(
+    sandbox: Any, ledger_url: str, redis_url: str, ledger: Any
+) -> None:
+    from ssot_pipelines.notion.desired import accept_human
+    from ssot_pipelines.notion.sync import SyncRecord
+
+    def task(name: str, status: str) -> SyncRecord:
+        return SyncRecord(key="sb-1", values={"Name": name, "Status": status, "Priority": "P1"})
+
+    with sync_manager(sandbox, ledger_url, redis_url, provision_databases=True) as sync:
+        assert sync.sync("secondbrain_tasks", [task("Drift in a.py", "open")]).created == 1
+        client = person(sandbox)
+        page_id = live_rows(client, sync.ids["secondbrain_tasks"].data_source_id)["sb-1"][0]["id"]
+
+        def status() -> str:
+            return str(client.pages.retrieve(page_id)["properties"]["Status"]["select"]["name"])
+
+        client.pages.update(page_id, properties={"Status": {"select": {"name": "in progress"}}})
+        for name in ("Drift in a.py (0.4)", "Drift in a.py (0.5)", "Drift in a.py (0.6)"):
+            assert sync.sync("secondbrain_tasks", [task(name, "closed")]).failed == 0
+            assert status() == "in progress", "a person's value is never overwritten, on any later sync"
+        assert accept_human(ledger, sync.target, "secondbrain_tasks", "sb-1", "Status")
+        ledger.commit()
+        assert sync.sync("secondbrain_tasks", [task("Drift in a.py (0.6)", "closed")]).updated == 1
+        assert status() == "closed", "accepted: the machine writes it again"
+        assert not accept_human(ledger, sync.target, "secondbrain_tasks", "sb-unknown", "Status")

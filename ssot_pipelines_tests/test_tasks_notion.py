@@ -62,6 +62,13 @@ def test_a_persons_blocked_in_notion_holds_until_a_person_unblocks_and_reassignm
         assert "unblocked: status set to todo by a person in notion" in body
         page = client.pages.retrieve(review_page["id"])
         assert page["properties"]["Priority"]["select"]["name"] == "P0", "the person's value is kept"
+        # the person's todo was applied to the graph: the agents' done shows in Notion, not the stale todo
+        page = client.pages.retrieve(build_page["id"])
+        assert page["properties"]["Status"]["select"]["name"] == "done"
+        tasks.update_fields(ledger, review.id, by="planner-1", priority="P2")
+        _sync(sync, ledger)
+        page = client.pages.retrieve(review_page["id"])
+        assert page["properties"]["Priority"]["select"]["name"] == "P2", "accepted, an agent's change shows again"
 
 
 def test_the_sensor_requests_a_task_tracking_sync_only_when_the_graph_changed(ledger_url: str, ledger: Any) -> None:

@@ -83,10 +83,19 @@ def test_each_task_gets_one_thread_with_one_post_per_activity_as_its_roles_bot(
     gaps = [b - a for a, b in zip(slack.post_times, slack.post_times[1:], strict=False)]
     assert min(gaps) >= 0.18
 
-    # the thread is recorded as the task's Slack Conversation
-    staged = ledger.execute("SELECT key, \"values\" FROM records WHERE database = 'slack_conversations'").fetchall()
+    # each thread is a Slack Conversation of the Slack capability, every post in it, nothing staged aside
+    from ssot_pipelines.slack.records import conversation_frame
+
+    frame = conversation_frame(ledger, "any-target", full=True)
+    threads = {r["key"]: r for r in frame.to_dict(orient="records")}
+    plan_root = plan_thread[0]["ts"]
+    assert set(threads) == {f"{CHANNEL}/thread/{m[0]['ts']}" for m in
+                            (plan_thread, thread_of(slack, ledger, build.id), thread_of(slack, ledger, review.id))}
+    assert threads[f"{CHANNEL}/thread/{plan_root}"]["Message Count"] == len(plan_thread) == 4
+    assert "plan in docs/plan.md" in threads[f"{CHANNEL}/thread/{plan_root}"]["body"]
+    staged = ledger.execute("SELECT count(*) AS n FROM records WHERE database = 'slack_conversations'").fetchone()
     ledger.commit()
-    assert len(staged) == 3 and all(r["key"].startswith(f"slack:{CHANNEL}:") for r in staged)
+    assert staged is not None and staged["n"] == 0
 
 
 def test_a_post_whose_answer_was_lost_or_rate_limited_appears_once(slack: SlackStandIn, ledger: Any) -> None:
@@ -139,10 +148,10 @@ def test_an_approval_reaction_makes_a_gated_task_ready_and_a_reply_blocks_it(
     assert tasks.claim(ledger, "exec-1") is not None
 
 
-def test_ssot_task_commands_post_to_the_thread_and_it_is_linked_as_the_tasks_slack_conversation(
+def test_a_tasks_thread_is_a_slack_conversation_that_a_full_sync_keeps_and_links_both_ways(
     slack: SlackStandIn, ledger: Any, ledger_url: str, sandbox: Any, redis_url: str
 ) -> None:
-    from ssot_pipelines.assets.notion_sync import ExtractContext, ledger_records
+    from ssot_pipelines.slack.records import conversation_frame
     from ssot_pipelines.tasks.notion_frame import task_tracking_frame
     from ssot_pipelines_tests.notion_helpers import live_rows, person, sync_manager
     from ssot_pipelines_tests.test_tasks_graph import ssot
@@ -153,19 +162,71 @@ def test_ssot_task_commands_post_to_the_thread_and_it_is_linked_as_the_tasks_sla
     assert added.returncode == 0, added.stderr
     task_id = json.loads(added.stdout)["id"]
     assert ssot(["task", "claim", "--agent", "exec-1"], ledger_url, **env).returncode == 0
-    texts = [m["text"] for m in thread_of(slack, ledger, task_id)]
-    assert texts == [f"Task {task_id} — Ship it (Executor)", "[Executor] exec-1: claimed — lease of 600s"]
+    posted = thread_of(slack, ledger, task_id)
+    assert [m["text"] for m in posted] == [f"Task {task_id} — Ship it (Executor)",
+                                           "[Executor] exec-1: claimed — lease of 600s"]
+    key = f"{CHANNEL}/thread/{posted[0]['ts']}"
 
     with sync_manager(sandbox, ledger_url, redis_url, provision_databases=True) as sync:
-        ctx: Any = ExtractContext(config=None, log=None, ledger=ledger, redis=None, postgres_url=ledger_url,
-                                  vectors=lambda: None, embedder=lambda: None, notifier=None, run_id="t", sync=sync)
-        assert sync.sync("slack_conversations", ledger_records("slack_conversations")(ctx)).failed == 0
-        assert sync.sync("task_tracking", task_tracking_frame(ledger, sync)).failed == 0
+        for _ in range(2):  # the second full sync must keep the thread's page, not archive it
+            synced = sync.sync("slack_conversations", conversation_frame(ledger, sync.target, sync, full=True))
+            assert (synced.failed, synced.archived) == (0, 0)
+            assert sync.sync("task_tracking", task_tracking_frame(ledger, sync)).failed == 0
         client = person(sandbox)
-        conversation = next(iter(live_rows(client, sync.ids["slack_conversations"].data_source_id).values()))[0]
+        conversations = live_rows(client, sync.ids["slack_conversations"].data_source_id)
         task_page = live_rows(client, sync.ids["task_tracking"].data_source_id)[f"task-{task_id}"][0]
+        assert list(conversations) == [key] and len(conversations[key]) == 1
+        conversation = conversations[key][0]
+        body = sync.read_body(conversation["id"])
+    assert "Ship it" in body and "exec-1: claimed — lease of 600s" in body
+    assert conversation["properties"]["Message Count"]["number"] == 2
     assert [r["id"] for r in task_page["properties"]["Slack Conversation"]["relation"]] == [conversation["id"]]
     assert [r["id"] for r in conversation["properties"]["Tasks"]["relation"]] == [task_page["id"]]
+
+
+def test_staging_slack_conversations_is_refused_with_a_pointer_to_the_slack_import(
+    tmp_path: Any, ledger_url: str
+) -> None:
+    from ssot_pipelines_tests.test_tasks_graph import ssot
+
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps({"key": "C1/thread/1.000100", "Title": "t"}) + "\n", encoding="utf-8")
+    result = ssot(["stage", "slack_conversations", str(path)], ledger_url)
+    assert result.returncode != 0
+    assert "ssot slack import" in result.stderr and "Nothing was staged" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_signed_reaction_through_ssot_slack_serve_and_drain_makes_a_gated_task_ready(
+    slack: SlackStandIn, ledger: Any, ledger_url: str, tmp_path: Any
+) -> None:
+    from ssot_pipelines_tests.test_slack_events import Receiver
+    from ssot_pipelines_tests.test_tasks_graph import ssot
+
+    gated = tasks.add_task(ledger, "Drop the old table", agent="planner-1", role="executor", requires_approval=True)
+    post_pending(ledger, settings_for(slack, interval=0.05))
+    root = thread_of(slack, ledger, gated.id)[0]
+    WebClient(token="xoxp-alice", base_url=slack.url).reactions_add(
+        channel=CHANNEL, timestamp=root["ts"], name="white_check_mark")
+    [reaction] = slack.events  # what Slack's Events API delivers for it
+
+    receiver = Receiver(tmp_path / "journal")  # the real `ssot slack serve`, checking Slack's signature
+    try:
+        assert receiver.send(reaction).status_code == 200
+        assert receiver.send(reaction, retry=1).status_code == 200  # Slack's retry: applied once
+    finally:
+        receiver.kill()
+    assert tasks.ready(ledger) == [], "nothing is applied before the drain"
+    drained = ssot(["slack", "drain", "--no-names", "--no-recall"], ledger_url,
+                   SLACK_JOURNAL_DIR=str(tmp_path / "journal"))
+    assert drained.returncode == 0, drained.stderr
+    assert "tasks: 1 approved" in drained.stdout
+    assert [t.id for t in tasks.ready(ledger)] == [gated.id]
+    approvals = [a for a in tasks.show(ledger, gated.id).activity if a.kind == "approved"]
+    assert [a.agent for a in approvals] == ["slack:U0ALICE"]
+    again = ssot(["slack", "drain", "--no-names", "--no-recall"], ledger_url,
+                 SLACK_JOURNAL_DIR=str(tmp_path / "journal"))
+    assert again.returncode == 0 and "tasks:" not in again.stdout
 
 
 def test_agents_posting_at_once_leave_nothing_behind_and_post_nothing_twice(

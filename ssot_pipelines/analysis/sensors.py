@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -34,30 +34,46 @@ def scan_message(scan: FolderScan) -> str:
     return "; ".join(parts)
 
 
+@dataclass(frozen=True)
+class AnalysisReportSensorConfig:
+    """analysis_report_sensor's settings, read from the environment once per evaluation."""
+
+    interval_seconds: int = 60
+    reports_dir: Path | None = None  # SSOT_REPORTS_DIR: the folder linters write their reports to
+    repo_root: Path | None = None  # analysis_repo_root(): what report paths are relative to
+
+    @classmethod
+    def from_env(cls) -> AnalysisReportSensorConfig:
+        folder = env(REPORTS_DIR_VARIABLE)
+        return cls(reports_dir=Path(folder) if folder else None, repo_root=analysis_repo_root())
+
+
 @dg.sensor(
     name="analysis_report_sensor",
     asset_selection=[dg.AssetKey("tech_debt"), dg.AssetKey("secondbrain_tasks")],
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=AnalysisReportSensorConfig.interval_seconds,
+    default_status=dg.DefaultSensorStatus.STOPPED,
     description="Imports new static-analysis reports from SSOT_REPORTS_DIR and refreshes Tech-Debt.",
 )
-def analysis_report_sensor(context: dg.SensorEvaluationContext,
-                           postgres: PostgresResource) -> Iterator[dg.RunRequest | dg.SkipReason]:
-    folder = env(REPORTS_DIR_VARIABLE)
-    if not folder:
-        yield dg.SkipReason(f"{REPORTS_DIR_VARIABLE} is not set: no reports folder to watch")
-        return
+def analysis_report_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource) -> dg.SensorResult:
+    settings = AnalysisReportSensorConfig.from_env()
+    if settings.reports_dir is None:
+        return dg.SensorResult(
+            skip_reason=dg.SkipReason(f"{REPORTS_DIR_VARIABLE} is not set: no reports folder to watch")
+        )
+    folder = settings.reports_dir
     conn = postgres.connect()
     try:
-        scan = import_folder(conn, Path(folder), repo_root=analysis_repo_root())
+        scan = import_folder(conn, folder, repo_root=settings.repo_root)
     finally:
         conn.close()
     for path, error in scan.rejected:
         context.log.error(f"{path}: {error}")
     if not scan.imported:
-        yield dg.SkipReason(f"no new reports in {folder}" + (f"; {len(scan.rejected)} rejected" if scan.rejected
-                                                               else ""))
-        return
+        rejected = f"; {len(scan.rejected)} rejected" if scan.rejected else ""
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"no new reports in {folder}{rejected}"))
     context.log.info(scan_message(scan))
     run_ids = sorted(run_id for _, s in scan.imported for run_id in s.run_ids.values())
-    yield dg.RunRequest(run_key=f"analysis-runs-{run_ids[0]}-{run_ids[-1]}" if run_ids else None,
-                        tags={"ssot/trigger": "analysis_report_sensor"})
+    request = dg.RunRequest(run_key=f"analysis-runs-{run_ids[0]}-{run_ids[-1]}" if run_ids else None,
+                            tags={"ssot/trigger": "analysis_report_sensor"})
+    return dg.SensorResult(run_requests=[request])

@@ -102,6 +102,7 @@ class StagingResult:
     database: str
     staged: int
     withdrawn: int
+    refused: tuple[str, ...] = ()  # task dependencies on unknown tasks (the tasks themselves are imported)
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
@@ -151,15 +152,44 @@ def stageable_database(database_name: str) -> DatabaseSchema:
     if database_name not in DATABASES:
         raise StagingError(
             f"unknown database {_shown(database_name)}; stage into one of {', '.join(sorted(DATABASES))} "
-            "(e.g. task_tracking, slack_conversations). Nothing was staged"
+            "(e.g. task_tracking, file_catalog). Nothing was staged"
         )
+    if database_name in _FED_BY_CAPABILITY:
+        raise StagingError(_FED_BY_CAPABILITY[database_name])
     return database(database_name)
+
+
+# Databases whose whole desired state a capability builds from its own tables: a staged record would be
+# withdrawn (archived) by the next full sync, so staging refuses and says where the data goes in.
+_FED_BY_CAPABILITY = {
+    "slack_conversations": "slack_conversations is built from the Slack capability's own tables, so a staged "
+    "record would be archived by its next full sync; bring conversations in with `ssot slack import EXPORT` "
+    "(a Slack export) or the Events API receiver (`ssot slack serve`). Nothing was staged",
+}
 
 
 def stage_records(
     conn: psycopg.Connection[Any], database_name: str, records: Iterable[dict[str, Any]], *, replace: bool = False
 ) -> StagingResult:
     """Validate every record, then upsert them into the ledger; ``replace`` withdraws records not given."""
+    given = list(records)
+    rows = validated_records(database_name, given)
+    if database_name == "task_tracking":
+        # Task Tracking is the agents' work graph: a staged task is a bulk import into it. (Staging it as the
+        # engine's desired record would let the graph's own rows overwrite what was staged, and the next
+        # import would see a change that never happened.)
+        from ssot_pipelines.tasks.staged import import_records
+
+        conn.commit()  # the graph runs its own transaction
+        imported = import_records(conn, given, agent="stage", origin="stage", withdraw_missing=replace)
+        return StagingResult(database_name, len(rows), imported.cancelled, tuple(map(str, imported.refused)))
+    with conn.transaction():
+        result = stage(conn, database_name, rows, withdraw_others=replace)
+    return StagingResult(database_name, len(rows), result.withdrawn)
+
+
+def validated_records(database_name: str, records: Iterable[dict[str, Any]]) -> list[SyncRecord]:
+    """Every record checked against what Notion and PostgreSQL accept; the first refusal is a StagingError."""
     schema = stageable_database(database_name)
     writable = {
         p.name: p for p in schema.owned(Owner.MACHINE) + schema.owned(Owner.SHARED) if p.name != KEY_PROPERTY
@@ -197,6 +227,4 @@ def stage_records(
         if body is not None:
             check_text(str(body), f"{label}: body")
         rows.append(SyncRecord(key=key, values=values, body=None if body is None else str(body), priority=priority))
-    with conn.transaction():
-        result = stage(conn, schema.name, rows, withdraw_others=replace)
-    return StagingResult(schema.name, len(rows), result.withdrawn)
+    return rows

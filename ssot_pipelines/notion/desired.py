@@ -253,3 +253,18 @@ def page_urls(
         (target, database, list(keys)),
     ).fetchall()
     return {r["key"]: "https://www.notion.so/" + str(r["page_id"]).replace("-", "") for r in rows}
+
+def accept_human(conn: psycopg.Connection[Any], target: str, database: str, key: str, prop: str) -> bool:
+    """A capability applied a person's value of shared property ``prop`` to its own state: from now on the
+    machine may write ``prop`` of ``key`` on ``target`` again (until a person changes it anew).
+
+    Sets the value the engine remembers as written to the person's value last pulled from Notion. Returns
+    False when there is nothing to accept (no pulled value, no page on this target). Does not commit.
+    """
+    row = conn.execute(
+        "UPDATE notion_rows n SET shared = n.shared || jsonb_build_object(%(prop)s::text, r.human -> %(prop)s::text)"
+        " FROM records r WHERE r.database = n.database AND r.key = n.key AND r.human ? %(prop)s::text"
+        " AND n.target = %(target)s AND n.database = %(database)s AND n.key = %(key)s RETURNING n.key",
+        {"prop": prop, "target": target, "database": database, "key": key},
+    ).fetchone()
+    return row is not None

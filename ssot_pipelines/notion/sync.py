@@ -393,7 +393,7 @@ class NotionSyncManager:
                 body={"properties": self._payload(schema, desired, relation_ids)},
                 kind=Call.UPDATE,
             )
-            shared = self._shared_json(schema, desired)
+            shared = self._shared_json(schema, desired, row)
             done = {"pushed_digest": pushed} if record.body is None or row["body_hash"] == body_hash else {}
             self.ledger.set_row(schema.name, record.key, state="synced", machine_hash=machine_hash, shared=shared,
                                 **done)
@@ -668,7 +668,8 @@ class NotionSyncManager:
     def _shared_to_write(
         self, schema: DatabaseSchema, record: SyncRecord, row: Mapping[str, Any] | None
     ) -> dict[str, Any]:
-        """Shared values the machine may still write: those no person has changed since it last wrote them."""
+        """Shared values the machine may still write: those no person has changed since it last wrote them,
+        or whose person's value a capability accepted (``desired.accept_human``)."""
         specs = [s for s in schema.owned(Owner.SHARED) if s.name in record.values]
         if not specs:
             return {}
@@ -683,8 +684,15 @@ class NotionSyncManager:
         return out
 
     @staticmethod
-    def _shared_json(schema: DatabaseSchema, desired: Mapping[str, Any]) -> str:
-        return json.dumps({s.name: desired[s.name] for s in schema.owned(Owner.SHARED) if s.name in desired})
+    def _shared_json(schema: DatabaseSchema, desired: Mapping[str, Any], row: Mapping[str, Any] | None = None) -> str:
+        """The shared values as written now; a value left to a person keeps what the machine last wrote, so it
+        stays the person's on later syncs (until a capability accepts it)."""
+        written = dict(row["shared"]) if row and row.get("shared") else {}
+        return json.dumps({
+            s.name: desired[s.name] if s.name in desired else written[s.name]
+            for s in schema.owned(Owner.SHARED)
+            if s.name in desired or s.name in written
+        })
 
     def resolve_relations(
         self, schema: DatabaseSchema, desired: Mapping[str, Any]

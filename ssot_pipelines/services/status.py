@@ -44,7 +44,36 @@ def service_status(home: Path | None = None) -> list[PartStatus]:
     """One entry per part: Notion, PostgreSQL, Redis, vectors, the Dagster instance."""
     home = home or ssot_home()
     postgres = _postgres(home)
-    return [_notion(home), postgres, _redis(home), _vectors(postgres), _dagster(home)]
+    parts = [_notion(home), postgres, _redis(home), _vectors(postgres), _dagster(home)]
+    capture = _capture(home, postgres)
+    return [*parts, capture] if capture is not None else parts
+
+
+def _capture(home: Path, postgres: PartStatus) -> PartStatus | None:
+    """The hook journal's backlog and the quarantined events, when the ledger is up (never started here)."""
+    if not postgres.running:
+        return None
+    url = env("POSTGRES_URL")
+    if not url:
+        state = embedded.postmaster_state(home / "postgres")
+        if state is None:
+            return None
+        url = state.url
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from ssot_pipelines.sessions import journal
+    from ssot_pipelines.sessions.store import capture_backlog
+
+    try:
+        with psycopg.connect(url, connect_timeout=2, options="-c search_path=ssot,public",
+                             row_factory=dict_row) as conn:
+            backlog = capture_backlog(conn)
+    except psycopg.Error:
+        return None  # a ledger without the capture tables yet: nothing to report
+    return PartStatus("Hook capture", "local", str(journal.journal_dir()), None,
+                      note=f"{backlog.journal_bytes_pending:,} journal bytes not yet in the ledger, "
+                           f"{backlog.quarantined:,} events in quarantine (`ssot worker --show-quarantine`)")
 
 
 def _notion(home: Path) -> PartStatus:

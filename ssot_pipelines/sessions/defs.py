@@ -12,7 +12,7 @@ from ssot_pipelines.ledger import connect
 from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
 from ssot_pipelines.sessions.records import extract_cli_sessions
-from ssot_pipelines.sessions.sensors import build_cli_session_sensor
+from ssot_pipelines.sessions.sensors import JOB, cli_session_sensor
 from ssot_pipelines.sessions.transcripts import default_roots, import_paths
 from ssot_pipelines.sessions.worker import WorkerConfig, run_pass
 
@@ -90,11 +90,9 @@ cli_sessions = notion_sync_asset(
 )
 
 cli_sessions_job = dg.define_asset_job(
-    "cli_sessions_job", selection=dg.AssetSelection.assets(cli_session_events, cli_sessions),
+    JOB, selection=dg.AssetSelection.assets(cli_session_events, cli_sessions),
     description="Capture new session events and sync the CLI Sessions database.",
 )
-
-cli_session_sensor = build_cli_session_sensor(cli_sessions_job)
 
 transcript_sweep_schedule = dg.ScheduleDefinition(
     name="cli_session_transcript_sweep",

@@ -1,9 +1,10 @@
 """The sensor that brings new hook events and changed sessions to Notion within about a minute."""
 
+from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 
@@ -13,7 +14,7 @@ from ssot_pipelines.sessions import journal, store
 from ssot_pipelines.sessions.events import UNKNOWN_SESSION
 from ssot_pipelines.sessions.store import Connection
 
-SENSOR_INTERVAL_SECONDS = 30
+JOB = "cli_sessions_job"
 MAX_PATHS_PER_RUN = 200
 
 
@@ -46,13 +47,13 @@ def pending_signature(conn: Connection, directory: Path | None = None) -> str | 
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
-def _transcript_request(conn: Connection) -> tuple[list[str], str]:
+def _transcript_request(conn: Connection, limit: int = MAX_PATHS_PER_RUN) -> tuple[list[str], str]:
     """Transcripts that grew since their import (Codex has no hooks by default), and their fingerprint."""
     import time
 
     from ssot_pipelines.sessions.transcripts import changed_transcripts, default_roots, idle_seconds
 
-    paths = [str(p) for p in changed_transcripts(conn, default_roots(), limit=MAX_PATHS_PER_RUN)]
+    paths = [str(p) for p in changed_transcripts(conn, default_roots(), limit=limit)]
     sizes = []
     idle = idle_seconds()
     for path in paths:
@@ -65,24 +66,39 @@ def _transcript_request(conn: Connection) -> tuple[list[str], str]:
     return paths, "|".join(sizes)
 
 
-def build_cli_session_sensor(job: Any) -> dg.SensorDefinition:
-    @dg.sensor(name="cli_session_sensor", job=job, minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-               default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Runs the CLI-session capture and Notion sync when hook events or sessions are waiting.")
-    def cli_session_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource) -> dg.SensorResult:
-        conn = postgres.connect()
-        try:
-            signature = pending_signature(conn) or ""
-            paths, grown = _transcript_request(conn)
-        finally:
-            conn.close()
-        if grown:
-            signature = hashlib.sha256(f"{signature}|{grown}".encode()).hexdigest()[:24]
-        if not signature or signature == context.cursor:
-            return dg.SensorResult(skip_reason=dg.SkipReason("no new hook events, transcripts or session changes"))
-        run_config = dg.RunConfig(ops={"cli_session_events": {"config": {"paths": paths}}}) if paths else None
-        request = dg.RunRequest(run_key=signature, run_config=run_config) if run_config else \
-            dg.RunRequest(run_key=signature)
-        return dg.SensorResult(run_requests=[request], cursor=signature)
+@dataclass(frozen=True)
+class CliSessionSensorConfig:
+    """cli_session_sensor's settings (the journal directory and transcript roots come from their own
+    settings, read by the functions it calls)."""
 
-    return cli_session_sensor
+    interval_seconds: int = 30
+    max_paths_per_run: int = MAX_PATHS_PER_RUN  # grown transcripts handed to one run
+
+    @classmethod
+    def from_env(cls) -> CliSessionSensorConfig:
+        return cls()
+
+
+@dg.sensor(
+    name="cli_session_sensor",
+    job_name=JOB,
+    minimum_interval_seconds=CliSessionSensorConfig.interval_seconds,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Runs the CLI-session capture and Notion sync when hook events or sessions are waiting.",
+)
+def cli_session_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource) -> dg.SensorResult:
+    settings = CliSessionSensorConfig.from_env()
+    conn = postgres.connect()
+    try:
+        signature = pending_signature(conn) or ""
+        paths, grown = _transcript_request(conn, settings.max_paths_per_run)
+    finally:
+        conn.close()
+    if grown:
+        signature = hashlib.sha256(f"{signature}|{grown}".encode()).hexdigest()[:24]
+    if not signature or signature == context.cursor:
+        return dg.SensorResult(skip_reason=dg.SkipReason("no new hook events, transcripts or session changes"))
+    run_config = dg.RunConfig(ops={"cli_session_events": {"config": {"paths": paths}}}) if paths else None
+    request = dg.RunRequest(run_key=signature, run_config=run_config) if run_config else \
+        dg.RunRequest(run_key=signature)
+    return dg.SensorResult(run_requests=[request], cursor=signature)

@@ -5,6 +5,11 @@ The journal uses the same writer and reader as ``ssot-hook`` (``sessions.journal
 record, ``stdin`` holding the exact body Slack sent. The drain stores each envelope once by
 ``event_id`` (so Slack's retries are harmless), applies its event, and moves the segment's offset in
 the same transaction.
+
+People's answers to the agents' task threads (a ``reaction_added``, a reply in a thread) are marked
+when they are stored and, once their batch is committed, handed to the work graph
+(``tasks.slack.apply_slack_event``, itself once per ``event_id``); an event is unmarked only after it
+was applied, so a drain killed in between hands it over on the next run.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import Any
 
 from ssot_pipelines.sessions import journal
 from ssot_pipelines.settings import env, ssot_home
@@ -22,6 +28,7 @@ from ssot_pipelines.slack.model import slack_zone
 from ssot_pipelines.slack.store import Connection
 
 BATCH = 1000
+FORWARD_LOCK = 0x55_07_A45E  # advisory lock: one hand-over of answers to the work graph at a time
 
 
 def journal_directory() -> Path:
@@ -44,14 +51,18 @@ class DrainReport:
     applied: dict[str, int] = field(default_factory=dict)
     conversations_new: int = 0
     conversations_changed: int = 0
+    answers: dict[str, int] = field(default_factory=dict)  # outcomes of events handed to tasks
 
     def summary(self) -> str:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.applied.items())) or "nothing to apply"
-        return (
+        text = (
             f"slack journal: {self.records} records, {self.new_events} new events ({kinds}), "
             f"{self.duplicates} repeats skipped, {self.malformed} unreadable; conversations "
             f"{self.conversations_new} new, {self.conversations_changed} changed"
         )
+        if self.answers:
+            text += "; tasks: " + ", ".join(f"{n} {k}" for k, n in sorted(self.answers.items()))
+        return text
 
 
 def pending_bytes(conn: Connection, directory: Path | None = None) -> int:
@@ -94,7 +105,58 @@ def drain(
                     " skipped = slack_journal_offsets.skipped + EXCLUDED.skipped, updated_at = now()",
                     (segment.name, end, len(scan.malformed)),
                 )
+    forward_answers(conn, report)
     return report
+
+
+def is_answer(envelope: dict[str, Any]) -> bool:
+    """Whether an envelope may be a person's answer to a task thread: a reaction, or a person's thread reply."""
+    event = envelope.get("event")
+    if envelope.get("type") != "event_callback" or not isinstance(event, dict):
+        return False
+    if event.get("type") == "reaction_added":
+        return True
+    return (
+        event.get("type") == "message"
+        and not event.get("subtype")
+        and not event.get("bot_id")
+        and bool(event.get("thread_ts"))
+        and event.get("thread_ts") != event.get("ts")
+    )
+
+
+def forward_answers(conn: Connection, report: DrainReport | None = None, *, batch: int = 200) -> int:
+    """Hand every stored answer not yet handed over to the work graph; returns how many were handed."""
+    from ssot_pipelines.tasks.slack import SlackSettings, apply_slack_event
+
+    settings = SlackSettings.from_env()
+    handed = 0
+    conn.commit()
+    # one forwarder at a time: apply_slack_event's de-duplication is per event, not against a twin running now
+    conn.execute("SELECT pg_advisory_lock(%s)", (FORWARD_LOCK,))
+    try:
+        while True:
+            rows = conn.execute(
+                "SELECT event_id, body FROM slack_events WHERE forward_pending ORDER BY received_at, event_id LIMIT %s",
+                (batch,),
+            ).fetchall()
+            conn.commit()
+            if not rows:
+                break
+            for row in rows:
+                envelope = json.loads(row["body"])
+                outcome = apply_slack_event(conn, {**envelope, "event_id": row["event_id"]}, settings)
+                conn.execute("UPDATE slack_events SET forward_pending = false WHERE event_id = %s", (row["event_id"],))
+                conn.commit()
+                handed += 1
+                if report is not None:
+                    action = outcome.action.split(":", 1)[0]
+                    report.answers[action] = report.answers.get(action, 0) + 1
+    finally:
+        conn.rollback()
+        conn.execute("SELECT pg_advisory_unlock(%s)", (FORWARD_LOCK,))
+        conn.commit()
+    return handed
 
 
 def _apply(conn: Connection, records: list[journal.JournalRecord], zone: tzinfo, report: DrainReport) -> None:
@@ -113,9 +175,9 @@ def _apply(conn: Connection, records: list[journal.JournalRecord], zone: tzinfo,
         event_id = str(envelope.get("event_id") or rec.record.get("id"))
         received = str(rec.record.get("received_at") or datetime.now(UTC).isoformat())
         inserted = conn.execute(
-            "INSERT INTO slack_events (event_id, received_at, body, applied) VALUES (%s, %s, %s, true)"
-            " ON CONFLICT (event_id) DO NOTHING",
-            (event_id, received, raw.decode("utf-8", "replace")),
+            "INSERT INTO slack_events (event_id, received_at, body, applied, forward_pending)"
+            " VALUES (%s, %s, %s, true, %s) ON CONFLICT (event_id) DO NOTHING",
+            (event_id, received, raw.decode("utf-8", "replace"), is_answer(envelope)),
         ).rowcount
         if not inserted:
             report.duplicates += 1

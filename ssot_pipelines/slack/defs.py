@@ -1,19 +1,16 @@
 """Dagster definitions for Slack: the capture asset (events journal -> ledger, names, vectors, links to CLI
 sessions), the Slack Conversations database, and the sensor that runs them when events are waiting."""
 
-import hashlib
-
 import dagster as dg
 
 from ssot_pipelines.assets.notion_sync import notion_sync_asset
 from ssot_pipelines.ledger import connect
 from ssot_pipelines.resources.stores import PostgresResource
 from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
-from ssot_pipelines.slack.capture import drain, pending_bytes
+from ssot_pipelines.slack.capture import drain
 from ssot_pipelines.slack.pipeline import capture_pass
 from ssot_pipelines.slack.records import extract_slack_conversations
-
-SENSOR_INTERVAL_SECONDS = 30
+from ssot_pipelines.slack.sensors import JOB, slack_events_sensor
 
 
 @dg.asset(
@@ -60,39 +57,10 @@ slack_conversations = notion_sync_asset(
 )
 
 slack_job = dg.define_asset_job(
-    "slack_conversations_job",
+    JOB,
     selection=dg.AssetSelection.assets(slack_conversation_events, slack_conversations),
     description="Drain Slack events into the ledger and sync the Slack Conversations database.",
 )
-
-
-@dg.sensor(
-    name="slack_events_sensor",
-    job=slack_job,
-    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Runs the Slack capture and sync when the Events API journal holds events not yet in the "
-    "ledger, or conversations changed since the last sync.",
-)
-def slack_events_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource) -> dg.SensorResult:
-    conn = postgres.connect()
-    try:
-        waiting = pending_bytes(conn)
-        # conversations not yet handed to any Notion target in their current state: a large import is
-        # synced in several runs (EXTRACT_LIMIT each), and each run changes this count
-        row = conn.execute(
-            "SELECT max(c.changed_at) AS at, count(*) AS waiting FROM slack_conversations c WHERE NOT EXISTS"
-            " (SELECT 1 FROM slack_handover h WHERE h.conversation_id = c.conversation_id"
-            " AND h.changed_at >= c.changed_at)"
-        ).fetchone()
-        conn.commit()
-    finally:
-        conn.close()
-    unsynced = int(row["waiting"]) if row else 0
-    signature = hashlib.sha256(f"{waiting}|{unsynced}|{row['at'] if row else None}".encode()).hexdigest()[:24]
-    if (not waiting and not unsynced) or signature == context.cursor:
-        return dg.SensorResult(skip_reason=dg.SkipReason("no new Slack events or conversation changes"))
-    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=signature)], cursor=signature)
 
 
 defs = dg.Definitions(

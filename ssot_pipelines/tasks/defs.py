@@ -5,16 +5,15 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from ssot_pipelines.assets.notion_sync import ExtractContext, ledger_records, notion_sync_asset
+from ssot_pipelines.assets.notion_sync import ExtractContext, notion_sync_asset
 from ssot_pipelines.tasks.notion_frame import task_tracking_frame
-from ssot_pipelines.tasks.sensors import build_task_tracking_sensor
+from ssot_pipelines.tasks.sensors import JOB, task_tracking_sensor
 
 
 def extract_task_tracking(ctx: ExtractContext) -> pd.DataFrame:
-    """Records staged with ``ssot stage task_tracking`` are imported into the graph first (a bulk import);
-    people's Notion edits are applied; the graph is the desired state."""
-    staged = ledger_records("task_tracking")(ctx)
-    return task_tracking_frame(ctx.ledger, ctx.sync, staged.to_dict(orient="records") if len(staged) else [])
+    """People's Notion edits are applied to the graph; the graph is the desired state (``ssot stage
+    task_tracking`` imports into the graph directly, so the engine's desired records are the graph's own)."""
+    return task_tracking_frame(ctx.ledger, ctx.sync)
 
 
 task_tracking = notion_sync_asset(
@@ -27,9 +26,8 @@ task_tracking = notion_sync_asset(
 )
 
 task_tracking_job = dg.define_asset_job(
-    "task_tracking_job", selection=dg.AssetSelection.assets(task_tracking),
+    JOB, selection=dg.AssetSelection.assets(task_tracking),
     description="Sync the work graph into Task Tracking (people's edits pulled and applied first).",
 )
-task_tracking_sensor = build_task_tracking_sensor(task_tracking_job)
 
 defs = dg.Definitions(assets=[task_tracking], jobs=[task_tracking_job], sensors=[task_tracking_sensor])

@@ -8,7 +8,8 @@ task's description followed by its activity log.
 In: the engine pulls what people changed in Notion; ``apply_people_edits`` turns a shared value that a
 person changed (it differs both from what the machine last proposed and from what was last seen in
 Notion) into a graph change exactly once: Status (blocked holds until a person unblocks; todo unblocks
-or reopens; done completes), Assigned Agent (the role that may claim it) and Priority.
+or reopens; done completes), Assigned Agent (the role that may claim it) and Priority. Once applied, the
+person's value is accepted by the engine, so the graph's later values (an agent's done) reach Notion.
 """
 
 from __future__ import annotations
@@ -64,10 +65,7 @@ def task_records(conn: Connection) -> list[dict[str, Any]]:
     ids = list(keys)
     logs = _activity_body(conn, ids)
     sessions = _session_keys(conn, ids)
-    threads = {
-        int(r["task_id"]): conversation_key(r["channel"], r["thread_ts"])
-        for r in conn.execute("SELECT task_id, channel, thread_ts FROM task_slack_threads WHERE thread_ts IS NOT NULL")
-    }
+    threads = thread_conversations(conn)
     conn.commit()
     records = []
     for t in tasks:
@@ -92,9 +90,17 @@ def task_records(conn: Connection) -> list[dict[str, Any]]:
     return records
 
 
-def conversation_key(channel: str, thread_ts: str) -> str:
-    """The Slack Conversations key of a task's thread: ``slack:<channel>:<thread_ts>``."""
-    return f"slack:{channel}:{thread_ts}"
+def thread_conversations(conn: Connection) -> dict[int, str]:
+    """Each task's Slack Conversations key: the conversation its thread's root message belongs to in the
+    Slack capability (``<channel>/thread/<ts>`` once the thread has a reply)."""
+    from ssot_pipelines.slack.own_posts import conversations_of
+
+    roots = {
+        int(r["task_id"]): (str(r["channel"]), str(r["thread_ts"]))
+        for r in conn.execute("SELECT task_id, channel, thread_ts FROM task_slack_threads WHERE thread_ts IS NOT NULL")
+    }
+    found = conversations_of(conn, list(roots.values()))
+    return {task_id: found[root] for task_id, root in roots.items() if root in found}
 
 
 def _session_keys(conn: Connection, task_ids: list[int]) -> dict[int, list[str]]:
@@ -136,8 +142,17 @@ def record_proposed(conn: Connection, records: list[dict[str, Any]]) -> None:
     conn.commit()
 
 
-def apply_people_edits(conn: Connection, in_notion: Mapping[str, Mapping[str, Any]]) -> PeopleEdits:
-    """Apply what people changed in Notion (``in_notion``: key → pulled shared/human values) to the graph."""
+def apply_people_edits(
+    conn: Connection, in_notion: Mapping[str, Mapping[str, Any]], target: str | None = None
+) -> PeopleEdits:
+    """Apply what people changed in Notion (``in_notion``: key → pulled shared/human values) to the graph.
+
+    With ``target`` (the Notion target the values were pulled from), a change applied to the graph is
+    accepted there (``desired.accept_human``): the graph holds the person's value now, so the sync may write
+    the property again when agents move the task on. A refused change stays the person's in Notion.
+    """
+    from ssot_pipelines.notion.desired import accept_human
+
     edits = PeopleEdits()
     rows = conn.execute(
         "SELECT t.id, t.external_key, s.pushed, s.seen FROM tasks t JOIN task_notion_state s ON s.task_id = t.id"
@@ -157,6 +172,9 @@ def apply_people_edits(conn: Connection, in_notion: Mapping[str, Mapping[str, An
             _apply(conn, int(row["id"]), changed, edits)
         except TaskError:
             edits.refused += 1
+        else:
+            for name in changed if target else ():
+                accept_human(conn, str(target), DATABASE, key, name)
         conn.execute(
             "UPDATE task_notion_state SET seen = %s WHERE task_id = %s",
             (json.dumps({name: now.get(name) for name in SHARED}), row["id"]),

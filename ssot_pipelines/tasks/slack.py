@@ -12,10 +12,15 @@ a second per channel); a 429 is retried after its ``Retry-After`` by slack-sdk's
 Each role may post as its own bot (``SLACK_PLANNER_BOT_TOKEN``, ``SLACK_EXECUTOR_BOT_TOKEN``,
 ``SLACK_REVIEWER_BOT_TOKEN``); otherwise ``SLACK_BOT_TOKEN`` posts and names the role.
 
+Every post is logged into the Slack capability's tables as it is made (``slack.own_posts``), so a task's
+thread is a Slack Conversation like any other (synced by the ``slack_conversations`` asset, never
+withdrawn by its full sync) and the task's Notion page links it by its conversation id.
+
 People answer in the thread: ``apply_slack_event`` applies a reaction (``SSOT_SLACK_APPROVE_REACTIONS``,
 default ✅; ``SSOT_SLACK_BLOCK_REACTIONS``, default ⛔) or a reply starting with a command word
 (approve, block REASON, unblock, priority P0..P3, assign ROLE; anything else is logged as a comment) to
-the task, de-duplicated on Slack's ``event_id``. The Events API receiver that calls it is issue 11's.
+the task, de-duplicated on Slack's ``event_id``. ``ssot slack drain`` (and the ``slack_conversation_events``
+asset) hands it each reaction and thread reply the Events API receiver journaled.
 """
 
 from __future__ import annotations
@@ -162,7 +167,6 @@ def _lock_poster(conn: Connection, *, wait: bool) -> bool:
 
 def _post_batch(conn: Connection, settings: SlackSettings, limit: int, report: PostReport) -> bool:
     """Post pending activity under the poster lock; True when a post failed."""
-    touched: set[int] = set()
     done = 0
     failed = False
     while done < limit and not failed:
@@ -174,14 +178,11 @@ def _post_batch(conn: Connection, settings: SlackSettings, limit: int, report: P
             for activity in pending:
                 thread_ts = _ensure_thread(conn, settings, activity, report)
                 _post_activity(conn, settings, activity, thread_ts, report)
-                touched.add(int(activity["task_id"]))
                 done += 1
         except _PostFailed as exc:
             report.failed += 1
             report.errors.append(str(exc))
             failed = True
-    if touched:
-        record_conversations(conn, settings, sorted(touched))
     return failed
 
 
@@ -201,8 +202,10 @@ def _ensure_thread(conn: Connection, settings: SlackSettings, activity: dict[str
     role = activity["task_role"]
     text = f"Task {task_id} — {activity['title']}" + (f" ({Role(role).notion})" if role else "")
     ts, recovered = (found, True) if found else _send(conn, settings, role, key, text, thread_ts=None)
-    conn.execute("UPDATE task_slack_threads SET thread_ts = %s WHERE task_id = %s", (ts, task_id))
     conn.commit()
+    with conn.transaction():  # the thread and its root as a Slack message: both or neither
+        conn.execute("UPDATE task_slack_threads SET thread_ts = %s WHERE task_id = %s", (ts, task_id))
+        _record(conn, settings, role, ts, text, thread_ts=None)
     if recovered:
         report.adopted += 1
     else:
@@ -227,12 +230,18 @@ def _post_activity(
         found = None if inserted else _find_posted(settings, settings.channel, key, thread_ts=thread_ts)
     role = activity["role"] or activity["task_role"]
     _, own_bot = settings.client_for(role)
+    text = _text(activity, named=not own_bot)
     if found:
         ts, recovered = found, True
     else:
-        ts, recovered = _send(conn, settings, role, key, _text(activity, named=not own_bot), thread_ts=thread_ts)
-    conn.execute("UPDATE task_slack_posts SET ts = %s, posted_at = now() WHERE activity_id = %s", (ts, activity["id"]))
+        ts, recovered = _send(conn, settings, role, key, text, thread_ts=thread_ts)
     conn.commit()
+    with conn.transaction():  # the post and its Slack message: both or neither
+        conn.execute(
+            "UPDATE task_slack_posts SET ts = %s, posted_at = now() WHERE activity_id = %s", (ts, activity["id"])
+        )
+        if activity["kind"] != "added":  # the root was logged when the thread was opened
+            _record(conn, settings, role, ts, text, thread_ts=thread_ts)
     if activity["kind"] != "added":
         report.adopted += recovered
         report.posted += not recovered
@@ -249,6 +258,16 @@ def _text(activity: dict[str, Any], *, named: bool) -> str:
     if activity["session_id"]:
         text += f" (session {activity['session_id']})"
     return text
+
+
+def _record(conn: Connection, settings: SlackSettings, role: str | None, ts: str, text: str,
+            *, thread_ts: str | None) -> None:
+    """Log a post into the Slack capability's tables: the thread is the task's Slack Conversation."""
+    from ssot_pipelines.slack.own_posts import OwnPost, record_posts
+
+    own = role is not None and role in settings.role_tokens
+    bot = Role(role).notion if own and role else "ssot"
+    record_posts(conn, [OwnPost(settings.channel, ts, text, bot_name=bot, thread_ts=thread_ts)])
 
 
 def _send(conn: Connection, settings: SlackSettings, role: str | None, key: str, text: str,
@@ -315,40 +334,6 @@ def _pace(conn: Connection, settings: SlackSettings) -> None:
     wait: timedelta = row["wait"]
     if wait.total_seconds() > 0:
         time.sleep(wait.total_seconds())
-
-
-def record_conversations(conn: Connection, settings: SlackSettings, task_ids: list[int]) -> None:
-    """Stage each task's thread as its Slack Conversation (the ``slack_conversations`` asset syncs it)."""
-    from ssot_pipelines.ledger.staging import stage_records
-    from ssot_pipelines.tasks.notion_records import conversation_key
-
-    records = []
-    for task_id in task_ids:
-        thread = conn.execute(
-            "SELECT s.channel, s.thread_ts, s.attempted_at, t.title FROM task_slack_threads s"
-            " JOIN tasks t ON t.id = s.task_id WHERE s.task_id = %s AND s.thread_ts IS NOT NULL", (task_id,)
-        ).fetchone()
-        if thread is None:
-            continue
-        posts = conn.execute(
-            "SELECT a.* FROM task_slack_posts p JOIN task_activity a ON a.id = p.activity_id"
-            " WHERE a.task_id = %s AND p.ts IS NOT NULL AND a.kind <> 'added' ORDER BY a.id", (task_id,)
-        ).fetchall()
-        participants = sorted({str(p["agent"]) for p in posts})
-        records.append({
-            "key": conversation_key(thread["channel"], thread["thread_ts"]),
-            "Title": f"Task {task_id} — {thread['title']}",
-            "Conversation ID": f"{thread['channel']}:{thread['thread_ts']}",
-            "Channel": thread["channel"],
-            "Participants": participants,
-            "Message Count": len(posts) + 1,
-            "Started At": thread["attempted_at"].isoformat(),
-            "body": "\n".join([f"Task {task_id} — {thread['title']}", *[_text(p | {"task_role": p["role"]},
-                                                                                   named=True) for p in posts]]),
-        })
-    conn.commit()
-    if records:
-        stage_records(conn, "slack_conversations", records)
 
 
 # -- people's answers ---------------------------------------------------------------------------------
