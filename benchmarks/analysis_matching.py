@@ -58,8 +58,9 @@ def build(root: Path, files: int, findings: int, seed: int = 11) -> tuple[list[R
                 continue  # fixed
             second.append(RawFinding("ruff", rule, path, line + (SHIFT if moved else 0), message, "minor"))
         if rng.random() < per_file * 0.01:
-            second.append(RawFinding("ruff", "E501", path, 5 + (SHIFT if moved else 0), "line too long (130 > 120)",
-                                     "minor"))
+            second.append(
+                RawFinding("ruff", "E501", path, 5 + (SHIFT if moved else 0), "line too long (130 > 120)", "minor")
+            )
     return first, second
 
 
@@ -72,12 +73,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         first, second = build(root, args.files, args.findings)
-        print(f"{len(first):,} findings in {args.files:,} files; second analysis {len(second):,} findings "
-              f"(half the files shifted by {SHIFT} lines)")
+        print(
+            f"{len(first):,} findings in {args.files:,} files; second analysis {len(second):,} findings "
+            f"(half the files shifted by {SHIFT} lines)"
+        )
 
         timings = _normalize_and_match(root, first, second)
-        print(f"normalize both analyses: {timings['normalize']:.2f} s; match {len(second):,} findings against "
-              f"{len(first):,} issues: {timings['match']:.2f} s")
+        print(
+            f"normalize both analyses: {timings['normalize']:.2f} s; match {len(second):,} findings against "
+            f"{len(first):,} issues: {timings['match']:.2f} s"
+        )
         print(f"  outcome: {timings['counts']}")
         tracemalloc.start()
         _normalize_and_match(root, first, second)
@@ -90,11 +95,18 @@ def main() -> None:
         with throwaway_ledger("analysis") as (_, conn):
             for label, findings, tree in (("first", first, "v1"), ("second", second, "v2")):
                 started = time.perf_counter()
-                summary = record_report(conn, ParsedReport("ruff json", findings), repo_root=root / tree,
-                                        repo="bench", source=label, whole_repository=True)
+                summary = record_report(
+                    conn,
+                    ParsedReport("ruff json", findings),
+                    repo_root=root / tree,
+                    repo="bench",
+                    source=label,
+                    whole_repository=True,
+                )
                 conn.commit()
-                print(f"ledger import, {label} analysis: {time.perf_counter() - started:.2f} s "
-                      f"{summary.counts['ruff']}")
+                print(
+                    f"ledger import, {label} analysis: {time.perf_counter() - started:.2f} s {summary.counts['ruff']}"
+                )
 
 
 def _normalize_and_match(root: Path, first: list[RawFinding], second: list[RawFinding]) -> dict[str, Any]:
@@ -102,8 +114,23 @@ def _normalize_and_match(root: Path, first: list[RawFinding], second: list[RawFi
     base = Normalizer(root / "v1").normalize_all(first)
     raw = Normalizer(root / "v2").normalize_all(second)
     normalized = time.perf_counter() - started
-    known = [KnownIssue(str(i), f.rule, f.path, f.line, f.line_hash, f.block_hash, f.message_norm, f.scope,
-                        None, {}, "open", time_zero()) for i, f in enumerate(base)]
+    known = [
+        KnownIssue(
+            str(i),
+            f.rule,
+            f.path,
+            f.line,
+            f.line_hash,
+            f.block_hash,
+            f.message_norm,
+            f.scope,
+            None,
+            {},
+            "open",
+            time_zero(),
+        )
+        for i, f in enumerate(base)
+    ]
     started = time.perf_counter()
     plan = plan_lifecycle(raw, known, AnalysisScope.whole_repository(), lambda p: True)
     return {"normalize": normalized, "match": time.perf_counter() - started, "counts": plan.counts()}

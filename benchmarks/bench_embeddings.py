@@ -104,8 +104,10 @@ def bench_pgvector(texts: list[str]) -> None:
         for start in range(0, len(items), 1_000):
             store.upsert("bench", items[start : start + 1_000])
         elapsed = time.perf_counter() - started
-        print(f"pgvector upsert {STORE_VECTORS} vectors (HNSW maintained): {elapsed:.2f} s, "
-              f"{STORE_VECTORS / elapsed:.0f} vectors/s")
+        print(
+            f"pgvector upsert {STORE_VECTORS} vectors (HNSW maintained): {elapsed:.2f} s, "
+            f"{STORE_VECTORS / elapsed:.0f} vectors/s"
+        )
         started = time.perf_counter()
         store.upsert("bench", items[:1_000])
         print(f"pgvector re-upsert 1000 unchanged ids: {time.perf_counter() - started:.2f} s")
@@ -119,8 +121,10 @@ def bench_pgvector(texts: list[str]) -> None:
                 latencies.append((time.perf_counter() - started) * 1000)
                 del q
             latencies.sort()
-            print(f"pgvector {label} over {STORE_VECTORS}: median {statistics.median(latencies):.2f} ms, "
-                  f"p95 {latencies[int(0.95 * len(latencies))]:.2f} ms")
+            print(
+                f"pgvector {label} over {STORE_VECTORS}: median {statistics.median(latencies):.2f} ms, "
+                f"p95 {latencies[int(0.95 * len(latencies))]:.2f} ms"
+            )
         store.close()
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:

@@ -56,8 +56,12 @@ def rows(n: int, gen: int = 0, start: int = 0) -> pd.DataFrame:
 
 def bench_requests(sandbox: SandboxServer, ledger: str, redis_url: str, n: int) -> None:
     manager = open_sync_manager(
-        notion_base_url=sandbox.url, token=SANDBOX_TOKEN, parent_page_id=sandbox.root_page_id,
-        postgres_url=ledger, redis_url=redis_url, rps=10_000,
+        notion_base_url=sandbox.url,
+        token=SANDBOX_TOKEN,
+        parent_page_id=sandbox.root_page_id,
+        postgres_url=ledger,
+        redis_url=redis_url,
+        rps=10_000,
     )
     create = manager.sync("file_catalog", rows(n))
     changed = rows(n)
@@ -98,15 +102,33 @@ print(f"{t0} {time.time()} {r.requests} {r.rate_limited}", flush=True)
 
 def bench_pacing(sandbox: SandboxServer, ledger: str, redis_url: str, per_process: int, rps: float) -> None:
     # provision once, so the measured window holds only the sync traffic
-    open_sync_manager(notion_base_url=sandbox.url, token=SANDBOX_TOKEN, parent_page_id=sandbox.root_page_id,
-                      postgres_url=ledger, redis_url=redis_url, rps=10_000).close()
+    open_sync_manager(
+        notion_base_url=sandbox.url,
+        token=SANDBOX_TOKEN,
+        parent_page_id=sandbox.root_page_id,
+        postgres_url=ledger,
+        redis_url=redis_url,
+        rps=10_000,
+    ).close()
     sandbox.set_rate_limit(3.0, burst=3)
     sandbox.reset_stats()
-    env = {**os.environ, "URL": sandbox.url, "ROOT": sandbox.root_page_id, "PG": ledger, "REDIS": redis_url,
-           "RPS": str(rps), "N": str(per_process), "BENCH_DIR": str(Path(__file__).parent)}
+    env = {
+        **os.environ,
+        "URL": sandbox.url,
+        "ROOT": sandbox.root_page_id,
+        "PG": ledger,
+        "REDIS": redis_url,
+        "RPS": str(rps),
+        "N": str(per_process),
+        "BENCH_DIR": str(Path(__file__).parent),
+    }
     procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER], env={**env, "START": str(100_000 * (k + 1))},
-                         stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER],
+            env={**env, "START": str(100_000 * (k + 1))},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for k in range(4)
     ]
     outs = [p.communicate()[0].strip().splitlines()[-1].split() for p in procs]
@@ -117,16 +139,23 @@ def bench_pacing(sandbox: SandboxServer, ledger: str, redis_url: str, per_proces
     stats = sandbox.stats()
     achieved = requests / (end - start)
     print("== four processes, sandbox enforcing 3 requests/second ==")
-    print(f"configured pace {rps:.2f} rps; {requests} requests in {end - start:.1f}s = {achieved:.2f} rps "
-          f"({achieved / rps * 100:.1f}% of the pace); 429s seen by clients: {limited}; "
-          f"429s served by the sandbox: {stats.get('rate_limited_429', stats.get('rate_limited', 'n/a'))}")
+    print(
+        f"configured pace {rps:.2f} rps; {requests} requests in {end - start:.1f}s = {achieved:.2f} rps "
+        f"({achieved / rps * 100:.1f}% of the pace); 429s seen by clients: {limited}; "
+        f"429s served by the sandbox: {stats.get('rate_limited_429', stats.get('rate_limited', 'n/a'))}"
+    )
     sandbox.set_rate_limit(None)
 
 
 def bench_overhead(sandbox: SandboxServer, ledger: str, redis_url: str, n: int) -> None:
     manager = open_sync_manager(
-        notion_base_url=sandbox.url, token=SANDBOX_TOKEN, parent_page_id=sandbox.root_page_id,
-        postgres_url=ledger, redis_url=redis_url, rps=10_000, retry=RetrySettings(),
+        notion_base_url=sandbox.url,
+        token=SANDBOX_TOKEN,
+        parent_page_id=sandbox.root_page_id,
+        postgres_url=ledger,
+        redis_url=redis_url,
+        rps=10_000,
+        retry=RetrySettings(),
     )
     ds = manager.ids["drift_board"].data_source_id
     frame = pd.DataFrame([{"key": f"o{i}", "Name": f"row {i}", "Drift Score": i / n} for i in range(n)])
@@ -147,8 +176,10 @@ def bench_overhead(sandbox: SandboxServer, ledger: str, redis_url: str, n: int) 
         )
     plain = (time.perf_counter() - t0) / n
     print("== engine overhead (sandbox limit lifted) ==")
-    print(f"engine {engine * 1000:.2f} ms/record vs plain notion-client loop {plain * 1000:.2f} ms/record "
-          f"(overhead {(engine - plain) * 1000:.2f} ms/record: ledger checkpoints, hashing, pacer)")
+    print(
+        f"engine {engine * 1000:.2f} ms/record vs plain notion-client loop {plain * 1000:.2f} ms/record "
+        f"(overhead {(engine - plain) * 1000:.2f} ms/record: ledger checkpoints, hashing, pacer)"
+    )
     manager.close()
 
 

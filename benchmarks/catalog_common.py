@@ -38,7 +38,7 @@ def build_tree(root: Path, files: int, *, seed: int = 7, per_dir: int = 100) -> 
         else:
             rel += rng.choice((".py", ".md", ".txt", ".json", ".ts"))
             start = rng.randint(0, 8000)
-            data = rng.choice(pool)[start:start + rng.randint(100, 8000)] + f"# {i}\n".encode()
+            data = rng.choice(pool)[start : start + rng.randint(100, 8000)] + f"# {i}\n".encode()
         path = root / rel
         if i % per_dir == 0:
             path.parent.mkdir(parents=True, exist_ok=True)

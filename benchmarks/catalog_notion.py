@@ -43,11 +43,13 @@ def describe(label: str, report, stats: dict, changed: int, rows: int) -> None: 
     queries = sum(n for kind, n in stats["by_endpoint"].items() if "query" in kind)
     writes -= queries
     other = stats["requests"] - writes - queries
-    print(f"{label}: {changed} changed files of {rows:,}: {stats['requests']} requests "
-          f"({writes} writes = {writes / max(changed, 1):.2f} per changed file, {queries} queries = "
-          f"{queries / max(rows / 100, 1):.2f} per 100 rows, other {other}); "
-          f"engine report: {report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
-          f"{report.archived} archived in {report.seconds:.1f}s")
+    print(
+        f"{label}: {changed} changed files of {rows:,}: {stats['requests']} requests "
+        f"({writes} writes = {writes / max(changed, 1):.2f} per changed file, {queries} queries = "
+        f"{queries / max(rows / 100, 1):.2f} per 100 rows, other {other}); "
+        f"engine report: {report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.archived} archived in {report.seconds:.1f}s"
+    )
 
 
 def main() -> None:
@@ -66,15 +68,22 @@ def main() -> None:
         paths, _ = build_tree(repo, args.files)
         config = CatalogConfig(roots=(RepoRoot("repo", repo),), excludes=DEFAULT_EXCLUDES)
         with throwaway_ledger("catalog") as (url, conn):
-            manager = open_sync_manager(notion_base_url=sandbox.url, token=SANDBOX_TOKEN,
-                                        parent_page_id=sandbox.root_page_id, postgres_url=url,
-                                        redis_url=resolve_redis_url(), rps=100_000.0)
+            manager = open_sync_manager(
+                notion_base_url=sandbox.url,
+                token=SANDBOX_TOKEN,
+                parent_page_id=sandbox.root_page_id,
+                postgres_url=url,
+                redis_url=resolve_redis_url(),
+                rps=100_000.0,
+            )
             try:
                 t0 = time.perf_counter()
                 frame, _ = build_catalog_records(conn, config)
                 first = manager.sync("file_catalog", frame)
-                print(f"initial sync: {first.created:,} pages created in {time.perf_counter() - t0:.1f}s "
-                      f"({first.requests:,} requests)")
+                print(
+                    f"initial sync: {first.created:,} pages created in {time.perf_counter() - t0:.1f}s "
+                    f"({first.requests:,} requests)"
+                )
 
                 changed = change(repo, paths, every, "a")
                 sandbox.reset_stats()
@@ -84,7 +93,7 @@ def main() -> None:
                 print(f"  (incremental scan {result.seconds:.2f}s, sync {time.perf_counter() - t0:.2f}s total)")
                 describe("incremental sync", report, sandbox.stats(), changed, result.scanned)
 
-                changed = change(repo, paths[every // 2:], every, "b")
+                changed = change(repo, paths[every // 2 :], every, "b")
                 sandbox.reset_stats()
                 t0 = time.perf_counter()
                 frame, result = build_catalog_records(conn, config, full=True)

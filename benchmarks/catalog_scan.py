@@ -55,15 +55,16 @@ def main() -> None:
         repo.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         paths, total = build_tree(repo, args.files)
-        print(f"tree: {len(paths):,} files, {total / 1e6:,.0f} MB, built in {time.perf_counter() - t0:.1f}s "
-              f"({os.cpu_count()} CPUs)")
+        print(
+            f"tree: {len(paths):,} files, {total / 1e6:,.0f} MB, built in {time.perf_counter() - t0:.1f}s "
+            f"({os.cpu_count()} CPUs)"
+        )
         git(repo, "init", "-q")
         t0 = time.perf_counter()
         git(repo, "add", "-A")
         git(repo, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "tree")
         print(f"git add + commit: {time.perf_counter() - t0:.1f}s")
-        config = CatalogConfig(roots=(RepoRoot("repo", repo),), excludes=DEFAULT_EXCLUDES,
-                               hash_workers=args.workers)
+        config = CatalogConfig(roots=(RepoRoot("repo", repo),), excludes=DEFAULT_EXCLUDES, hash_workers=args.workers)
 
         # -- cold: walk, hash, against git hash-object on the same files (page cache warm for both) --
         walk_s, scan = timed(lambda: scan_roots(config))
@@ -74,9 +75,11 @@ def main() -> None:
         one_s, _ = timed(lambda: hash_files(files, 1))
         mb = sum(d.size for _, d, _ in hashed if d) / 1e6  # type: ignore[union-attr]
         print(f"walk (stat only): {walk_s:.2f}s for {len(files):,} files")
-        print(f"hashing: ours {mb / ours_s:,.0f} MB/s ({ours_s:.2f}s, {args.workers} threads), "
-              f"ours single-thread {mb / one_s:,.0f} MB/s ({one_s:.2f}s), "
-              f"git hash-object --stdin-paths {mb / git_s:,.0f} MB/s ({git_s:.2f}s)")
+        print(
+            f"hashing: ours {mb / ours_s:,.0f} MB/s ({ours_s:.2f}s, {args.workers} threads), "
+            f"ours single-thread {mb / one_s:,.0f} MB/s ({one_s:.2f}s), "
+            f"git hash-object --stdin-paths {mb / git_s:,.0f} MB/s ({git_s:.2f}s)"
+        )
 
         with throwaway_ledger("catalog") as (_, conn):  # traced separately: tracemalloc slows Python down a lot
             tracemalloc.start()
@@ -85,9 +88,11 @@ def main() -> None:
             tracemalloc.stop()
         with throwaway_ledger("catalog") as (_, conn):
             cold_s, cold = timed(lambda: refresh_catalog(conn, config))
-            print(f"cold refresh (walk + hash + ledger write of {cold.hashed:,} files): {cold_s:.2f}s; "  # type: ignore[attr-defined]
-                  f"Python heap peak {peak / 1e6:.0f} MB, process max RSS "
-                  f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+            print(
+                f"cold refresh (walk + hash + ledger write of {cold.hashed:,} files): {cold_s:.2f}s; "  # type: ignore[attr-defined]
+                f"Python heap peak {peak / 1e6:.0f} MB, process max RSS "
+                f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+            )
 
             # -- warm: nothing changed. Rounds interleave the measures, so load from other jobs on a shared
             # machine weighs on all of them alike; each figure is a median. --
@@ -109,7 +114,11 @@ def main() -> None:
                     times[name].append(took)
             med = {name: statistics.median(ts) for name, ts in times.items()}
             sensor, sensor_walked, hourly, hourly_walked = (
-                last["sensor_git"], last["sensor_walk"], last["hourly_git"], last["hourly_walk"])
+                last["sensor_git"],
+                last["sensor_walk"],
+                last["hourly_git"],
+                last["hourly_walk"],
+            )
             assert not sensor and not sensor_walked and sensor.via_git == ["repo"]  # type: ignore[attr-defined]
             assert hourly.via_git == ["repo"] and hourly.hashed == 0 and not hourly.changed_keys  # type: ignore[attr-defined]
             assert hourly_walked.via_git == [] and hourly_walked.hashed == 0  # type: ignore[attr-defined]
@@ -118,11 +127,15 @@ def main() -> None:
             def vs(name: str) -> str:
                 return f"{med[name]:.3f}s ({med[name] / status_s:.2f}x)"
 
-            print(f"warm, nothing changed (median of {rounds} interleaved rounds): git status {status_s:.3f}s; "
-                  "target <= 1.5x")
+            print(
+                f"warm, nothing changed (median of {rounds} interleaved rounds): git status {status_s:.3f}s; "
+                "target <= 1.5x"
+            )
             print(f"  sensor asking git {vs('sensor_git')}; sensor stat-ing every file {vs('sensor_walk')}")
-            print(f"  hourly incremental sync's check asking git {vs('hourly_git')}; the same stat-ing every "
-                  f"file (non-git roots, git fallback) {vs('hourly_walk')}")
+            print(
+                f"  hourly incremental sync's check asking git {vs('hourly_git')}; the same stat-ing every "
+                f"file (non-git roots, git fallback) {vs('hourly_walk')}"
+            )
 
         # -- one huge file: streamed, flat memory --
         big = base / "huge.bin"
@@ -132,8 +145,10 @@ def main() -> None:
         big_s, digest = timed(lambda: hash_file(str(big)))
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        print(f"one {args.big_file_gb:g} GB file: {digest.size / 1e6 / big_s:,.0f} MB/s, "  # type: ignore[attr-defined]
-              f"Python heap peak while hashing {peak / 1e6:.1f} MB")
+        print(
+            f"one {args.big_file_gb:g} GB file: {digest.size / 1e6 / big_s:,.0f} MB/s, "  # type: ignore[attr-defined]
+            f"Python heap peak while hashing {peak / 1e6:.1f} MB"
+        )
     finally:
         if not args.dir:
             shutil.rmtree(base, ignore_errors=True)

@@ -36,9 +36,11 @@ def build_repo(root: Path, files: int, seed: int = 5) -> list[Path]:
     rng = random.Random(seed)
     toml = []
     for topic in TOPICS[:COMPONENTS]:
-        toml.append(f'[[component]]\nname = "{topic}"\npaths = ["{topic}/"]\n'
-                    f'spec_text = "The {topic} component: {topic} records, validation and {topic} rules. '
-                    f'No network access, no direct SQL."\n')
+        toml.append(
+            f'[[component]]\nname = "{topic}"\npaths = ["{topic}/"]\n'
+            f'spec_text = "The {topic} component: {topic} records, validation and {topic} rules. '
+            f'No network access, no direct SQL."\n'
+        )
         (root / topic).mkdir(parents=True)
     (root / "ssot_components.toml").write_text("\n".join(toml))
     paths = []
@@ -56,8 +58,11 @@ def build_repo(root: Path, files: int, seed: int = 5) -> list[Path]:
         path.write_text(f'"""{topic.capitalize()} rules, part {i}."""\nimport math\n\n\n' + "\n\n".join(functions))
         paths.append(path)
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "initial"]):
-        subprocess.run(["git", "-C", str(root), "-c", "user.name=b", "-c", "user.email=b@example.com", *args],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(root), "-c", "user.name=b", "-c", "user.email=b@example.com", *args],
+            check=True,
+            capture_output=True,
+        )
     return paths
 
 
@@ -90,13 +95,15 @@ def main() -> None:
         def run(label: str) -> None:
             embedder = CachedEmbedder(make_embedder(args.embedder), conn)
             result = assess_drift(conn, workspace.files, workspace.components, embedder, thresholds)
-            print(f"{label}: {result.seconds:.2f} s for {result.scored:,} files "
-                  f"({embedder.stats.misses:,} texts embedded, {embedder.stats.hits:,} cache hits; "
-                  f"bands {dict(result.bands)})")
+            print(
+                f"{label}: {result.seconds:.2f} s for {result.scored:,} files "
+                f"({embedder.stats.misses:,} texts embedded, {embedder.stats.hits:,} cache hits; "
+                f"bands {dict(result.bands)})"
+            )
 
         run(f"cold (first analysis, {args.embedder} embedder, empty cache)")
         run("warm (nothing changed)")
-        for n, path in enumerate(paths[:: 10]):
+        for n, path in enumerate(paths[::10]):
             path.write_text(path.read_text() + OFF_SPEC.format(n=n))
         run("after editing 10% of the files")
 

@@ -1,14 +1,14 @@
 """A new user's first hour, timed: the quick start on a fresh clone, and how fast the ``ssot`` command answers.
 
-    python benchmarks/first_hour.py cli [--runs 30]
-        `ssot --help`, `ssot status`, `ssot hooks print` and `ssot stop` (nothing running) against
-        `python -c pass`: median and p90 wall time, and the ratio of medians (target: at most 8x).
+python benchmarks/first_hour.py cli [--runs 30]
+    `ssot --help`, `ssot status`, `ssot hooks print` and `ssot stop` (nothing running) against
+    `python -c pass`: median and p90 wall time, and the ratio of medians (target: at most 8x).
 
-    python benchmarks/first_hour.py quickstart [--source .] [--keep]
-        `git clone` the source into a temporary folder and time the quick start's three parts there, as
-        `.ci/quickstart` runs them: install (`.ci/common.sh` on a fresh clone), the job (`ssot run
-        full_sync_job`) and the audit (`ssot verify`). The sandbox gets a free port so that nothing else on
-        the machine is touched; the clone's services are stopped at the end (`ssot stop`).
+python benchmarks/first_hour.py quickstart [--source .] [--keep]
+    `git clone` the source into a temporary folder and time the quick start's three parts there, as
+    `.ci/quickstart` runs them: install (`.ci/common.sh` on a fresh clone), the job (`ssot run
+    full_sync_job`) and the audit (`ssot verify`). The sandbox gets a free port so that nothing else on
+    the machine is touched; the clone's services are stopped at the end (`ssot stop`).
 """
 
 from __future__ import annotations
@@ -54,8 +54,10 @@ def cli(runs: int) -> None:
     print(f"{'command':30} {'median':>9} {'p90':>9} {'x python -c pass':>17}   ({runs} runs each)")
     for name, values in times.items():
         p90 = statistics.quantiles(values, n=10)[-1]
-        print(f"{name:30} {statistics.median(values) * 1000:7.1f}ms {p90 * 1000:7.1f}ms "
-              f"{statistics.median(values) / base:16.1f}x")
+        print(
+            f"{name:30} {statistics.median(values) * 1000:7.1f}ms {p90 * 1000:7.1f}ms "
+            f"{statistics.median(values) / base:16.1f}x"
+        )
     shutil.rmtree(home, ignore_errors=True)
 
 
@@ -87,8 +89,13 @@ def quickstart(source: Path, keep: bool) -> None:
                 break
     finally:
         if (clone / ".venv" / "bin" / "ssot").exists():
-            subprocess.run([str(clone / ".venv" / "bin" / "ssot"), "stop"], env=env, cwd=clone, check=False,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [str(clone / ".venv" / "bin" / "ssot"), "stop"],
+                env=env,
+                cwd=clone,
+                check=False,
+                stdout=subprocess.DEVNULL,
+            )
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
     print(f"\nquick start on a fresh clone of {source} ({os.cpu_count()} CPUs):")

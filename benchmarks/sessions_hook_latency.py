@@ -25,11 +25,20 @@ EVENTS = ("UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop")
 
 def payload(i: int) -> bytes:
     event = EVENTS[i % len(EVENTS)]
-    data = {"hook_event_name": event, "session_id": "bench-session", "cwd": str(ROOT),
-            "transcript_path": "/tmp/none.jsonl", "permission_mode": "default"}
+    data = {
+        "hook_event_name": event,
+        "session_id": "bench-session",
+        "cwd": str(ROOT),
+        "transcript_path": "/tmp/none.jsonl",
+        "permission_mode": "default",
+    }
     if event == "PostToolUse":
-        data.update(tool_name="Read", tool_use_id=f"toolu_{i}", tool_input={"file_path": "/p/x.py"},
-                    tool_response={"content": "x = 1\n" * 200})
+        data.update(
+            tool_name="Read",
+            tool_use_id=f"toolu_{i}",
+            tool_input={"file_path": "/p/x.py"},
+            tool_response={"content": "x = 1\n" * 200},
+        )
     elif event == "UserPromptSubmit":
         data["prompt"] = f"prompt number {i}: fix the failing test"
     return json.dumps(data).encode()
@@ -45,8 +54,10 @@ def time_runs(argv: list[str], n: int, env: dict[str, str], feed: bool) -> list[
 
 
 def report(label: str, times: list[float]) -> None:
-    print(f"{label:<34} median {statistics.median(times):7.1f} ms   p99 {percentile(times, 0.99):7.1f} ms   "
-          f"max {max(times):7.1f} ms")
+    print(
+        f"{label:<34} median {statistics.median(times):7.1f} ms   p99 {percentile(times, 0.99):7.1f} ms   "
+        f"max {max(times):7.1f} ms"
+    )
 
 
 def main() -> None:

@@ -45,15 +45,24 @@ def main() -> None:
         server.start()
         redis_url = embedded_redis_url(Path(tmp) / "redis")
         try:
-            manager = open_sync_manager(notion_base_url=server.url, token=SANDBOX_TOKEN,
-                                        parent_page_id=server.root_page_id, postgres_url=url, redis_url=redis_url)
+            manager = open_sync_manager(
+                notion_base_url=server.url,
+                token=SANDBOX_TOKEN,
+                parent_page_id=server.root_page_id,
+                postgres_url=url,
+                redis_url=redis_url,
+            )
             conn = connect(url)
             cfg = WorkerConfig(postgres_url=url, redis_url=redis_url, journal_directory=journal_dir, recall=False)
             figures = []
             for i in range(args.events):
                 marker = f"benchmark prompt {i} {time.time_ns()}"
-                payload = {"hook_event_name": "UserPromptSubmit", "session_id": "bench-live", "cwd": str(ROOT),
-                           "prompt": marker}
+                payload = {
+                    "hook_event_name": "UserPromptSubmit",
+                    "session_id": "bench-live",
+                    "cwd": str(ROOT),
+                    "prompt": marker,
+                }
                 start = time.perf_counter()
                 subprocess.run(hook, input=json.dumps(payload).encode(), env=env, check=True)
                 run_pass(cfg)
@@ -71,8 +80,10 @@ def main() -> None:
             server.stop()
             stop_embedded_redis(Path(tmp) / "redis")
     print(f"hook event -> visible in its Notion page (sandbox, {args.events} events, one growing session):")
-    print(f"  first (page created) {figures[0]:.2f} s; then median {statistics.median(figures[1:] or figures):.2f} s,"
-          f" max {max(figures[1:] or figures):.2f} s")
+    print(
+        f"  first (page created) {figures[0]:.2f} s; then median {statistics.median(figures[1:] or figures):.2f} s,"
+        f" max {max(figures[1:] or figures):.2f} s"
+    )
     print("  (under Dagster add the cli_session_sensor interval, 30 s at most, and the run launch)")
 
 

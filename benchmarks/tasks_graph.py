@@ -63,11 +63,15 @@ def claim_latency(url: str, conn: Any, n_tasks: int, n_agents: int) -> None:
     all_claims = [c for _, _, claimed in results for c in claimed]
     got = [t for _, lat, _ in results for t, ok in lat if ok]
     empty = [t for _, lat, _ in results for t, ok in lat if not ok]
-    print(f"claims: {len(all_claims)} of {n_tasks} tasks by {n_agents} agents in {wall:.1f} s, "
-          f"duplicates {len(all_claims) - len(set(all_claims))}")
-    print(f"claim latency, {len(got)} successful claims: median {statistics.median(got) * 1e3:.1f} ms, "
-          f"p99 {percentile(got, 99) * 1e3:.1f} ms"
-          + (f"; {len(empty)} empty polls: median {statistics.median(empty) * 1e3:.1f} ms" if empty else ""))
+    print(
+        f"claims: {len(all_claims)} of {n_tasks} tasks by {n_agents} agents in {wall:.1f} s, "
+        f"duplicates {len(all_claims) - len(set(all_claims))}"
+    )
+    print(
+        f"claim latency, {len(got)} successful claims: median {statistics.median(got) * 1e3:.1f} ms, "
+        f"p99 {percentile(got, 99) * 1e3:.1f} ms"
+        + (f"; {len(empty)} empty polls: median {statistics.median(empty) * 1e3:.1f} ms" if empty else "")
+    )
 
 
 def ready_queue(conn: Any, n_tasks: int, n_edges: int) -> None:
@@ -101,16 +105,20 @@ def ready_queue(conn: Any, n_tasks: int, n_edges: int) -> None:
         began = time.perf_counter()
         tasks.ready(conn, limit=1)
         first.append(time.perf_counter() - began)
-    print(f"ready queue on {n_tasks:,} tasks / {n_edges:,} dependencies ({count:,} ready): whole list median "
-          f"{statistics.median(runs)*1e3:.1f} ms, p99 {percentile(runs, 99)*1e3:.1f} ms; best task (LIMIT 1) median "
-          f"{statistics.median(first)*1e3:.1f} ms")
+    print(
+        f"ready queue on {n_tasks:,} tasks / {n_edges:,} dependencies ({count:,} ready): whole list median "
+        f"{statistics.median(runs) * 1e3:.1f} ms, p99 {percentile(runs, 99) * 1e3:.1f} ms; best task (LIMIT 1) median "
+        f"{statistics.median(first) * 1e3:.1f} ms"
+    )
     claims: list[float] = []
     for i in range(50):
         began = time.perf_counter()
         tasks.claim(conn, f"solo-{i}", source="bench")
         claims.append(time.perf_counter() - began)
-    print(f"claim on that graph (one agent, incl. reading the task back): median "
-          f"{statistics.median(claims) * 1e3:.1f} ms, p99 {percentile(claims, 99) * 1e3:.1f} ms")
+    print(
+        f"claim on that graph (one agent, incl. reading the task back): median "
+        f"{statistics.median(claims) * 1e3:.1f} ms, p99 {percentile(claims, 99) * 1e3:.1f} ms"
+    )
 
 
 def activity_write(conn: Any, n: int) -> None:
@@ -123,16 +131,20 @@ def activity_write(conn: Any, n: int) -> None:
         lat.append(time.perf_counter() - began)
     for i in range(n):
         began = time.perf_counter()
-        conn.execute("INSERT INTO task_activity (task_id, agent, kind, note) VALUES (%s, 'bench', 'progress', %s)",
-                     (task.id, f"raw {i}"))
+        conn.execute(
+            "INSERT INTO task_activity (task_id, agent, kind, note) VALUES (%s, 'bench', 'progress', %s)",
+            (task.id, f"raw {i}"),
+        )
         conn.commit()
         raw.append(time.perf_counter() - began)
     fsync = conn.execute("SHOW synchronous_commit").fetchone()
     conn.commit()
-    print(f"activity write, committed (synchronous_commit={fsync['synchronous_commit'] if fsync else '?'}), {n} writes:"
-          f" tasks.note (incl. reading the task back) median {statistics.median(lat)*1e3:.2f} ms, p99 "
-          f"{percentile(lat, 99)*1e3:.2f} ms; the INSERT + COMMIT alone median {statistics.median(raw)*1e3:.2f} ms, "
-          f"p99 {percentile(raw, 99)*1e3:.2f} ms")
+    print(
+        f"activity write, committed (synchronous_commit={fsync['synchronous_commit'] if fsync else '?'}), {n} writes:"
+        f" tasks.note (incl. reading the task back) median {statistics.median(lat) * 1e3:.2f} ms, p99 "
+        f"{percentile(lat, 99) * 1e3:.2f} ms; the INSERT + COMMIT alone median {statistics.median(raw) * 1e3:.2f} ms, "
+        f"p99 {percentile(raw, 99) * 1e3:.2f} ms"
+    )
 
 
 def main() -> None:

@@ -1,7 +1,6 @@
 """The one Definitions of the code location: every capability's assets, sensors and schedules, and the
 resources they share, configured from the environment (empty values select the embedded defaults)."""
 
-
 import os
 from typing import Any
 
@@ -62,7 +61,13 @@ RESOURCES = {
 }
 
 CAPABILITIES: list[dg.Definitions] = [
-    provisioning.defs, catalog.defs, sessions.defs, analysis.defs, drift.defs, slack.defs, tasks.defs
+    provisioning.defs,
+    catalog.defs,
+    sessions.defs,
+    analysis.defs,
+    drift.defs,
+    slack.defs,
+    tasks.defs,
 ]
 
 

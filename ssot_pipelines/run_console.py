@@ -78,8 +78,11 @@ def run_job(job_name: str, *, run_config: Mapping[str, Any] | None = None, show_
             tags={"ssot/started_by": "ssot run"},
             job_code_origin=recon_job.get_python_origin(),
         )
-        print(f"ssot run: {job_name} as run {run.run_id} on the Dagster instance in {dagster_home} "
-              f"(progress below; all of it in `dagster dev`)", flush=True)
+        print(
+            f"ssot run: {job_name} as run {run.run_id} on the Dagster instance in {dagster_home} "
+            f"(progress below; all of it in `dagster dev`)",
+            flush=True,
+        )
         failures: list[tuple[str, str]] = []
         succeeded = 0
         with console_filter(show_debug) as console:
@@ -91,8 +94,12 @@ def run_job(job_name: str, *, run_config: Mapping[str, Any] | None = None, show_
                 elif event.is_step_up_for_retry:
                     retry = event.step_retry_data
                     wait = f" in {retry.seconds_to_wait:.0f} s" if retry.seconds_to_wait else ""
-                    print(f"ssot run: step {event.step_key} failed; Dagster retries it{wait}: "
-                          f"{failure_message(retry.error)}", file=console, flush=True)
+                    print(
+                        f"ssot run: step {event.step_key} failed; Dagster retries it{wait}: "
+                        f"{failure_message(retry.error)}",
+                        file=console,
+                        flush=True,
+                    )
                 elif event.is_step_success:
                     succeeded += 1
         finished = instance.get_run_by_id(run.run_id)
@@ -101,8 +108,13 @@ def run_job(job_name: str, *, run_config: Mapping[str, Any] | None = None, show_
     if ok:
         print(f"ssot run: {job_name} succeeded in {elapsed} ({succeeded} steps)", flush=True)
         return 0
-    print(summary_line(job_name, run.run_id, failures, elapsed,
-                       finished.status.value if finished is not None else "UNKNOWN"), file=sys.stderr, flush=True)
+    print(
+        summary_line(
+            job_name, run.run_id, failures, elapsed, finished.status.value if finished is not None else "UNKNOWN"
+        ),
+        file=sys.stderr,
+        flush=True,
+    )
     return 1
 
 
@@ -181,20 +193,24 @@ def failure_message(error: Any) -> str:
     text = " ".join(str(getattr(error, "message", error)).split())
     name = getattr(error, "cls_name", None)
     if name and (qualified := re.match(rf"^[\w.]+\.{re.escape(name)}: ", text)):
-        text = f"{name}: {text[qualified.end():]}"
+        text = f"{name}: {text[qualified.end() :]}"
     return text[:600] + ("…" if len(text) > 600 else "")
 
 
 def summary_line(job: str, run_id: str, failures: list[tuple[str, str]], elapsed: str, status: str) -> str:
     """One line: which steps failed, the first error, and what to do."""
     if not failures:
-        return (f"ssot run: {job} ended {status} after {elapsed} with no failed step; see run {run_id} in "
-                "`dagster dev` (DAGSTER_HOME as above)")
+        return (
+            f"ssot run: {job} ended {status} after {elapsed} with no failed step; see run {run_id} in "
+            "`dagster dev` (DAGSTER_HOME as above)"
+        )
     steps = ", ".join(step for step, _ in failures)
     first = failures[0][1]
-    return (f"ssot run: {job} FAILED after {elapsed}: {len(failures)} step(s) failed ({steps}); first error: "
-            f"{first} — fix that, then run the same command again (syncs are idempotent: finished work is "
-            f"not repeated); details: run {run_id} in `dagster dev`")
+    return (
+        f"ssot run: {job} FAILED after {elapsed}: {len(failures)} step(s) failed ({steps}); first error: "
+        f"{first} — fix that, then run the same command again (syncs are idempotent: finished work is "
+        f"not repeated); details: run {run_id} in `dagster dev`"
+    )
 
 
 def _duration(seconds: float) -> str:

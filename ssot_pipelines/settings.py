@@ -58,8 +58,9 @@ def env_file_warning(path: Path) -> str | None:
     if not mode & 0o077:
         return None
     can = "read" if mode & 0o044 else "write"
-    return (f"{path} holds secrets but other users can {can} it (mode {mode:03o}); "
-            f"run `chmod 600 {shlex.quote(str(path))}`")
+    return (
+        f"{path} holds secrets but other users can {can} it (mode {mode:03o}); run `chmod 600 {shlex.quote(str(path))}`"
+    )
 
 
 def ssot_home() -> Path:
@@ -109,9 +110,7 @@ def _read_private(path: Path) -> str:
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
         raise ConfigurationError(f"{path} is not a regular file; remove it and a new sandbox token is made")
     if info.st_uid != os.getuid():
-        raise ConfigurationError(
-            f"{path} belongs to another user; set SSOT_HOME to a directory of your own"
-        )
+        raise ConfigurationError(f"{path} belongs to another user; set SSOT_HOME to a directory of your own")
     if stat.S_IMODE(info.st_mode) & 0o077:
         os.chmod(path, 0o600)  # readable by others means usable by others: close it before use
     token = path.read_text(encoding="ascii", errors="replace").strip()

@@ -84,9 +84,16 @@ def extract_context(sync: Any, ledger: Any, ledger_url: str, redis_url: str) -> 
     from ssot_pipelines.vectors.hashing import HashingEmbedder
 
     return ExtractContext(
-        config=SyncOptions(), log=logging.getLogger("ssot.test"), ledger=ledger,
-        redis=redis.Redis.from_url(redis_url), postgres_url=ledger_url, vectors=lambda: None,
-        embedder=HashingEmbedder, notifier=NotifierResource(), run_id="test", sync=sync,
+        config=SyncOptions(),
+        log=logging.getLogger("ssot.test"),
+        ledger=ledger,
+        redis=redis.Redis.from_url(redis_url),
+        postgres_url=ledger_url,
+        vectors=lambda: None,
+        embedder=HashingEmbedder,
+        notifier=NotifierResource(),
+        run_id="test",
+        sync=sync,
     )
 
 

@@ -60,12 +60,11 @@ def config_for(
     components: str | None = None,
     hash_workers: int = 4,
 ) -> CatalogConfig:
-    repo_roots = tuple(
-        RepoRoot(r[0], r[1]) if isinstance(r, tuple) else RepoRoot(r.name, r) for r in roots
-    )
+    repo_roots = tuple(RepoRoot(r[0], r[1]) if isinstance(r, tuple) else RepoRoot(r.name, r) for r in roots)
     cmap = ComponentMap(parse_components_inline(components), "test") if components else ComponentMap()
-    return CatalogConfig(roots=repo_roots, excludes=(*DEFAULT_EXCLUDES, *excludes), components=cmap,
-                         hash_workers=hash_workers)
+    return CatalogConfig(
+        roots=repo_roots, excludes=(*DEFAULT_EXCLUDES, *excludes), components=cmap, hash_workers=hash_workers
+    )
 
 
 def world_readable_tmp(prefix: str) -> Path:

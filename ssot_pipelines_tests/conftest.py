@@ -28,8 +28,16 @@ def test_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("ssot_home")
     os.environ["SSOT_HOME"] = str(home)
     # Empty means "not configured" (the embedded defaults), exactly as definitions.py leaves unset variables.
-    for var in ("NOTION_TOKEN", "NOTION_PARENT_PAGE_ID", "NOTION_BASE_URL", "POSTGRES_URL", "REDIS_URL",
-                "PINECONE_API_KEY", "PINECONE_HOST", "SLACK_WEBHOOK_URL"):
+    for var in (
+        "NOTION_TOKEN",
+        "NOTION_PARENT_PAGE_ID",
+        "NOTION_BASE_URL",
+        "POSTGRES_URL",
+        "REDIS_URL",
+        "PINECONE_API_KEY",
+        "PINECONE_HOST",
+        "SLACK_WEBHOOK_URL",
+    ):
         os.environ[var] = ""
     return home
 
@@ -103,8 +111,9 @@ def sandbox(tmp_path: Path) -> Iterator[Any]:
     from ssot_pipelines.sandbox import SandboxServer
     from ssot_pipelines_tests.notion_helpers import SANDBOX_TOKEN
 
-    server = SandboxServer(tmp_path / f"notion-{uuid.uuid4().hex[:8]}.sqlite", port=0, rate_limit_rps=None,
-                           tokens=(SANDBOX_TOKEN,))
+    server = SandboxServer(
+        tmp_path / f"notion-{uuid.uuid4().hex[:8]}.sqlite", port=0, rate_limit_rps=None, tokens=(SANDBOX_TOKEN,)
+    )
     server.start()
     try:
         yield server

@@ -78,8 +78,9 @@ def dagster_resources(sandbox: Any, ledger_url: str, redis_url: str) -> dict[str
     from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
 
     return {
-        "notion": NotionResource(token=sandbox.token, parent_page_id=sandbox.root_page_id, base_url=sandbox.url,
-                                 requests_per_second=1000.0),
+        "notion": NotionResource(
+            token=sandbox.token, parent_page_id=sandbox.root_page_id, base_url=sandbox.url, requests_per_second=1000.0
+        ),
         "postgres": PostgresResource(url=ledger_url),
         "redis": RedisResource(url=redis_url),
         "vectors": VectorsResource(postgres_url=ledger_url),

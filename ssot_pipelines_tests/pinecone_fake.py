@@ -50,8 +50,12 @@ def _compare(metadata: dict[str, Any], key: str, op: str, operand: Any) -> bool:
         return present == bool(operand)
     if not present or isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    outcome: bool = {"$gt": value > operand, "$gte": value >= operand, "$lt": value < operand,
-                     "$lte": value <= operand}[op]
+    outcome: bool = {
+        "$gt": value > operand,
+        "$gte": value >= operand,
+        "$lt": value < operand,
+        "$lte": value <= operand,
+    }[op]
     return outcome
 
 
@@ -91,8 +95,9 @@ class PineconeFake:
                 with fake.lock:
                     fake.requests.append((method, url.path, len(raw)))
                 if self.headers.get("Api-Key") != fake.api_key:
-                    self._reply(401, {"error": {"code": "UNAUTHENTICATED", "message": "Invalid API Key"},
-                                      "status": 401})
+                    self._reply(
+                        401, {"error": {"code": "UNAUTHENTICATED", "message": "Invalid API Key"}, "status": 401}
+                    )
                     return
                 body = json.loads(raw) if raw else {}
                 status, payload = fake.dispatch(method, url.path, body, urllib.parse.parse_qs(url.query))
@@ -127,8 +132,9 @@ class PineconeFake:
     def _bad(message: str) -> tuple[int, dict[str, Any]]:
         return 400, {"error": {"code": "INVALID_ARGUMENT", "message": message}, "status": 400}
 
-    def dispatch(self, method: str, path: str, body: dict[str, Any],
-                 query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+    def dispatch(
+        self, method: str, path: str, body: dict[str, Any], query: dict[str, list[str]]
+    ) -> tuple[int, dict[str, Any]]:
         with self.lock:
             if path == "/vectors/upsert":
                 return self._upsert(body)
@@ -136,18 +142,24 @@ class PineconeFake:
                 return self._query(body)
             if path == "/vectors/fetch":
                 ns = self.namespaces.get(query.get("namespace", [""])[0], {})
-                return 200, {"vectors": {i: ns[i] for i in query.get("ids", []) if i in ns},
-                             "namespace": query.get("namespace", [""])[0]}
+                return 200, {
+                    "vectors": {i: ns[i] for i in query.get("ids", []) if i in ns},
+                    "namespace": query.get("namespace", [""])[0],
+                }
             if path == "/vectors/delete":
                 ns = self.namespaces.get(body.get("namespace", ""), {})
                 for vector_id in body.get("ids", []):
                     ns.pop(vector_id, None)
                 return 200, {}
             if path == "/describe_index_stats":
-                return 200, {"namespaces": {k: {"vectorCount": len(v)} for k, v in self.namespaces.items() if v},
-                             "dimension": self.dimension, "indexFullness": 0.0,
-                             "totalVectorCount": sum(len(v) for v in self.namespaces.values()),
-                             "metric": "cosine", "vectorType": "dense"}
+                return 200, {
+                    "namespaces": {k: {"vectorCount": len(v)} for k, v in self.namespaces.items() if v},
+                    "dimension": self.dimension,
+                    "indexFullness": 0.0,
+                    "totalVectorCount": sum(len(v) for v in self.namespaces.values()),
+                    "metric": "cosine",
+                    "vectorType": "dense",
+                }
             return 404, {"error": {"code": "NOT_FOUND", "message": f"no route {path}"}, "status": 404}
 
     def _upsert(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -158,8 +170,9 @@ class PineconeFake:
             if not v["id"].isascii() or len(v["id"]) > 512:
                 return self._bad(f"id must be ASCII, at most 512 characters: {v['id'][:40]}")
             if len(v["values"]) != self.dimension:
-                return self._bad(f"Vector dimension {len(v['values'])} does not match the dimension of the "
-                                 f"index {self.dimension}")
+                return self._bad(
+                    f"Vector dimension {len(v['values'])} does not match the dimension of the index {self.dimension}"
+                )
             if len(json.dumps(v.get("metadata") or {}).encode()) > 40 * 1024:
                 return self._bad(f"Metadata size exceeds the limit of 40960 bytes for id {v['id']}")
         ns = self.namespaces.setdefault(body.get("namespace", ""), {})
@@ -171,9 +184,15 @@ class PineconeFake:
         ns = self.namespaces.get(body.get("namespace", ""), {})
         flt = body.get("filter") or {}
         scored = sorted(
-            ({"id": v["id"], "score": _cosine(body["vector"], v["values"]),
-              **({"metadata": v["metadata"]} if body.get("includeMetadata") else {})}
-             for v in ns.values() if _matches(v["metadata"], flt)),
+            (
+                {
+                    "id": v["id"],
+                    "score": _cosine(body["vector"], v["values"]),
+                    **({"metadata": v["metadata"]} if body.get("includeMetadata") else {}),
+                }
+                for v in ns.values()
+                if _matches(v["metadata"], flt)
+            ),
             key=lambda m: -m["score"],
         )
         return 200, {"matches": scored[: body.get("topK", 10)], "namespace": body.get("namespace", "")}

@@ -39,10 +39,22 @@ def run_hook(
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ssot-hook the way Claude Code does: JSON on stdin, in the project directory."""
     data = raw if raw is not None else json.dumps(payload).encode()
-    return subprocess.run(HOOK_ARGS, input=data, capture_output=True, env=hook_env(journal_dir, **extra),
-                          cwd=str(REPO), timeout=30, check=False)
+    return subprocess.run(
+        HOOK_ARGS,
+        input=data,
+        capture_output=True,
+        env=hook_env(journal_dir, **extra),
+        cwd=str(REPO),
+        timeout=30,
+        check=False,
+    )
 
 
 def hook_payload(event: str, session_id: str, **fields: Any) -> dict[str, Any]:
-    return {"hook_event_name": event, "session_id": session_id, "cwd": "/home/u/proj",
-            "transcript_path": f"/nonexistent/{session_id}.jsonl", **fields}
+    return {
+        "hook_event_name": event,
+        "session_id": session_id,
+        "cwd": "/home/u/proj",
+        "transcript_path": f"/nonexistent/{session_id}.jsonl",
+        **fields,
+    }

@@ -99,8 +99,11 @@ class SlackStandIn:
             return 200, {"ok": False, "error": "invalid_auth" if token else "not_authed"}, {}
         with self._lock:
             if method == "auth.test":
-                return 200, {"ok": True, "user_id": who.user_id, "bot_id": who.bot_id, "user": who.name,
-                             "team_id": "T0001"}, {}
+                return (
+                    200,
+                    {"ok": True, "user_id": who.user_id, "bot_id": who.bot_id, "user": who.name, "team_id": "T0001"},
+                    {},
+                )
             if method == "chat.postMessage":
                 return self._post(who, p)
             if method in ("conversations.history", "conversations.replies"):
@@ -133,8 +136,17 @@ class SlackStandIn:
         history.append(message)
         self.post_times.append(time.monotonic())
         if not who.bot_id:
-            self._event({"type": "message", "channel": channel, "user": who.user_id, "text": p["text"], "ts": ts,
-                         "channel_type": "channel", **({"thread_ts": thread_ts} if thread_ts else {})})
+            self._event(
+                {
+                    "type": "message",
+                    "channel": channel,
+                    "user": who.user_id,
+                    "text": p["text"],
+                    "ts": ts,
+                    "channel_type": "channel",
+                    **({"thread_ts": thread_ts} if thread_ts else {}),
+                }
+            )
         if self.fail_after_store > 0:
             self.fail_after_store -= 1
             return 500, {"ok": False, "error": "internal_error"}, {}
@@ -156,11 +168,19 @@ class SlackStandIn:
         with_meta = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
         limit = int(p.get("limit") or 100)
         start = int(p.get("cursor") or 0)
-        page = found[start:start + limit]
+        page = found[start : start + limit]
         out = [m if with_meta else {k: v for k, v in m.items() if k != "metadata"} for m in page]
         more = start + limit < len(found)
-        return 200, {"ok": True, "messages": out, "has_more": more,
-                     "response_metadata": {"next_cursor": str(start + limit) if more else ""}}, {}
+        return (
+            200,
+            {
+                "ok": True,
+                "messages": out,
+                "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+            },
+            {},
+        )
 
     def _react(self, who: Identity, p: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         channel, ts, name = p.get("channel"), p.get("timestamp"), p.get("name")
@@ -176,18 +196,31 @@ class SlackStandIn:
             reactions.append(entry)
         entry["users"].append(who.user_id)
         entry["count"] += 1
-        self._event({"type": "reaction_added", "user": who.user_id, "reaction": name,
-                     "item": {"type": "message", "channel": channel, "ts": ts}, "item_user": target["user"],
-                     "event_ts": f"{time.time():.6f}"})
+        self._event(
+            {
+                "type": "reaction_added",
+                "user": who.user_id,
+                "reaction": name,
+                "item": {"type": "message", "channel": channel, "ts": ts},
+                "item_user": target["user"],
+                "event_ts": f"{time.time():.6f}",
+            }
+        )
         return 200, {"ok": True}, {}
 
     def _event(self, event: dict[str, Any]) -> None:
-        self.events.append({
-            "token": "verification-token-unused", "team_id": "T0001", "api_app_id": "A0TASKS",
-            "event": event, "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
-            "event_time": int(time.time()), "authorizations": [{"team_id": "T0001", "user_id": "U0BOT",
-                                                                "is_bot": True}],
-        })
+        self.events.append(
+            {
+                "token": "verification-token-unused",
+                "team_id": "T0001",
+                "api_app_id": "A0TASKS",
+                "event": event,
+                "type": "event_callback",
+                "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
+                "event_time": int(time.time()),
+                "authorizations": [{"team_id": "T0001", "user_id": "U0BOT", "is_bot": True}],
+            }
+        )
 
     def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -27,9 +27,7 @@ def _lint_and_record(ledger: Any, root: Path, tool: str) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("tool", ["ruff", "pylint"])
-def test_moved_code_keeps_issue_identity_and_only_the_real_change_shows(
-    ledger: Any, tmp_path: Path, tool: str
-) -> None:
+def test_moved_code_keeps_issue_identity_and_only_the_real_change_shows(ledger: Any, tmp_path: Path, tool: str) -> None:
     root = write_codebase(tmp_path / "repo")
     first = _lint_and_record(ledger, root, tool)
     assert first["new"] == 4
@@ -72,8 +70,7 @@ def test_a_file_not_analysed_in_a_run_keeps_its_issues_open(ledger: Any, tmp_pat
     run = run_linter("ruff", root, ["shapes/geometry.py", "shapes/units.py"])
     record_report(ledger, run.report, repo_root=root, source="full", analyzed_paths=run.analyzed)
     partial = run_linter("ruff", root, ["shapes/units.py"])
-    summary = record_report(ledger, partial.report, repo_root=root, source="partial",
-                            analyzed_paths=partial.analyzed)
+    summary = record_report(ledger, partial.report, repo_root=root, source="partial", analyzed_paths=partial.analyzed)
     ledger.commit()
     assert summary.counts["ruff"] == {"new": 0, "unchanged": 1, "reopened": 0, "fixed": 0, "removed": 0}
     assert all(i["status"] == "open" for i in issues_by_id(ledger, "ruff").values())
@@ -84,8 +81,7 @@ def test_a_deleted_file_closes_its_issues_as_removed(ledger: Any, tmp_path: Path
     _lint_and_record(ledger, root, "ruff")
     (root / "shapes" / "geometry.py").unlink()
     run = run_linter("ruff", root, ["shapes/__init__.py", "shapes/units.py"])
-    summary = record_report(ledger, run.report, repo_root=root, source="after delete",
-                            whole_repository=True)
+    summary = record_report(ledger, run.report, repo_root=root, source="after delete", whole_repository=True)
     ledger.commit()
     assert summary.counts["ruff"]["removed"] == 4
     assert {i["status"] for i in issues_by_id(ledger, "ruff").values()} == {"removed"}
@@ -95,22 +91,53 @@ SAMPLES: dict[str, tuple[str, int, dict[str, Any]]] = {
     # file: (format, findings, one finding's expected fields)
     "ruff.json": ("ruff json", 4, {"rule_id": "S602", "severity": "critical", "line": 23, "col": 12}),
     "ruff.sarif": ("SARIF 2.1.0", 4, {"rule_id": "F401", "tool": "ruff", "line": 2, "col": 8}),
-    "pylint_json2.json": ("pylint json2", 10, {"rule_id": "unused-variable", "line": 8, "col": 5,
-                                               "scope": "add", "severity": "minor"}),
+    "pylint_json2.json": (
+        "pylint json2",
+        10,
+        {"rule_id": "unused-variable", "line": 8, "col": 5, "scope": "add", "severity": "minor"},
+    ),
     "pylint_json.json": ("pylint json", 10, {"rule_id": "unused-import", "line": 2, "col": 1}),
-    "mypy.jsonl": ("mypy -O json (one JSON object per line)", 2,
-                   {"rule_id": "call-overload", "line": 22, "col": 5, "severity": "major"}),
-    "mypy_with_text_lines.txt": ("mypy -O json (one JSON object per line)", 2,
-                                 {"rule_id": "syntax", "path": "pkg/broken.py", "severity": "blocker"}),
+    "mypy.jsonl": (
+        "mypy -O json (one JSON object per line)",
+        2,
+        {"rule_id": "call-overload", "line": 22, "col": 5, "severity": "major"},
+    ),
+    "mypy_with_text_lines.txt": (
+        "mypy -O json (one JSON object per line)",
+        2,
+        {"rule_id": "syntax", "path": "pkg/broken.py", "severity": "blocker"},
+    ),
     "eslint.json": ("eslint json", 4, {"rule_id": "no-undef", "tool_status": "accepted", "line": 4}),
-    "codeql.sarif": ("SARIF 2.1.0", 3, {"rule_id": "py/unused-import", "message": "Import of 'os' is not used.",
-                                        "path": "/repo/app/util.py", "severity": "info"}),
-    "sonarqube_legacy.json": ("SonarQube api/issues/search response", 2,
-                              {"rule_id": "java:S2095", "severity": "blocker", "line": 412,
-                               "path": "src/main/java/com/github/kevinsawicki/http/HttpRequest.java"}),
-    "sonarqube_current.json": ("SonarQube api/issues/search response", 2,
-                               {"rule_id": "pythonsecurity:S3649", "severity": "critical",
-                                "external_id": "AYxk-2P1aBcDeFgHiJkL", "path": "src/app/auth.py"}),
+    "codeql.sarif": (
+        "SARIF 2.1.0",
+        3,
+        {
+            "rule_id": "py/unused-import",
+            "message": "Import of 'os' is not used.",
+            "path": "/repo/app/util.py",
+            "severity": "info",
+        },
+    ),
+    "sonarqube_legacy.json": (
+        "SonarQube api/issues/search response",
+        2,
+        {
+            "rule_id": "java:S2095",
+            "severity": "blocker",
+            "line": 412,
+            "path": "src/main/java/com/github/kevinsawicki/http/HttpRequest.java",
+        },
+    ),
+    "sonarqube_current.json": (
+        "SonarQube api/issues/search response",
+        2,
+        {
+            "rule_id": "pythonsecurity:S3649",
+            "severity": "critical",
+            "external_id": "AYxk-2P1aBcDeFgHiJkL",
+            "path": "src/app/auth.py",
+        },
+    ),
 }
 
 
@@ -145,16 +172,15 @@ def test_sonar_issue_keys_carry_identity_and_closed_ones_are_fixed(ledger: Any, 
     data["issues"][0]["textRange"]["startLine"] = 90
     data["issues"][1]["status"] = "CLOSED"
     data["issues"][1]["resolution"] = "FIXED"
-    summary = record_report(ledger, parse_report(json.dumps(data), "sonar-2.json"), repo_root=None,
-                            source="sonar-2.json")
+    summary = record_report(
+        ledger, parse_report(json.dumps(data), "sonar-2.json"), repo_root=None, source="sonar-2.json"
+    )
     ledger.commit()
     assert summary.counts["sonarqube"] == {"new": 0, "unchanged": 1, "reopened": 0, "fixed": 1, "removed": 0}
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
-def test_truncated_report_is_a_clear_error_and_changes_nothing(
-    ledger: Any, tmp_path: Path, name: str
-) -> None:
+def test_truncated_report_is_a_clear_error_and_changes_nothing(ledger: Any, tmp_path: Path, name: str) -> None:
     root = write_codebase(tmp_path / "repo")
     _lint_and_record(ledger, root, "ruff")
     before = issues_by_id(ledger)
@@ -169,16 +195,23 @@ def test_truncated_report_is_a_clear_error_and_changes_nothing(
     assert rejected_report_count(ledger) == 1
 
 
-@pytest.mark.parametrize("content, problem", [
-    ("", "the file is empty"),
-    ("[]", "empty array"),
-    ('{"messages": [{"type": "warning", "symbol": "x", "message": "m", "path": "a.py"}], "statistics": {}}',
-     "has no 'line'"),
-    ('[{"filePath": "/a.js", "messages": [{"ruleId": "semi", "severity": "high", "message": "m"}]}]',
-     "'severity' is str, not int"),
-    ('{"version": "2.0.0", "runs": []}', "SARIF version '2.0.0'"),
-    ('{"hello": 1}', "is no known report"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("", "the file is empty"),
+        ("[]", "empty array"),
+        (
+            '{"messages": [{"type": "warning", "symbol": "x", "message": "m", "path": "a.py"}], "statistics": {}}',
+            "has no 'line'",
+        ),
+        (
+            '[{"filePath": "/a.js", "messages": [{"ruleId": "semi", "severity": "high", "message": "m"}]}]',
+            "'severity' is str, not int",
+        ),
+        ('{"version": "2.0.0", "runs": []}', "SARIF version '2.0.0'"),
+        ('{"hello": 1}', "is no known report"),
+    ],
+)
 def test_malformed_reports_name_the_file_and_the_problem(tmp_path: Path, content: str, problem: str) -> None:
     path = tmp_path / "report.json"
     path.write_text(content)
@@ -221,8 +254,7 @@ def _ssot(*argv: str) -> int:
 
 
 def test_ssot_analyze_run_records_the_linters_findings_and_a_rerun_changes_nothing(
-    ledger: Any, ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str]
+    ledger: Any, ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("POSTGRES_URL", ledger_url)
     root = write_codebase(tmp_path / "repo")

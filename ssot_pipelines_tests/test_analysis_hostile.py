@@ -33,14 +33,21 @@ def _git_repo(root: Path, files: dict[str, str]) -> Path:
         (root / name).write_text(text, encoding="utf-8")
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(root), "-c", "user.email=t@example.com", "-c", "user.name=t",
-                    "commit", "-qm", "hostile"], check=True)
+    subprocess.run(
+        ["git", "-C", str(root), "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "hostile"],
+        check=True,
+    )
     return root
 
 
 def _ssot(*argv: str, ledger_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ssot_pipelines.cli", *argv], capture_output=True, text=True,
-                          env={**os.environ, "POSTGRES_URL": ledger_url}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ssot_pipelines.cli", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "POSTGRES_URL": ledger_url},
+        timeout=300,
+    )
 
 
 def _issues(ledger_url: str) -> list[dict[str, Any]]:
@@ -65,15 +72,14 @@ def test_option_like_file_names_run_no_code_under_real_ruff_and_pylint(tmp_path:
 
 
 def test_isolated_config_keeps_the_repositorys_linter_hooks_out(tmp_path: Path, ledger_url: str) -> None:
-    config = (
-        "[tool.pylint.main]\ninit-hook = \"open('HOOKED', 'w').close()\"\n"
-        "[tool.ruff.lint]\nselect = [\"S\"]\n"
+    config = "[tool.pylint.main]\ninit-hook = \"open('HOOKED', 'w').close()\"\n[tool.ruff.lint]\nselect = [\"S\"]\n"
+    root = _git_repo(
+        tmp_path / "repo", {"pyproject.toml": config, "app.py": "import os\n\n\ndef run(cmd):\n    return eval(cmd)\n"}
     )
-    root = _git_repo(tmp_path / "repo", {"pyproject.toml": config,
-                                         "app.py": "import os\n\n\ndef run(cmd):\n    return eval(cmd)\n"})
 
-    isolated = _ssot("analyze", "run", "--repo-root", str(root), "--tools", "ruff,pylint", "--isolated-config",
-                     ledger_url=ledger_url)
+    isolated = _ssot(
+        "analyze", "run", "--repo-root", str(root), "--tools", "ruff,pylint", "--isolated-config", ledger_url=ledger_url
+    )
     assert isolated.returncode == 0, isolated.stderr
     assert not (root / "HOOKED").exists(), "the repository's pylint init-hook ran"
     rules = {i["rule"] for i in _issues(ledger_url) if i["tool"] == "ruff"}
@@ -86,7 +92,7 @@ def test_isolated_config_keeps_the_repositorys_linter_hooks_out(tmp_path: Path, 
     assert "ruff:S307" in {i["rule"] for i in _issues(ledger_url) if i["tool"] == "ruff"}
 
 
-_FAMILIES = '''import subprocess
+_FAMILIES = """import subprocess
 
 
 class Name(str):
@@ -100,7 +106,7 @@ def run(cmd, flag, other, obj):
     password = "hunter2"
     subprocess.call("ls " + cmd, shell=True)
     return eval(cmd), password
-'''
+"""
 
 
 def test_ruff_severity_matches_whole_rule_families_on_real_ruff_output(tmp_path: Path) -> None:
@@ -125,10 +131,15 @@ def test_ruff_families_are_compared_whole() -> None:
     from ssot_pipelines.analysis.importers.ruff import severity_for
 
     assert [severity_for(c) for c in ("S101", "S608", "SIM108", "SLF001", "SLOT000")] == [
-        "critical", "critical", "minor", "minor", "minor"]
-    assert [severity_for(c) for c in ("F401", "FBT001", "FURB118", "FIX002", "E902", "E501", "PLE0101",
-                                      "invalid-syntax")] == [
-        "major", "minor", "minor", "minor", "major", "minor", "major", "blocker"]
+        "critical",
+        "critical",
+        "minor",
+        "minor",
+        "minor",
+    ]
+    assert [
+        severity_for(c) for c in ("F401", "FBT001", "FURB118", "FIX002", "E902", "E501", "PLE0101", "invalid-syntax")
+    ] == ["major", "minor", "minor", "minor", "major", "minor", "major", "blocker"]
 
 
 def _eslint_findings(report: Any) -> dict[tuple[str, int | None], list[Any]]:
@@ -145,8 +156,10 @@ def _rules(findings: list[Any]) -> list[tuple[str, str, str | None]]:
 def test_eslint_unused_directives_are_not_parse_errors_on_real_eslint_output() -> None:
     findings = _eslint_findings(read_report(DATA / "eslint9_unused_directives.json"))
     assert _rules(findings[("app.js", 1)]) == [("unused-disable-directive", "minor", "warn")]
-    assert _rules(findings[("app.js", 4)]) == [("eqeqeq", "major", "error"),
-                                              ("unused-disable-directive", "minor", "warn")]
+    assert _rules(findings[("app.js", 4)]) == [
+        ("eqeqeq", "major", "error"),
+        ("unused-disable-directive", "minor", "warn"),
+    ]
     assert _rules(findings[("broken.js", 2)]) == [("parse-error", "blocker", "fatal")]
     every = [f.rule_id for group in findings.values() for f in group]
     assert every.count("parse-error") == 1, "only the fatal message is a parse error"
@@ -157,8 +170,13 @@ def test_eslint_live_run_maps_the_same_way(tmp_path: Path) -> None:
     project = tmp_path / "eslint_project"
     shutil.copytree(DATA / "eslint_project", project)
     (project / "package.json").write_text('{"type": "module"}\n', encoding="utf-8")
-    done = subprocess.run([os.environ["SSOT_TEST_ESLINT"], "-f", "json", "app.js", "broken.js"], cwd=project,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [os.environ["SSOT_TEST_ESLINT"], "-f", "json", "app.js", "broken.js"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1, done.stderr
     live = _eslint_findings(parse_report(done.stdout, "eslint live"))
     captured = _eslint_findings(read_report(DATA / "eslint9_unused_directives.json"))
@@ -168,11 +186,14 @@ def test_eslint_live_run_maps_the_same_way(tmp_path: Path) -> None:
 def test_pylint_real_output_maps_types_to_the_documented_severities(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()
-    (root / "app.py").write_text('"""Doc."""\nimport os\n\n\ndef f(x):\n    return undefined_name + x\n',
-                                 encoding="utf-8")
+    (root / "app.py").write_text(
+        '"""Doc."""\nimport os\n\n\ndef f(x):\n    return undefined_name + x\n', encoding="utf-8"
+    )
     findings = {f.rule_id: f for f in run_linter("pylint", root, ["app.py"], isolated_config=True).report.findings}
     assert (findings["undefined-variable"].native_severity, findings["undefined-variable"].severity) == (
-        "error", "major")
+        "error",
+        "major",
+    )
     assert (findings["unused-import"].native_severity, findings["unused-import"].severity) == ("warning", "minor")
     assert findings["missing-function-docstring"].severity == "info"
 
@@ -198,23 +219,26 @@ HELP = "# TODO: in a string, not a comment"
 
 def _markers(ledger: Any, root: Path) -> dict[str, int]:
     report = marker_findings(root, repository_files(root, tracked_only=True))
-    summary = record_report(ledger, report, repo_root=root, source="markers", analyzed_paths=sorted(
-        report.analyzed_paths))
+    summary = record_report(
+        ledger, report, repo_root=root, source="markers", analyzed_paths=sorted(report.analyzed_paths)
+    )
     ledger.commit()
     return summary.counts["markers"]
 
 
-def test_marker_comments_become_findings_that_keep_their_identity_when_code_moves(
-    ledger: Any, tmp_path: Path
-) -> None:
-    root = _git_repo(tmp_path / "repo", {"shapes.py": _MARKED, "notes.md": "<!-- HACK: rewrite me -->\n",
-                                         "logo.bin": "TODO\0binary"})
+def test_marker_comments_become_findings_that_keep_their_identity_when_code_moves(ledger: Any, tmp_path: Path) -> None:
+    root = _git_repo(
+        tmp_path / "repo", {"shapes.py": _MARKED, "notes.md": "<!-- HACK: rewrite me -->\n", "logo.bin": "TODO\0binary"}
+    )
     assert _markers(ledger, root) == {"new": 3, "unchanged": 0, "reopened": 0, "fixed": 0, "removed": 0}
-    rows = ledger.execute("SELECT issue_id, rule, path, line, message, severity FROM analysis_issues"
-                          " ORDER BY path, line").fetchall()
+    rows = ledger.execute(
+        "SELECT issue_id, rule, path, line, message, severity FROM analysis_issues ORDER BY path, line"
+    ).fetchall()
     assert [(r["rule"], r["path"], r["line"], r["severity"]) for r in rows] == [
-        ("markers:HACK", "notes.md", 1, "minor"), ("markers:TODO", "shapes.py", 5, "info"),
-        ("markers:FIXME", "shapes.py", 10, "minor")]
+        ("markers:HACK", "notes.md", 1, "minor"),
+        ("markers:TODO", "shapes.py", 5, "info"),
+        ("markers:FIXME", "shapes.py", 10, "minor"),
+    ]
     assert rows[1]["message"] == "TODO: support negative sizes"
     ids = {r["rule"]: r["issue_id"] for r in rows}
 
@@ -222,12 +246,22 @@ def test_marker_comments_become_findings_that_keep_their_identity_when_code_move
     head, first, second = _MARKED.split("\n\n\n")[0], *_MARKED.split("\n\n\n")[1:3]
     moved = head + "\n\nimport math\n\n\n" + second + "\n\n\n" + first + "\n"
     (root / "shapes.py").write_text(moved, encoding="utf-8")
-    subprocess.run(["git", "-C", str(root), "commit", "-qam", "move"], check=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"})
+    subprocess.run(
+        ["git", "-C", str(root), "commit", "-qam", "move"],
+        check=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+        },
+    )
     assert _markers(ledger, root) == {"new": 0, "unchanged": 3, "reopened": 0, "fixed": 0, "removed": 0}
-    after = {r["rule"]: (r["issue_id"], r["line"]) for r in ledger.execute(
-        "SELECT issue_id, rule, line FROM analysis_issues").fetchall()}
+    after = {
+        r["rule"]: (r["issue_id"], r["line"])
+        for r in ledger.execute("SELECT issue_id, rule, line FROM analysis_issues").fetchall()
+    }
     assert {rule: issue for rule, (issue, _) in after.items()} == ids
     assert after["markers:TODO"][1] != 5, "the issue moved with its comment"
 
@@ -249,8 +283,9 @@ def test_ssot_analyze_run_includes_the_markers_analyzer(tmp_path: Path, ledger_u
 def test_ssot_analyze_import_of_a_missing_file_is_one_line(tmp_path: Path, ledger_url: str) -> None:
     done = _ssot("analyze", "import", str(tmp_path / "nope.json"), ledger_url=ledger_url)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines() == [f"cannot import analysis report {tmp_path / 'nope.json'}: no such "
-                                                "file; check the path"]
+    assert done.stderr.strip().splitlines() == [
+        f"cannot import analysis report {tmp_path / 'nope.json'}: no such file; check the path"
+    ]
     assert json.dumps(_issues(ledger_url)) == "[]"
 
 
@@ -258,7 +293,9 @@ def test_a_report_with_text_postgresql_cannot_store_is_kept_readable(tmp_path: P
     report = tmp_path / "ruff.json"
     report.write_text(
         '[{"code": "F401", "filename": "/r/a.py", "location": {"column": 1, "row": 1}, '
-        '"message": "bad \\ud800 and \\u0000 nul", "severity": "error"}]', encoding="utf-8")
+        '"message": "bad \\ud800 and \\u0000 nul", "severity": "error"}]',
+        encoding="utf-8",
+    )
     done = _ssot("analyze", "import", str(report), ledger_url=ledger_url)
     assert done.returncode == 0, done.stderr
     with connect(ledger_url) as conn:
@@ -266,8 +303,11 @@ def test_a_report_with_text_postgresql_cannot_store_is_kept_readable(tmp_path: P
     assert messages == ["bad \\ud800 and \\x00 nul"]
 
     huge = tmp_path / "huge.json"
-    huge.write_text('[{"code": "F401", "filename": "/r/b.py", "location": {"column": 1, "row": 99999999999}, '
-                    '"message": "far", "severity": "error"}]', encoding="utf-8")
+    huge.write_text(
+        '[{"code": "F401", "filename": "/r/b.py", "location": {"column": 1, "row": 99999999999}, '
+        '"message": "far", "severity": "error"}]',
+        encoding="utf-8",
+    )
     refused = _ssot("analyze", "import", str(huge), ledger_url=ledger_url)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and "out of range" in refused.stderr
@@ -279,8 +319,20 @@ def test_a_report_naming_a_binary_file_is_imported_with_readable_context(tmp_pat
     root.mkdir()
     (root / "blob.bin").write_bytes(b"\x00\x01header\n\xff\xfe\x00 payload\nlast\n")
     report = tmp_path / "ruff.json"
-    report.write_text(json.dumps([{"code": "E902", "filename": str(root / "blob.bin"), "message": "binary",
-                                   "location": {"column": 1, "row": 2}, "severity": "error"}]), encoding="utf-8")
+    report.write_text(
+        json.dumps(
+            [
+                {
+                    "code": "E902",
+                    "filename": str(root / "blob.bin"),
+                    "message": "binary",
+                    "location": {"column": 1, "row": 2},
+                    "severity": "error",
+                }
+            ]
+        ),
+        encoding="utf-8",
+    )
     done = _ssot("analyze", "import", str(report), "--repo-root", str(root), ledger_url=ledger_url)
     assert done.returncode == 0, done.stderr
     with connect(ledger_url) as conn:
@@ -295,7 +347,8 @@ def test_mypy_real_output_maps_errors_notes_and_syntax_errors(tmp_path: Path) ->
     (root / "broken.py").write_text("def g(:\n", encoding="utf-8")
     typed = run_linter("mypy", root, ["typed.py"], isolated_config=True).report.findings
     assert [(f.rule_id, f.severity, f.native_severity) for f in typed] == [("return-value", "major", "error")], (
-        "the reveal_type note is folded, not a finding")
+        "the reveal_type note is folded, not a finding"
+    )
     broken = run_linter("mypy", root, ["broken.py"], isolated_config=True).report.findings
     assert broken and {(f.rule_id, f.severity) for f in broken} == {("syntax", "blocker")}
 

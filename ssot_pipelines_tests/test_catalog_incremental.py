@@ -53,10 +53,15 @@ def _keys(entries: Any) -> list[str]:
 
 
 def test_incremental_sync_asks_git_and_sees_every_work_tree_change(tmp_path: Path, ledger: Any) -> None:
-    repo = make_repo(tmp_path / "repo", {
-        ".gitignore": "*.log\n", **{f"src/m{i}.py": f"x = {i}\n" for i in range(10)},
-        "docs/guide.md": "# guide\n" + "a long enough text to pair by content\n" * 20, "draft.txt": "wip\n",
-    })
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            ".gitignore": "*.log\n",
+            **{f"src/m{i}.py": f"x = {i}\n" for i in range(10)},
+            "docs/guide.md": "# guide\n" + "a long enough text to pair by content\n" * 20,
+            "draft.txt": "wip\n",
+        },
+    )
     commit_all(repo)
     (repo / "draft.txt").write_text("uncommitted edit\n")
     (repo / "scratch.md").write_text("untracked\n")
@@ -65,22 +70,23 @@ def test_incremental_sync_asks_git_and_sees_every_work_tree_change(tmp_path: Pat
     assert first.via_git == [] and first.counts()["git_fallback"] == 1  # nothing recorded yet: a walk
     assert "no git state recorded" in first.counts()["git_fallback_reasons"]
 
-    (repo / "src" / "m1.py").write_text("x = 'edited'\n")                       # tracked, modified
-    (repo / "src" / "m2.py").unlink()                                           # tracked, deleted
-    (repo / "src" / "new.py").write_text("n = 1\n")                             # untracked, new
+    (repo / "src" / "m1.py").write_text("x = 'edited'\n")  # tracked, modified
+    (repo / "src" / "m2.py").unlink()  # tracked, deleted
+    (repo / "src" / "new.py").write_text("n = 1\n")  # untracked, new
     (repo / "new_dir" / "deep").mkdir(parents=True)
-    (repo / "new_dir" / "deep" / "file.txt").write_text("deep\n")               # untracked, in new directories
-    (repo / "draft.txt").write_text("wip\n")                                    # dirty at the last walk, clean now
-    (repo / "scratch.md").unlink()                                              # untracked, gone
-    (repo / "debug.log").write_text("ignored\n")                                # ignored: never catalogued
-    os.rename(repo / "docs" / "guide.md", repo / "docs" / "handbook.md")        # renamed in the work tree
+    (repo / "new_dir" / "deep" / "file.txt").write_text("deep\n")  # untracked, in new directories
+    (repo / "draft.txt").write_text("wip\n")  # dirty at the last walk, clean now
+    (repo / "scratch.md").unlink()  # untracked, gone
+    (repo / "debug.log").write_text("ignored\n")  # ignored: never catalogued
+    os.rename(repo / "docs" / "guide.md", repo / "docs" / "handbook.md")  # renamed in the work tree
 
     result = _incremental_via_git(ledger, config, repo)
 
     assert _keys(result.added) == ["repo/new_dir/deep/file.txt", "repo/src/new.py"]
     assert _keys(result.changed) == ["repo/draft.txt", "repo/src/m1.py"]
     assert [(r.old_key, r.entry.key, r.detected_by) for r in result.renamed] == [
-        ("repo/docs/guide.md", "repo/docs/handbook.md", "same content")]
+        ("repo/docs/guide.md", "repo/docs/handbook.md", "same content")
+    ]
     assert sorted(result.deleted) == ["repo/scratch.md", "repo/src/m2.py"]
     assert result.hashed == 5  # only what changed was read
 
@@ -89,7 +95,8 @@ def test_incremental_sync_asks_git_and_sees_every_work_tree_change(tmp_path: Pat
     ledger.commit()
     assert row["head_commit"] == git(repo, "rev-parse", "HEAD").strip()
     assert {"src/m1.py", "draft.txt", "src/new.py", "new_dir/deep/file.txt", "docs/handbook.md"} <= set(
-        row["dirty_paths"])
+        row["dirty_paths"]
+    )
 
     quiet = _incremental_via_git(ledger, config, repo)  # nothing changed since: nothing read, nothing written
     assert (quiet.hashed, quiet.changed_keys, quiet.deleted) == (0, [], [])
@@ -107,7 +114,7 @@ def test_incremental_sync_follows_head_through_commit_checkout_pull_and_reset(tm
 
     (repo / "lib" / "a0.py").write_text("a = 'zero'\n")
     git(repo, "rm", "-q", "lib/a1.py")
-    commit_all(repo, "commit: edit one file, delete one")                       # clean work tree, new HEAD
+    commit_all(repo, "commit: edit one file, delete one")  # clean work tree, new HEAD
     result = _incremental_via_git(ledger, config, repo)
     assert (_keys(result.changed), result.deleted) == (["repo/lib/a0.py"], ["repo/lib/a1.py"])
 
@@ -118,18 +125,18 @@ def test_incremental_sync_follows_head_through_commit_checkout_pull_and_reset(tm
     result = _incremental_via_git(ledger, config, repo)
     assert (_keys(result.added), _keys(result.changed)) == (["repo/lib/feature.py"], ["repo/lib/a2.py"])
 
-    git(repo, "checkout", "-q", "main")                                         # checkout back
+    git(repo, "checkout", "-q", "main")  # checkout back
     result = _incremental_via_git(ledger, config, repo)
     assert (_keys(result.changed), result.deleted) == (["repo/lib/a2.py"], ["repo/lib/feature.py"])
 
     (upstream / "lib" / "pulled.py").write_text("pulled = 1\n")
     (upstream / "lib" / "a3.py").write_text("a = 'three upstream'\n")
     commit_all(upstream, "upstream work")
-    git(repo, "pull", "-q", "--no-rebase", "--no-edit")                         # pull (a merge commit)
+    git(repo, "pull", "-q", "--no-rebase", "--no-edit")  # pull (a merge commit)
     result = _incremental_via_git(ledger, config, repo)
     assert (_keys(result.added), _keys(result.changed)) == (["repo/lib/pulled.py"], ["repo/lib/a3.py"])
 
-    git(repo, "reset", "-q", "--hard", base)                                    # HEAD moves back
+    git(repo, "reset", "-q", "--hard", base)  # HEAD moves back
     result = _incremental_via_git(ledger, config, repo)
     assert _keys(result.added) == ["repo/lib/a1.py"]
     assert _keys(result.changed) == ["repo/lib/a0.py", "repo/lib/a3.py"]
@@ -139,8 +146,15 @@ def test_incremental_sync_follows_head_through_commit_checkout_pull_and_reset(tm
 def test_incremental_sync_walks_when_git_cannot_vouch_and_counts_the_fallback(
     tmp_path: Path, ledger: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = make_repo(tmp_path / "repo", {".gitignore": "*.log\n", "notes.txt": "notes\n", "old.log": "log\n",
-                                          **{f"m{i}.py": f"x = {i}\n" for i in range(5)}})
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            ".gitignore": "*.log\n",
+            "notes.txt": "notes\n",
+            "old.log": "log\n",
+            **{f"m{i}.py": f"x = {i}\n" for i in range(5)},
+        },
+    )
     commit_all(repo)
     config = config_for([repo])
     refresh_catalog(ledger, config)

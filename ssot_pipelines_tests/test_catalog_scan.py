@@ -39,15 +39,18 @@ def _scan_and_hash(config):  # type: ignore[no-untyped-def]
 
 
 def test_blob_shas_equal_git_hash_object(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo", {
-        "empty.txt": b"",
-        "hello.py": "print('hello')\n",
-        "exactly_8k.bin": bytes(range(256)) * 32,
-        "just_over_8k.txt": "x" * 8193,
-        "two_chunks.bin": os.urandom((1 << 20) * 2 + 17),
-        "unicode/naïve café.md": "# ünïcödé\n",
-        "crlf.txt": b"a\r\nb\r\n",
-    })
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            "empty.txt": b"",
+            "hello.py": "print('hello')\n",
+            "exactly_8k.bin": bytes(range(256)) * 32,
+            "just_over_8k.txt": "x" * 8193,
+            "two_chunks.bin": os.urandom((1 << 20) * 2 + 17),
+            "unicode/naïve café.md": "# ünïcödé\n",
+            "crlf.txt": b"a\r\nb\r\n",
+        },
+    )
     (repo / "hello.py").chmod(0o755)
     os.symlink("hello.py", repo / "link_to_hello")
     config = config_for([repo])
@@ -64,16 +67,28 @@ def test_blob_shas_equal_git_hash_object(tmp_path: Path) -> None:
 
 
 def test_walk_lists_exactly_the_files_git_does_not_ignore(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo", {
-        ".gitignore": "*.log\nbuild/\n!keep.log\n/top_only.txt\n",
-        "a.py": "a", "debug.log": "x", "keep.log": "kept", "top_only.txt": "t",
-        "sub/top_only.txt": "deeper one is not anchored",
-        "build/out.o": "o", "src/build/gen.c": "c",
-        "src/.gitignore": "*.tmp\n!important.tmp\n",
-        "src/x.tmp": "t", "src/important.tmp": "i", "src/deep/y.tmp": "t", "src/deep/z.py": "z",
-        "docs/.gitignore": "!*.log\n", "docs/notes.log": "re-included below",
-        "vendor/lib.js": "v", "data/big.csv": "1,2",
-    })
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            ".gitignore": "*.log\nbuild/\n!keep.log\n/top_only.txt\n",
+            "a.py": "a",
+            "debug.log": "x",
+            "keep.log": "kept",
+            "top_only.txt": "t",
+            "sub/top_only.txt": "deeper one is not anchored",
+            "build/out.o": "o",
+            "src/build/gen.c": "c",
+            "src/.gitignore": "*.tmp\n!important.tmp\n",
+            "src/x.tmp": "t",
+            "src/important.tmp": "i",
+            "src/deep/y.tmp": "t",
+            "src/deep/z.py": "z",
+            "docs/.gitignore": "!*.log\n",
+            "docs/notes.log": "re-included below",
+            "vendor/lib.js": "v",
+            "data/big.csv": "1,2",
+        },
+    )
     (repo / ".git" / "info" / "exclude").write_text("data/\n")
     config = config_for([repo], excludes=["vendor/"])
 
@@ -108,8 +123,12 @@ def test_bad_inputs_are_reported_with_a_clear_message_and_the_rest_is_catalogued
 
     counts = result.counts()
     assert counts == {
-        scan.SPECIAL_FILE: 2, scan.SYMLINK_LOOP: 2, scan.SYMLINK_OUTSIDE_ROOT: 2,
-        scan.NON_UTF8_NAME: 1, scan.MISSING_ROOT: 1, scan.NESTED_REPOSITORY: 1,
+        scan.SPECIAL_FILE: 2,
+        scan.SYMLINK_LOOP: 2,
+        scan.SYMLINK_OUTSIDE_ROOT: 2,
+        scan.NON_UTF8_NAME: 1,
+        scan.MISSING_ROOT: 1,
+        scan.NESTED_REPOSITORY: 1,
     }
     messages = {p.reason: p.message for p in result.problems}
     assert "does not exist" in messages[scan.MISSING_ROOT] and "SSOT_REPO_ROOTS" in messages[scan.MISSING_ROOT]
@@ -147,12 +166,19 @@ def test_unreadable_file_is_reported_and_the_rest_is_hashed() -> None:
             "print(json.dumps({'ok': sorted(f.path for f, d, p in hashed if d),"
             " 'problems': [[p.reason, p.message] for f, d, p in hashed if p]}))\n"
         )
-        out = subprocess.run([sys.executable, "-c", script, str(repo)], capture_output=True, text=True,
-                             preexec_fn=_without_root_file_powers, cwd=os.getcwd(), check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(repo)],
+            capture_output=True,
+            text=True,
+            preexec_fn=_without_root_file_powers,
+            cwd=os.getcwd(),
+            check=True,
+        )
         data = json.loads(out.stdout)
         assert data["ok"] == ["readable.txt"]
-        assert data["problems"] == [[scan.UNREADABLE, "secret.txt: cannot read (Permission denied); "
-                                                      "check its permissions"]]
+        assert data["problems"] == [
+            [scan.UNREADABLE, "secret.txt: cannot read (Permission denied); check its permissions"]
+        ]
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -196,24 +222,35 @@ def test_hashing_a_large_file_streams_with_flat_memory(tmp_path: Path) -> None:
 
 
 def test_type_and_preview_come_from_identify_and_the_first_lines(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo", {
-        "lib/mod.py": "".join(f"line {i}\n" for i in range(100)),
-        "image.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(100),
-        "bin/tool": "#!/usr/bin/env python3\nprint('x')\n",
-        "Makefile": "all:\n\ttrue\n",
-        "notes": "plain words\n",
-    })
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            "lib/mod.py": "".join(f"line {i}\n" for i in range(100)),
+            "image.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(100),
+            "bin/tool": "#!/usr/bin/env python3\nprint('x')\n",
+            "Makefile": "all:\n\ttrue\n",
+            "notes": "plain words\n",
+        },
+    )
     config = config_for([repo], components="core=lib/;tools=bin/,Makefile")
     _, hashed = _scan_and_hash(config)
     entries = {p: entry_from(f, d, config) for p, (f, d) in hashed.items()}
 
     assert {p: e.file_type for p, e in entries.items()} == {
-        "lib/mod.py": "python", "image.png": "png", "bin/tool": "python", "Makefile": "makefile", "notes": "text",
+        "lib/mod.py": "python",
+        "image.png": "png",
+        "bin/tool": "python",
+        "Makefile": "makefile",
+        "notes": "text",
     }
     assert entries["lib/mod.py"].preview == "".join(f"line {i}\n" for i in range(20)).rstrip("\n")
     assert entries["image.png"].preview is None
     assert {p: e.component for p, e in entries.items()} == {
-        "lib/mod.py": "core", "image.png": None, "bin/tool": "tools", "Makefile": "tools", "notes": None,
+        "lib/mod.py": "core",
+        "image.png": None,
+        "bin/tool": "tools",
+        "Makefile": "tools",
+        "notes": None,
     }
 
 
@@ -286,7 +323,8 @@ def test_a_rename_with_edits_is_recognised_when_git_reports_it(tmp_path: Path, l
     result = refresh_catalog(ledger, config)
 
     assert [(r.old_key, r.entry.key, r.detected_by) for r in result.renamed] == [
-        ("repo/old_name.py", "repo/new_name.py", "git")]
+        ("repo/old_name.py", "repo/new_name.py", "git")
+    ]
     assert result.added == [] and result.deleted == []
     row = ledger.execute("SELECT renamed_from FROM catalog_files WHERE key = 'repo/new_name.py'").fetchone()
     assert row["renamed_from"] == "repo/old_name.py"

@@ -98,10 +98,19 @@ def test_sensor_run_config_drives_the_file_catalog_asset_through_dagster(
 def test_catalog_definitions_load_with_a_job_per_mode() -> None:
     full_config = file_catalog_full_job.config
     assert full_config is not None
-    merged = dg.Definitions.merge(defs, dg.Definitions(resources={
-        "notion": NotionResource(), "postgres": PostgresResource(), "redis": RedisResource(),
-        "vectors": VectorsResource(), "embedder": EmbedderResource(kind="hashing"), "notifier": NotifierResource(),
-    }))
+    merged = dg.Definitions.merge(
+        defs,
+        dg.Definitions(
+            resources={
+                "notion": NotionResource(),
+                "postgres": PostgresResource(),
+                "redis": RedisResource(),
+                "vectors": VectorsResource(),
+                "embedder": EmbedderResource(kind="hashing"),
+                "notifier": NotifierResource(),
+            }
+        ),
+    )
     dg.Definitions.validate_loadable(merged)
     assert merged.resolve_job_def("file_catalog_incremental_job").name == "file_catalog_incremental_job"
     assert merged.resolve_job_def("file_catalog_full_job").name == "file_catalog_full_job"
@@ -112,28 +121,36 @@ def test_asking_git_finds_the_same_changes_as_stating_every_file(tmp_path: Path,
     from ssot_pipelines.catalog.refresh import refresh_catalog
     from ssot_pipelines_tests.catalog_fixtures import config_for, git
 
-    repo = make_repo(tmp_path / "repo", {
-        ".gitignore": "*.log\n", **{f"src/m{i}.py": f"x = {i}\n" for i in range(8)}, "draft.txt": "wip\n",
-    })
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            ".gitignore": "*.log\n",
+            **{f"src/m{i}.py": f"x = {i}\n" for i in range(8)},
+            "draft.txt": "wip\n",
+        },
+    )
     commit_all(repo)
     (repo / "draft.txt").write_text("uncommitted edit\n")
     (repo / "scratch.md").write_text("untracked\n")
     config = config_for([repo])
     refresh_catalog(ledger, config)  # the last walk: draft.txt and scratch.md were not clean then
 
-    (repo / "src" / "m1.py").write_text("x = 'edited'\n")            # tracked, modified
-    (repo / "src" / "m2.py").unlink()                                # tracked, deleted
-    (repo / "src" / "new.py").write_text("n = 1\n")                  # untracked, new
-    (repo / "draft.txt").write_text("wip\n")                         # back to HEAD: clean now, dirty then
-    (repo / "scratch.md").unlink()                                   # untracked file gone
-    (repo / "debug.log").write_text("ignored\n")                     # ignored: not catalogued
+    (repo / "src" / "m1.py").write_text("x = 'edited'\n")  # tracked, modified
+    (repo / "src" / "m2.py").unlink()  # tracked, deleted
+    (repo / "src" / "new.py").write_text("n = 1\n")  # untracked, new
+    (repo / "draft.txt").write_text("wip\n")  # back to HEAD: clean now, dirty then
+    (repo / "scratch.md").unlink()  # untracked file gone
+    (repo / "debug.log").write_text("ignored\n")  # ignored: not catalogued
     (repo / "src" / "m3.py").write_text("x = 'committed'\n")
-    git(repo, "commit", "-q", "-m", "m3", "--", "src/m3.py")           # HEAD moved
+    git(repo, "commit", "-q", "-m", "m3", "--", "src/m3.py")  # HEAD moved
 
     via_git = detect_changes(ledger, config)
     walked = detect_changes(ledger, config, use_git=False)
 
     assert via_git.via_git == ["repo"] and walked.via_git == []
-    assert via_git.keys == walked.keys == sorted(f"repo/{p}" for p in (
-        "src/m1.py", "src/m2.py", "src/new.py", "draft.txt", "scratch.md", "src/m3.py"))
+    assert (
+        via_git.keys
+        == walked.keys
+        == sorted(f"repo/{p}" for p in ("src/m1.py", "src/m2.py", "src/new.py", "draft.txt", "scratch.md", "src/m3.py"))
+    )
     assert via_git.fingerprint == walked.fingerprint

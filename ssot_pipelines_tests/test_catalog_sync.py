@@ -27,8 +27,11 @@ def _tree(repo: Path) -> dict[str, str]:
 
 
 def _set_notes(sandbox: Any, page_id: str, text: str) -> None:
-    person(sandbox).request(path=f"pages/{page_id}", method="PATCH",
-                            body={"properties": {"Notes": {"rich_text": [{"text": {"content": text}}]}}})
+    person(sandbox).request(
+        path=f"pages/{page_id}",
+        method="PATCH",
+        body={"properties": {"Notes": {"rich_text": [{"text": {"content": text}}]}}},
+    )
 
 
 def test_second_sync_touches_only_changed_rows_and_notion_matches_the_tree(
@@ -47,12 +50,12 @@ def test_second_sync_touches_only_changed_rows_and_notion_matches_the_tree(
         renamed_page = pages["app/src/mod_3.py"]["id"]
         _set_notes(sandbox, renamed_page, "owned by the platform team")
 
-        (repo / "src" / "new.py").write_text("new = True\n")                  # added
-        (repo / "src" / "mod_1.py").write_text("value = 'changed'\n")         # changed
-        git(repo, "mv", "src/mod_3.py", "src/renamed.py")                      # renamed
-        (repo / "src" / "mod_5.py").unlink()                                   # deleted
+        (repo / "src" / "new.py").write_text("new = True\n")  # added
+        (repo / "src" / "mod_1.py").write_text("value = 'changed'\n")  # changed
+        git(repo, "mv", "src/mod_3.py", "src/renamed.py")  # renamed
+        (repo / "src" / "mod_5.py").unlink()  # deleted
         later = time.time_ns() + 5 * 10**9
-        os.utime(repo / "src" / "mod_7.py", ns=(later, later))                 # touched, same content
+        os.utime(repo / "src" / "mod_7.py", ns=(later, later))  # touched, same content
 
         frame, result = build_catalog_records(ledger, config, redis_client=client)
         second = manager.sync("file_catalog", frame)
@@ -74,10 +77,14 @@ def test_second_sync_touches_only_changed_rows_and_notion_matches_the_tree(
     assert pages["app/src/new.py"]["properties"]["Component"]["select"]["name"] == "core"
 
     events = [(f[b"kind"].decode(), f[b"key"].decode()) for _, f in client.xrange("ssot:catalog:events")]
-    assert sorted(events[11:]) == sorted([
-        ("added", "app/src/new.py"), ("changed", "app/src/mod_1.py"),
-        ("renamed", "app/src/renamed.py"), ("deleted", "app/src/mod_5.py"),
-    ])
+    assert sorted(events[11:]) == sorted(
+        [
+            ("added", "app/src/new.py"),
+            ("changed", "app/src/mod_1.py"),
+            ("renamed", "app/src/renamed.py"),
+            ("deleted", "app/src/mod_5.py"),
+        ]
+    )
     renamed = [f for _, f in client.xrange("ssot:catalog:events") if f[b"kind"] == b"renamed"]
     assert renamed[0][b"old_key"] == b"app/src/mod_3.py"
 
@@ -94,8 +101,11 @@ def test_daily_full_sync_repairs_edits_recreates_deleted_rows_and_archives_gone_
         pages = _notion_catalog(sandbox, manager)
         assert text_of(pages["web/app.js"], "Path") == "web/app.js"  # several roots: titles carry the repo
         people = person(sandbox)
-        people.request(path=f"pages/{pages['api/f1.txt']['id']}", method="PATCH",
-                       body={"properties": {"SHA": {"rich_text": [{"text": {"content": "edited by hand"}}]}}})
+        people.request(
+            path=f"pages/{pages['api/f1.txt']['id']}",
+            method="PATCH",
+            body={"properties": {"SHA": {"rich_text": [{"text": {"content": "edited by hand"}}]}}},
+        )
         people.request(path=f"pages/{pages['api/f2.txt']['id']}", method="PATCH", body={"in_trash": True})
         (api / "f3.txt").unlink()
 
@@ -105,8 +115,10 @@ def test_daily_full_sync_repairs_edits_recreates_deleted_rows_and_archives_gone_
         assert len(frame) == 7 and result.deleted == ["api/f3.txt"]
         assert (report.repaired, report.recreated, report.archived, report.failed) == (1, 1, 1, 0)
         pages = _notion_catalog(sandbox, manager)
-        expected = {**{file_key("api", p): s for p, s in _tree(api).items()},
-                    **{file_key("web", p): s for p, s in _tree(web).items()}}
+        expected = {
+            **{file_key("api", p): s for p, s in _tree(api).items()},
+            **{file_key("web", p): s for p, s in _tree(web).items()},
+        }
         assert {k: text_of(p, "SHA") for k, p in pages.items()} == expected
 
         frame, _ = build_catalog_records(ledger, config, full=True)
@@ -129,8 +141,7 @@ def test_deleting_most_files_is_held_back_by_the_mass_deletion_guard(
         assert held.archived == 0 and held.archive_refused == 6
         assert "force_archive" in held.errors[0]
         assert len(_notion_catalog(sandbox, manager)) == 8
-        forced = manager.sync("file_catalog", build_catalog_records(ledger, config, full=True)[0],
-                              force_archive=True)
+        forced = manager.sync("file_catalog", build_catalog_records(ledger, config, full=True)[0], force_archive=True)
     assert forced.archived == 6
     assert set(_notion_catalog(sandbox, manager)) == {"repo/f6.txt", "repo/f7.txt"}
 

@@ -38,7 +38,11 @@ def test_dagster_cli_validates_the_code_location() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "ssot_pipelines.definitions"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

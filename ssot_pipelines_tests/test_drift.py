@@ -62,7 +62,9 @@ def add(a, b):
     """Add two numbers."""
     return a + b
 '''
-OFF_SPEC = V1 + '''
+OFF_SPEC = (
+    V1
+    + '''
 
 def http_fetch(url, retries, timeout):
     """Download a web page over HTTP with retries and store it in the database."""
@@ -84,11 +86,12 @@ def save_to_database(url, body):
     with sqlite3.connect("pages.db") as db:
         db.execute("insert into pages values (?, ?)", (url, body))
 '''
-COMPONENTS = '''[[component]]
+)
+COMPONENTS = """[[component]]
 name = "arithmetic"
 paths = ["calc/"]
 spec_text = "Arithmetic helpers: add and subtract numbers. Pure functions, no I/O, no network, no database."
-'''
+"""
 
 
 def make_repo(root: Path) -> Path:
@@ -104,8 +107,11 @@ def make_repo(root: Path) -> Path:
 
 
 def git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        check=True,
+        capture_output=True,
+    )
 
 
 def workspace(ledger: Any, root: Path) -> DriftWorkspace:
@@ -166,8 +172,9 @@ def test_accepting_the_current_state_resets_the_score(ledger: Any, tmp_path: Pat
     assert accept_current_state(ledger, ws.select(["calc/arith.py"]), ws.components, embedder, by="cli") == 1
     assert latest_scores(ledger, ["demo/calc/arith.py"])[0]["drift_score"] == 0.0
     assert score_now(ledger, root, embedder)["demo/calc/arith.py"]["drift_score"] == 0.0
-    history = ledger.execute("SELECT accepted_by FROM drift_baseline_history WHERE file_key = %s ORDER BY id",
-                             ("demo/calc/arith.py",)).fetchall()
+    history = ledger.execute(
+        "SELECT accepted_by FROM drift_baseline_history WHERE file_key = %s ORDER BY id", ("demo/calc/arith.py",)
+    ).fetchall()
     assert [h["accepted_by"] for h in history] == ["first analysis", "cli"]
 
 
@@ -285,8 +292,7 @@ def _ssot(*argv: str) -> int:
 
 
 def test_ssot_drift_score_show_and_accept_a_component(
-    ledger: Any, ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str]
+    ledger: Any, ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = make_repo(tmp_path / "demo")
     monkeypatch.setenv("POSTGRES_URL", ledger_url)

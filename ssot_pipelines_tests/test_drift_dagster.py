@@ -19,20 +19,23 @@ from ssot_pipelines_tests.notion_helpers import dagster_resources
 from ssot_pipelines_tests.test_drift import OFF_SPEC, make_repo
 
 
-def test_definitions_expose_the_assets_sensors_and_job_by_name(
-    sandbox: Any, ledger_url: str, redis_url: str
-) -> None:
-    merged = dg.Definitions.merge(analysis_defs, drift_defs,
-                                  dg.Definitions(resources=dagster_resources(sandbox, ledger_url, redis_url)))
+def test_definitions_expose_the_assets_sensors_and_job_by_name(sandbox: Any, ledger_url: str, redis_url: str) -> None:
+    merged = dg.Definitions.merge(
+        analysis_defs, drift_defs, dg.Definitions(resources=dagster_resources(sandbox, ledger_url, redis_url))
+    )
     dg.Definitions.validate_loadable(merged)
     keys = {k.to_user_string() for k in merged.resolve_asset_graph().get_all_asset_keys()}
     assert {"tech_debt", "drift_board", "secondbrain_tasks"} <= keys
     graph = merged.resolve_asset_graph()
     assert dg.AssetKey("file_catalog") in graph.get(dg.AssetKey("drift_board")).parent_keys
     assert {dg.AssetKey("drift_board"), dg.AssetKey("tech_debt")} <= graph.get(
-        dg.AssetKey("secondbrain_tasks")).parent_keys
-    assert {s.name for s in merged.sensors or []} == {"analysis_report_sensor", "drift_sensor",
-                                                      "drift_on_catalog_change"}
+        dg.AssetKey("secondbrain_tasks")
+    ).parent_keys
+    assert {s.name for s in merged.sensors or []} == {
+        "analysis_report_sensor",
+        "drift_sensor",
+        "drift_on_catalog_change",
+    }
     merged.resolve_job_def("drift_board_job")
 
 

@@ -104,7 +104,10 @@ def test_a_drifting_file_raises_one_task_accepting_closes_it_and_a_persons_edits
         assert len(tasks[task_key]) == 1
         task = tasks[task_key][0]
         assert (select_value(task, "Status"), select_value(task, "Priority"), select_value(task, "Problem State")) == (
-            "won't do", "P3", "present")
+            "won't do",
+            "P3",
+            "present",
+        )
         assert text_of(task, "Notes") == "Ana is looking at the HTTP code"
 
 
@@ -113,8 +116,10 @@ def test_critical_tech_debt_raises_a_task_that_a_persons_triage_closes(
 ) -> None:
     root = tmp_path / "svc"
     root.mkdir()
-    (root / "run.py").write_text('"""Runner."""\nimport subprocess\n\n\ndef run(cmd):\n'
-                                 '    """Run a shell command."""\n    return subprocess.call(cmd, shell=True)\n')
+    (root / "run.py").write_text(
+        '"""Runner."""\nimport subprocess\n\n\ndef run(cmd):\n'
+        '    """Run a shell command."""\n    return subprocess.call(cmd, shell=True)\n'
+    )
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     monkeypatch.setenv("SSOT_REPO_ROOTS", f"svc={root}")
     with sync_manager(sandbox, ledger_url, redis_url) as sync, connect(ledger_url) as ledger:

@@ -54,8 +54,14 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def _ssot(home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ssot_pipelines.cli", *args], env=_env(home, **extra),
-                          capture_output=True, text=True, timeout=300, cwd=home.parent)
+    return subprocess.run(
+        [sys.executable, "-m", "ssot_pipelines.cli", *args],
+        env=_env(home, **extra),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=home.parent,
+    )
 
 
 def _ordinary_user_python() -> list[str] | None:
@@ -78,8 +84,13 @@ def fresh_dir() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="ssot-first-hour-"))
     folder.chmod(0o755)
     yield folder
-    subprocess.run([sys.executable, "-m", "ssot_pipelines.cli", "stop"], env=_env(folder / "home"),
-                   capture_output=True, timeout=120, cwd=folder)
+    subprocess.run(
+        [sys.executable, "-m", "ssot_pipelines.cli", "stop"],
+        env=_env(folder / "home"),
+        capture_output=True,
+        timeout=120,
+        cwd=folder,
+    )
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -97,8 +108,10 @@ def test_two_processes_start_the_embedded_postgres_at_once_on_a_fresh_home(fresh
     else:
         command = [sys.executable, "-c", _START_AND_QUERY]
         env = _env(home)
-    starts = [subprocess.Popen(command, env=env, cwd=fresh_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True) for _ in range(2)]
+    starts = [
+        subprocess.Popen(command, env=env, cwd=fresh_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     results = [p.communicate(timeout=300) for p in starts]
     for process, (out, err) in zip(starts, results, strict=True):
         assert process.returncode == 0, err
@@ -114,8 +127,14 @@ def test_a_postgres_that_cannot_start_says_what_happened_and_what_to_do(fresh_di
         pytest.skip("needs root, runuser and a system python of this version to act as an ordinary user")
     home = fresh_dir / "home"
     home.mkdir()  # owned by root, not writable by nobody
-    done = subprocess.run([*runner, "-c", _START_AND_QUERY], env=_env(home, PYTHONPATH=f"{REPO}:{_site_packages()}"),
-                          capture_output=True, text=True, timeout=120, cwd=fresh_dir)
+    done = subprocess.run(
+        [*runner, "-c", _START_AND_QUERY],
+        env=_env(home, PYTHONPATH=f"{REPO}:{_site_packages()}"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=fresh_dir,
+    )
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert "the embedded PostgreSQL" in last and "Permission denied" in last
@@ -128,16 +147,25 @@ def test_stop_stops_exactly_this_homes_services(
     home = fresh_dir / "home"
     port, other_port = _free_port(), _free_port()
     started = subprocess.run(
-        [sys.executable, "-c", "from ssot_pipelines.services.embedded import *; embedded_postgres_url(); "
-                               f"embedded_redis_url(); ensure_embedded_sandbox({port})"],
-        env=_env(home), capture_output=True, text=True, timeout=300, cwd=fresh_dir)
+        [
+            sys.executable,
+            "-c",
+            "from ssot_pipelines.services.embedded import *; embedded_postgres_url(); "
+            f"embedded_redis_url(); ensure_embedded_sandbox({port})",
+        ],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=fresh_dir,
+    )
     assert started.returncode == 0, started.stderr
     ensure_embedded_sandbox(other_port, test_home)  # the other home's sandbox
     try:
-        status = {p["part"]: p for p in json.loads(_ssot(home, "status", "--json",
-                                                             SSOT_SANDBOX_PORT=str(port)).stdout)}
-        assert all(status[part]["running"] and status[part]["pid"] for part in ("PostgreSQL", "Redis",
-                                                                                 "Notion sandbox"))
+        status = {p["part"]: p for p in json.loads(_ssot(home, "status", "--json", SSOT_SANDBOX_PORT=str(port)).stdout)}
+        assert all(
+            status[part]["running"] and status[part]["pid"] for part in ("PostgreSQL", "Redis", "Notion sandbox")
+        )
         assert status["Notion sandbox"]["note"].startswith(f"view: http://127.0.0.1:{port}/ ")
         assert str(home / "postgres") in status["PostgreSQL"]["where"]
 
@@ -160,11 +188,19 @@ def test_stop_stops_exactly_this_homes_services(
 
 
 def _imports_after(home: Path, args: list[str], **extra: str) -> tuple[list[str], subprocess.CompletedProcess[str]]:
-    probe = ("import json, sys\nfrom ssot_pipelines.cli import main\n"
-             f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
-             f"print('IMPORTED=' + json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)), file=sys.stderr)")
-    done = subprocess.run([sys.executable, "-c", probe], env=_env(home, **extra), capture_output=True, text=True,
-                          timeout=120, cwd=home.parent)
+    probe = (
+        "import json, sys\nfrom ssot_pipelines.cli import main\n"
+        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        f"print('IMPORTED=' + json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)), file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=_env(home, **extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=home.parent,
+    )
     marker = [line for line in done.stderr.splitlines() if line.startswith("IMPORTED=")]
     assert marker, done.stderr
     return json.loads(marker[-1].removeprefix("IMPORTED=")), done
@@ -172,9 +208,22 @@ def _imports_after(home: Path, args: list[str], **extra: str) -> tuple[list[str]
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["status"], ["stop"], ["hooks", "print"], ["hooks", "--help"], ["context", "--help"],
-     ["search", "--help"], ["catalog", "component", "ssot_pipelines/cli.py"], ["drift", "--help"],
-     ["analyze", "--help"], ["worker", "--help"], ["slack", "--help"], ["task", "--help"], ["mcp", "--help"]],
+    [
+        ["--help"],
+        ["status"],
+        ["stop"],
+        ["hooks", "print"],
+        ["hooks", "--help"],
+        ["context", "--help"],
+        ["search", "--help"],
+        ["catalog", "component", "ssot_pipelines/cli.py"],
+        ["drift", "--help"],
+        ["analyze", "--help"],
+        ["worker", "--help"],
+        ["slack", "--help"],
+        ["task", "--help"],
+        ["mcp", "--help"],
+    ],
     ids=lambda a: " ".join(a),
 )
 def test_agent_commands_import_neither_dagster_nor_pandas(tmp_path: Path, args: list[str]) -> None:
@@ -187,9 +236,15 @@ def test_context_and_search_on_a_ledger_import_neither_dagster_nor_pandas(
     tmp_path: Path, ledger_url: str, redis_url: str
 ) -> None:
     urls = {"POSTGRES_URL": ledger_url, "REDIS_URL": redis_url, "SSOT_EMBEDDER": "hashing"}
-    for args in (["context"], ["context", "no-such-session"], ["search", "a query"],
-                 ["slack", "context", "no-such-session"], ["slack", "search", "a query"], ["task", "ready"],
-                 ["task", "list"]):
+    for args in (
+        ["context"],
+        ["context", "no-such-session"],
+        ["search", "a query"],
+        ["slack", "context", "no-such-session"],
+        ["slack", "search", "a query"],
+        ["task", "ready"],
+        ["task", "list"],
+    ):
         heavy, done = _imports_after(tmp_path / "home", args, **urls)
         assert heavy == [], f"`ssot {' '.join(args)}` imported {heavy}"
         assert "Traceback" not in done.stderr, done.stderr
@@ -232,8 +287,10 @@ def test_schemas_prints_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["schemas", "--out", str(tmp_path / "schemas")]) == 0
     assert main(["schemas", "--out", str(tmp_path / "schemas")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines == [f"wrote 7 schema files to {tmp_path / 'schemas'} (7 changed)",
-                     f"wrote 7 schema files to {tmp_path / 'schemas'} (0 changed)"]
+    assert lines == [
+        f"wrote 7 schema files to {tmp_path / 'schemas'} (7 changed)",
+        f"wrote 7 schema files to {tmp_path / 'schemas'} (0 changed)",
+    ]
 
 
 def test_sensors_and_schedules_start_as_the_readme_says() -> None:
@@ -245,8 +302,10 @@ def test_sensors_and_schedules_start_as_the_readme_says() -> None:
     running |= {s.name for s in defs.schedules or [] if s.default_status == dg.DefaultScheduleStatus.RUNNING}
     assert running == {"cli_session_sensor", "slack_events_sensor", "cli_session_transcript_sweep"}
     readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
-    assert ("`cli_session_sensor`, the `slack_events_sensor` and the `cli_session_transcript_sweep` schedule start "
-            "running; every other sensor and schedule starts stopped") in readme
+    assert (
+        "`cli_session_sensor`, the `slack_events_sensor` and the `cli_session_transcript_sweep` schedule start "
+        "running; every other sensor and schedule starts stopped"
+    ) in readme
 
 
 def _import_findings(home: Path, repo: Path, ledger_url: str, count: int) -> None:
@@ -256,8 +315,13 @@ def _import_findings(home: Path, repo: Path, ledger_url: str, count: int) -> Non
     report = home.parent / "ruff.json"
     ruff = Path(sys.executable).with_name("ruff")
     with report.open("w", encoding="utf-8") as out:
-        subprocess.run([str(ruff), "check", "--isolated", "--select", "F401", "--output-format", "json", str(source)],
-                       cwd=repo, stdout=out, check=False, timeout=120)
+        subprocess.run(
+            [str(ruff), "check", "--isolated", "--select", "F401", "--output-format", "json", str(source)],
+            cwd=repo,
+            stdout=out,
+            check=False,
+            timeout=120,
+        )
     imported = _ssot(home, "analyze", "import", str(report), "--repo-root", str(repo), POSTGRES_URL=ledger_url)
     assert imported.returncode == 0, imported.stderr
 
@@ -273,23 +337,41 @@ def test_the_quick_start_job_shows_progress_and_a_failed_step_at_once(
     (repo / "pkg" / "__init__.py").write_text('"""A tiny package."""\n', encoding="utf-8")
     _import_findings(home, repo, ledger_url, 40)
     sandbox.set_rate_limit(None)
-    env = {"POSTGRES_URL": ledger_url, "REDIS_URL": redis_url, "NOTION_TOKEN": "sandbox-token",
-           "NOTION_BASE_URL": sandbox.url, "NOTION_PARENT_PAGE_ID": sandbox.root_page_id,
-           "NOTION_RPS": "3", "SSOT_REPO_ROOTS": str(repo), "SSOT_EMBEDDER": "hashing",
-           "CLAUDE_CONFIG_DIR": str(tmp_path / "claude"), "CODEX_HOME": str(tmp_path / "codex"),
-           "SSOT_COMPONENTS": "nonsense"}
-    run = subprocess.Popen([sys.executable, "-m", "ssot_pipelines.cli", "run", "full_sync_job"],
-                           env=_env(home, **env), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True)
+    env = {
+        "POSTGRES_URL": ledger_url,
+        "REDIS_URL": redis_url,
+        "NOTION_TOKEN": "sandbox-token",
+        "NOTION_BASE_URL": sandbox.url,
+        "NOTION_PARENT_PAGE_ID": sandbox.root_page_id,
+        "NOTION_RPS": "3",
+        "SSOT_REPO_ROOTS": str(repo),
+        "SSOT_EMBEDDER": "hashing",
+        "CLAUDE_CONFIG_DIR": str(tmp_path / "claude"),
+        "CODEX_HOME": str(tmp_path / "codex"),
+        "SSOT_COMPONENTS": "nonsense",
+    }
+    run = subprocess.Popen(
+        [sys.executable, "-m", "ssot_pipelines.cli", "run", "full_sync_job"],
+        env=_env(home, **env),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert run.stdout is not None
     lines = [line.rstrip("\n") for line in run.stdout]
     assert run.wait(timeout=900) == 1
     text = "\n".join(lines)
     assert " DEBUG " not in text and "- dagster - " not in text  # Dagster's DEBUG stream and prefix are gone
-    assert any(" tech_debt: tech_debt: 40 created, 0 updated, 0 unchanged, 0 archived, 0 failed" in line
-               for line in lines), text
-    failed_at = [i for i, line in enumerate(lines) if line.startswith("ssot run: step file_catalog")
-                 and "SSOT_COMPONENTS entry 'nonsense' should read name=pattern" in line]
+    assert any(
+        " tech_debt: tech_debt: 40 created, 0 updated, 0 unchanged, 0 archived, 0 failed" in line for line in lines
+    ), text
+    failed_at = [
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("ssot run: step file_catalog")
+        and "SSOT_COMPONENTS entry 'nonsense' should read name=pattern" in line
+    ]
     assert failed_at, text
     assert any(lines[i].startswith("ssot run: step file_catalog FAILED: ") for i in failed_at), text
     run_failure = next(i for i, line in enumerate(lines) if "RUN_FAILURE" in line)
@@ -328,16 +410,30 @@ def test_the_sandbox_view_is_readable_and_says_how_to_fill_an_empty_database(san
     def text(content: str) -> list[dict[str, Any]]:
         return [{"type": "text", "text": {"content": content}}]
 
-    slack = notion.databases.create(parent=parent, title=text("Slack Conversations"),
-                                    initial_data_source={"properties": {"Name": {"title": {}}}})
+    slack = notion.databases.create(
+        parent=parent, title=text("Slack Conversations"), initial_data_source={"properties": {"Name": {"title": {}}}}
+    )
     catalog = notion.databases.create(
-        parent=parent, title=text("File Catalog"),
-        initial_data_source={"properties": {"Name": {"title": {}}, "Size": {"number": {"format": "number"}},
-                                            "Preview": {"rich_text": {}}}})
+        parent=parent,
+        title=text("File Catalog"),
+        initial_data_source={
+            "properties": {
+                "Name": {"title": {}},
+                "Size": {"number": {"format": "number"}},
+                "Preview": {"rich_text": {}},
+            }
+        },
+    )
     ds = catalog["data_sources"][0]["id"]
     long_text = "word " * 200
-    page = notion.pages.create(parent={"type": "data_source_id", "data_source_id": ds}, properties={
-        "Name": {"title": text("big.bin")}, "Size": {"number": 27408}, "Preview": {"rich_text": text(long_text)}})
+    page = notion.pages.create(
+        parent={"type": "data_source_id", "data_source_id": ds},
+        properties={
+            "Name": {"title": text("big.bin")},
+            "Size": {"number": 27408},
+            "Preview": {"rich_text": text(long_text)},
+        },
+    )
     # Timestamps are minute-rounded, so age the databases (in the sandbox's memory, which the view reads) by an
     # hour rather than waiting: their own timestamp is old, the row is new, "last edited" must follow the row.
     for db in (slack, catalog):
@@ -365,9 +461,15 @@ def test_the_sandbox_view_is_readable_and_says_how_to_fill_an_empty_database(san
 
 def test_status_of_configured_services_redacts_secrets_and_probes_them(tmp_path: Path) -> None:
     closed = _free_port()  # nothing listens there
-    done = _ssot(tmp_path / "home", "status", POSTGRES_URL=f"postgresql://alice:pg-secret-1@127.0.0.1:{closed}/ledger",
-                 REDIS_URL=f"redis://:redis-secret-2@127.0.0.1:{closed}/0", NOTION_TOKEN="ntn_notion-secret-3",
-                 NOTION_PARENT_PAGE_ID="abc", PINECONE_API_KEY="pc-secret-4")
+    done = _ssot(
+        tmp_path / "home",
+        "status",
+        POSTGRES_URL=f"postgresql://alice:pg-secret-1@127.0.0.1:{closed}/ledger",
+        REDIS_URL=f"redis://:redis-secret-2@127.0.0.1:{closed}/0",
+        NOTION_TOKEN="ntn_notion-secret-3",
+        NOTION_PARENT_PAGE_ID="abc",
+        PINECONE_API_KEY="pc-secret-4",
+    )
     assert done.returncode == 0, done.stderr
     for secret in ("pg-secret-1", "redis-secret-2", "ntn_notion-secret-3", "pc-secret-4"):
         assert secret not in done.stdout

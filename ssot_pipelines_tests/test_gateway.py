@@ -15,13 +15,15 @@ from ssot_pipelines_tests.notion_helpers import SANDBOX_TOKEN
 
 def gateway(sandbox: Any, redis_url: str, sleep: Any, attempts: int = 5) -> NotionGateway:
     pacer = RequestPacer(redis.Redis.from_url(redis_url), SANDBOX_TOKEN, rps=1000.0, sleep=sleep)
-    return NotionGateway(token=SANDBOX_TOKEN, base_url=sandbox.url, pacer=pacer,
-                         retry=RetrySettings(max_attempts=attempts, base_seconds=0.01))
+    return NotionGateway(
+        token=SANDBOX_TOKEN,
+        base_url=sandbox.url,
+        pacer=pacer,
+        retry=RetrySettings(max_attempts=attempts, base_seconds=0.01),
+    )
 
 
-def test_retry_after_longer_than_a_minute_is_honoured_and_the_call_then_succeeds(
-    sandbox: Any, redis_url: str
-) -> None:
+def test_retry_after_longer_than_a_minute_is_honoured_and_the_call_then_succeeds(sandbox: Any, redis_url: str) -> None:
     waits: list[float] = []
 
     def sleep(seconds: float) -> None:  # the clock: record the wait, let the sandbox recover
@@ -63,8 +65,10 @@ def test_transient_errors_of_every_kind_are_retried(sandbox: Any, redis_url: str
 def test_a_create_that_may_have_landed_is_never_retried_blindly(sandbox: Any, redis_url: str) -> None:
     sandbox.set_faults(FaultConfig(unavailable_503_after_commit=1.0))
     gw = gateway(sandbox, redis_url, lambda s: None)
-    body = {"parent": {"type": "page_id", "page_id": sandbox.root_page_id},
-            "properties": {"title": {"title": [{"type": "text", "text": {"content": "once"}}]}}}
+    body = {
+        "parent": {"type": "page_id", "page_id": sandbox.root_page_id},
+        "properties": {"title": {"title": [{"type": "text", "text": {"content": "once"}}]}},
+    }
     with pytest.raises(AmbiguousWriteError):
         gw.call("POST", "pages", body=body, kind=Call.CREATE)
     sandbox.set_faults(None)

@@ -60,8 +60,9 @@ def all_text(posts: list[dict[str, Any]]) -> str:
     return "".join(block["text"]["text"] for post in posts for block in post["blocks"][1:])
 
 
-def test_notification_is_posted_to_the_webhook(webhook: Webhook, log: logging.Logger,
-                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_notification_is_posted_to_the_webhook(
+    webhook: Webhook, log: logging.Logger, caplog: pytest.LogCaptureFixture
+) -> None:
     notifier = NotifierResource(slack_webhook_url=webhook.url)
     notifier.notify("Drift over threshold", "src/app.py drifted 0.42 from its baseline", severity="warning", log=log)
     assert len(webhook.posts) == 1
@@ -82,8 +83,9 @@ def test_long_text_is_split_over_blocks_and_messages_never_cut(webhook: Webhook,
         assert all(len(b["text"]["text"]) <= 3000 for b in post["blocks"])
 
 
-def test_a_failing_webhook_is_logged_and_counted_never_raised(log: logging.Logger,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_webhook_is_logged_and_counted_never_raised(
+    log: logging.Logger, caplog: pytest.LogCaptureFixture
+) -> None:
     hook = Webhook(status=403)
     try:
         notifier = NotifierResource(slack_webhook_url=hook.url)

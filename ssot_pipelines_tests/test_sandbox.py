@@ -30,16 +30,25 @@ def _text(content: str) -> list[dict[str, Any]]:
     return [{"type": "text", "text": {"content": content}}]
 
 
-def _make_db(notion: Any, server: SandboxServer, title: str = "Tech Debt",
-             extra: dict[str, Any] | None = None) -> tuple[str, str]:
+def _make_db(
+    notion: Any, server: SandboxServer, title: str = "Tech Debt", extra: dict[str, Any] | None = None
+) -> tuple[str, str]:
     db = notion.databases.create(
         parent={"type": "page_id", "page_id": server.root_page_id},
         title=_text(title),
-        initial_data_source={"properties": {
-            "Name": {"title": {}}, "Key": {"rich_text": {}}, "Score": {"number": {"format": "number"}},
-            "Kind": {"select": {"options": [{"name": "bug", "color": "red"}]}},
-            "Tags": {"multi_select": {"options": []}}, "Seen": {"date": {}}, "Active": {"checkbox": {}},
-            "Link": {"url": {}}, **(extra or {})}},
+        initial_data_source={
+            "properties": {
+                "Name": {"title": {}},
+                "Key": {"rich_text": {}},
+                "Score": {"number": {"format": "number"}},
+                "Kind": {"select": {"options": [{"name": "bug", "color": "red"}]}},
+                "Tags": {"multi_select": {"options": []}},
+                "Seen": {"date": {}},
+                "Active": {"checkbox": {}},
+                "Link": {"url": {}},
+                **(extra or {}),
+            }
+        },
     )
     return db["id"], db["data_sources"][0]["id"]
 
@@ -51,12 +60,15 @@ def _row(notion: Any, ds: str, name: str, **props: Any) -> Any:
 
 
 def _names(result: dict[str, Any]) -> list[str]:
-    return [r["properties"]["Name"]["title"][0]["plain_text"] if r["properties"]["Name"]["title"] else ""
-            for r in result["results"]]
+    return [
+        r["properties"]["Name"]["title"][0]["plain_text"] if r["properties"]["Name"]["title"] else ""
+        for r in result["results"]
+    ]
 
 
-def _raw(server: SandboxServer, method: str, path: str, headers: dict[str, str] | None = None,
-         body: Any = None) -> httpx.Response:
+def _raw(
+    server: SandboxServer, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None
+) -> httpx.Response:
     base = {"Authorization": f"Bearer {TOKEN}", "Notion-Version": "2025-09-03"}
     return _HTTP.request(method, server.url + path, headers={**base, **(headers or {})}, json=body)
 
@@ -120,11 +132,26 @@ def test_page_size_over_100_is_a_validation_error(sandbox: SandboxServer) -> Non
 def test_filters_and_sorts(sandbox: SandboxServer) -> None:
     notion = _client(sandbox)
     _, ds = _make_db(notion, sandbox)
-    _row(notion, ds, "alpha", Key={"rich_text": _text("file:src/app.py")}, Score={"number": 3},
-         Kind={"select": {"name": "bug"}}, Active={"checkbox": True}, Tags={"multi_select": [{"name": "py"}]},
-         Seen={"date": {"start": "2026-07-01"}})
-    _row(notion, ds, "beta", Key={"rich_text": _text("file:src/lib.py")}, Score={"number": 1},
-         Kind={"select": {"name": "smell"}}, Seen={"date": {"start": "2026-08-01T10:00:00Z"}})
+    _row(
+        notion,
+        ds,
+        "alpha",
+        Key={"rich_text": _text("file:src/app.py")},
+        Score={"number": 3},
+        Kind={"select": {"name": "bug"}},
+        Active={"checkbox": True},
+        Tags={"multi_select": [{"name": "py"}]},
+        Seen={"date": {"start": "2026-07-01"}},
+    )
+    _row(
+        notion,
+        ds,
+        "beta",
+        Key={"rich_text": _text("file:src/lib.py")},
+        Score={"number": 1},
+        Kind={"select": {"name": "smell"}},
+        Seen={"date": {"start": "2026-08-01T10:00:00Z"}},
+    )
     _row(notion, ds, "gamma", Score={"number": 2}, Active={"checkbox": True})
 
     def q(**kwargs: Any) -> list[str]:
@@ -147,20 +174,38 @@ def test_filters_and_sorts(sandbox: SandboxServer) -> None:
     assert q(filter={"property": "Seen", "date": {"equals": "2026-08-01"}}) == ["beta"]
     assert q(filter={"property": "Seen", "date": {"after": "2026-08-01T09:59:00Z"}}) == ["beta"]
     assert q(filter={"property": "Seen", "date": {"is_empty": True}}) == ["gamma"]
-    assert q(filter={"or": [{"property": "Score", "number": {"equals": 1}},
-                            {"and": [{"property": "Active", "checkbox": {"equals": True}},
-                                     {"property": "Key", "rich_text": {"is_not_empty": True}}]}]}) == ["alpha", "beta"]
+    assert q(
+        filter={
+            "or": [
+                {"property": "Score", "number": {"equals": 1}},
+                {
+                    "and": [
+                        {"property": "Active", "checkbox": {"equals": True}},
+                        {"property": "Key", "rich_text": {"is_not_empty": True}},
+                    ]
+                },
+            ]
+        }
+    ) == ["alpha", "beta"]
     assert q(filter={"timestamp": "created_time", "created_time": {"on_or_after": "2000-01-01"}}) == [
-        "alpha", "beta", "gamma"]
+        "alpha",
+        "beta",
+        "gamma",
+    ]
     assert q(filter={"timestamp": "last_edited_time", "last_edited_time": {"before": "2000-01-01"}}) == []
     assert q(sorts=[{"property": "Score", "direction": "descending"}]) == ["alpha", "gamma", "beta"]
     assert q(sorts=[{"property": "Key", "direction": "ascending"}]) == ["alpha", "beta", "gamma"]
-    assert q(sorts=[{"timestamp": "created_time", "direction": "descending"},
-                    {"property": "Name", "direction": "descending"}]) == ["gamma", "beta", "alpha"]
+    assert q(
+        sorts=[
+            {"timestamp": "created_time", "direction": "descending"},
+            {"property": "Name", "direction": "descending"},
+        ]
+    ) == ["gamma", "beta", "alpha"]
     too_deep = {"and": [{"or": [{"and": [{"property": "Score", "number": {"equals": 1}}]}]}]}
     _expect_error("validation_error", notion.data_sources.query, ds, filter=too_deep)
-    _expect_error("validation_error", notion.data_sources.query, ds,
-                  filter={"property": "Nope", "rich_text": {"equals": "x"}})
+    _expect_error(
+        "validation_error", notion.data_sources.query, ds, filter={"property": "Nope", "rich_text": {"equals": "x"}}
+    )
 
 
 def test_filter_properties_limits_returned_properties(sandbox: SandboxServer) -> None:
@@ -194,12 +239,14 @@ def test_default_cap_stops_at_10000_rows(sandbox: SandboxServer) -> None:
     _, ds = _make_db(notion, sandbox)
     with sandbox.store.transaction():  # seeded in-process, in one commit, for speed; read back over HTTP
         for i in range(10_050):
-            sandbox.api.create_page({"parent": {"data_source_id": ds},
-                                     "properties": {"Name": {"title": _text(f"r{i}")}}})
+            sandbox.api.create_page(
+                {"parent": {"data_source_id": ds}, "properties": {"Name": {"title": _text(f"r{i}")}}}
+            )
     total, cursor, last = 0, None, {}
     while True:
-        last = notion.data_sources.query(ds, filter_properties=["title"],
-                                         **({"start_cursor": cursor} if cursor else {}))
+        last = notion.data_sources.query(
+            ds, filter_properties=["title"], **({"start_cursor": cursor} if cursor else {})
+        )
         total += len(last["results"])
         if not last["has_more"]:
             break
@@ -213,8 +260,15 @@ def test_default_cap_stops_at_10000_rows(sandbox: SandboxServer) -> None:
 def test_property_values_have_notion_shapes(sandbox: SandboxServer) -> None:
     notion = _client(sandbox)
     _, ds = _make_db(notion, sandbox)
-    page = _row(notion, ds, "x", Kind={"select": {"name": "new-kind"}}, Tags={"multi_select": [{"name": "a"}]},
-                Seen={"date": {"start": "2026-07-01T12:00:00Z", "end": None}}, Link={"url": "https://e.x/y"})
+    page = _row(
+        notion,
+        ds,
+        "x",
+        Kind={"select": {"name": "new-kind"}},
+        Tags={"multi_select": [{"name": "a"}]},
+        Seen={"date": {"start": "2026-07-01T12:00:00Z", "end": None}},
+        Link={"url": "https://e.x/y"},
+    )
     props = page["properties"]
     title = props["Name"]["title"][0]
     assert title["plain_text"] == "x" and title["href"] is None and title["annotations"]["bold"] is False
@@ -268,20 +322,34 @@ def test_array_limits_and_unknown_or_mistyped_properties(sandbox: SandboxServer)
     _expect_error("validation_error", _row, notion, ds, "x", Link={"url": "https://x/" + "a" * 2000})
     _expect_error("validation_error", _row, notion, ds, "x", Kind={"select": {"name": "a,b"}})
     children = [{"type": "paragraph", "paragraph": {"rich_text": _text("p")}}] * 101
-    _expect_error("validation_error", notion.pages.create, parent={"data_source_id": ds},
-                  properties={"Name": {"title": _text("x")}}, children=children)
+    _expect_error(
+        "validation_error",
+        notion.pages.create,
+        parent={"data_source_id": ds},
+        properties={"Name": {"title": _text("x")}},
+        children=children,
+    )
     assert notion.data_sources.query(ds)["results"] == []
 
 
 def test_schema_outside_initial_data_source_and_malformed_blocks_are_rejected(sandbox: SandboxServer) -> None:
     notion = _client(sandbox)
-    err = _expect_error("validation_error", notion.request, path="databases", method="POST", body={
-        "parent": {"page_id": sandbox.root_page_id}, "title": _text("T"), "properties": {"Name": {"title": {}}}})
+    err = _expect_error(
+        "validation_error",
+        notion.request,
+        path="databases",
+        method="POST",
+        body={"parent": {"page_id": sandbox.root_page_id}, "title": _text("T"), "properties": {"Name": {"title": {}}}},
+    )
     assert "initial_data_source" in str(err)
     mismatched = [{"type": "paragraph", "heading_1": {"rich_text": _text("x")}}]
     _expect_error("validation_error", notion.blocks.children.append, sandbox.root_page_id, children=mismatched)
-    _expect_error("validation_error", notion.blocks.children.append, sandbox.root_page_id,
-                  children=[{"type": "video", "video": {}}])
+    _expect_error(
+        "validation_error",
+        notion.blocks.children.append,
+        sandbox.root_page_id,
+        children=[{"type": "video", "video": {}}],
+    )
 
 
 def test_more_than_1000_blocks_in_one_request_is_rejected(sandbox: SandboxServer) -> None:
@@ -308,18 +376,34 @@ def test_dual_relation_is_mirrored_both_ways(sandbox: SandboxServer) -> None:
     notion = _client(sandbox)
     _, tasks = _make_db(notion, sandbox, "Tasks")
     _, files = _make_db(notion, sandbox, "Files")
-    notion.data_sources.update(tasks, properties={"Files": {"relation": {
-        "data_source_id": files, "type": "dual_property", "dual_property": {"synced_property_name": "Tasks"}}}})
+    notion.data_sources.update(
+        tasks,
+        properties={
+            "Files": {
+                "relation": {
+                    "data_source_id": files,
+                    "type": "dual_property",
+                    "dual_property": {"synced_property_name": "Tasks"},
+                }
+            }
+        },
+    )
     task_schema = notion.data_sources.retrieve(tasks)["properties"]["Files"]
     file_schema = notion.data_sources.retrieve(files)["properties"]["Tasks"]
     assert task_schema["relation"]["data_source_id"] == files
-    assert task_schema["relation"]["dual_property"] == {"synced_property_id": file_schema["id"],
-                                                        "synced_property_name": "Tasks"}
+    assert task_schema["relation"]["dual_property"] == {
+        "synced_property_id": file_schema["id"],
+        "synced_property_name": "Tasks",
+    }
     assert file_schema["relation"]["dual_property"]["synced_property_name"] == "Files"
     f1, f2 = _row(notion, files, "f1"), _row(notion, files, "f2")
     task = _row(notion, tasks, "t", Files={"relation": [{"id": f1["id"]}, {"id": f2["id"]}]})
-    assert task["properties"]["Files"] == {"id": task_schema["id"], "type": "relation",
-                                           "relation": [{"id": f1["id"]}, {"id": f2["id"]}], "has_more": False}
+    assert task["properties"]["Files"] == {
+        "id": task_schema["id"],
+        "type": "relation",
+        "relation": [{"id": f1["id"]}, {"id": f2["id"]}],
+        "has_more": False,
+    }
     assert notion.pages.retrieve(f1["id"])["properties"]["Tasks"]["relation"] == [{"id": task["id"]}]
     hits = notion.data_sources.query(files, filter={"property": "Tasks", "relation": {"contains": task["id"]}})
     assert len(hits["results"]) == 2
@@ -329,14 +413,17 @@ def test_dual_relation_is_mirrored_both_ways(sandbox: SandboxServer) -> None:
     # editing the mirror side updates the original side too
     notion.pages.update(f1["id"], properties={"Tasks": {"relation": [{"id": task["id"]}]}})
     assert {r["id"] for r in notion.pages.retrieve(task["id"])["properties"]["Files"]["relation"]} == {
-        f1["id"], f2["id"]}
+        f1["id"],
+        f2["id"],
+    }
 
 
 def test_relation_values_over_25_are_paged_through_the_property_endpoint(sandbox: SandboxServer) -> None:
     notion = _client(sandbox)
     _, ds = _make_db(notion, sandbox)
-    notion.data_sources.update(ds, properties={"Links": {"relation": {
-        "data_source_id": ds, "type": "single_property", "single_property": {}}}})
+    notion.data_sources.update(
+        ds, properties={"Links": {"relation": {"data_source_id": ds, "type": "single_property", "single_property": {}}}}
+    )
     targets = [_row(notion, ds, f"t{i}")["id"] for i in range(30)]
     page = _row(notion, ds, "hub", Links={"relation": [{"id": t} for t in targets]})
     value = page["properties"]["Links"]
@@ -350,9 +437,16 @@ def test_relation_values_over_25_are_paged_through_the_property_endpoint(sandbox
 def test_schema_changes_rename_remove_retype_and_add_options(sandbox: SandboxServer) -> None:
     notion = _client(sandbox)
     _, ds = _make_db(notion, sandbox)
-    updated = notion.data_sources.update(ds, properties={
-        "Key": {"name": "Record Key"}, "Link": None, "Score": {"number": {"format": "percent"}},
-        "Kind": {"select": {"options": [{"name": "bug"}, {"name": "smell"}]}}, "Notes": {"rich_text": {}}})
+    updated = notion.data_sources.update(
+        ds,
+        properties={
+            "Key": {"name": "Record Key"},
+            "Link": None,
+            "Score": {"number": {"format": "percent"}},
+            "Kind": {"select": {"options": [{"name": "bug"}, {"name": "smell"}]}},
+            "Notes": {"rich_text": {}},
+        },
+    )
     props = updated["properties"]
     assert "Record Key" in props and "Key" not in props and "Link" not in props and "Notes" in props
     assert props["Score"]["number"]["format"] == "percent"
@@ -387,8 +481,11 @@ def test_database_parent_resolves_to_its_single_data_source(sandbox: SandboxServ
 def test_block_children_positions_nesting_and_erase(sandbox: SandboxServer) -> None:
     notion = _client(sandbox)
     _, ds = _make_db(notion, sandbox)
-    page = notion.pages.create(parent={"data_source_id": ds}, properties={"Name": {"title": _text("doc")}},
-                               children=[{"type": "heading_2", "heading_2": {"rich_text": _text("Summary")}}])
+    page = notion.pages.create(
+        parent={"data_source_id": ds},
+        properties={"Name": {"title": _text("doc")}},
+        children=[{"type": "heading_2", "heading_2": {"rich_text": _text("Summary")}}],
+    )
 
     def para(text: str) -> dict[str, Any]:
         return {"type": "paragraph", "paragraph": {"rich_text": _text(text)}}
@@ -397,15 +494,27 @@ def test_block_children_positions_nesting_and_erase(sandbox: SandboxServer) -> N
     notion.blocks.children.append(page["id"], children=[para("first")], position={"type": "start"})
     heading_id = notion.blocks.children.list(page["id"])["results"][1]["id"]
     notion.blocks.children.append(page["id"], children=[para("after heading")], after=heading_id)
-    notion.blocks.children.append(page["id"], children=[
-        {"type": "toggle", "toggle": {"rich_text": _text("more"), "children": [para("inner")]}},
-        {"type": "code", "code": {"rich_text": _text("print(1)"), "language": "python"}},
-        {"type": "divider", "divider": {}},
-        {"type": "to_do", "to_do": {"rich_text": _text("task"), "checked": True}}],
-        position={"type": "after_block", "after_block": {"id": appended["results"][0]["id"]}})
+    notion.blocks.children.append(
+        page["id"],
+        children=[
+            {"type": "toggle", "toggle": {"rich_text": _text("more"), "children": [para("inner")]}},
+            {"type": "code", "code": {"rich_text": _text("print(1)"), "language": "python"}},
+            {"type": "divider", "divider": {}},
+            {"type": "to_do", "to_do": {"rich_text": _text("task"), "checked": True}},
+        ],
+        position={"type": "after_block", "after_block": {"id": appended["results"][0]["id"]}},
+    )
     blocks = notion.blocks.children.list(page["id"])["results"]
-    assert [b["type"] for b in blocks] == ["paragraph", "heading_2", "paragraph", "paragraph", "toggle", "code",
-                                           "divider", "to_do"]
+    assert [b["type"] for b in blocks] == [
+        "paragraph",
+        "heading_2",
+        "paragraph",
+        "paragraph",
+        "toggle",
+        "code",
+        "divider",
+        "to_do",
+    ]
     texts = [b[b["type"]]["rich_text"][0]["plain_text"] for b in blocks if b["type"] != "divider"]
     assert texts == ["first", "Summary", "after heading", "end", "more", "print(1)", "task"]
     toggle = blocks[4]
@@ -413,8 +522,15 @@ def test_block_children_positions_nesting_and_erase(sandbox: SandboxServer) -> N
     assert blocks[5]["code"]["language"] == "python"
     inner = notion.blocks.children.list(toggle["id"])["results"]
     assert inner[0]["paragraph"]["rich_text"][0]["plain_text"] == "inner"
-    too_deep = [{"type": "toggle", "toggle": {"rich_text": _text("a"), "children": [
-        {"type": "toggle", "toggle": {"rich_text": _text("b"), "children": [para("c")]}}]}}]
+    too_deep = [
+        {
+            "type": "toggle",
+            "toggle": {
+                "rich_text": _text("a"),
+                "children": [{"type": "toggle", "toggle": {"rich_text": _text("b"), "children": [para("c")]}}],
+            },
+        }
+    ]
     _expect_error("validation_error", notion.blocks.children.append, page["id"], children=too_deep)
     _expect_error("validation_error", notion.blocks.children.append, page["id"], children=[para("x")] * 101)
     notion.blocks.update(blocks[0]["id"], paragraph={"rich_text": _text("edited")})
@@ -489,13 +605,16 @@ def test_rate_limit_is_per_token(tmp_path: Path) -> None:
         _expect_error("rate_limited", _client(server, "a").users.me)
 
 
-@pytest.mark.parametrize(("kind", "status", "code"), [
-    ("conflict_409", 409, "conflict_error"),
-    ("rate_limited_429", 429, "rate_limited"),
-    ("error_500", 500, "internal_server_error"),
-    ("unavailable_503", 503, "service_unavailable"),
-    ("gateway_timeout_504", 504, "gateway_timeout"),
-])
+@pytest.mark.parametrize(
+    ("kind", "status", "code"),
+    [
+        ("conflict_409", 409, "conflict_error"),
+        ("rate_limited_429", 429, "rate_limited"),
+        ("error_500", 500, "internal_server_error"),
+        ("unavailable_503", 503, "service_unavailable"),
+        ("gateway_timeout_504", 504, "gateway_timeout"),
+    ],
+)
 def test_injected_notion_errors(sandbox: SandboxServer, kind: str, status: int, code: str) -> None:
     notion = _client(sandbox)
     _, ds = _make_db(notion, sandbox)
@@ -527,8 +646,9 @@ def test_write_only_faults_spare_reads(sandbox: SandboxServer) -> None:
     sandbox.set_faults(FaultConfig(conflict_409=0.5, unavailable_503_after_commit=0.5))
     for _ in range(5):
         assert notion.data_sources.query(ds)["results"] == []
-    statuses = {_raw(sandbox, "POST", "/v1/pages", body={"parent": {"data_source_id": ds}}).status_code
-                for _ in range(10)}
+    statuses = {
+        _raw(sandbox, "POST", "/v1/pages", body={"parent": {"data_source_id": ds}}).status_code for _ in range(10)
+    }
     assert statuses == {409, 503}
 
 
@@ -609,8 +729,9 @@ def test_state_survives_a_restart_on_the_same_file(tmp_path: Path) -> None:
         notion = _client(server)
         _, ds = _make_db(notion, server)
         page = _row(notion, ds, "kept", Kind={"select": {"name": "smell"}})
-        notion.blocks.children.append(page["id"], children=[
-            {"type": "paragraph", "paragraph": {"rich_text": _text("body")}}])
+        notion.blocks.children.append(
+            page["id"], children=[{"type": "paragraph", "paragraph": {"rich_text": _text("body")}}]
+        )
     with SandboxServer(path, rate_limit_rps=None, tokens=(TOKEN,)) as server:
         assert server.root_page_id == root
         notion = _client(server)
@@ -632,8 +753,9 @@ def test_html_view_lists_databases_and_escapes_content(sandbox: SandboxServer) -
     notion = _client(sandbox)
     db, ds = _make_db(notion, sandbox, "<b>Debt</b>")
     page = _row(notion, ds, "<script>alert(1)</script>", Key={"rich_text": _text("k&v")})
-    notion.blocks.children.append(page["id"], children=[
-        {"type": "paragraph", "paragraph": {"rich_text": _text("<img src=x onerror=alert(2)>")}}])
+    notion.blocks.children.append(
+        page["id"], children=[{"type": "paragraph", "paragraph": {"rich_text": _text("<img src=x onerror=alert(2)>")}}]
+    )
     browser = httpx.Client(follow_redirects=True)
     index = browser.get(sandbox.url + "/", params={"token": TOKEN}).text  # the address --view-url prints
     assert "&lt;b&gt;Debt&lt;/b&gt;" in index and "<b>Debt" not in index and f"/view/databases/{db}" in index
@@ -682,8 +804,12 @@ def test_rejected_schema_update_changes_nothing(sandbox: SandboxServer) -> None:
     notion = _client(sandbox)
     _, ds = _make_db(notion, sandbox)
     before = notion.data_sources.retrieve(ds)["properties"]
-    _expect_error("validation_error", notion.data_sources.update, ds,
-                  properties={"Key": {"name": "Renamed"}, "Bad": {"formula": {"expression": "1"}}})
+    _expect_error(
+        "validation_error",
+        notion.data_sources.update,
+        ds,
+        properties={"Key": {"name": "Renamed"}, "Bad": {"formula": {"expression": "1"}}},
+    )
     assert notion.data_sources.retrieve(ds)["properties"] == before
 
 
@@ -705,8 +831,9 @@ def test_concurrent_writers_lose_nothing(sandbox: SandboxServer) -> None:
 def test_child_pages_and_databases_are_blocks_of_their_parent(sandbox: SandboxServer) -> None:
     notion = _client(sandbox)
     db, _ = _make_db(notion, sandbox)
-    child = notion.pages.create(parent={"page_id": sandbox.root_page_id},
-                                properties={"title": {"title": _text("Notes")}})
+    child = notion.pages.create(
+        parent={"page_id": sandbox.root_page_id}, properties={"title": {"title": _text("Notes")}}
+    )
     assert child["properties"]["title"]["title"][0]["plain_text"] == "Notes"
     blocks = notion.blocks.children.list(sandbox.root_page_id)["results"]
     assert [(b["type"], b["id"]) for b in blocks] == [("child_database", db), ("child_page", child["id"])]
@@ -724,6 +851,10 @@ def test_cli_registers_the_sandbox_command_and_refuses_public_hosts() -> None:
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["sandbox", "--port", "0", "--rps", "2", "--token", "a", "--token", "b"])
     assert callable(args.func) and args.port == 0 and args.rps == 2.0 and args.token == ["a", "b"]
-    done = subprocess.run([sys.executable, "-m", "ssot_pipelines.sandbox", "--host", "0.0.0.0", "--port", "0"],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "ssot_pipelines.sandbox", "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2 and "loopback" in done.stderr

@@ -47,8 +47,13 @@ def _view_cookie() -> str:
 
 @pytest.mark.parametrize(
     "foreign",
-    [{"Origin": "http://evil.example"}, {"Host": "evil.example"}, {"Host": "evil.example:8765"},
-     {"Origin": "null"}, {"Origin": "http://127.0.0.1:1"}],
+    [
+        {"Origin": "http://evil.example"},
+        {"Host": "evil.example"},
+        {"Host": "evil.example:8765"},
+        {"Origin": "null"},
+        {"Origin": "http://127.0.0.1:1"},
+    ],
     ids=["origin", "host", "rebound-host", "null-origin", "other-local-port"],
 )
 def test_a_cross_site_request_is_refused_by_every_endpoint(sandbox: SandboxServer, foreign: dict[str, str]) -> None:
@@ -68,9 +73,12 @@ def test_a_cross_site_request_is_refused_by_every_endpoint(sandbox: SandboxServe
 def test_control_endpoints_without_the_token_change_nothing(sandbox: SandboxServer) -> None:
     for token in ("", "sandbox-tokens", "wrong"):
         headers = _auth(token) if token else {}
-        for method, path, body in (("POST", "/__sandbox/faults", {"error_500": 1.0}),
-                                   ("POST", "/__sandbox/rate_limit", {"rps": 0.01, "burst": 1}),
-                                   ("POST", "/__sandbox/shutdown", None), ("GET", "/__sandbox/health", None)):
+        for method, path, body in (
+            ("POST", "/__sandbox/faults", {"error_500": 1.0}),
+            ("POST", "/__sandbox/rate_limit", {"rps": 0.01, "burst": 1}),
+            ("POST", "/__sandbox/shutdown", None),
+            ("GET", "/__sandbox/health", None),
+        ):
             response = _HTTP.request(method, sandbox.url + path, headers=headers, json=body)
             assert response.status_code == 401, (token, path)
             assert "sandbox-token" in response.json()["error"], "the refusal says where the token is"
@@ -126,8 +134,13 @@ def _free_port() -> int:
 def test_ssot_sandbox_serves_only_its_homes_token_and_keeps_its_files_private(tmp_path: Path) -> None:
     home, port = tmp_path / "home", _free_port()
     env = {**os.environ, "SSOT_HOME": str(home)}
-    process = subprocess.Popen([sys.executable, "-m", "ssot_pipelines.cli", "sandbox", "--port", str(port)],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ssot_pipelines.cli", "sandbox", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         token = _wait_for_token(home)
@@ -142,8 +155,13 @@ def test_ssot_sandbox_serves_only_its_homes_token_and_keeps_its_files_private(tm
         assert refused.value.status == 401, "the old public token opens nothing"
         assert _mode(sandbox_token_path(home)) == 0o600
         assert _mode(home / "notion-sandbox.sqlite") == 0o600
-        printed = subprocess.run([sys.executable, "-m", "ssot_pipelines.cli", "sandbox", "--port", str(port),
-                                  "--view-url"], env=env, capture_output=True, text=True, check=True).stdout
+        printed = subprocess.run(
+            [sys.executable, "-m", "ssot_pipelines.cli", "sandbox", "--port", str(port), "--view-url"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert printed.strip() == f"{url}/?token={token}"
         browser = httpx.Client(follow_redirects=True)
         assert "Notion sandbox" in browser.get(printed.strip()).text

@@ -19,14 +19,19 @@ TOKEN = "ntn_TOP_SECRET_4f1c9e2d7a"
 
 
 def test_a_full_run_with_a_token_leaves_it_in_no_event_log_or_log_line(
-    tmp_path: Path, ledger_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    ledger_url: str,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("NOTION_TOKEN", TOKEN)
     with SandboxServer(tmp_path / "notion.sqlite", tokens=(TOKEN,), rate_limit_rps=None) as sandbox:
         resources: dict[str, Any] = dagster_resources(sandbox, ledger_url, redis_url)
         resources["notion"] = NotionResource(
-            token=dg.EnvVar("NOTION_TOKEN"), parent_page_id=sandbox.root_page_id, base_url=sandbox.url,
+            token=dg.EnvVar("NOTION_TOKEN"),
+            parent_page_id=sandbox.root_page_id,
+            base_url=sandbox.url,
             requests_per_second=1000.0,
         )
         caplog.set_level(logging.DEBUG)
@@ -66,8 +71,12 @@ def test_rotating_the_notion_token_changes_nothing_else(
     # keeps the integration, its connections and the pages it made).
     with SandboxServer(tmp_path / "notion.sqlite", tokens=(OLD_TOKEN, NEW_TOKEN), rate_limit_rps=None) as sandbox:
         resources: dict[str, Any] = dagster_resources(sandbox, ledger_url, redis_url)
-        resources["notion"] = NotionResource(token=dg.EnvVar("NOTION_TOKEN"), parent_page_id=sandbox.root_page_id,
-                                             base_url=sandbox.url, requests_per_second=1000.0)
+        resources["notion"] = NotionResource(
+            token=dg.EnvVar("NOTION_TOKEN"),
+            parent_page_id=sandbox.root_page_id,
+            base_url=sandbox.url,
+            requests_per_second=1000.0,
+        )
         monkeypatch.setenv("NOTION_TOKEN", OLD_TOKEN)
         first = dg.materialize([notion_databases, task_tracking], resources=resources)
         assert first.asset_materializations_for_node("task_tracking")[0].metadata["created"].value == 3
@@ -89,7 +98,8 @@ def test_rotating_the_notion_token_changes_nothing_else(
         stats = sandbox.stats()
         assert stats["writes_applied"] == 0, stats["by_endpoint"]
         assert _pages(Client(auth=NEW_TOKEN, base_url=sandbox.url), ids["task_tracking"]["data_source_id"]) == (
-            pages_before), "the same pages, none re-created"
+            pages_before
+        ), "the same pages, none re-created"
 
 
 def _pages(client: Any, data_source_id: str) -> dict[str, str]:
@@ -107,12 +117,19 @@ def test_an_env_file_other_users_can_read_is_named_with_its_chmod(tmp_path: Path
     env_file = tmp_path / ".env"
     env_file.write_text("NOTION_RPS=2.5\n", encoding="utf-8")
     env_file.chmod(mode)
-    done = subprocess.run([sys.executable, "-m", "ssot_pipelines.cli", "status"], cwd=tmp_path, capture_output=True,
-                          text=True, env={**os.environ, "SSOT_ENV_FILE": ""}, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "ssot_pipelines.cli", "status"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SSOT_ENV_FILE": ""},
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     if warned:
         assert done.stderr.strip().splitlines() == [
             f"ssot: warning: .env holds secrets but other users can {'read' if mode & 0o044 else 'write'} it "
-            f"(mode {mode:03o}); run `chmod 600 .env`"]
+            f"(mode {mode:03o}); run `chmod 600 .env`"
+        ]
     else:
         assert done.stderr == ""

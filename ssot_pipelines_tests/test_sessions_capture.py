@@ -33,8 +33,9 @@ def _events(conn: Conn, session_id: str) -> list[dict[str, Any]]:
 
 
 def test_hook_journals_the_exact_input_prints_nothing_and_exits_zero(tmp_path: Path) -> None:
-    payload = hook_payload("PostToolUse", "s1", tool_name="Write", tool_input={"file_path": "/p/x", "content": "é"},
-                           tool_use_id="toolu_9")
+    payload = hook_payload(
+        "PostToolUse", "s1", tool_name="Write", tool_input={"file_path": "/p/x", "content": "é"}, tool_use_id="toolu_9"
+    )
     raw = json.dumps(payload, indent=3).encode()
     result = run_hook(None, tmp_path / "j", raw=raw)
     assert result.returncode == 0
@@ -63,13 +64,21 @@ def test_hook_exits_zero_when_the_journal_cannot_be_written(tmp_path: Path) -> N
 
 
 def test_hook_imports_only_the_standard_library(tmp_path: Path) -> None:
-    code = ("import sys, io; sys.stdin = io.TextIOWrapper(io.BytesIO(b'{\"hook_event_name\":\"Stop\"}'));"
-            "from ssot_pipelines.sessions.hook import main; main();"
-            "heavy = [m for m in sys.modules if m.split('.')[0] in "
-            "('dagster','pandas','psycopg','redis','pydantic','numpy','httpx','notion_client')];"
-            "print(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=hook_env(tmp_path / "j"),
-                         cwd=str(REPO), timeout=30, check=True)
+    code = (
+        'import sys, io; sys.stdin = io.TextIOWrapper(io.BytesIO(b\'{"hook_event_name":"Stop"}\'));'
+        "from ssot_pipelines.sessions.hook import main; main();"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in "
+        "('dagster','pandas','psycopg','redis','pydantic','numpy','httpx','notion_client')];"
+        "print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        env=hook_env(tmp_path / "j"),
+        cwd=str(REPO),
+        timeout=30,
+        check=True,
+    )
     assert out.stdout.strip() == b"[]"
 
 
@@ -83,8 +92,10 @@ def test_eight_concurrent_writers_lose_nothing_and_keep_order_per_session(tmp_pa
         "                       'tool_response': 'x' * (i % 7 * 1500)}).encode()\n"
         "    journal.append(journal.encode_record(data), journal.journal_dir())\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", code, f"writer-{n}"], env=hook_env(directory), cwd=str(REPO))
-             for n in range(8)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, f"writer-{n}"], env=hook_env(directory), cwd=str(REPO))
+        for n in range(8)
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0] * 8
     report = drain_journal(ledger, directory)
     assert report.inserted == 8000 and report.malformed == 0
@@ -118,8 +129,19 @@ def test_import_keeps_every_line_kind_and_is_rerunnable(tmp_path: Path, ledger: 
     again = import_paths(ledger, [samples], allow_outside_roots=True)
     assert again.inserted == 0
     kinds = {r["kind"] for r in _events(ledger, SESSION_A)}
-    assert {"prompt", "assistant", "thinking", "tool_use", "tool_result", "compact_boundary", "compact_summary",
-            "summary", "file-history-snapshot", "some-future-type", "malformed"} <= kinds
+    assert {
+        "prompt",
+        "assistant",
+        "thinking",
+        "tool_use",
+        "tool_result",
+        "compact_boundary",
+        "compact_summary",
+        "summary",
+        "file-history-snapshot",
+        "some-future-type",
+        "malformed",
+    } <= kinds
     sidechain = [r for r in _events(ledger, SESSION_A) if r["is_sidechain"]]
     assert [r["agent_id"] for r in sidechain] == ["x1", "x1"]
     original = (samples / "claude" / "-home-u-proj" / f"{SESSION_A}.jsonl").read_text().splitlines()
@@ -147,8 +169,15 @@ def test_codex_rollout_lines_are_imported_with_calls_joined(tmp_path: Path, ledg
 def test_partial_last_line_is_read_once_complete(tmp_path: Path, ledger: Conn) -> None:
     path = tmp_path / "claude" / "p" / "s9.jsonl"
     path.parent.mkdir(parents=True)
-    line = json.dumps({"type": "user", "uuid": "u1", "sessionId": "s9", "timestamp": "2026-01-01T00:00:00Z",
-                       "message": {"role": "user", "content": "hello"}})
+    line = json.dumps(
+        {
+            "type": "user",
+            "uuid": "u1",
+            "sessionId": "s9",
+            "timestamp": "2026-01-01T00:00:00Z",
+            "message": {"role": "user", "content": "hello"},
+        }
+    )
     path.write_text(line[:30])
     report = import_paths(ledger, [path], allow_outside_roots=True)
     assert report.inserted == 0 and report.waiting_tail
@@ -160,9 +189,21 @@ def test_partial_last_line_is_read_once_complete(tmp_path: Path, ledger: Conn) -
 def test_ten_megabyte_tool_output_is_kept_whole(tmp_path: Path, ledger: Conn) -> None:
     big = "0123456789abcdef" * (10 * 1024 * 1024 // 16)
     path = tmp_path / "s10.jsonl"
-    path.write_text(json.dumps({"type": "user", "uuid": "t1", "sessionId": "s10", "timestamp": "2026-01-01T00:00:00Z",
-                                "message": {"role": "user", "content": [
-                                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": big}]}}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "type": "user",
+                "uuid": "t1",
+                "sessionId": "s10",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "message": {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": big}],
+                },
+            }
+        )
+        + "\n"
+    )
     import_paths(ledger, [path], allow_outside_roots=True)
     [event] = _events(ledger, "s10")
     assert json.loads(event["raw"])["message"]["content"][0]["content"] == big
@@ -174,8 +215,15 @@ def test_a_rewritten_transcript_is_read_again_without_duplicates(tmp_path: Path,
     import_paths(ledger, [path], allow_outside_roots=True)
     before = len(_events(ledger, SESSION_B))
     lines = path.read_text().splitlines()
-    new = json.dumps({"type": "user", "uuid": "u-4", "sessionId": SESSION_B, "timestamp": "2026-06-22T09:01:00Z",
-                      "message": {"role": "user", "content": "and bump the version"}})
+    new = json.dumps(
+        {
+            "type": "user",
+            "uuid": "u-4",
+            "sessionId": SESSION_B,
+            "timestamp": "2026-06-22T09:01:00Z",
+            "message": {"role": "user", "content": "and bump the version"},
+        }
+    )
     path.write_text("\n".join([lines[0], new, *lines[1:]]) + "\n")  # rewritten, not appended
     report = import_paths(ledger, [path], allow_outside_roots=True)
     assert report.rewritten_files == [str(path.resolve())]
@@ -185,10 +233,21 @@ def test_a_rewritten_transcript_is_read_again_without_duplicates(tmp_path: Path,
 
 def test_lines_with_the_same_timestamp_keep_their_file_order(tmp_path: Path, ledger: Conn) -> None:
     path = tmp_path / "same-ts.jsonl"
-    path.write_text("".join(json.dumps({"type": "user", "uuid": f"z{i:03d}"[::-1], "sessionId": "same-ts",
-                                        "timestamp": "2026-01-01T00:00:00.000Z",
-                                        "message": {"role": "user", "content": f"message {i}"}}) + "\n"
-                            for i in range(50)))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "type": "user",
+                    "uuid": f"z{i:03d}"[::-1],
+                    "sessionId": "same-ts",
+                    "timestamp": "2026-01-01T00:00:00.000Z",
+                    "message": {"role": "user", "content": f"message {i}"},
+                }
+            )
+            + "\n"
+            for i in range(50)
+        )
+    )
     import_paths(ledger, [path], allow_outside_roots=True)
     contents = [json.loads(r["raw"])["message"]["content"] for r in _events(ledger, "same-ts")]
     assert contents == [f"message {i}" for i in range(50)]
@@ -205,8 +264,10 @@ def test_eight_sessions_running_the_real_hook_at_once_keep_every_event_in_order(
     )
     from ssot_pipelines_tests.sessions_fixtures import HOOK_ARGS
 
-    procs = [subprocess.Popen([sys.executable, "-c", code, f"real-{n}", *HOOK_ARGS], env=hook_env(directory),
-                              cwd=str(REPO)) for n in range(8)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, f"real-{n}", *HOOK_ARGS], env=hook_env(directory), cwd=str(REPO))
+        for n in range(8)
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0] * 8
     assert drain_journal(ledger, directory).inserted == 160
     for n in range(8):
@@ -217,8 +278,9 @@ def test_codex_hook_events_are_recorded_as_codex(tmp_path: Path, ledger: Conn) -
     from ssot_pipelines_tests.sessions_fixtures import HOOK_ARGS
 
     data = json.dumps(hook_payload("UserPromptSubmit", "codex-hook", prompt="hi")).encode()
-    subprocess.run([*HOOK_ARGS, "--tool", "codex"], input=data, env=hook_env(tmp_path / "j"), cwd=str(REPO),
-                   check=True, timeout=30)
+    subprocess.run(
+        [*HOOK_ARGS, "--tool", "codex"], input=data, env=hook_env(tmp_path / "j"), cwd=str(REPO), check=True, timeout=30
+    )
     drain_journal(ledger, tmp_path / "j")
     assert [r["tool"] for r in _events(ledger, "codex-hook")] == ["codex"]
 

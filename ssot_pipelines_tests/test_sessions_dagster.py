@@ -54,8 +54,10 @@ def test_sensor_picks_up_a_grown_transcript_without_any_hook(
     monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
     rollout = tmp_path / "codex" / "sessions" / "2026" / "06" / "21" / "rollout-2026-06-21T10-00-00-x.jsonl"
     rollout.parent.mkdir(parents=True)
-    rollout.write_text('{"timestamp":"2026-06-21T10:00:00Z","type":"response_item","payload":{"type":"message",'
-                       '"role":"user","content":[{"type":"input_text","text":"hello codex"}]}}\n')
+    rollout.write_text(
+        '{"timestamp":"2026-06-21T10:00:00Z","type":"response_item","payload":{"type":"message",'
+        '"role":"user","content":[{"type":"input_text","text":"hello codex"}]}}\n'
+    )
     first = _tick(None, ledger_url)
     [request] = first.run_requests
     resources = {

@@ -56,12 +56,15 @@ def _count(conn: Conn, like: str = "%") -> int:
 def test_worker_killed_mid_flush_loses_and_duplicates_nothing(tmp_path: Path, ledger: Conn, ledger_url: str) -> None:
     directory = tmp_path / "j"
     _write_journal(directory, sessions=4, per_session=10_000)
-    code = ("import sys; from pathlib import Path; from ssot_pipelines.sessions import worker\n"
-            "worker.DRAIN_BATCH = 500\n"
-            "cfg = worker.WorkerConfig(postgres_url=sys.argv[1], journal_directory=Path(sys.argv[2]), recall=False)\n"
-            "worker.run_pass(cfg)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code, ledger_url, str(directory)], cwd=str(REPO),
-                            env=hook_env(directory))
+    code = (
+        "import sys; from pathlib import Path; from ssot_pipelines.sessions import worker\n"
+        "worker.DRAIN_BATCH = 500\n"
+        "cfg = worker.WorkerConfig(postgres_url=sys.argv[1], journal_directory=Path(sys.argv[2]), recall=False)\n"
+        "worker.run_pass(cfg)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, ledger_url, str(directory)], cwd=str(REPO), env=hook_env(directory)
+    )
     deadline = time.monotonic() + 60
     while _count(ledger, "load-%") == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -72,8 +75,12 @@ def test_worker_killed_mid_flush_loses_and_duplicates_nothing(tmp_path: Path, le
     run_pass(WorkerConfig(postgres_url=ledger_url, journal_directory=directory, recall=False))
     assert _count(ledger, "load-%") == 40_000
     for s in range(4):
-        numbers = [json.loads(r["raw"])["n"] for r in ledger.execute(
-            "SELECT raw FROM session_events WHERE session_id = %s ORDER BY ts, seq", (f"load-{s}",)).fetchall()]
+        numbers = [
+            json.loads(r["raw"])["n"]
+            for r in ledger.execute(
+                "SELECT raw FROM session_events WHERE session_id = %s ORDER BY ts, seq", (f"load-{s}",)
+            ).fetchall()
+        ]
         assert numbers == list(range(10_000))
 
 
@@ -96,8 +103,9 @@ def test_redis_outage_delays_the_live_stream_but_loses_nothing(
     directory = tmp_path / "j"
     _write_journal(directory, sessions=2, per_session=50)
     stop_redis()
-    during = run_pass(WorkerConfig(postgres_url=ledger_url, redis_url=redis_url, journal_directory=directory,
-                                   recall=False))
+    during = run_pass(
+        WorkerConfig(postgres_url=ledger_url, redis_url=redis_url, journal_directory=directory, recall=False)
+    )
     assert any("Redis" in e for e in during.errors)
     assert _count(ledger, "load-%") == 100  # PostgreSQL got everything while Redis was down
     url = embedded_redis_url(redis_dir)
@@ -113,16 +121,25 @@ def test_redis_outage_delays_the_live_stream_but_loses_nothing(
     assert {s for s, _ in live.active_sessions(client)} == {"load-0", "load-1"}
 
 
-def test_search_finds_the_chunk_and_returns_five_paragraphs_either_side(tmp_path: Path, ledger: Conn,
-                                                                       ledger_url: str) -> None:
+def test_search_finds_the_chunk_and_returns_five_paragraphs_either_side(
+    tmp_path: Path, ledger: Conn, ledger_url: str
+) -> None:
     path = tmp_path / "long.jsonl"
     topics = [f"routine step number {i} of the migration" for i in range(30)]
     topics[15] = "the flaky websocket reconnect test was fixed by raising the heartbeat timeout"
     filler = "filler words " * 120
-    lines = [json.dumps({"type": "user", "uuid": f"u{i}", "sessionId": "long",
-                         "timestamp": f"2026-01-01T00:{i:02d}:00Z",
-                         "message": {"role": "user", "content": f"{t} {filler}"}})
-             for i, t in enumerate(topics)]
+    lines = [
+        json.dumps(
+            {
+                "type": "user",
+                "uuid": f"u{i}",
+                "sessionId": "long",
+                "timestamp": f"2026-01-01T00:{i:02d}:00Z",
+                "message": {"role": "user", "content": f"{t} {filler}"},
+            }
+        )
+        for i, t in enumerate(topics)
+    ]
     path.write_text("\n".join(lines) + "\n")
     import_paths(ledger, [path], allow_outside_roots=True)
     store = PgVectorStore(ledger_url)
@@ -136,9 +153,9 @@ def test_search_finds_the_chunk_and_returns_five_paragraphs_either_side(tmp_path
     store.close()
 
 
-def test_context_pack_names_the_previous_session_and_the_last_messages(tmp_path: Path, ledger: Conn,
-                                                                       ledger_url: str, capsys: Any,
-                                                                       monkeypatch: Any) -> None:
+def test_context_pack_names_the_previous_session_and_the_last_messages(
+    tmp_path: Path, ledger: Conn, ledger_url: str, capsys: Any, monkeypatch: Any
+) -> None:
     import_paths(ledger, [copy_samples(tmp_path)], allow_outside_roots=True)
     derive_links(ledger, SESSION_B)
     pack = context_pack(ledger, SESSION_B)
@@ -151,8 +168,9 @@ def test_context_pack_names_the_previous_session_and_the_last_messages(tmp_path:
     assert data["key"] == f"{SESSION_B}#1" and data["last_messages"][-1].endswith("Added the entry to CHANGELOG.md.")
 
 
-def test_session_start_after_compaction_prints_the_bridged_context(tmp_path: Path, ledger: Conn,
-                                                                   ledger_url: str) -> None:
+def test_session_start_after_compaction_prints_the_bridged_context(
+    tmp_path: Path, ledger: Conn, ledger_url: str
+) -> None:
     directory = tmp_path / "j"
     run_hook(hook_payload("UserPromptSubmit", "live-1", prompt="refactor the billing module"), directory)
     run_hook(hook_payload("Stop", "live-1", last_assistant_message="Billing now uses the Money type."), directory)
@@ -163,8 +181,11 @@ def test_session_start_after_compaction_prints_the_bridged_context(tmp_path: Pat
     assert result.returncode == 0
     context = json.loads(result.stdout)["hookSpecificOutput"]["additionalContext"]
     assert "refactor the billing module" in context and "Money type" in context
-    down = run_hook(hook_payload("SessionStart", "live-1", source="compact"), directory,
-                    POSTGRES_URL="postgresql://u:p@127.0.0.1:1/x")
+    down = run_hook(
+        hook_payload("SessionStart", "live-1", source="compact"),
+        directory,
+        POSTGRES_URL="postgresql://u:p@127.0.0.1:1/x",
+    )
     assert down.returncode == 0  # the ledger is down: the journal still knows the last messages
     fallback = json.loads(down.stdout)["hookSpecificOutput"]["additionalContext"]
     assert "refactor the billing module" in fallback and "Money type" in fallback
@@ -173,8 +194,16 @@ def test_session_start_after_compaction_prints_the_bridged_context(tmp_path: Pat
 def test_after_clear_the_new_session_gets_the_previous_sessions_context_from_the_journal(tmp_path: Path) -> None:
     directory = tmp_path / "j"
     run_hook(hook_payload("UserPromptSubmit", "before-clear", prompt="port the CLI to click"), directory)
-    run_hook(hook_payload("PostToolUse", "before-clear", tool_name="Edit", tool_use_id="t1",
-                          tool_input={"file_path": "/home/u/proj/cli.py"}), directory)
+    run_hook(
+        hook_payload(
+            "PostToolUse",
+            "before-clear",
+            tool_name="Edit",
+            tool_use_id="t1",
+            tool_input={"file_path": "/home/u/proj/cli.py"},
+        ),
+        directory,
+    )
     run_hook(hook_payload("SessionEnd", "before-clear", reason="clear"), directory)
     result = run_hook(hook_payload("SessionStart", "after-clear", source="clear"), directory)
     context = json.loads(result.stdout)["hookSpecificOutput"]["additionalContext"]
@@ -185,11 +214,17 @@ def test_after_clear_the_new_session_gets_the_previous_sessions_context_from_the
 
 def test_hook_compaction_and_clear_make_linked_segments(tmp_path: Path, ledger: Conn) -> None:
     directory = tmp_path / "j"
-    steps = [("s-old", "SessionStart", {"source": "startup"}), ("s-old", "UserPromptSubmit", {"prompt": "one"}),
-             ("s-old", "PreCompact", {"trigger": "auto"}), ("s-old", "PostCompact", {"compact_summary": "did one"}),
-             ("s-old", "SessionStart", {"source": "compact"}), ("s-old", "UserPromptSubmit", {"prompt": "two"}),
-             ("s-old", "SessionEnd", {"reason": "clear"}), ("s-new", "SessionStart", {"source": "clear"}),
-             ("s-new", "UserPromptSubmit", {"prompt": "three"})]
+    steps = [
+        ("s-old", "SessionStart", {"source": "startup"}),
+        ("s-old", "UserPromptSubmit", {"prompt": "one"}),
+        ("s-old", "PreCompact", {"trigger": "auto"}),
+        ("s-old", "PostCompact", {"compact_summary": "did one"}),
+        ("s-old", "SessionStart", {"source": "compact"}),
+        ("s-old", "UserPromptSubmit", {"prompt": "two"}),
+        ("s-old", "SessionEnd", {"reason": "clear"}),
+        ("s-new", "SessionStart", {"source": "clear"}),
+        ("s-new", "UserPromptSubmit", {"prompt": "three"}),
+    ]
     for session, event, fields in steps:
         run_hook(hook_payload(event, session, **fields), directory)
     drain_journal(ledger, directory)
@@ -207,8 +242,10 @@ def test_hooks_install_merges_idempotently_and_keeps_the_users_settings(tmp_path
     assert install(settings, "SSOT_HOME=/x ssot-hook") == 0
     merged = json.loads(settings.read_text())
     assert merged["model"] == "opus"
-    assert [h["command"] for e in merged["hooks"]["Stop"] for h in e["hooks"]] == ["notify-send done",
-                                                                                    "SSOT_HOME=/x ssot-hook"]
+    assert [h["command"] for e in merged["hooks"]["Stop"] for h in e["hooks"]] == [
+        "notify-send done",
+        "SSOT_HOME=/x ssot-hook",
+    ]
     assert install(settings, "SSOT_HOME=/y ssot-hook") == 9  # moved: replaced, not added twice
     assert sum(len(e["hooks"]) for e in json.loads(settings.read_text())["hooks"]["Stop"]) == 2
     broken = tmp_path / "broken.json"
@@ -219,11 +256,13 @@ def test_hooks_install_merges_idempotently_and_keeps_the_users_settings(tmp_path
 
 def test_a_same_id_resume_is_a_new_segment_not_a_link_to_another_session(tmp_path: Path, ledger: Conn) -> None:
     directory = tmp_path / "j"
-    for session, event, fields in [("other", "UserPromptSubmit", {"prompt": "unrelated"}),
-                                   ("same", "SessionStart", {"source": "startup"}),
-                                   ("same", "UserPromptSubmit", {"prompt": "first"}),
-                                   ("same", "SessionStart", {"source": "resume"}),
-                                   ("same", "UserPromptSubmit", {"prompt": "second"})]:
+    for session, event, fields in [
+        ("other", "UserPromptSubmit", {"prompt": "unrelated"}),
+        ("same", "SessionStart", {"source": "startup"}),
+        ("same", "UserPromptSubmit", {"prompt": "first"}),
+        ("same", "SessionStart", {"source": "resume"}),
+        ("same", "UserPromptSubmit", {"prompt": "second"}),
+    ]:
         run_hook(hook_payload(event, session, **fields), directory)
     drain_journal(ledger, directory)
     derive_links(ledger, "same")
@@ -231,8 +270,9 @@ def test_a_same_id_resume_is_a_new_segment_not_a_link_to_another_session(tmp_pat
     assert links == {("same#1", "same#2", "resumed")}
 
 
-def test_import_command_reports_what_was_skipped_and_why(tmp_path: Path, ledger_url: str, capsys: Any,
-                                                         monkeypatch: Any) -> None:
+def test_import_command_reports_what_was_skipped_and_why(
+    tmp_path: Path, ledger_url: str, capsys: Any, monkeypatch: Any
+) -> None:
     samples = copy_samples(tmp_path)
     partial = samples / "claude" / "-home-u-proj" / "cccc3333.jsonl"
     partial.write_text('{"type":"user","uuid":"x","sessionId":"cccc3333"')
@@ -246,13 +286,18 @@ def test_import_command_reports_what_was_skipped_and_why(tmp_path: Path, ledger_
     assert " 0 new events" in capsys.readouterr().out
 
 
-def test_worker_and_search_commands_find_what_a_hook_logged(tmp_path: Path, ledger_url: str, redis_url: str,
-                                                           capsys: Any, monkeypatch: Any) -> None:
+def test_worker_and_search_commands_find_what_a_hook_logged(
+    tmp_path: Path, ledger_url: str, redis_url: str, capsys: Any, monkeypatch: Any
+) -> None:
     directory = tmp_path / "j"
     run_hook(hook_payload("UserPromptSubmit", "cli-1", prompt="why does the invoice total round down?"), directory)
     run_hook(hook_payload("Stop", "cli-1", last_assistant_message="Banker's rounding in Decimal.quantize."), directory)
-    for name, value in (("POSTGRES_URL", ledger_url), ("REDIS_URL", redis_url), ("SSOT_EMBEDDER", "hashing"),
-                        ("SSOT_JOURNAL_DIR", str(directory))):
+    for name, value in (
+        ("POSTGRES_URL", ledger_url),
+        ("REDIS_URL", redis_url),
+        ("SSOT_EMBEDDER", "hashing"),
+        ("SSOT_JOURNAL_DIR", str(directory)),
+    ):
         monkeypatch.setenv(name, value)
     assert ssot_sessions(["worker", "--once"]) == 0
     capsys.readouterr()
@@ -273,8 +318,14 @@ def test_the_printed_hook_command_works_from_a_shell_in_another_directory(tmp_pa
     payload = json.dumps(hook_payload("PostToolUse", "shell-1", tool_use_id="t1")).encode()
     elsewhere = tmp_path / "some-project"
     elsewhere.mkdir()
-    result = subprocess.run(["sh", "-c", command], input=payload, cwd=elsewhere, capture_output=True, timeout=30,
-                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    result = subprocess.run(
+        ["sh", "-c", command],
+        input=payload,
+        cwd=elsewhere,
+        capture_output=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert result.returncode == 0 and result.stdout == b""
     [segment] = journal.segments(tmp_path / "home" / "journal")
     [record] = list(journal.read_records(segment, 0, journal.JournalScan()))

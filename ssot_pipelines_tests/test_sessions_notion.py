@@ -41,8 +41,13 @@ def test_sessions_become_linked_pages_whose_body_is_the_whole_transcript(
         report = _sync_sessions(sync, ledger)
         assert report.failed == 0
         rows = live_rows(person(sandbox), sync.ids["cli_sessions"].data_source_id)
-        assert set(rows) == {f"{SESSION_A}#1", f"{SESSION_A}#2", f"{SESSION_B}#1", f"{CODEX_SESSION}#1",
-                             f"{CODEX_SESSION}#2"}
+        assert set(rows) == {
+            f"{SESSION_A}#1",
+            f"{SESSION_A}#2",
+            f"{SESSION_B}#1",
+            f"{CODEX_SESSION}#1",
+            f"{CODEX_SESSION}#2",
+        }
         key_by_page = {p["id"].replace("-", ""): k for k, [p] in rows.items()}
         second = rows[f"{SESSION_A}#2"][0]
         assert _relation_keys(second, "Previous Session", key_by_page) == [f"{SESSION_A}#1"]
@@ -74,9 +79,21 @@ def test_a_huge_tool_output_reaches_the_page_untruncated(
 
     big = "".join(f"line {i}: {'x' * 70}\n" for i in range(4000))  # ~320 kB
     path = tmp_path / "s-big.jsonl"
-    path.write_text(json.dumps({"type": "user", "uuid": "t1", "sessionId": "s-big", "timestamp": "2026-01-01T00:00:00Z",
-                                "message": {"role": "user", "content": [
-                                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": big}]}}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "type": "user",
+                "uuid": "t1",
+                "sessionId": "s-big",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "message": {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": big}],
+                },
+            }
+        )
+        + "\n"
+    )
     import_paths(ledger, [path], allow_outside_roots=True)
     with sync_manager(sandbox, ledger_url, redis_url) as sync:
         assert _sync_sessions(sync, ledger).failed == 0
@@ -121,8 +138,18 @@ def test_the_page_body_only_grows_while_hooks_run_ahead_of_the_transcript(tmp_pa
         now = datetime.now(UTC).isoformat()
         run_hook(hook_payload("UserPromptSubmit", "grow", prompt=f"request {i}"), journal_dir)
         with transcript.open("a") as fh:
-            fh.write(json.dumps({"type": "user", "uuid": f"u{i}", "sessionId": "grow", "timestamp": now,
-                                 "message": {"role": "user", "content": f"request {i}"}}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "type": "user",
+                        "uuid": f"u{i}",
+                        "sessionId": "grow",
+                        "timestamp": now,
+                        "message": {"role": "user", "content": f"request {i}"},
+                    }
+                )
+                + "\n"
+            )
         run_hook(hook_payload("Stop", "grow", last_assistant_message=f"answer {i}"), journal_dir)
 
     def rendered(now: datetime | None = None) -> str:

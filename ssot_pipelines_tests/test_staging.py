@@ -21,10 +21,23 @@ from ssot_pipelines_tests.notion_helpers import dagster_resources, live_rows, pe
 
 TASKS = [
     {"key": "T-1", "Name": "Plan the migration", "Task ID": "T-1", "Assigned Agent": "Planner", "Priority": "P1"},
-    {"key": "T-2", "Name": "Write the migration", "Task ID": "T-2", "Assigned Agent": "Executor",
-     "Priority": "P1", "Dependencies": ["T-1"], "body": "Steps:\n1. add the column\n2. backfill 🚀"},
-    {"key": "T-3", "Name": "Review it", "Task ID": "T-3", "Assigned Agent": "Reviewer", "Priority": "P2",
-     "Dependencies": ["T-2", "T-1"]},
+    {
+        "key": "T-2",
+        "Name": "Write the migration",
+        "Task ID": "T-2",
+        "Assigned Agent": "Executor",
+        "Priority": "P1",
+        "Dependencies": ["T-1"],
+        "body": "Steps:\n1. add the column\n2. backfill 🚀",
+    },
+    {
+        "key": "T-3",
+        "Name": "Review it",
+        "Task ID": "T-3",
+        "Assigned Agent": "Reviewer",
+        "Priority": "P2",
+        "Dependencies": ["T-2", "T-1"],
+    },
 ]
 
 
@@ -107,7 +120,10 @@ def test_ssot_stage_refuses_hostile_input_in_one_line_and_stages_nothing(
     path.write_text(_GOOD + line + "\n", encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-m", "ssot_pipelines.cli", "stage", database, str(path), "--replace"],
-        env={**os.environ, "POSTGRES_URL": ledger_url}, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "POSTGRES_URL": ledger_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""

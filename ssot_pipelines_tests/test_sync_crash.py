@@ -40,8 +40,12 @@ STARTUP_SECONDS = 0.85  # what the kill times were chosen with on an idle machin
 
 
 def run_sync(env: dict[str, str], gen: int, kill_after: float | None) -> int | None:
-    proc = subprocess.Popen([sys.executable, "-c", SYNC_SCRIPT], env={**env, "GEN": str(gen)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SYNC_SCRIPT],
+        env={**env, "GEN": str(gen)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     if kill_after is None:
         out, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0, out.decode()
@@ -57,8 +61,14 @@ def run_sync(env: dict[str, str], gen: int, kill_after: float | None) -> int | N
 
 def test_sigkill_at_random_points_then_rerun_ends_equal(sandbox: Any, ledger_url: str, redis_url: str) -> None:
     n = 300
-    env = {**os.environ, "N": str(n), "URL": sandbox.url, "ROOT": sandbox.root_page_id, "PG": ledger_url,
-           "REDIS": redis_url}
+    env = {
+        **os.environ,
+        "N": str(n),
+        "URL": sandbox.url,
+        "ROOT": sandbox.root_page_id,
+        "PG": ledger_url,
+        "REDIS": redis_url,
+    }
     with sync_manager(sandbox, ledger_url, redis_url) as sync:  # provision first so kills land in the sync
         ds = sync.ids["file_catalog"].data_source_id
     rng = random.Random(1234)

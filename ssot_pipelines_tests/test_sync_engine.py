@@ -256,8 +256,11 @@ def test_sync_under_injected_faults_ends_exactly_equal_to_the_source(
 def test_wrong_token_fails_fast_naming_the_variable(sandbox: Any, ledger_url: str, redis_url: str) -> None:
     with pytest.raises(ConfigurationError) as err:
         open_sync_manager(
-            notion_base_url=sandbox.url, token="secret_wrong_token_123", parent_page_id=sandbox.root_page_id,
-            postgres_url=ledger_url, redis_url=redis_url,
+            notion_base_url=sandbox.url,
+            token="secret_wrong_token_123",
+            parent_page_id=sandbox.root_page_id,
+            postgres_url=ledger_url,
+            redis_url=redis_url,
         )
     assert "NOTION_TOKEN" in str(err.value)
     assert "secret_wrong_token_123" not in str(err.value)
@@ -266,15 +269,16 @@ def test_wrong_token_fails_fast_naming_the_variable(sandbox: Any, ledger_url: st
 def test_parent_page_not_shared_is_a_clear_error(sandbox: Any, ledger_url: str, redis_url: str) -> None:
     with pytest.raises(ConfigurationError) as err:
         open_sync_manager(
-            notion_base_url=sandbox.url, token="sandbox-token", parent_page_id="0" * 32,
-            postgres_url=ledger_url, redis_url=redis_url,
+            notion_base_url=sandbox.url,
+            token="sandbox-token",
+            parent_page_id="0" * 32,
+            postgres_url=ledger_url,
+            redis_url=redis_url,
         )
     assert "NOTION_PARENT_PAGE_ID" in str(err.value) and "Connections" in str(err.value)
 
 
-def test_unreachable_postgres_and_redis_name_their_variables(
-    monkeypatch: pytest.MonkeyPatch, sandbox: Any
-) -> None:
+def test_unreachable_postgres_and_redis_name_their_variables(monkeypatch: pytest.MonkeyPatch, sandbox: Any) -> None:
     from ssot_pipelines.ledger import resolve_postgres_url
     from ssot_pipelines.notion.setup import resolve_redis_url
 
@@ -297,8 +301,12 @@ def test_a_person_retyping_a_property_gets_a_clear_error_not_a_silent_retype(
     client.request(path=f"data_sources/{ds}", method="PATCH", body={"properties": {"Size": {"rich_text": {}}}})
     with pytest.raises(ConfigurationError) as err:
         open_sync_manager(
-            notion_base_url=sandbox.url, token="sandbox-token", parent_page_id=sandbox.root_page_id,
-            postgres_url=ledger_url, redis_url=redis_url, provision_databases=True,
+            notion_base_url=sandbox.url,
+            token="sandbox-token",
+            parent_page_id=sandbox.root_page_id,
+            postgres_url=ledger_url,
+            redis_url=redis_url,
+            provision_databases=True,
         )
     assert "'Size'" in str(err.value) and "number" in str(err.value)
 
@@ -328,8 +336,11 @@ def test_a_row_whose_relation_target_is_missing_still_gets_its_other_values_and_
 def test_an_unreachable_notion_address_fails_at_once_naming_the_variable(ledger_url: str, redis_url: str) -> None:
     with pytest.raises(ConfigurationError) as err:
         open_sync_manager(
-            notion_base_url="http://127.0.0.1:9", token="sandbox-token", parent_page_id="0" * 32,
-            postgres_url=ledger_url, redis_url=redis_url,
+            notion_base_url="http://127.0.0.1:9",
+            token="sandbox-token",
+            parent_page_id="0" * 32,
+            postgres_url=ledger_url,
+            redis_url=redis_url,
         )
     assert "NOTION_BASE_URL" in str(err.value)
 

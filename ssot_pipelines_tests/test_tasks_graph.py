@@ -26,8 +26,9 @@ def ssot(args: list[str], ledger_url: str, cwd: Path | None = None, **extra: str
     """The installed ``ssot`` command in its own process, against the test's ledger."""
     env = {**os.environ, "POSTGRES_URL": ledger_url, "PYTHONPATH": str(REPO), **extra}
     env.pop("SSOT_SESSION_ID", None) if "SSOT_SESSION_ID" not in extra else None
-    return subprocess.run([*SSOT, *args], capture_output=True, text=True, env=env, cwd=str(cwd or REPO),
-                          timeout=120, check=False)
+    return subprocess.run(
+        [*SSOT, *args], capture_output=True, text=True, env=env, cwd=str(cwd or REPO), timeout=120, check=False
+    )
 
 
 AGENT = textwrap.dedent("""
@@ -75,8 +76,13 @@ def test_eight_agent_processes_claim_thirty_tasks_each_exactly_once_and_never_be
     start = tmp_path / "start"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     agents = [
-        subprocess.Popen([sys.executable, "-c", AGENT, ledger_url, f"agent-{n}", str(start)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
+        subprocess.Popen(
+            [sys.executable, "-c", AGENT, ledger_url, f"agent-{n}", str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         for n in range(8)
     ]
     time.sleep(3)  # let every agent import and connect
@@ -216,17 +222,24 @@ def test_a_command_run_by_claude_code_records_the_hooks_session_and_the_handover
     work = tmp_path / "work"
     work.mkdir()
     plan = tasks.add_task(ledger, "plan", agent="planner-1", role="planner")
-    build = tasks.add_task(ledger, "build", agent="planner-1", role="executor", body="Implement the plan.",
-                           depends_on=[plan.id])
+    build = tasks.add_task(
+        ledger, "build", agent="planner-1", role="executor", body="Implement the plan.", depends_on=[plan.id]
+    )
     tasks.claim(ledger, "planner-1")
     tasks.done(ledger, plan.id, "planner-1", note="the plan: add a column, then backfill")
 
     # Claude Code runs PreToolUse (journalled by ssot-hook), then the Bash command.
     command = "ssot task claim --agent exec-1 --json"
-    assert run_hook(hook_payload("PreToolUse", SESSION_A, cwd=str(work), tool_name="Bash",
-                                 tool_input={"command": command}), journal).returncode == 0
-    claimed = ssot(["task", "claim", "--agent", "exec-1", "--json"], ledger_url, cwd=work,
-                   SSOT_JOURNAL_DIR=str(journal))
+    assert (
+        run_hook(
+            hook_payload("PreToolUse", SESSION_A, cwd=str(work), tool_name="Bash", tool_input={"command": command}),
+            journal,
+        ).returncode
+        == 0
+    )
+    claimed = ssot(
+        ["task", "claim", "--agent", "exec-1", "--json"], ledger_url, cwd=work, SSOT_JOURNAL_DIR=str(journal)
+    )
     assert claimed.returncode == 0, claimed.stderr
     assert json.loads(claimed.stdout)["activity"][-1]["session_id"] == SESSION_A
 
@@ -251,11 +264,18 @@ def test_bad_input_is_one_clear_line_and_an_import_refuses_only_the_bad_edges(le
     assert (missing.returncode, missing.stdout) == (1, "") and "no task 999" in missing.stderr
 
     path = tmp_path / "tasks.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in [
-        {"key": "A", "Name": "a", "Dependencies": ["C"]},
-        {"key": "B", "Name": "b", "Dependencies": ["A"], "Assigned Agent": "Reviewer", "Priority": "P0"},
-        {"key": "C", "Name": "c", "Dependencies": ["B"]},
-    ]) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"key": "A", "Name": "a", "Dependencies": ["C"]},
+                {"key": "B", "Name": "b", "Dependencies": ["A"], "Assigned Agent": "Reviewer", "Priority": "P0"},
+                {"key": "C", "Name": "c", "Dependencies": ["B"]},
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     first = ssot(["task", "import", str(path), "--json"], ledger_url)
     assert first.returncode == 1, "a refused edge is reported with exit 1"
     result = json.loads(first.stdout)

@@ -24,21 +24,40 @@ def _payload(result: Any) -> Any:
 
 def test_the_mcp_server_lists_its_tools_then_adds_claims_and_completes_a_task(ledger_url: str) -> None:
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "ssot_pipelines.cli", "mcp"], cwd=str(REPO),
-        env={**os.environ, "POSTGRES_URL": ledger_url, "PYTHONPATH": str(REPO), "SSOT_SESSION_ID": "sess-mcp-1",
-             "SSOT_EMBEDDER": "hashing"},
+        command=sys.executable,
+        args=["-m", "ssot_pipelines.cli", "mcp"],
+        cwd=str(REPO),
+        env={
+            **os.environ,
+            "POSTGRES_URL": ledger_url,
+            "PYTHONPATH": str(REPO),
+            "SSOT_SESSION_ID": "sess-mcp-1",
+            "SSOT_EMBEDDER": "hashing",
+        },
     )
 
     async def scenario() -> dict[str, Any]:
         async with Client(params, read_timeout_seconds=120) as client:
             tools = {t.name: t for t in (await client.list_tools()).tools}
-            assert {"search", "session_context", "task_add", "task_ready", "task_claim", "task_heartbeat",
-                    "task_done", "task_block", "task_show"} <= set(tools)
+            assert {
+                "search",
+                "session_context",
+                "task_add",
+                "task_ready",
+                "task_claim",
+                "task_heartbeat",
+                "task_done",
+                "task_block",
+                "task_show",
+            } <= set(tools)
             schema = tools["task_claim"].input_schema
             assert "agent" in schema["required"] and schema["properties"]["lease_seconds"]["type"] == "integer"
 
-            added = _payload(await client.call_tool("task_add", {"title": "Write the docs", "agent": "planner-1",
-                                                                 "role": "executor", "priority": "P1"}))
+            added = _payload(
+                await client.call_tool(
+                    "task_add", {"title": "Write the docs", "agent": "planner-1", "role": "executor", "priority": "P1"}
+                )
+            )
             ready = _payload(await client.call_tool("task_ready", {"role": "executor"}))
             assert [t["id"] for t in ready] == [added["id"]]
             claimed = _payload(await client.call_tool("task_claim", {"agent": "exec-1", "role": "executor"}))
@@ -54,10 +73,16 @@ def test_the_mcp_server_lists_its_tools_then_adds_claims_and_completes_a_task(le
             bad = await client.call_tool("task_add", {"title": "x", "agent": "a", "priority": "P9"})
             assert bad.is_error, "the input schema refuses an unknown priority"
 
-            _payload(await client.call_tool("task_heartbeat", {"task_id": added["id"], "agent": "exec-1",
-                                                               "note": "half written"}))
-            _payload(await client.call_tool("task_done", {"task_id": added["id"], "agent": "exec-1",
-                                                          "note": "docs/tasks.md"}))
+            _payload(
+                await client.call_tool(
+                    "task_heartbeat", {"task_id": added["id"], "agent": "exec-1", "note": "half written"}
+                )
+            )
+            _payload(
+                await client.call_tool(
+                    "task_done", {"task_id": added["id"], "agent": "exec-1", "note": "docs/tasks.md"}
+                )
+            )
             shown: dict[str, Any] = _payload(await client.call_tool("task_show", {"task_id": added["id"]}))
 
             hits = await client.call_tool("search", {"query": "migration plan"})
@@ -74,5 +99,9 @@ def test_the_mcp_server_lists_its_tools_then_adds_claims_and_completes_a_task(le
     shown = anyio.run(scenario)
     assert shown["status"] == "done" and shown["done_note"] == "docs/tasks.md"
     kinds = [(a["kind"], a["source"], a["session_id"]) for a in shown["activity"]]
-    assert kinds == [("added", "mcp", "sess-mcp-1"), ("claimed", "mcp", "sess-mcp-1"),
-                     ("progress", "mcp", "sess-mcp-1"), ("done", "mcp", "sess-mcp-1")]
+    assert kinds == [
+        ("added", "mcp", "sess-mcp-1"),
+        ("claimed", "mcp", "sess-mcp-1"),
+        ("progress", "mcp", "sess-mcp-1"),
+        ("done", "mcp", "sess-mcp-1"),
+    ]

@@ -26,8 +26,9 @@ def test_a_persons_blocked_in_notion_holds_until_a_person_unblocks_and_reassignm
     sandbox: Any, ledger_url: str, redis_url: str, ledger: Any
 ) -> None:
     with sync_manager(sandbox, ledger_url, redis_url, provision_databases=True) as sync:
-        build = tasks.add_task(ledger, "Write the migration", agent="planner-1", role="executor",
-                               body="Add the column, then backfill.")
+        build = tasks.add_task(
+            ledger, "Write the migration", agent="planner-1", role="executor", body="Add the column, then backfill."
+        )
         review = tasks.add_task(ledger, "Review it", agent="planner-1", role="reviewer", depends_on=[build.id])
         assert _sync(sync, ledger).created == 2
         client = person(sandbox)
@@ -102,8 +103,7 @@ def test_a_task_links_the_cli_sessions_that_worked_on_it_and_the_secondbrain_tas
     with sync_manager(sandbox, ledger_url, redis_url, provision_databases=True) as sync:
         assert sync.sync("cli_sessions", cli_session_frame(ledger)).failed == 0
         assert sync.sync("secondbrain_tasks", [_secondbrain_task()]).failed == 0
-        task = tasks.add_task(ledger, "Fix the drift", agent="planner-1", implements="sb-drift-1",
-                              session_id=SESSION_A)
+        task = tasks.add_task(ledger, "Fix the drift", agent="planner-1", implements="sb-drift-1", session_id=SESSION_A)
         _sync(sync, ledger)
         client = person(sandbox)
         page = live_rows(client, sync.ids["task_tracking"].data_source_id)[task.key][0]

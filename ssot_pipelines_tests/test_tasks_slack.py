@@ -31,9 +31,13 @@ def slack() -> Iterator[SlackStandIn]:
 
 def settings_for(slack: SlackStandIn, interval: float = 0.2) -> SlackSettings:
     # the reviewer has no bot of its own: the shared bot posts for it and names the role
-    return SlackSettings(channel=CHANNEL, bot_token="xoxb-shared",
-                         role_tokens={"planner": "xoxb-planner", "executor": "xoxb-executor"},
-                         base_url=slack.url, interval_seconds=interval)
+    return SlackSettings(
+        channel=CHANNEL,
+        bot_token="xoxb-shared",
+        role_tokens={"planner": "xoxb-planner", "executor": "xoxb-executor"},
+        base_url=slack.url,
+        interval_seconds=interval,
+    )
 
 
 def thread_of(slack: SlackStandIn, ledger: Any, task_id: int) -> list[dict[str, Any]]:
@@ -64,7 +68,10 @@ def test_each_task_gets_one_thread_with_one_post_per_activity_as_its_roles_bot(
 
     plan_thread = thread_of(slack, ledger, plan.id)
     assert [m["text"].split(": ", 1)[-1] for m in plan_thread[1:]] == [
-        "claimed — lease of 600s", "progress — drafted the steps", "done — plan in docs/plan.md"]
+        "claimed — lease of 600s",
+        "progress — drafted the steps",
+        "done — plan in docs/plan.md",
+    ]
     assert {m["user"] for m in plan_thread} == {"U0PLAN"}, "the planner's own bot posts its thread"
     assert {m["user"] for m in thread_of(slack, ledger, build.id)} == {"U0EXEC"}
     review_thread = thread_of(slack, ledger, review.id)
@@ -89,8 +96,10 @@ def test_each_task_gets_one_thread_with_one_post_per_activity_as_its_roles_bot(
     frame = conversation_frame(ledger, "any-target", full=True)
     threads = {r["key"]: r for r in frame.to_dict(orient="records")}
     plan_root = plan_thread[0]["ts"]
-    assert set(threads) == {f"{CHANNEL}/thread/{m[0]['ts']}" for m in
-                            (plan_thread, thread_of(slack, ledger, build.id), thread_of(slack, ledger, review.id))}
+    assert set(threads) == {
+        f"{CHANNEL}/thread/{m[0]['ts']}"
+        for m in (plan_thread, thread_of(slack, ledger, build.id), thread_of(slack, ledger, review.id))
+    }
     assert threads[f"{CHANNEL}/thread/{plan_root}"]["Message Count"] == len(plan_thread) == 4
     assert "plan in docs/plan.md" in threads[f"{CHANNEL}/thread/{plan_root}"]["body"]
     staged = ledger.execute("SELECT count(*) AS n FROM records WHERE database = 'slack_conversations'").fetchone()
@@ -111,17 +120,17 @@ def test_a_post_whose_answer_was_lost_or_rate_limited_appears_once(slack: SlackS
     assert post_pending(ledger, settings).posted == 1
     texts = [m["text"] for m in thread_of(slack, ledger, task.id)]
     assert sum("claimed" in t for t in texts) == 1 and sum("step 2" in t for t in texts) == 1
-    keys = [m["metadata"]["event_payload"]["key"] for m in thread_of(slack, ledger, task.id)
-            if m.get("metadata", {}).get("event_type") == METADATA_EVENT]
+    keys = [
+        m["metadata"]["event_payload"]["key"]
+        for m in thread_of(slack, ledger, task.id)
+        if m.get("metadata", {}).get("event_type") == METADATA_EVENT
+    ]
     assert len(keys) == len(set(keys)) == 3
 
 
-def test_an_approval_reaction_makes_a_gated_task_ready_and_a_reply_blocks_it(
-    slack: SlackStandIn, ledger: Any
-) -> None:
+def test_an_approval_reaction_makes_a_gated_task_ready_and_a_reply_blocks_it(slack: SlackStandIn, ledger: Any) -> None:
     settings = settings_for(slack, interval=0.05)
-    gated = tasks.add_task(ledger, "Drop the old table", agent="planner-1", role="executor",
-                           requires_approval=True)
+    gated = tasks.add_task(ledger, "Drop the old table", agent="planner-1", role="executor", requires_approval=True)
     post_pending(ledger, settings)
     assert tasks.ready(ledger) == []
 
@@ -156,15 +165,21 @@ def test_a_tasks_thread_is_a_slack_conversation_that_a_full_sync_keeps_and_links
     from ssot_pipelines_tests.notion_helpers import live_rows, person, sync_manager
     from ssot_pipelines_tests.test_tasks_graph import ssot
 
-    env = {"SLACK_TASKS_CHANNEL": CHANNEL, "SLACK_BOT_TOKEN": "xoxb-shared", "SLACK_API_URL": slack.url,
-           "SSOT_SLACK_POST_INTERVAL": "0.05"}
+    env = {
+        "SLACK_TASKS_CHANNEL": CHANNEL,
+        "SLACK_BOT_TOKEN": "xoxb-shared",
+        "SLACK_API_URL": slack.url,
+        "SSOT_SLACK_POST_INTERVAL": "0.05",
+    }
     added = ssot(["task", "add", "Ship it", "--role", "executor", "--json"], ledger_url, **env)
     assert added.returncode == 0, added.stderr
     task_id = json.loads(added.stdout)["id"]
     assert ssot(["task", "claim", "--agent", "exec-1"], ledger_url, **env).returncode == 0
     posted = thread_of(slack, ledger, task_id)
-    assert [m["text"] for m in posted] == [f"Task {task_id} — Ship it (Executor)",
-                                           "[Executor] exec-1: claimed — lease of 600s"]
+    assert [m["text"] for m in posted] == [
+        f"Task {task_id} — Ship it (Executor)",
+        "[Executor] exec-1: claimed — lease of 600s",
+    ]
     key = f"{CHANNEL}/thread/{posted[0]['ts']}"
 
     with sync_manager(sandbox, ledger_url, redis_url, provision_databases=True) as sync:
@@ -207,7 +222,8 @@ def test_a_signed_reaction_through_ssot_slack_serve_and_drain_makes_a_gated_task
     post_pending(ledger, settings_for(slack, interval=0.05))
     root = thread_of(slack, ledger, gated.id)[0]
     WebClient(token="xoxp-alice", base_url=slack.url).reactions_add(
-        channel=CHANNEL, timestamp=root["ts"], name="white_check_mark")
+        channel=CHANNEL, timestamp=root["ts"], name="white_check_mark"
+    )
     [reaction] = slack.events  # what Slack's Events API delivers for it
 
     receiver = Receiver(tmp_path / "journal")  # the real `ssot slack serve`, checking Slack's signature
@@ -217,15 +233,17 @@ def test_a_signed_reaction_through_ssot_slack_serve_and_drain_makes_a_gated_task
     finally:
         receiver.kill()
     assert tasks.ready(ledger) == [], "nothing is applied before the drain"
-    drained = ssot(["slack", "drain", "--no-names", "--no-recall"], ledger_url,
-                   SLACK_JOURNAL_DIR=str(tmp_path / "journal"))
+    drained = ssot(
+        ["slack", "drain", "--no-names", "--no-recall"], ledger_url, SLACK_JOURNAL_DIR=str(tmp_path / "journal")
+    )
     assert drained.returncode == 0, drained.stderr
     assert "tasks: 1 approved" in drained.stdout
     assert [t.id for t in tasks.ready(ledger)] == [gated.id]
     approvals = [a for a in tasks.show(ledger, gated.id).activity if a.kind == "approved"]
     assert [a.agent for a in approvals] == ["slack:U0ALICE"]
-    again = ssot(["slack", "drain", "--no-names", "--no-recall"], ledger_url,
-                 SLACK_JOURNAL_DIR=str(tmp_path / "journal"))
+    again = ssot(
+        ["slack", "drain", "--no-names", "--no-recall"], ledger_url, SLACK_JOURNAL_DIR=str(tmp_path / "journal")
+    )
     assert again.returncode == 0 and "tasks:" not in again.stdout
 
 

@@ -18,8 +18,9 @@ from ssot_pipelines.vectors import (
     minilm_missing_parts,
 )
 
-needs_minilm = pytest.mark.skipif(bool(minilm_missing_parts()), reason=f"MiniLM parts missing: "
-                                  f"{minilm_missing_parts()}")
+needs_minilm = pytest.mark.skipif(
+    bool(minilm_missing_parts()), reason=f"MiniLM parts missing: {minilm_missing_parts()}"
+)
 
 MIGRATION = "Add a database migration that creates the users table and backfills the email column"
 CSS = "button.primary { color: #fff; background-color: #0055ff; border-radius: 4px; padding: 8px }"
@@ -67,8 +68,10 @@ def test_importing_the_vector_layer_loads_no_model_or_sdk() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, ssot_pipelines.vectors, ssot_pipelines.resources.vectors; "
-            "print(sorted(m for m in ('onnxruntime', 'tokenizers', 'pinecone', 'pgvector') if m in sys.modules))")
+    code = (
+        "import sys, ssot_pipelines.vectors, ssot_pipelines.resources.vectors; "
+        "print(sorted(m for m in ('onnxruntime', 'tokenizers', 'pinecone', 'pgvector') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -123,8 +126,9 @@ def test_cache_embeds_unchanged_text_once_across_connections(ledger_url: str) ->
         assert second.embed(texts) == vectors
         assert second.embed([CSS, "new text"])[0] == vectors[1]
         assert (second.stats.hits, second.stats.misses) == (5, 1)
-        rows = conn.execute("SELECT embedder, dimension, count(*) AS n FROM embedding_cache "
-                            "GROUP BY embedder, dimension").fetchall()
+        rows = conn.execute(
+            "SELECT embedder, dimension, count(*) AS n FROM embedding_cache GROUP BY embedder, dimension"
+        ).fetchall()
         assert rows == [{"embedder": "hashing-v1", "dimension": 384, "n": 4}]
     assert vectors[0] == pytest.approx(HashingEmbedder().embed([MIGRATION])[0], abs=1e-6)
 

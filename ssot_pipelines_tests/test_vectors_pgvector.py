@@ -19,7 +19,7 @@ from ssot_pipelines.vectors.pgvector_store import PgVectorStore
 
 DOCS = {
     "migration": "ALTER TABLE users ADD COLUMN email text NOT NULL DEFAULT ''; -- schema migration 0042, "
-                 "run with alembic upgrade head before deploying",
+    "run with alembic upgrade head before deploying",
     "css": ".sidebar { display: flex; gap: 12px; color: var(--muted); } .sidebar a:hover { color: #0055ff }",
     "retry": "Retry the Notion request after the Retry-After header when the API answers 429 Too Many Requests",
     "hook": "The SessionStart hook prints nothing and always exits 0 so Claude Code never blocks",
@@ -46,8 +46,12 @@ def test_table_and_hnsw_index_are_created_on_first_use(ledger_url: str) -> None:
     store = PgVectorStore(ledger_url)
     assert store.count("anything") == 0
     with psycopg.connect(ledger_url) as conn:
-        indexes = {r[0]: r[1] for r in conn.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'ssot' AND tablename = 'vectors'")}
+        indexes = {
+            r[0]: r[1]
+            for r in conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'ssot' AND tablename = 'vectors'"
+            )
+        }
     assert "hnsw" in indexes["vectors_embedding_hnsw"] and "vector_cosine_ops" in indexes["vectors_embedding_hnsw"]
     store.close()
 
@@ -86,15 +90,31 @@ def plain_postgres15() -> Iterator[str]:
     shutil.chown(base, "postgres")
     data = base / "data"
     as_pg = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_pg, str(PG15 / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_pg, str(PG15 / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-                    f"-k {base} -c listen_addresses=''", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_pg, str(PG15 / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_pg,
+            str(PG15 / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(base / "log"),
+            "-o",
+            f"-k {base} -c listen_addresses=''",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql://postgres@/postgres?host={base}"
     finally:
-        subprocess.run([*as_pg, str(PG15 / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run([*as_pg, str(PG15 / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -28,8 +28,10 @@ def fake() -> Iterator[PineconeFake]:
 
 def chunk_items(n: int, text_size: int = 200) -> list[VectorItem]:
     texts = [f"session 7 chunk {i}: " + ("tool output line " * (text_size // 17 + 1))[:text_size] for i in range(n)]
-    return [VectorItem(f"session-7:{i}", v, t, {"session": "session-7", "chunk": i})
-            for i, (t, v) in enumerate(zip(texts, EMBEDDER.embed(texts), strict=True))]
+    return [
+        VectorItem(f"session-7:{i}", v, t, {"session": "session-7", "chunk": i})
+        for i, (t, v) in enumerate(zip(texts, EMBEDDER.embed(texts), strict=True))
+    ]
 
 
 def test_large_upserts_are_split_under_pinecones_request_limits(fake: PineconeFake) -> None:

@@ -14,15 +14,22 @@ NOTES = ["rotate the Notion token every 90 days", "the drift sensor runs every f
 
 
 @dg.asset
-def indexed_notes(context: dg.AssetExecutionContext, vectors: VectorsResource,
-                  embedder: EmbedderResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
+def indexed_notes(
+    context: dg.AssetExecutionContext, vectors: VectorsResource, embedder: EmbedderResource
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
     model = embedder.embedder()
     store = vectors.store()
-    store.upsert("notes", [VectorItem(f"note:{i}", v, t, {"n": i})
-                           for i, (t, v) in enumerate(zip(NOTES, model.embed(NOTES), strict=True))])
+    store.upsert(
+        "notes",
+        [
+            VectorItem(f"note:{i}", v, t, {"n": i})
+            for i, (t, v) in enumerate(zip(NOTES, model.embed(NOTES), strict=True))
+        ],
+    )
     best = store.query("notes", model.embed(["drift sensor runs every five minutes"])[0], top_k=1)[0]
-    return dg.MaterializeResult(metadata={"count": store.count("notes"), "best": best.id,
-                                          "store": type(store).__name__})
+    return dg.MaterializeResult(
+        metadata={"count": store.count("notes"), "best": best.id, "store": type(store).__name__}
+    )
 
 
 def materialize(resources: dict[str, Any]) -> dict[str, Any]:
@@ -32,8 +39,9 @@ def materialize(resources: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_without_a_pinecone_key_vectors_go_to_pgvector(ledger_url: str) -> None:
-    meta = materialize({"vectors": VectorsResource(postgres_url=ledger_url),
-                        "embedder": EmbedderResource(kind="hashing")})
+    meta = materialize(
+        {"vectors": VectorsResource(postgres_url=ledger_url), "embedder": EmbedderResource(kind="hashing")}
+    )
     assert meta == {"count": 2, "best": "note:1", "store": "PgVectorStore"}
     assert PgVectorStore(ledger_url).count("notes") == 2
 
@@ -41,9 +49,12 @@ def test_without_a_pinecone_key_vectors_go_to_pgvector(ledger_url: str) -> None:
 def test_with_a_pinecone_key_vectors_go_to_pinecone(ledger_url: str) -> None:
     fake = PineconeFake("pc-key-abcdef").start()
     try:
-        resources = {"vectors": VectorsResource(pinecone_api_key="pc-key-abcdef", pinecone_host=fake.host,
-                                                postgres_url=ledger_url),
-                     "embedder": EmbedderResource(kind="hashing")}
+        resources = {
+            "vectors": VectorsResource(
+                pinecone_api_key="pc-key-abcdef", pinecone_host=fake.host, postgres_url=ledger_url
+            ),
+            "embedder": EmbedderResource(kind="hashing"),
+        }
         assert materialize(resources) == {"count": 2, "best": "note:1", "store": "PineconeStore"}
         assert len(fake.namespaces["notes"]) == 2
     finally:

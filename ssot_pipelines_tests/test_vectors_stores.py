@@ -16,21 +16,28 @@ API_KEY = "pc-test-key-0123456789"
 EMBEDDER = HashingEmbedder()
 
 SNIPPETS = {
-    "files/migrate.py:0": ("def migrate(conn): apply the ledger migrations in order under an advisory lock",
-                           {"kind": "file", "lang": "python", "lines": 120, "tags": ["db", "core"]}),
-    "files/button.css:0": ("button.primary { color: #fff; background: #0055ff; border-radius: 4px }",
-                           {"kind": "file", "lang": "css", "lines": 12, "tags": ["ui"]}),
-    "session-42:0": ("user: why does the sync archive rows? assistant: the mass-deletion guard stopped it",
-                     {"kind": "session", "lines": 2, "tags": ["sync", "core"]}),
-    "session-42:1": ("user: add a retry policy for 429 responses with Retry-After",
-                     {"kind": "session", "lines": 1}),
+    "files/migrate.py:0": (
+        "def migrate(conn): apply the ledger migrations in order under an advisory lock",
+        {"kind": "file", "lang": "python", "lines": 120, "tags": ["db", "core"]},
+    ),
+    "files/button.css:0": (
+        "button.primary { color: #fff; background: #0055ff; border-radius: 4px }",
+        {"kind": "file", "lang": "css", "lines": 12, "tags": ["ui"]},
+    ),
+    "session-42:0": (
+        "user: why does the sync archive rows? assistant: the mass-deletion guard stopped it",
+        {"kind": "session", "lines": 2, "tags": ["sync", "core"]},
+    ),
+    "session-42:1": ("user: add a retry policy for 429 responses with Retry-After", {"kind": "session", "lines": 1}),
 }
 
 
 def items() -> list[VectorItem]:
     vectors = EMBEDDER.embed([text for text, _ in SNIPPETS.values()])
-    return [VectorItem(key, vector, text, meta)
-            for (key, (text, meta)), vector in zip(SNIPPETS.items(), vectors, strict=True)]
+    return [
+        VectorItem(key, vector, text, meta)
+        for (key, (text, meta)), vector in zip(SNIPPETS.items(), vectors, strict=True)
+    ]
 
 
 @pytest.fixture(params=["pgvector", "pinecone"])

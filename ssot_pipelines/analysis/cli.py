@@ -59,16 +59,23 @@ def cmd_import(args: argparse.Namespace) -> int:
                 failures += 1
                 continue
             try:
-                summary = import_report_file(conn, Path(report), repo_root=_repo_root(args),
-                                             report_format=args.format, whole_repository=args.whole_repository)
+                summary = import_report_file(
+                    conn,
+                    Path(report),
+                    repo_root=_repo_root(args),
+                    report_format=args.format,
+                    whole_repository=args.whole_repository,
+                )
             except ReportFormatError as exc:
                 print(str(exc), file=sys.stderr)
                 failures += 1
                 continue
             except (OSError, psycopg.Error) as exc:  # unreadable file, or a value the ledger refused
                 conn.rollback()
-                print(f"cannot import analysis report {report}: {_first_line(exc)}; nothing from it was recorded",
-                      file=sys.stderr)
+                print(
+                    f"cannot import analysis report {report}: {_first_line(exc)}; nothing from it was recorded",
+                    file=sys.stderr,
+                )
                 failures += 1
                 continue
             _print_summary(report, summary)
@@ -110,12 +117,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                 failures += 1
                 continue
             try:
-                summary = record_report(conn, run.report, repo_root=root, source=f"ssot analyze run ({tool})",
-                                        analyzed_paths=run.analyzed)
+                summary = record_report(
+                    conn, run.report, repo_root=root, source=f"ssot analyze run ({tool})", analyzed_paths=run.analyzed
+                )
             except psycopg.Error as exc:
                 conn.rollback()
-                print(f"{tool}: the ledger refused its findings ({_first_line(exc)}); nothing from it was recorded",
-                      file=sys.stderr)
+                print(
+                    f"{tool}: the ledger refused its findings ({_first_line(exc)}); nothing from it was recorded",
+                    file=sys.stderr,
+                )
                 failures += 1
                 continue
             conn.commit()
@@ -158,23 +168,32 @@ def register(subparsers: Any) -> None:
 
     importing = commands.add_parser("import", help="import linter reports (format detected unless --format)")
     importing.add_argument("reports", nargs="+", help="report files")
-    importing.add_argument("--format", choices=FORMAT_NAMES, default=None,
-                           help="the reports' format (default: detected from their content)")
+    importing.add_argument(
+        "--format",
+        choices=FORMAT_NAMES,
+        default=None,
+        help="the reports' format (default: detected from their content)",
+    )
     importing.add_argument("--repo-root", default=None, help="repository the report's paths refer to")
-    importing.add_argument("--whole-repository", action="store_true",
-                           help="the tool analysed every file: issues missing from the report are fixed")
+    importing.add_argument(
+        "--whole-repository",
+        action="store_true",
+        help="the tool analysed every file: issues missing from the report are fixed",
+    )
     importing.set_defaults(func=cmd_import)
 
     running = commands.add_parser(
         "run", help="run ruff/pylint/mypy and the built-in markers scan (SSOT_ANALYSIS_TOOLS), import the results"
     )
-    running.add_argument("--repo-root", default=None,
-                         help="repository to analyse (default: SSOT_ANALYSIS_REPO_ROOT or SSOT_REPO_ROOTS)")
+    running.add_argument(
+        "--repo-root", default=None, help="repository to analyse (default: SSOT_ANALYSIS_REPO_ROOT or SSOT_REPO_ROOTS)"
+    )
     running.add_argument("--tools", default=None, help="comma-separated, e.g. ruff,pylint,markers")
     running.add_argument(
-        "--isolated-config", action="store_true",
+        "--isolated-config",
+        action="store_true",
         help="ignore the repository's linter configuration files (they can load plugins and run code, e.g. "
-             "pylint's init-hook): ruff --isolated, pylint with an empty rcfile, mypy with no config file",
+        "pylint's init-hook): ruff --isolated, pylint with an empty rcfile, mypy with no config file",
     )
     running.set_defaults(func=cmd_run)
 

@@ -17,7 +17,8 @@ def extract_tech_debt(ctx: ExtractContext) -> pd.DataFrame:
 
 
 tech_debt = notion_sync_asset(
-    "tech_debt", extract_tech_debt,
+    "tech_debt",
+    extract_tech_debt,
     description="Every static-analysis finding, tracked across analyses (open, fixed, reopened), in Notion.",
 )
 

@@ -23,14 +23,16 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def import_report_file(conn: Conn, path: Path, *, repo_root: Path | None, report_format: str | None = None,
-                       whole_repository: bool = False) -> ImportSummary:
+def import_report_file(
+    conn: Conn, path: Path, *, repo_root: Path | None, report_format: str | None = None, whole_repository: bool = False
+) -> ImportSummary:
     """Import one report; a ReportFormatError leaves the recorded issues exactly as they were."""
     sha = file_sha256(path)
     try:
         report = read_report(path, report_format)
-        summary = record_report(conn, report, repo_root=repo_root, source=str(path), source_sha256=sha,
-                                whole_repository=whole_repository)
+        summary = record_report(
+            conn, report, repo_root=repo_root, source=str(path), source_sha256=sha, whole_repository=whole_repository
+        )
     except ReportFormatError as exc:
         conn.rollback()
         with conn.transaction():

@@ -40,13 +40,17 @@ class LifecyclePlan:
 
     def counts(self) -> dict[str, int]:
         return {
-            "new": len(self.new), "unchanged": len(self.still_open), "reopened": len(self.reopened),
-            "fixed": len(self.fixed), "removed": len(self.removed),
+            "new": len(self.new),
+            "unchanged": len(self.still_open),
+            "reopened": len(self.reopened),
+            "fixed": len(self.fixed),
+            "removed": len(self.removed),
         }
 
 
-def plan_lifecycle(findings: Sequence[Finding], known: Sequence[KnownIssue], scope: AnalysisScope,
-                   file_exists: Callable[[str], bool]) -> LifecyclePlan:
+def plan_lifecycle(
+    findings: Sequence[Finding], known: Sequence[KnownIssue], scope: AnalysisScope, file_exists: Callable[[str], bool]
+) -> LifecyclePlan:
     """Match ``findings`` to ``known`` issues and decide each one's next status."""
     result = match_findings(findings, known)
     plan = LifecyclePlan()

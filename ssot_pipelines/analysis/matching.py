@@ -65,6 +65,7 @@ def _key(*parts: str) -> KeyFn:
         if any(v in ("", None) for v, p in zip(values, parts, strict=True) if p != "message_norm"):
             return None
         return (item.rule, item.path, *values)
+
     return key
 
 
@@ -136,8 +137,13 @@ def _closest(finding: Finding, issue_ids: list[int], known: Sequence[KnownIssue]
     return min(issue_ids, key=lambda i: (abs((known[i].line or 0) - line), -known[i].updated_at.timestamp()))
 
 
-def _run_fingerprint_pass(findings: Sequence[Finding], known: Sequence[KnownIssue], free_findings: set[int],
-                          free_issues: set[int], matches: list[Match]) -> None:
+def _run_fingerprint_pass(
+    findings: Sequence[Finding],
+    known: Sequence[KnownIssue],
+    free_findings: set[int],
+    free_issues: set[int],
+    matches: list[Match],
+) -> None:
     """At least half of the shared SARIF partial fingerprints equal, same rule (SARIF SDK's rule)."""
     index: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     for i in free_issues:

@@ -104,7 +104,7 @@ class SourceFile:
     def block_hash(self, line: int | None) -> str:
         if line is None or not 0 < line <= len(self.hashes):
             return ""
-        window = self.hashes[max(0, line - 1 - BLOCK_RADIUS): line + BLOCK_RADIUS]
+        window = self.hashes[max(0, line - 1 - BLOCK_RADIUS) : line + BLOCK_RADIUS]
         return hashlib.md5("\n".join(window).encode()).hexdigest()
 
     def context(self, line: int | None) -> str:
@@ -165,7 +165,8 @@ class Normalizer:
         if path not in self._files:
             self._files[path] = (
                 SourceFile.read(self.repo_root / path)
-                if self.repo_root is not None and not PurePosixPath(path).is_absolute() else None
+                if self.repo_root is not None and not PurePosixPath(path).is_absolute()
+                else None
             )
         return self._files[path]
 
@@ -208,16 +209,36 @@ class Normalizer:
 
 def _storable_finding(raw: RawFinding) -> RawFinding:
     """``raw`` with every text field made storable (see ``storable``); the same object when already so."""
-    texts = [raw.tool, raw.rule_id, raw.path, raw.message, raw.native_severity, raw.hint, raw.scope,
-             raw.external_id, raw.snippet, raw.line_hash, *raw.fingerprints, *raw.fingerprints.values()]
+    texts = [
+        raw.tool,
+        raw.rule_id,
+        raw.path,
+        raw.message,
+        raw.native_severity,
+        raw.hint,
+        raw.scope,
+        raw.external_id,
+        raw.snippet,
+        raw.line_hash,
+        *raw.fingerprints,
+        *raw.fingerprints.values(),
+    ]
     if all(t is None or storable(t) is t for t in texts):
         return raw
     fingerprints = {storable(k): storable(v) for k, v in raw.fingerprints.items()}
     fixed = replace(
-        raw, tool=storable(raw.tool), rule_id=storable(raw.rule_id), path=storable(raw.path),
-        message=storable(raw.message), native_severity=_maybe(raw.native_severity), hint=_maybe(raw.hint),
-        scope=storable(raw.scope), external_id=_maybe(raw.external_id), snippet=_maybe(raw.snippet),
-        line_hash=_maybe(raw.line_hash), fingerprints=fingerprints,
+        raw,
+        tool=storable(raw.tool),
+        rule_id=storable(raw.rule_id),
+        path=storable(raw.path),
+        message=storable(raw.message),
+        native_severity=_maybe(raw.native_severity),
+        hint=_maybe(raw.hint),
+        scope=storable(raw.scope),
+        external_id=_maybe(raw.external_id),
+        snippet=_maybe(raw.snippet),
+        line_hash=_maybe(raw.line_hash),
+        fingerprints=fingerprints,
     )
     return fixed
 

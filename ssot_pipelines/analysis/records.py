@@ -16,8 +16,23 @@ from ssot_pipelines.analysis.store import Conn, issue_rows
 
 TITLE_MESSAGE_CHARS = 80  # only the title is short; the full message is in "Message" and the body
 _NOTION_STATUS = {"open": "open", "fixed": "fixed", "reopened": "reopened", "removed": "fixed"}
-COLUMNS = ["key", "Issue", "Issue ID", "File", "Line", "Tool", "Rule", "Severity", "Message", "Status",
-           "First Seen", "Last Changed", "Fixed At", "body", "priority"]
+COLUMNS = [
+    "key",
+    "Issue",
+    "Issue ID",
+    "File",
+    "Line",
+    "Tool",
+    "Rule",
+    "Severity",
+    "Message",
+    "Status",
+    "First Seen",
+    "Last Changed",
+    "Fixed At",
+    "body",
+    "priority",
+]
 _SEVERITY_PRIORITY = {"blocker": 50, "critical": 40, "major": 30, "minor": 20, "info": 10}
 
 
@@ -54,8 +69,9 @@ def in_repository(path: str) -> bool:
 def tech_debt_frame(conn: Conn) -> pd.DataFrame:
     """Every tracked issue as a desired Tech-Debt row; ``sync_mode`` full (issues are never deleted)."""
     rows = issue_rows(conn)
-    file_keys = {row["issue_key"]: file_catalog_key(row["path"], row["repo"]) for row in rows
-                 if in_repository(row["path"])}
+    file_keys = {
+        row["issue_key"]: file_catalog_key(row["path"], row["repo"]) for row in rows if in_repository(row["path"])
+    }
     known_files = catalogued_keys(conn, file_keys.values())
     records = [
         {

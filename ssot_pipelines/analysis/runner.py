@@ -119,8 +119,9 @@ def linter_command(tool: str, executable: str, files: list[str], *, isolated_con
     return [executable, *arguments, *config, "--", *(file_argument(f) for f in files)]
 
 
-def run_linter(tool: str, repo_root: Path, files: list[str], timeout: float = 900, *,
-               isolated_config: bool = False) -> LinterRun:
+def run_linter(
+    tool: str, repo_root: Path, files: list[str], timeout: float = 900, *, isolated_config: bool = False
+) -> LinterRun:
     """Run ``tool`` on ``files``; a crash (not findings) raises with the tool's own error text.
 
     ``isolated_config``: ignore the repository's configuration files (see the module docstring).
@@ -131,8 +132,14 @@ def run_linter(tool: str, repo_root: Path, files: list[str], timeout: float = 90
     _, report_format, ok_codes = _COMMANDS[tool]
     if not files:
         return LinterRun(tool, ParsedReport(report_format, []), [], 0)
-    done = subprocess.run(linter_command(tool, executable, files, isolated_config=isolated_config),
-                          cwd=repo_root, capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        linter_command(tool, executable, files, isolated_config=isolated_config),
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     text = done.stdout.strip()
     if done.returncode not in ok_codes or (not text and done.returncode != 0):
         raise RuntimeError(f"{tool} failed with exit code {done.returncode}: {done.stderr.strip()[-2000:]}")

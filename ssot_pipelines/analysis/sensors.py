@@ -74,6 +74,8 @@ def analysis_report_sensor(context: dg.SensorEvaluationContext, postgres: Postgr
         return dg.SensorResult(skip_reason=dg.SkipReason(f"no new reports in {folder}{rejected}"))
     context.log.info(scan_message(scan))
     run_ids = sorted(run_id for _, s in scan.imported for run_id in s.run_ids.values())
-    request = dg.RunRequest(run_key=f"analysis-runs-{run_ids[0]}-{run_ids[-1]}" if run_ids else None,
-                            tags={"ssot/trigger": "analysis_report_sensor"})
+    request = dg.RunRequest(
+        run_key=f"analysis-runs-{run_ids[0]}-{run_ids[-1]}" if run_ids else None,
+        tags={"ssot/trigger": "analysis_report_sensor"},
+    )
     return dg.SensorResult(run_requests=[request])

@@ -35,10 +35,18 @@ class ImportSummary:
         return sum(c.get(what, 0) for c in self.counts.values())
 
 
-def record_report(conn: Conn, report: ParsedReport, *, repo_root: Path | None, source: str,
-                  repo: str | None = None, source_sha256: str | None = None,
-                  analyzed_paths: Sequence[str] | None = None, whole_repository: bool = False,
-                  now: datetime | None = None) -> ImportSummary:
+def record_report(
+    conn: Conn,
+    report: ParsedReport,
+    *,
+    repo_root: Path | None,
+    source: str,
+    repo: str | None = None,
+    source_sha256: str | None = None,
+    analyzed_paths: Sequence[str] | None = None,
+    whole_repository: bool = False,
+    now: datetime | None = None,
+) -> ImportSummary:
     """Normalize, match and record ``report``: all of it in one transaction, or nothing.
 
     The scope (files the tool looked at) is ``analyzed_paths`` when given, the whole repository when
@@ -49,8 +57,7 @@ def record_report(conn: Conn, report: ParsedReport, *, repo_root: Path | None, s
     repo = repo if repo is not None else repository_name(repo_root)
     normalizer = Normalizer(repo_root)
     findings = normalizer.normalize_all(report.findings)
-    declared = {normalizer.path(p) for p in (analyzed_paths if analyzed_paths is not None
-                                              else report.analyzed_paths)}
+    declared = {normalizer.path(p) for p in (analyzed_paths if analyzed_paths is not None else report.analyzed_paths)}
     by_tool: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         by_tool[finding.tool].append(finding)
@@ -72,8 +79,9 @@ def record_report(conn: Conn, report: ParsedReport, *, repo_root: Path | None, s
             lookup = AnalysisScope(frozenset({f.path for f in tool_findings})) if report.partial else scope
             known = load_known_issues(conn, repo, tool, lookup, now)
             plan = plan_lifecycle(tool_findings, known, scope, exists)
-            run_id = _insert_run(conn, repo, tool, report.report_format, source, source_sha256, scope,
-                                 len(tool_findings), plan)
+            run_id = _insert_run(
+                conn, repo, tool, report.report_format, source, source_sha256, scope, len(tool_findings), plan
+            )
             _apply(conn, repo, plan, run_id, now)
             summary.run_ids[tool] = run_id
             summary.counts[tool] = plan.counts()
@@ -120,9 +128,17 @@ def load_known_issues(conn: Conn, repo: str, tool: str, scope: AnalysisScope, no
     rows = conn.execute(query, params).fetchall()
     return [
         KnownIssue(
-            issue_id=r["issue_id"], rule=r["rule"], path=_current_path(renamed, r["path"]), line=r["line"],
-            line_hash=r["line_hash"], block_hash=r["block_hash"], message_norm=r["message_norm"], scope=r["scope"],
-            external_id=r["external_id"], fingerprints=r["fingerprints"] or {}, status=r["status"],
+            issue_id=r["issue_id"],
+            rule=r["rule"],
+            path=_current_path(renamed, r["path"]),
+            line=r["line"],
+            line_hash=r["line_hash"],
+            block_hash=r["block_hash"],
+            message_norm=r["message_norm"],
+            scope=r["scope"],
+            external_id=r["external_id"],
+            fingerprints=r["fingerprints"] or {},
+            status=r["status"],
             updated_at=r["updated_at"],
         )
         for r in rows
@@ -136,11 +152,12 @@ def _current_path(renamed: dict[str, str], path: str) -> str:
 def renamed_paths(conn: Conn, repo: str) -> dict[str, str]:
     """Old repo-relative path → the path the file has now, from the File Catalog's rename history."""
     prefix = f"{repo}/"
-    rows = conn.execute(
-        "SELECT old_key, new_key FROM catalog_renames WHERE repo = %s ORDER BY id", (repo,)
-    ).fetchall()
-    moves = {r["old_key"].removeprefix(prefix): r["new_key"].removeprefix(prefix) for r in rows
-             if r["old_key"].startswith(prefix) and r["new_key"].startswith(prefix)}
+    rows = conn.execute("SELECT old_key, new_key FROM catalog_renames WHERE repo = %s ORDER BY id", (repo,)).fetchall()
+    moves = {
+        r["old_key"].removeprefix(prefix): r["new_key"].removeprefix(prefix)
+        for r in rows
+        if r["old_key"].startswith(prefix) and r["new_key"].startswith(prefix)
+    }
     final: dict[str, str] = {}
     for old in moves:
         current, seen = moves[old], {old}
@@ -152,23 +169,61 @@ def renamed_paths(conn: Conn, repo: str) -> dict[str, str]:
     return final
 
 
-def _insert_run(conn: Conn, repo: str, tool: str, report_format: str, source: str, sha: str | None,
-                scope: AnalysisScope, findings: int, plan: LifecyclePlan) -> int:
+def _insert_run(
+    conn: Conn,
+    repo: str,
+    tool: str,
+    report_format: str,
+    source: str,
+    sha: str | None,
+    scope: AnalysisScope,
+    findings: int,
+    plan: LifecyclePlan,
+) -> int:
     counts = plan.counts()
     row = conn.execute(
         "INSERT INTO analysis_runs (repo, tool, report_format, source, source_sha256, scope_paths, findings,"
         " new_issues, fixed_issues, reopened_issues, matched_issues, removed_issues)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (repo, tool, report_format, source, sha, None if scope.paths is None else json.dumps(sorted(scope.paths)),
-         findings, counts["new"], counts["fixed"], counts["reopened"], counts["unchanged"], counts["removed"]),
+        (
+            repo,
+            tool,
+            report_format,
+            source,
+            sha,
+            None if scope.paths is None else json.dumps(sorted(scope.paths)),
+            findings,
+            counts["new"],
+            counts["fixed"],
+            counts["reopened"],
+            counts["unchanged"],
+            counts["removed"],
+        ),
     ).fetchone()
     assert row is not None
     return int(row["id"])
 
 
-_FINDING_COLUMNS = ("tool", "rule", "path", "line", "end_line", "col", "message", "message_norm",
-                    "native_severity", "severity", "line_hash", "block_hash", "scope", "external_id",
-                    "fingerprints", "context", "hint", "tool_status")
+_FINDING_COLUMNS = (
+    "tool",
+    "rule",
+    "path",
+    "line",
+    "end_line",
+    "col",
+    "message",
+    "message_norm",
+    "native_severity",
+    "severity",
+    "line_hash",
+    "block_hash",
+    "scope",
+    "external_id",
+    "fingerprints",
+    "context",
+    "hint",
+    "tool_status",
+)
 
 
 # What Tech-Debt shows of a finding (title, properties, body): when one of these changes, the issue changed.
@@ -177,9 +232,26 @@ _SHOWN_COLUMNS = ("tool", "rule", "path", "line", "message", "severity", "scope"
 
 
 def _finding_values(f: Finding) -> tuple[Any, ...]:
-    return (f.tool, f.rule, f.path, f.line, f.end_line, f.col, f.message, f.message_norm, f.native_severity,
-            f.severity, f.line_hash, f.block_hash, f.scope, f.external_id, json.dumps(f.fingerprints),
-            f.context, f.hint, f.tool_status)
+    return (
+        f.tool,
+        f.rule,
+        f.path,
+        f.line,
+        f.end_line,
+        f.col,
+        f.message,
+        f.message_norm,
+        f.native_severity,
+        f.severity,
+        f.line_hash,
+        f.block_hash,
+        f.scope,
+        f.external_id,
+        json.dumps(f.fingerprints),
+        f.context,
+        f.hint,
+        f.tool_status,
+    )
 
 
 def _apply(conn: Conn, repo: str, plan: LifecyclePlan, run_id: int, now: datetime) -> None:
@@ -192,8 +264,7 @@ def _apply(conn: Conn, repo: str, plan: LifecyclePlan, run_id: int, now: datetim
                 " changed_at, first_run_id, last_run_id, reopen_count) FROM STDIN"
             ) as copy:
                 for issue_id, f in plan.new:
-                    copy.write_row((issue_id, repo, *_finding_values(f), "open", now, now, now, now, run_id, run_id,
-                                    0))
+                    copy.write_row((issue_id, repo, *_finding_values(f), "open", now, now, now, now, run_id, run_id, 0))
         matched = [(issue_id, False, f) for issue_id, f, _ in plan.still_open]
         matched += [(issue_id, True, f) for issue_id, f, _ in plan.reopened]
         if matched:
@@ -237,13 +308,11 @@ def issue_rows(conn: Conn, where: str = "TRUE", params: Sequence[Any] = ()) -> l
 
 
 def report_already_seen(conn: Conn, path: str, sha256: str) -> bool:
-    row = conn.execute("SELECT 1 FROM analysis_report_files WHERE path = %s AND sha256 = %s",
-                       (path, sha256)).fetchone()
+    row = conn.execute("SELECT 1 FROM analysis_report_files WHERE path = %s AND sha256 = %s", (path, sha256)).fetchone()
     return row is not None
 
 
-def note_report_file(conn: Conn, path: str, sha256: str, outcome: str, run_id: int | None,
-                     error: str | None) -> None:
+def note_report_file(conn: Conn, path: str, sha256: str, outcome: str, run_id: int | None, error: str | None) -> None:
     """Remember a report file's outcome, so it is neither imported twice nor retried while unchanged."""
     conn.execute(
         "INSERT INTO analysis_report_files (path, sha256, outcome, run_id, error) VALUES (%s, %s, %s, %s, %s)"
@@ -256,5 +325,3 @@ def note_report_file(conn: Conn, path: str, sha256: str, outcome: str, run_id: i
 def rejected_report_count(conn: Conn) -> int:
     row = conn.execute("SELECT count(*) AS n FROM analysis_report_files WHERE outcome = 'rejected'").fetchone()
     return int(row["n"]) if row else 0
-
-

@@ -1,6 +1,5 @@
 """The per-database Notion asset: extract a DataFrame of records, sync it, report what happened."""
 
-
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -130,7 +129,10 @@ def notion_sync_asset(
             )
             frame = extract(ctx)
             report = manager.sync(
-                database_name, frame, force_archive=options.force_archive, reconcile=options.full,
+                database_name,
+                frame,
+                force_archive=options.force_archive,
+                reconcile=options.full,
                 progress=context.log.info,
             )
         provisioned = manager.provisioned

@@ -1,6 +1,5 @@
 """The provisioning asset: the seven databases exist under the parent page with every property."""
 
-
 import json
 
 import dagster as dg
@@ -27,8 +26,7 @@ def notion_databases(
     report = manager.provisioned
     try:
         ids = {
-            name: {"database_id": i.database_id, "data_source_id": i.data_source_id}
-            for name, i in manager.ids.items()
+            name: {"database_id": i.database_id, "data_source_id": i.data_source_id} for name, i in manager.ids.items()
         }
         requests = manager.gateway.stats.requests
     finally:

@@ -29,8 +29,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
     print(f"catalog scan of {', '.join(f'{r.name}={r.path}' for r in config.roots)} (dry run, nothing written):")
     _print_counts(result.counts())
     if args.list:
-        for label, keys in (("added", [e.key for e in result.added]), ("changed", [e.key for e in result.changed]),
-                            ("deleted", result.deleted)):
+        for label, keys in (
+            ("added", [e.key for e in result.added]),
+            ("changed", [e.key for e in result.changed]),
+            ("deleted", result.deleted),
+        ):
             for key in keys:
                 print(f"  {label:8} {key}")
         for rename in result.renamed:
@@ -54,10 +57,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
         redis.Redis.from_url(resolve_redis_url(), socket_timeout=5) as client,
         manager.serialized("file_catalog", print),
     ):
-        frame, result = build_catalog_records(manager.conn, config, full=args.full, paths=args.paths,
-                                              redis_client=client)
-        report = manager.sync("file_catalog", frame, force_archive=args.force_archive, reconcile=args.full,
-                              progress=print)
+        frame, result = build_catalog_records(
+            manager.conn, config, full=args.full, paths=args.paths, redis_client=client
+        )
+        report = manager.sync(
+            "file_catalog", frame, force_archive=args.force_archive, reconcile=args.full, progress=print
+        )
     print(f"catalog {result.mode}:")
     _print_counts(result.counts())
     print("  " + report.summary())
@@ -91,8 +96,9 @@ def register(subparsers: Any) -> None:
 
     sync = sub.add_parser("sync", help="scan and sync the File Catalog into Notion now")
     sync.add_argument("--full", action="store_true", help="rescan everything and reconcile Notion")
-    sync.add_argument("--force-archive", action="store_true",
-                      help="allow archiving more than half of the catalog in one run")
+    sync.add_argument(
+        "--force-archive", action="store_true", help="allow archiving more than half of the catalog in one run"
+    )
     sync.add_argument("paths", nargs="*", help="only these paths (catalog keys, absolute or repo-relative)")
     sync.set_defaults(func=cmd_sync)
 

@@ -79,11 +79,11 @@ def parse_components_toml(text: str, *, origin: str = "<components>") -> tuple[C
     for i, entry in enumerate(entries, 1):
         name, paths, repo = entry.get("name"), entry.get("paths"), entry.get("repository")
         if not isinstance(name, str) or not name.strip():
-            raise ConfigurationError(f"{origin}: component #{i} needs a name = \"...\"")
+            raise ConfigurationError(f'{origin}: component #{i} needs a name = "..."')
         if isinstance(paths, str):
             paths = [paths]
         if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
-            raise ConfigurationError(f"{origin}: component {name!r} needs paths = [\"pattern\", ...]")
+            raise ConfigurationError(f'{origin}: component {name!r} needs paths = ["pattern", ...]')
         if repo is not None and not isinstance(repo, str):
             raise ConfigurationError(f"{origin}: component {name!r} has a repository that is not a string")
         rules.append(ComponentRule.build(name.strip(), paths, repo))
@@ -99,9 +99,7 @@ def parse_components_inline(text: str) -> tuple[ComponentRule, ...]:
         name, sep, patterns = chunk.partition("=")
         pats = [p.strip() for p in patterns.split(",") if p.strip()]
         if not sep or not name.strip() or not pats:
-            raise ConfigurationError(
-                f"SSOT_COMPONENTS entry {chunk.strip()!r} should read name=pattern[,pattern...]"
-            )
+            raise ConfigurationError(f"SSOT_COMPONENTS entry {chunk.strip()!r} should read name=pattern[,pattern...]")
         rules.append(ComponentRule.build(name.strip(), pats))
     return tuple(rules)
 
@@ -128,9 +126,7 @@ def load_components(
     for repo, candidate in candidates:
         if candidate.is_file():
             found = parse_components_toml(candidate.read_text(encoding="utf-8"), origin=str(candidate))
-            rules.extend(
-                ComponentRule.build(r.name, r.patterns, r.repository or repo) if repo else r for r in found
-            )
+            rules.extend(ComponentRule.build(r.name, r.patterns, r.repository or repo) if repo else r for r in found)
             sources.append(str(candidate))
     return ComponentMap(rules=tuple(rules), source=", ".join(sources) or "none")
 
@@ -165,12 +161,15 @@ def derived_components(roots: Sequence[tuple[str, Path]]) -> list[DerivedCompone
                 continue
             subpackages = [d for d in _subfolders(top) if (d / "__init__.py").is_file()]
             if (top / "__init__.py").is_file() and subpackages:
-                found.extend(DerivedComponent(f"{top.name}.{d.name}", f"{top.name}/{d.name}", repo, d)
-                             for d in subpackages)
+                found.extend(
+                    DerivedComponent(f"{top.name}.{d.name}", f"{top.name}/{d.name}", repo, d) for d in subpackages
+                )
             found.append(DerivedComponent(top.name, top.name, repo, top))
     clashes = {c.name for c in found if sum(1 for o in found if o.name == c.name) > 1}
-    return [DerivedComponent(f"{c.repository}/{c.name}", c.folder, c.repository, c.directory)
-            if c.name in clashes else c for c in found]
+    return [
+        DerivedComponent(f"{c.repository}/{c.name}", c.folder, c.repository, c.directory) if c.name in clashes else c
+        for c in found
+    ]
 
 
 def derived_component_map(roots: Sequence[tuple[str, Path]]) -> ComponentMap:
@@ -191,5 +190,12 @@ def _subfolders(folder: Path) -> list[Path]:
         entries = sorted(folder.iterdir())
     except OSError:
         return []
-    return [e for e in entries if e.is_dir() and not e.is_symlink() and not e.name.startswith(".")
-            and e.name not in _NOT_COMPONENTS and not (e / "pyvenv.cfg").exists()]
+    return [
+        e
+        for e in entries
+        if e.is_dir()
+        and not e.is_symlink()
+        and not e.name.startswith(".")
+        and e.name not in _NOT_COMPONENTS
+        and not (e / "pyvenv.cfg").exists()
+    ]

@@ -52,8 +52,8 @@ _snapshots: dict[tuple[str, str], tuple[tuple[int, Any], dict[str, StatTuple]]] 
 
 def _ledger_stats(conn: psycopg.Connection[Any], repos: list[str]) -> dict[str, dict[str, StatTuple]]:
     rows = conn.execute(
-        "SELECT repo, count(*) AS n, max(last_scanned) AS newest FROM catalog_files WHERE repo = ANY(%s)"
-        " GROUP BY repo", (repos,),
+        "SELECT repo, count(*) AS n, max(last_scanned) AS newest FROM catalog_files WHERE repo = ANY(%s) GROUP BY repo",
+        (repos,),
     ).fetchall()
     conn.commit()
     markers = {r["repo"]: (int(r["n"]), r["newest"]) for r in rows}
@@ -144,8 +144,14 @@ def detect_changes(
     return out
 
 
-def _check_candidates(config: CatalogConfig, root: RepoRoot, candidates: set[str],
-                      known: dict[str, StatTuple], out: PendingChanges, found: list[tuple[str, str, str]]) -> bool:
+def _check_candidates(
+    config: CatalogConfig,
+    root: RepoRoot,
+    candidates: set[str],
+    known: dict[str, StatTuple],
+    out: PendingChanges,
+    found: list[tuple[str, str, str]],
+) -> bool:
     """Stat git's candidates into ``found``; False (nothing added) when a .gitignore changed: walk instead."""
     quiet = ScanResult()  # problems are the sync's to report; the sensor only needs what changed
     gone = stat_candidates(config, root, candidates, known, quiet)
@@ -158,8 +164,13 @@ def _check_candidates(config: CatalogConfig, root: RepoRoot, candidates: set[str
     return True
 
 
-def _walk_and_compare(config: CatalogConfig, known: dict[str, dict[str, StatTuple]], deadline: float | None,
-                      out: PendingChanges, found: list[tuple[str, str, str]]) -> None:
+def _walk_and_compare(
+    config: CatalogConfig,
+    known: dict[str, dict[str, StatTuple]],
+    deadline: float | None,
+    out: PendingChanges,
+    found: list[tuple[str, str, str]],
+) -> None:
     scan = scan_roots(config, deadline=deadline, known=known)
     out.scanned += len(scan.files) + scan.unchanged
     for f in scan.files:

@@ -76,16 +76,18 @@ def publish_pending(
                 pipe.xadd(stream, event.fields(), maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
             pipe.execute()
         except redis.RedisError as exc:
-            outcome.error = (f"catalog events not published ({type(exc).__name__}); they stay in the ledger "
-                             "and go out on the next run once Redis answers (check REDIS_URL)")
+            outcome.error = (
+                f"catalog events not published ({type(exc).__name__}); they stay in the ledger "
+                "and go out on the next run once Redis answers (check REDIS_URL)"
+            )
             break
-        conn.execute("UPDATE catalog_events SET published_at = now() WHERE id = ANY(%s)",
-                     ([r["id"] for r in rows],))
+        conn.execute("UPDATE catalog_events SET published_at = now() WHERE id = ANY(%s)", ([r["id"] for r in rows],))
         conn.commit()
         outcome.published += len(rows)
     left = conn.execute("SELECT count(*) AS n FROM catalog_events WHERE published_at IS NULL").fetchone()
-    conn.execute("DELETE FROM catalog_events WHERE published_at < now() - make_interval(days => %s)",
-                 (OUTBOX_RETENTION_DAYS,))
+    conn.execute(
+        "DELETE FROM catalog_events WHERE published_at < now() - make_interval(days => %s)", (OUTBOX_RETENTION_DAYS,)
+    )
     conn.commit()
     outcome.pending = int(left["n"]) if left else 0
     return outcome

@@ -50,8 +50,7 @@ def build_catalog_records(
             metadata["events_error"] = outcome.error
     if result.problems:
         metadata["problem_messages"] = result.problem_text()
-    frame = catalog_frame(entries, config, mode="full" if full else "incremental", vanished=vanished,
-                          metadata=metadata)
+    frame = catalog_frame(entries, config, mode="full" if full else "incremental", vanished=vanished, metadata=metadata)
     return frame, result
 
 

@@ -9,8 +9,20 @@ from identify import identify
 
 SYMLINK_TYPE = "symlink"
 # identify's tags that say how a file is stored rather than what it is.
-_GENERIC = frozenset({"text", "binary", "file", "executable", "non-executable", "symlink", "directory",
-                      "socket", "unicode", "plain-text"})
+_GENERIC = frozenset(
+    {
+        "text",
+        "binary",
+        "file",
+        "executable",
+        "non-executable",
+        "symlink",
+        "directory",
+        "socket",
+        "unicode",
+        "plain-text",
+    }
+)
 # Broad families: used only when nothing more specific is known (png beats image).
 _FAMILIES = frozenset({"image", "audio", "video", "archive", "font", "zip", "gzip", "shell", "xml", "json"})
 
@@ -23,8 +35,7 @@ def is_text(head: bytes) -> bool:
 def describe(path: str, head: bytes, *, max_lines: int, max_chars: int) -> tuple[str, str | None]:
     """(type, preview) of a regular file from its first bytes."""
     text = is_text(head)
-    return (file_type(path, head, text=text),
-            preview(head, max_lines=max_lines, max_chars=max_chars, text=text))
+    return (file_type(path, head, text=text), preview(head, max_lines=max_lines, max_chars=max_chars, text=text))
 
 
 def _pick(tags: set[str]) -> str | None:

@@ -11,8 +11,9 @@ def git_head(root: str) -> str | None:
     if not os.path.exists(os.path.join(root, ".git")):
         return None
     try:
-        out = subprocess.run(["git", "-C", root, "rev-parse", "--verify", "-q", "HEAD"], capture_output=True,
-                             timeout=30, check=False)
+        out = subprocess.run(
+            ["git", "-C", root, "rev-parse", "--verify", "-q", "HEAD"], capture_output=True, timeout=30, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     head = out.stdout.decode().strip()
@@ -24,7 +25,9 @@ def git_renames(root: str, old_commit: str, new_commit: str) -> dict[str, str]:
     try:
         out = subprocess.run(
             ["git", "-C", root, "diff", "--name-status", "-M", "-z", "--no-ext-diff", old_commit, new_commit],
-            capture_output=True, timeout=60, check=False,
+            capture_output=True,
+            timeout=60,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return {}
@@ -58,8 +61,18 @@ def git_dirty_paths(root: str) -> list[str] | None:
     """
     # core.excludesFile (the user's global ignore list) is switched off: the catalog does not honour it,
     # so an untracked file it matches is still catalogued and must still be reported here.
-    out = _git(root, "--no-optional-locks", "-c", "core.excludesFile=/dev/null", "status", "--porcelain=v1", "-z",
-               "--untracked-files=all", "--no-renames", "--ignore-submodules=all")
+    out = _git(
+        root,
+        "--no-optional-locks",
+        "-c",
+        "core.excludesFile=/dev/null",
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--no-renames",
+        "--ignore-submodules=all",
+    )
     if out is None:
         return None
     try:

@@ -44,8 +44,9 @@ def blob_sha_of_bytes(data: bytes) -> str:
 def hash_symlink(path: str) -> BlobDigest:
     target = os.readlink(os.fsencode(path))
     st = os.lstat(path)
-    return BlobDigest(blob_sha_of_bytes(target), len(target), target, st.st_mtime_ns, st.st_ctime_ns,
-                      st.st_ino, st.st_mode)
+    return BlobDigest(
+        blob_sha_of_bytes(target), len(target), target, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode
+    )
 
 
 def hash_file(path: str, buffer: bytearray | None = None) -> BlobDigest:
@@ -79,11 +80,14 @@ def hash_file(path: str, buffer: bytearray | None = None) -> BlobDigest:
         after = os.fstat(fd)
     finally:
         os.close(fd)
-    if (read != size or after.st_size != size or after.st_mtime_ns != before.st_mtime_ns
-            or after.st_ctime_ns != before.st_ctime_ns):
+    if (
+        read != size
+        or after.st_size != size
+        or after.st_mtime_ns != before.st_mtime_ns
+        or after.st_ctime_ns != before.st_ctime_ns
+    ):
         raise FileChangedWhileHashing(path)
-    return BlobDigest(h.hexdigest(), size, head, before.st_mtime_ns, before.st_ctime_ns, before.st_ino,
-                      before.st_mode)
+    return BlobDigest(h.hexdigest(), size, head, before.st_mtime_ns, before.st_ctime_ns, before.st_ino, before.st_mode)
 
 
 def hash_path(path: str, *, is_symlink: bool, attempts: int = 3, buffer: bytearray | None = None) -> BlobDigest:

@@ -99,9 +99,16 @@ class RefreshResult:
     def counts(self) -> dict[str, Any]:
         skipped = Counter(p.reason for p in self.problems)
         out: dict[str, Any] = {
-            "mode": self.mode, "scanned": self.scanned, "hashed": self.hashed, "unchanged": self.unchanged,
-            "touched_same_content": self.touched, "added": len(self.added), "changed": len(self.changed),
-            "renamed": len(self.renamed), "deleted": len(self.deleted), "problems": len(self.problems),
+            "mode": self.mode,
+            "scanned": self.scanned,
+            "hashed": self.hashed,
+            "unchanged": self.unchanged,
+            "touched_same_content": self.touched,
+            "added": len(self.added),
+            "changed": len(self.changed),
+            "renamed": len(self.renamed),
+            "deleted": len(self.deleted),
+            "problems": len(self.problems),
             "hash_mb_per_s": round(self.bytes_hashed / 1e6 / self.hash_seconds, 1) if self.hash_seconds else 0.0,
             "seconds": round(self.seconds, 3),
         }
@@ -133,16 +140,31 @@ def _hash_one(f: ScannedFile) -> HashOutcome:
     try:
         return f, hash_path(f.fs_path, is_symlink=f.is_symlink, buffer=buf), None
     except FileChangedWhileHashing:
-        return f, None, ScanProblem(CHANGED_WHILE_HASHING, f.path,
-                                    f"{f.path}: kept changing while it was hashed (3 tries); the next scan retries it")
+        return (
+            f,
+            None,
+            ScanProblem(
+                CHANGED_WHILE_HASHING,
+                f.path,
+                f"{f.path}: kept changing while it was hashed (3 tries); the next scan retries it",
+            ),
+        )
     except NotARegularFile:
         return f, None, ScanProblem(SPECIAL_FILE, f.path, f"{f.path}: a FIFO, socket or device; skipped")
     except FileNotFoundError:
-        return f, None, ScanProblem(VANISHED_DURING_SCAN, f.path,
-                                    f"{f.path}: deleted while the scan ran; the next scan settles it")
+        return (
+            f,
+            None,
+            ScanProblem(
+                VANISHED_DURING_SCAN, f.path, f"{f.path}: deleted while the scan ran; the next scan settles it"
+            ),
+        )
     except OSError as exc:
-        return f, None, ScanProblem(UNREADABLE, f.path,
-                                    f"{f.path}: cannot read ({exc.strerror}); check its permissions")
+        return (
+            f,
+            None,
+            ScanProblem(UNREADABLE, f.path, f"{f.path}: cannot read ({exc.strerror}); check its permissions"),
+        )
 
 
 PARALLEL_MIN_BYTES = 1 << 20  # below this, a thread hand-off costs more than it saves
@@ -166,11 +188,24 @@ def entry_from(f: ScannedFile, d: BlobDigest, config: CatalogConfig) -> FileEntr
         kind, text = "symlink", "→ " + d.head.decode("utf-8", "backslashreplace")
     else:
         kind, text = describe(f.path, d.head, max_lines=config.preview_lines, max_chars=config.preview_chars)
-    return FileEntry(f.repo, f.path, d.sha, d.size, d.mtime_ns, d.ctime_ns, d.ino, d.mode, kind,
-                     config.components.component_for(f.path, f.repo), text, f.raw_path)
+    return FileEntry(
+        f.repo,
+        f.path,
+        d.sha,
+        d.size,
+        d.mtime_ns,
+        d.ctime_ns,
+        d.ino,
+        d.mode,
+        kind,
+        config.components.component_for(f.path, f.repo),
+        text,
+        f.raw_path,
+    )
 
 
 # -- locating explicitly requested paths -------------------------------------------------------------
+
 
 def resolve_targets(
     conn: psycopg.Connection[Any], config: CatalogConfig, paths: Iterable[str], result: RefreshResult
@@ -179,8 +214,7 @@ def resolve_targets(
     by_name = {r.name: r for r in config.roots}
     wanted: dict[tuple[str, str], tuple[RepoRoot, str, bytes | None]] = {}
     keys = list(dict.fromkeys(p for p in paths if p))
-    rows = conn.execute("SELECT key, repo, path, path_bytes FROM catalog_files WHERE key = ANY(%s)",
-                        (keys,)).fetchall()
+    rows = conn.execute("SELECT key, repo, path, path_bytes FROM catalog_files WHERE key = ANY(%s)", (keys,)).fetchall()
     conn.commit()
     known = {r["key"]: r for r in rows}
     for given in keys:
@@ -192,9 +226,14 @@ def resolve_targets(
                 continue
         target = _locate(config, given)
         if target is None:
-            result.problems.append(ScanProblem(
-                UNKNOWN_PATH, given, f"{given}: not inside any root of SSOT_REPO_ROOTS; pass a catalog key "
-                "(repo/path), an absolute path, or a path relative to the only root"))
+            result.problems.append(
+                ScanProblem(
+                    UNKNOWN_PATH,
+                    given,
+                    f"{given}: not inside any root of SSOT_REPO_ROOTS; pass a catalog key "
+                    "(repo/path), an absolute path, or a path relative to the only root",
+                )
+            )
             continue
         root, rel = target
         wanted[(root.name, rel)] = (root, rel, None)
@@ -205,7 +244,7 @@ def _locate(config: CatalogConfig, given: str) -> tuple[RepoRoot, str] | None:
     for root in config.roots:
         prefix = root.name + "/"
         if given.startswith(prefix) and not os.path.isabs(given):
-            return root, given[len(prefix):]
+            return root, given[len(prefix) :]
     p = Path(given)
     if p.is_absolute():
         for root in config.roots:
@@ -218,6 +257,7 @@ def _locate(config: CatalogConfig, given: str) -> tuple[RepoRoot, str] | None:
 
 
 # -- the refresh -----------------------------------------------------------------------------------
+
 
 def refresh_catalog(
     conn: psycopg.Connection[Any],
@@ -239,15 +279,29 @@ def refresh_catalog(
     False: then the old key's page is archived and the new key gets a new one.
     """
     if dry_run:
-        return _refresh(conn, config, full=full, paths=paths, dry_run=True, keep_pages_on_rename=keep_pages_on_rename,
-                        use_git=use_git)
+        return _refresh(
+            conn,
+            config,
+            full=full,
+            paths=paths,
+            dry_run=True,
+            keep_pages_on_rename=keep_pages_on_rename,
+            use_git=use_git,
+        )
     # One refresh at a time per ledger (the sensor's run and a scheduled one may overlap): the second
     # waits, then sees the first one's state instead of reporting the same changes twice.
     conn.execute("SELECT pg_advisory_lock(%s)", (_REFRESH_LOCK,))
     conn.commit()
     try:
-        return _refresh(conn, config, full=full, paths=paths, dry_run=False,
-                        keep_pages_on_rename=keep_pages_on_rename, use_git=use_git)
+        return _refresh(
+            conn,
+            config,
+            full=full,
+            paths=paths,
+            dry_run=False,
+            keep_pages_on_rename=keep_pages_on_rename,
+            use_git=use_git,
+        )
     finally:
         conn.rollback()
         conn.execute("SELECT pg_advisory_unlock(%s)", (_REFRESH_LOCK,))
@@ -273,15 +327,21 @@ def _refresh(
     if paths:
         targets = resolve_targets(conn, config, paths, result)
         known = load_stats(conn, keys=[file_key(root.name, rel) for root, rel, _ in targets])
-        kept = [(root, rel, raw) for root, rel, raw in targets
-                if raw is not None or not is_excluded(config, root, rel)]  # ignored now: gone if catalogued
+        kept = [
+            (root, rel, raw) for root, rel, raw in targets if raw is not None or not is_excluded(config, root, rel)
+        ]  # ignored now: gone if catalogued
         gone_pairs = stat_paths(kept, scan)
         kept_pairs = {(root.name, rel) for root, rel, _ in kept}
         reported = {p.path for p in scan.problems}
         scanned = {(f.repo, f.path) for f in scan.files}
-        gone = sorted((repo, path) for repo, stats in known.items() for path in stats
-                      if (repo, path) not in scanned and path not in reported
-                      and ((repo, path) in gone_pairs or (repo, path) not in kept_pairs))
+        gone = sorted(
+            (repo, path)
+            for repo, stats in known.items()
+            for path in stats
+            if (repo, path) not in scanned
+            and path not in reported
+            and ((repo, path) in gone_pairs or (repo, path) not in kept_pairs)
+        )
         candidates = [f for f in scan.files if known.get(f.repo, {}).get(f.path) != stat_tuple(f)]
         result.scanned = len(scan.files)
     else:
@@ -314,8 +374,18 @@ def _refresh(
         # A full sync also drops repositories no longer configured.
         removable = walked.complete_repos | (set(known) - set(configured) if full else set())
         reported = {p.path for p in walked.problems}
-        gone = sorted([*git_gone, *((repo, path) for repo, stats in known.items() if repo in removable
-                                    for path in stats.keys() - walked.seen.get(repo, set()) if path not in reported)])
+        gone = sorted(
+            [
+                *git_gone,
+                *(
+                    (repo, path)
+                    for repo, stats in known.items()
+                    if repo in removable
+                    for path in stats.keys() - walked.seen.get(repo, set())
+                    if path not in reported
+                ),
+            ]
+        )
         scan.files.extend(walked.files)
         scan.problems.extend(walked.problems)
         candidates = scan.files
@@ -326,7 +396,7 @@ def _refresh(
     entries: list[FileEntry] = []
     for start in range(0, len(candidates), HASH_BATCH):
         t0 = time.monotonic()
-        hashed = hash_files(candidates[start:start + HASH_BATCH], config.hash_workers)
+        hashed = hash_files(candidates[start : start + HASH_BATCH], config.hash_workers)
         result.hash_seconds += time.monotonic() - t0
         for f, digest, problem in hashed:
             if problem is not None:
@@ -431,8 +501,9 @@ def _pair_renames(
                 continue
             if entry.repo not in git_maps:
                 new_head = git_head(str(root.path))
-                git_maps[entry.repo] = (git_renames(str(root.path), old_head, new_head)
-                                        if new_head and new_head != old_head else {})
+                git_maps[entry.repo] = (
+                    git_renames(str(root.path), old_head, new_head) if new_head and new_head != old_head else {}
+                )
             old_path = git_maps[entry.repo].get(entry.path)
             found = left_by_path.get((entry.repo, old_path)) if old_path else None
             if found is None or found["key"] in used:
@@ -446,33 +517,51 @@ def _pair_renames(
 
 
 def _commit(
-    conn: psycopg.Connection[Any], config: CatalogConfig, result: RefreshResult, touched: list[FileEntry],
-    gone: list[dict[str, Any]], keep_pages: bool, full: bool, checks: dict[str, GitCheck],
+    conn: psycopg.Connection[Any],
+    config: CatalogConfig,
+    result: RefreshResult,
+    touched: list[FileEntry],
+    gone: list[dict[str, Any]],
+    keep_pages: bool,
+    full: bool,
+    checks: dict[str, GitCheck],
 ) -> None:
     ev = catalog_events.CatalogEvent
     with conn.transaction():
         delete_entries(conn, [*result.deleted, *(r.old_key for r in result.renamed)])
-        upsert_entries(conn, [*result.added, *result.changed, *(r.entry for r in result.renamed)],
-                       content_changed=True)
+        upsert_entries(conn, [*result.added, *result.changed, *(r.entry for r in result.renamed)], content_changed=True)
         upsert_entries(conn, touched, content_changed=False)
         for rename in result.renamed:
             # The page follows the file in every target that has one (applied by that target's next sync).
             rename.page_kept = keep_pages
             if keep_pages:
                 desired.stage_rename(conn, DATABASE, rename.old_key, rename.entry.key)
-            record_rename(conn, rename.entry.repo, rename.old_key, rename.entry.key, rename.entry.sha,
-                          rename.detected_by, rename.page_kept)
+            record_rename(
+                conn,
+                rename.entry.repo,
+                rename.old_key,
+                rename.entry.key,
+                rename.entry.sha,
+                rename.detected_by,
+                rename.page_kept,
+            )
         staged = [*result.added, *result.changed, *(r.entry for r in result.renamed)]
         vanished = [*result.deleted, *(r.old_key for r in result.renamed if not r.page_kept)]
-        desired.stage(conn, DATABASE, desired.records_from_frame(catalog_frame(staged, config, mode="incremental")),
-                      vanished)
-        result.events_queued = catalog_events.queue_events(conn, [
-            *(ev("added", e.repo, e.key, e.path, e.sha) for e in result.added),
-            *(ev("changed", e.repo, e.key, e.path, e.sha) for e in result.changed),
-            *(ev("renamed", r.entry.repo, r.entry.key, r.entry.path, r.entry.sha, r.old_key)
-              for r in result.renamed),
-            *(ev("deleted", g["repo"], g["key"], g["path"], g["sha"]) for g in gone),
-        ])
+        desired.stage(
+            conn, DATABASE, desired.records_from_frame(catalog_frame(staged, config, mode="incremental")), vanished
+        )
+        result.events_queued = catalog_events.queue_events(
+            conn,
+            [
+                *(ev("added", e.repo, e.key, e.path, e.sha) for e in result.added),
+                *(ev("changed", e.repo, e.key, e.path, e.sha) for e in result.changed),
+                *(
+                    ev("renamed", r.entry.repo, r.entry.key, r.entry.path, r.entry.sha, r.old_key)
+                    for r in result.renamed
+                ),
+                *(ev("deleted", g["repo"], g["key"], g["path"], g["sha"]) for g in gone),
+            ],
+        )
         if result.mode != "paths":
             # Recorded per repository: the HEAD before this sync and the paths the next sync (and the sensor)
             # must re-check even if git then calls them clean, so that every other file's ledger row holds

@@ -104,8 +104,11 @@ class IgnoreRules:
         self.spec = pathspec.GitIgnoreSpec.from_lines(list(lines))
         # Every pattern is anchored (^...) and pathspec applies it with search(); named groups repeat
         # across patterns, so they become plain groups in the alternation.
-        parts = [_NAMED_GROUP.sub("(?:", regex.pattern) for p in self.spec.patterns
-                 if (regex := getattr(p, "regex", None)) is not None]
+        parts = [
+            _NAMED_GROUP.sub("(?:", regex.pattern)
+            for p in self.spec.patterns
+            if (regex := getattr(p, "regex", None)) is not None
+        ]
         self.any_match = re.compile("|".join(f"(?:{x})" for x in parts)).search if parts else None
 
     def verdict(self, rel: str) -> bool | None:
@@ -122,7 +125,7 @@ _IgnoreChain = tuple[tuple[str, IgnoreRules], ...]
 def _ignored(chain: _IgnoreChain, rel: str) -> bool:
     # The deepest .gitignore with an opinion decides, as in git.
     for base, rules in reversed(chain):
-        verdict = rules.verdict(rel[len(base):] if base else rel)
+        verdict = rules.verdict(rel[len(base) :] if base else rel)
         if verdict is not None:
             return verdict
     return False
@@ -160,15 +163,22 @@ def check_symlink(full: str, root_real: str, rel: str, result: ScanResult) -> bo
     target = os.path.realpath(full)
     if target != root_real and not target.startswith(root_real + os.sep):
         result.report(
-            SYMLINK_OUTSIDE_ROOT, rel,
+            SYMLINK_OUTSIDE_ROOT,
+            rel,
             f"{rel}: symlink points outside the repository ({os.readlink(full)!r}); not followed, not catalogued",
         )
         return False
     return True
 
 
-def walk_repository(root: RepoRoot, excludes: Iterable[str], result: ScanResult, *,
-                    deadline: float | None = None, known: Mapping[str, StatTuple] | None = None) -> None:
+def walk_repository(
+    root: RepoRoot,
+    excludes: Iterable[str],
+    result: ScanResult,
+    *,
+    deadline: float | None = None,
+    known: Mapping[str, StatTuple] | None = None,
+) -> None:
     """Append the root's files to ``result``; report problems there. Stops early past ``deadline``.
 
     With ``known`` (path → stat of the last scan), files whose stat still matches are only counted
@@ -177,8 +187,11 @@ def walk_repository(root: RepoRoot, excludes: Iterable[str], result: ScanResult,
     root_path = str(root.path)
     if not os.path.isdir(root_path):
         what = "is not a directory" if os.path.exists(root_path) else "does not exist"
-        result.report(MISSING_ROOT, root.name,
-                      f"repository root {root_path} {what}; fix SSOT_REPO_ROOTS (other roots are still scanned)")
+        result.report(
+            MISSING_ROOT,
+            root.name,
+            f"repository root {root_path} {what}; fix SSOT_REPO_ROOTS (other roots are still scanned)",
+        )
         return
     root_real = os.path.realpath(root_path)
     root_len = len(os.fsencode(root_path)) + 1
@@ -195,12 +208,18 @@ def walk_repository(root: RepoRoot, excludes: Iterable[str], result: ScanResult,
             with os.scandir(directory) as it:
                 entries = list(it)
         except OSError as exc:
-            result.report(UNREADABLE, rel_dir or ".",
-                          f"{rel_dir or '.'}: cannot list directory ({exc.strerror}); check its permissions")
+            result.report(
+                UNREADABLE,
+                rel_dir or ".",
+                f"{rel_dir or '.'}: cannot list directory ({exc.strerror}); check its permissions",
+            )
             continue
         if rel_dir and any(e.name == ".git" for e in entries):
-            result.report(NESTED_REPOSITORY, rel_dir,
-                          f"{rel_dir}: a nested git repository; add it to SSOT_REPO_ROOTS to catalog it")
+            result.report(
+                NESTED_REPOSITORY,
+                rel_dir,
+                f"{rel_dir}: a nested git repository; add it to SSOT_REPO_ROOTS to catalog it",
+            )
             continue
         for entry in entries:
             if entry.name == ".gitignore":
@@ -239,44 +258,55 @@ def walk_repository(root: RepoRoot, excludes: Iterable[str], result: ScanResult,
             if known is not None:
                 seen.add(rel)
                 ino = st.st_ino
-                if known.get(rel) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns,
-                                      ino - _INO_WRAP if ino >= 1 << 63 else ino, mode):
+                if known.get(rel) == (
+                    st.st_size,
+                    st.st_mtime_ns,
+                    st.st_ctime_ns,
+                    ino - _INO_WRAP if ino >= 1 << 63 else ino,
+                    mode,
+                ):
                     unchanged += 1
                     continue
             raw = None
             if odd:
                 raw = os.fsencode(entry.path)[root_len:]
-                result.report(NON_UTF8_NAME, rel,
-                              f"{rel}: file name is not valid UTF-8; catalogued as {rel!r} (rename it to fix)")
-            files.append(ScannedFile(repo, rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
-                                     st.st_ino, mode, raw))
+                result.report(
+                    NON_UTF8_NAME, rel, f"{rel}: file name is not valid UTF-8; catalogued as {rel!r} (rename it to fix)"
+                )
+            files.append(
+                ScannedFile(repo, rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, mode, raw)
+            )
         result.unchanged += unchanged
         unchanged = 0
     result.complete_repos.add(repo)
 
 
 def scan_roots(
-    config: CatalogConfig, *, deadline: float | None = None,
+    config: CatalogConfig,
+    *,
+    deadline: float | None = None,
     known: Mapping[str, Mapping[str, StatTuple]] | None = None,
 ) -> ScanResult:
     """Walk every configured root (stat only); with ``known``, list only files whose stat differs."""
     started = time.monotonic()
     result = ScanResult()
     for root in config.roots:
-        walk_repository(root, config.excludes, result, deadline=deadline,
-                        known=None if known is None else known.get(root.name, {}))
+        walk_repository(
+            root, config.excludes, result, deadline=deadline, known=None if known is None else known.get(root.name, {})
+        )
     result.seconds = time.monotonic() - started
     return result
 
 
-def stat_paths(
-    wanted: Iterable[tuple[RepoRoot, str, bytes | None]], result: ScanResult
-) -> set[tuple[str, str]]:
+def stat_paths(wanted: Iterable[tuple[RepoRoot, str, bytes | None]], result: ScanResult) -> set[tuple[str, str]]:
     """Stat just these (root, readable path, raw path) into ``result``; return the (repo, path) that are gone."""
     gone: set[tuple[str, str]] = set()
     for root, rel, raw in wanted:
-        full = os.fsdecode(os.path.join(os.fsencode(root.path), raw)) if raw else os.path.join(
-            str(root.path), *rel.split("/"))
+        full = (
+            os.fsdecode(os.path.join(os.fsencode(root.path), raw))
+            if raw
+            else os.path.join(str(root.path), *rel.split("/"))
+        )
         try:
             st = os.lstat(full)
         except FileNotFoundError:
@@ -291,13 +321,15 @@ def stat_paths(
         elif not stat.S_ISREG(st.st_mode):
             result.report(SPECIAL_FILE, rel, f"{rel}: a FIFO, socket or device; skipped")
             continue
-        result.files.append(ScannedFile(root.name, rel, full, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
-                                        st.st_ino, st.st_mode, raw))
+        result.files.append(
+            ScannedFile(root.name, rel, full, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode, raw)
+        )
     return gone
 
 
-def is_excluded(config: CatalogConfig, root: RepoRoot, rel: str,
-                cache: dict[str, IgnoreRules | None] | None = None) -> bool:
+def is_excluded(
+    config: CatalogConfig, root: RepoRoot, rel: str, cache: dict[str, IgnoreRules | None] | None = None
+) -> bool:
     """Whether a repo-relative path is left out by the excludes or any .gitignore on its way down.
 
     ``cache`` (gitignore path → rules) saves re-reading the same .gitignore files for many paths.
@@ -325,7 +357,10 @@ def is_excluded(config: CatalogConfig, root: RepoRoot, rel: str,
 
 
 def stat_candidates(
-    config: CatalogConfig, root: RepoRoot, candidates: Iterable[str], known: Mapping[str, StatTuple],
+    config: CatalogConfig,
+    root: RepoRoot,
+    candidates: Iterable[str],
+    known: Mapping[str, StatTuple],
     result: ScanResult,
 ) -> set[str] | None:
     """Stat only the paths git says may differ from the ledger (``known``: their stats of the last scan).
@@ -360,8 +395,9 @@ def stat_candidates(
         mode = st.st_mode
         if stat.S_ISDIR(mode):
             if os.path.lexists(os.path.join(full, ".git")):
-                result.report(NESTED_REPOSITORY, rel,
-                              f"{rel}: a nested git repository; add it to SSOT_REPO_ROOTS to catalog it")
+                result.report(
+                    NESTED_REPOSITORY, rel, f"{rel}: a nested git repository; add it to SSOT_REPO_ROOTS to catalog it"
+                )
             elif rel in known:
                 gone.add(rel)  # a file replaced by a directory (git lists the files inside on their own)
             continue
@@ -374,8 +410,9 @@ def stat_candidates(
         if known.get(rel) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, signed_ino(st.st_ino), mode):
             result.unchanged += 1
             continue
-        result.files.append(ScannedFile(root.name, rel, full, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
-                                        st.st_ino, mode))
+        result.files.append(
+            ScannedFile(root.name, rel, full, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, mode)
+        )
     return gone
 
 

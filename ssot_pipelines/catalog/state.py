@@ -53,9 +53,7 @@ def stat_tuple(f: ScannedFile) -> StatTuple:
     return (f.size, f.mtime_ns, f.ctime_ns, signed_ino(f.ino), f.mode)
 
 
-def _scoped(
-    sql: str, repos: Sequence[str] | None, keys: Sequence[str] | None
-) -> tuple[str, tuple[Any, ...]]:
+def _scoped(sql: str, repos: Sequence[str] | None, keys: Sequence[str] | None) -> tuple[str, tuple[Any, ...]]:
     """Restrict a catalog_files query to some keys, else to some repositories, else nothing."""
     if keys is not None:
         return sql + " WHERE key = ANY(%s)", (list(keys),)
@@ -96,8 +94,26 @@ def load_entries(
         cur.execute(sql + " ORDER BY key", params)  # type: ignore[arg-type]
         rows = cur.fetchall()
     conn.commit()
-    return [FileEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
-                      bytes(r[11]) if r[11] is not None else None, r[12], r[13], r[14]) for r in rows]
+    return [
+        FileEntry(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+            bytes(r[11]) if r[11] is not None else None,
+            r[12],
+            r[13],
+            r[14],
+        )
+        for r in rows
+    ]
 
 
 def first_seen_of(conn: psycopg.Connection[Any], keys: Iterable[str]) -> dict[str, tuple[datetime, str | None]]:
@@ -107,8 +123,24 @@ def first_seen_of(conn: psycopg.Connection[Any], keys: Iterable[str]) -> dict[st
     return {r["key"]: (r["first_seen"], r["renamed_from"]) for r in rows}
 
 
-_COLUMNS = ("repo", "path", "key", "path_bytes", "sha", "size", "mtime_ns", "ctime_ns", "ino", "mode",
-            "file_type", "component", "preview", "first_seen", "renamed_from", "content_mtime_ns")
+_COLUMNS = (
+    "repo",
+    "path",
+    "key",
+    "path_bytes",
+    "sha",
+    "size",
+    "mtime_ns",
+    "ctime_ns",
+    "ino",
+    "mode",
+    "file_type",
+    "component",
+    "preview",
+    "first_seen",
+    "renamed_from",
+    "content_mtime_ns",
+)
 _KEPT_ON_UPDATE = frozenset({"repo", "path", "first_seen", "renamed_from"})
 
 
@@ -116,14 +148,32 @@ def upsert_entries(conn: psycopg.Connection[Any], entries: Sequence[FileEntry], 
     """Write entries (inside the caller's transaction). ``content_changed`` moves ``last_changed``."""
     if not entries:
         return
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS catalog_stage (LIKE catalog_files INCLUDING DEFAULTS)"
-                 " ON COMMIT DELETE ROWS")
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS catalog_stage (LIKE catalog_files INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
     conn.execute("DELETE FROM catalog_stage")
     with conn.cursor() as cur, cur.copy(f"COPY catalog_stage ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
         for e in entries:
-            copy.write_row((e.repo, e.path, e.key, e.raw_path, e.sha, e.size, e.mtime_ns, e.ctime_ns,
-                            signed_ino(e.ino), e.mode, e.file_type, e.component, e.preview,
-                            e.first_seen or datetime.now().astimezone(), e.renamed_from, e.last_modified_ns))
+            copy.write_row(
+                (
+                    e.repo,
+                    e.path,
+                    e.key,
+                    e.raw_path,
+                    e.sha,
+                    e.size,
+                    e.mtime_ns,
+                    e.ctime_ns,
+                    signed_ino(e.ino),
+                    e.mode,
+                    e.file_type,
+                    e.component,
+                    e.preview,
+                    e.first_seen or datetime.now().astimezone(),
+                    e.renamed_from,
+                    e.last_modified_ns,
+                )
+            )
     kept = _KEPT_ON_UPDATE if content_changed else _KEPT_ON_UPDATE | {"content_mtime_ns"}
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS if c not in kept)
     changed = ", last_changed = now()" if content_changed else ""
@@ -154,8 +204,9 @@ def refresh_components(conn: psycopg.Connection[Any], assigned: Iterable[tuple[s
     return cur.rowcount or 0
 
 
-def record_rename(conn: psycopg.Connection[Any], repo: str, old_key: str, new_key: str, sha: str,
-                  detected_by: str, page_kept: bool) -> None:
+def record_rename(
+    conn: psycopg.Connection[Any], repo: str, old_key: str, new_key: str, sha: str, detected_by: str, page_kept: bool
+) -> None:
     conn.execute(
         "INSERT INTO catalog_renames (repo, old_key, new_key, sha, detected_by, page_kept)"
         " VALUES (%s, %s, %s, %s, %s, %s)",
@@ -163,8 +214,9 @@ def record_rename(conn: psycopg.Connection[Any], repo: str, old_key: str, new_ke
     )
 
 
-def record_repo(conn: psycopg.Connection[Any], repo: str, root: str, head: str | None, *, full: bool,
-                dirty: list[str] | None) -> None:
+def record_repo(
+    conn: psycopg.Connection[Any], repo: str, root: str, head: str | None, *, full: bool, dirty: list[str] | None
+) -> None:
     """After a walk of the whole repository: its HEAD and the paths git called not clean (None: unknown)."""
     conn.execute(
         "INSERT INTO catalog_repos (repo, root, head_commit, last_sync_at, last_full_sync_at, dirty_paths)"
@@ -204,16 +256,18 @@ def repo_records(conn: psycopg.Connection[Any]) -> dict[str, RepoRecord]:
 
 def odd_named(conn: psycopg.Connection[Any], keys: Sequence[str]) -> list[str]:
     """Those of these keys whose file name is not valid UTF-8 (the ledger keeps its raw bytes)."""
-    rows = conn.execute("SELECT key FROM catalog_files WHERE key = ANY(%s) AND path_bytes IS NOT NULL",
-                        (list(keys),)).fetchall()
+    rows = conn.execute(
+        "SELECT key FROM catalog_files WHERE key = ANY(%s) AND path_bytes IS NOT NULL", (list(keys),)
+    ).fetchall()
     conn.commit()
     return [r["key"] for r in rows]
 
 
 def repo_file_counts(conn: psycopg.Connection[Any], repos: Sequence[str]) -> dict[str, int]:
     """How many files the ledger holds per repository."""
-    rows = conn.execute("SELECT repo, count(*) AS n FROM catalog_files WHERE repo = ANY(%s) GROUP BY repo",
-                        (list(repos),)).fetchall()
+    rows = conn.execute(
+        "SELECT repo, count(*) AS n FROM catalog_files WHERE repo = ANY(%s) GROUP BY repo", (list(repos),)
+    ).fetchall()
     conn.commit()
     return {r["repo"]: int(r["n"]) for r in rows}
 

@@ -34,8 +34,13 @@ def check_drift(conn: Conn, thresholds: DriftThresholds, *, after_analysis_id: i
         conn.commit()
         return None
     problems = drift_problems(conn, thresholds)
-    critical = [p for p in problems if p.drift_score is not None and p.drift_score >= thresholds.critical
-                and not _was_critical_before(conn, p.subject_key, thresholds)]
+    critical = [
+        p
+        for p in problems
+        if p.drift_score is not None
+        and p.drift_score >= thresholds.critical
+        and not _was_critical_before(conn, p.subject_key, thresholds)
+    ]
     open_row = conn.execute(
         "SELECT count(*) AS n FROM secondbrain_task_state WHERE kind = 'drift' AND problem_state = 'present'"
     ).fetchone()
@@ -57,9 +62,16 @@ def notify_critical_drift(conn: Conn, notifier: Notifier, log: Any, check: Drift
     if not check.critical:
         return 0
     with conn.transaction():
-        fresh = [p for p in check.critical if conn.execute(
-            "INSERT INTO drift_notifications (analysis_id, file_key) VALUES (%s, %s) ON CONFLICT DO NOTHING"
-            " RETURNING file_key", (check.latest_analysis_id, p.subject_key)).fetchone() is not None]
+        fresh = [
+            p
+            for p in check.critical
+            if conn.execute(
+                "INSERT INTO drift_notifications (analysis_id, file_key) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+                " RETURNING file_key",
+                (check.latest_analysis_id, p.subject_key),
+            ).fetchone()
+            is not None
+        ]
     conn.commit()
     if not fresh:
         return 0
@@ -67,6 +79,7 @@ def notify_critical_drift(conn: Conn, notifier: Notifier, log: Any, check: Drift
     notifier.notify(
         f"Critical drift in {len(fresh)} file(s)",
         "\n".join(lines) + "\n\nSee the Drift Board for each score's explanation; a SecondBrain task was raised.",
-        severity="critical", log=log,
+        severity="critical",
+        log=log,
     )
     return 1

@@ -62,7 +62,7 @@ class SpecSimilarity:
     def prepare(self, texts: Iterable[str]) -> None:
         missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
         for start in range(0, len(missing), 512):
-            batch = missing[start:start + 512]
+            batch = missing[start : start + 512]
             self.vectors.update(zip(batch, self.embedder.embed(batch), strict=True))
         self.embedded += len(missing)
 
@@ -70,20 +70,45 @@ class SpecSimilarity:
         return vector_cosine(self.vectors[spec], self.vectors[summary])
 
 
-def new_baseline(file: TrackedFile, text: str, components: DriftComponents, similarity: SpecSimilarity,
-                 now: datetime, by: str, commit: str | None) -> Baseline:
+def new_baseline(
+    file: TrackedFile,
+    text: str,
+    components: DriftComponents,
+    similarity: SpecSimilarity,
+    now: datetime,
+    by: str,
+    commit: str | None,
+) -> Baseline:
     spec = components.spec_for(file.component)
     spec_similarity = None
     if spec is not None:
         summary = summary_text(text, file.path)
         similarity.prepare([spec.text, summary])
         spec_similarity = similarity.similarity(spec.text, summary)
-    return Baseline(file.key, file.path, file.component, text, sha256_text(text), _loc(text), spec_similarity,
-                    spec.sha256 if spec else None, now, by, commit)
+    return Baseline(
+        file.key,
+        file.path,
+        file.component,
+        text,
+        sha256_text(text),
+        _loc(text),
+        spec_similarity,
+        spec.sha256 if spec else None,
+        now,
+        by,
+        commit,
+    )
 
 
-def assess_drift(conn: Conn, files: Sequence[TrackedFile], components: DriftComponents, embedder: Embedder,
-                 thresholds: DriftThresholds, *, now: datetime | None = None) -> DriftAssessment:
+def assess_drift(
+    conn: Conn,
+    files: Sequence[TrackedFile],
+    components: DriftComponents,
+    embedder: Embedder,
+    thresholds: DriftThresholds,
+    *,
+    now: datetime | None = None,
+) -> DriftAssessment:
     """Score every readable file, record the scores as one analysis, and commit."""
     started = time.monotonic()
     now = now or datetime.now(UTC)
@@ -105,8 +130,9 @@ def assess_drift(conn: Conn, files: Sequence[TrackedFile], components: DriftComp
     created = []
     for file in readable:
         if file.key not in baselines:
-            baseline = new_baseline(file, texts[file.key], components, similarity, now, "first analysis",
-                                    heads[file.root])
+            baseline = new_baseline(
+                file, texts[file.key], components, similarity, now, "first analysis", heads[file.root]
+            )
             baselines[file.key] = baseline
             created.append(baseline)
     churn = _git_churn(readable, baselines)
@@ -117,27 +143,52 @@ def assess_drift(conn: Conn, files: Sequence[TrackedFile], components: DriftComp
         save_baselines(conn, created)
         analysis_id = _insert_analysis(conn, rows, now, time.monotonic() - started)
     conn.commit()
-    return DriftAssessment(analysis_id, len(files), len(rows), len(created), unreadable, bands,
-                           similarity.embedded, time.monotonic() - started)
+    return DriftAssessment(
+        analysis_id,
+        len(files),
+        len(rows),
+        len(created),
+        unreadable,
+        bands,
+        similarity.embedded,
+        time.monotonic() - started,
+    )
 
 
-def _score_rows(files: Sequence[TrackedFile], texts: dict[str, str], baselines: dict[str, Baseline],
-                components: DriftComponents, similarity: SpecSimilarity, summaries: dict[str, str],
-                churn: dict[str, int], thresholds: DriftThresholds) -> list[dict[str, Any]]:
+def _score_rows(
+    files: Sequence[TrackedFile],
+    texts: dict[str, str],
+    baselines: dict[str, Baseline],
+    components: DriftComponents,
+    similarity: SpecSimilarity,
+    summaries: dict[str, str],
+    churn: dict[str, int],
+    thresholds: DriftThresholds,
+) -> list[dict[str, Any]]:
     """One score row per file: its signals, score, band, explanation and the inputs behind them."""
     rows = []
     for file in files:
         baseline = baselines[file.key]
-        signals, details, inputs = _signals(file, texts[file.key], baseline, components, similarity,
-                                            summaries.get(file.key), churn.get(file.key))
+        signals, details, inputs = _signals(
+            file, texts[file.key], baseline, components, similarity, summaries.get(file.key), churn.get(file.key)
+        )
         score = drift_score(signals)
         band = thresholds.band(score)
-        rows.append({"file_key": file.key, "path": file.path, "component": file.component,
-                     "content_change": signals.content, "structural_change": signals.structure,
-                     "semantic_distance": signals.semantic, "churn": signals.churn, "drift_score": score,
-                     "band": band, "explanation": explanation(file.path, signals, score, band, details,
-                                                              baseline=_baseline_note(baseline)),
-                     "inputs": json.dumps(inputs)})
+        rows.append(
+            {
+                "file_key": file.key,
+                "path": file.path,
+                "component": file.component,
+                "content_change": signals.content,
+                "structural_change": signals.structure,
+                "semantic_distance": signals.semantic,
+                "churn": signals.churn,
+                "drift_score": score,
+                "band": band,
+                "explanation": explanation(file.path, signals, score, band, details, baseline=_baseline_note(baseline)),
+                "inputs": json.dumps(inputs),
+            }
+        )
     return rows
 
 
@@ -162,53 +213,86 @@ def _git_churn(files: Sequence[TrackedFile], baselines: dict[str, Baseline]) -> 
     return churn
 
 
-def _signals(file: TrackedFile, text: str, baseline: Baseline, components: DriftComponents,
-             similarity: SpecSimilarity, summary: str | None,
-             git_changed: int | None) -> tuple[DriftSignals, dict[str, str], dict[str, Any]]:
+def _signals(
+    file: TrackedFile,
+    text: str,
+    baseline: Baseline,
+    components: DriftComponents,
+    similarity: SpecSimilarity,
+    summary: str | None,
+    git_changed: int | None,
+) -> tuple[DriftSignals, dict[str, str], dict[str, Any]]:
     same = sha256_text(text) == baseline.content_sha256
     content = 0.0 if same else content_change(baseline.content, text)
-    structure = 0.0 if same else structural_change(structure_of(baseline.content, file.path),
-                                                   structure_of(text, file.path), content)
+    structure = (
+        0.0
+        if same
+        else structural_change(structure_of(baseline.content, file.path), structure_of(text, file.path), content)
+    )
     # Commits since the baseline catch edits that were later undone; the diff catches uncommitted ones.
     diffed = 0 if same else changed_lines(baseline.content, text)
     changed = max(git_changed or 0, diffed)
     churn = churn_score(changed, baseline.loc)
     spec = components.spec_for(file.component)
     semantic = None
-    details = {"churn": f"{changed} lines changed since the baseline (git history: "
-                        f"{'n/a' if git_changed is None else git_changed}, diff: {diffed}), "
-                        f"baseline {baseline.loc} lines",
-               "content": "order-insensitive: moved lines do not count"}
-    inputs: dict[str, Any] = {"changed_lines": changed, "git_changed_lines": git_changed, "diff_lines": diffed,
-                               "baseline_loc": baseline.loc,
-                              "baseline_accepted_at": baseline.accepted_at.isoformat(),
-                              "baseline_accepted_by": baseline.accepted_by}
+    details = {
+        "churn": f"{changed} lines changed since the baseline (git history: "
+        f"{'n/a' if git_changed is None else git_changed}, diff: {diffed}), "
+        f"baseline {baseline.loc} lines",
+        "content": "order-insensitive: moved lines do not count",
+    }
+    inputs: dict[str, Any] = {
+        "changed_lines": changed,
+        "git_changed_lines": git_changed,
+        "diff_lines": diffed,
+        "baseline_loc": baseline.loc,
+        "baseline_accepted_at": baseline.accepted_at.isoformat(),
+        "baseline_accepted_by": baseline.accepted_by,
+    }
     if spec is not None and summary is not None:
         current_similarity = similarity.similarity(spec.text, summary)
         baseline_similarity = baseline.spec_similarity if baseline.spec_similarity is not None else current_similarity
         semantic = semantic_distance(baseline_similarity, current_similarity)
-        details["semantic"] = (f"similarity to the {spec.component} spec {current_similarity:.3f}, "
-                               f"at the baseline {baseline_similarity:.3f}")
-        inputs.update(spec_similarity=current_similarity, baseline_spec_similarity=baseline_similarity,
-                      spec_source=spec.source)
+        details["semantic"] = (
+            f"similarity to the {spec.component} spec {current_similarity:.3f}, "
+            f"at the baseline {baseline_similarity:.3f}"
+        )
+        inputs.update(
+            spec_similarity=current_similarity, baseline_spec_similarity=baseline_similarity, spec_source=spec.source
+        )
     return DriftSignals(content, structure, semantic, churn), details, inputs
 
 
-_SCORE_COLUMNS = ("file_key", "path", "component", "content_change", "structural_change", "semantic_distance",
-                  "churn", "drift_score", "band", "explanation", "inputs", "changed_at")
+_SCORE_COLUMNS = (
+    "file_key",
+    "path",
+    "component",
+    "content_change",
+    "structural_change",
+    "semantic_distance",
+    "churn",
+    "drift_score",
+    "band",
+    "explanation",
+    "inputs",
+    "changed_at",
+)
 
 
 def _insert_analysis(conn: Conn, rows: list[dict[str, Any]], now: datetime, seconds: float) -> int:
     """Record one analysis; each row keeps the ``changed_at`` of the file's previous row while what it shows
     is the same, so the Drift Board's "Score Changed" (and its page) moves only with the score."""
     previous = {r["file_key"]: r for r in latest_scores(conn, [r["file_key"] for r in rows])}
-    row = conn.execute("INSERT INTO drift_analyses (analyzed_at, files, seconds) VALUES (%s, %s, %s) RETURNING id",
-                       (now, len(rows), seconds)).fetchone()
+    row = conn.execute(
+        "INSERT INTO drift_analyses (analyzed_at, files, seconds) VALUES (%s, %s, %s) RETURNING id",
+        (now, len(rows), seconds),
+    ).fetchone()
     assert row is not None
     analysis_id = int(row["id"])
-    with conn.cursor() as cur, cur.copy(
-        f"COPY drift_scores (analysis_id, {', '.join(_SCORE_COLUMNS)}) FROM STDIN"
-    ) as copy:
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY drift_scores (analysis_id, {', '.join(_SCORE_COLUMNS)}) FROM STDIN") as copy,
+    ):
         for r in rows:
             before = previous.get(r["file_key"])
             same = before is not None and shown(before) == shown(r)
@@ -217,9 +301,16 @@ def _insert_analysis(conn: Conn, rows: list[dict[str, Any]], now: datetime, seco
     return analysis_id
 
 
-def accept_current_state(conn: Conn, files: Sequence[TrackedFile], components: DriftComponents,
-                         embedder: Embedder, *, by: str, now: datetime | None = None,
-                         thresholds: DriftThresholds | None = None) -> int:
+def accept_current_state(
+    conn: Conn,
+    files: Sequence[TrackedFile],
+    components: DriftComponents,
+    embedder: Embedder,
+    *,
+    by: str,
+    now: datetime | None = None,
+    thresholds: DriftThresholds | None = None,
+) -> int:
     """Make each file's current text its baseline and record its score against it; returns files accepted.
 
     The score row is computed exactly as the next analysis computes it (0 in every signal for an unchanged
@@ -241,13 +332,22 @@ def accept_current_state(conn: Conn, files: Sequence[TrackedFile], components: D
     readable = [f for f in files if f.key in accepted]
     summaries = {f.key: summary_text(texts[f.key], f.path) for f in readable if components.spec_for(f.component)}
     similarity.prepare(summaries.values())
-    rows = _score_rows(readable, texts, accepted, components, similarity, summaries, _git_churn(readable, accepted),
-                       thresholds or DriftThresholds.from_env())
+    rows = _score_rows(
+        readable,
+        texts,
+        accepted,
+        components,
+        similarity,
+        summaries,
+        _git_churn(readable, accepted),
+        thresholds or DriftThresholds.from_env(),
+    )
     with conn.transaction():
         save_baselines(conn, accepted.values())
-        conn.execute("UPDATE drift_baselines SET notion_accept_consumed = notion_accept_consumed OR %s"
-                     " WHERE file_key = ANY(%s)",
-                     (by == "notion", list(accepted)))
+        conn.execute(
+            "UPDATE drift_baselines SET notion_accept_consumed = notion_accept_consumed OR %s WHERE file_key = ANY(%s)",
+            (by == "notion", list(accepted)),
+        )
         _insert_analysis(conn, rows, now, 0.0)
     conn.commit()
     return len(accepted)

@@ -31,10 +31,13 @@ class Baseline:
 
 
 def load_baselines(conn: Conn, keys: Sequence[str] | None = None) -> dict[str, Baseline]:
-    query = ("SELECT file_key, path, component, content, content_sha256, loc, spec_similarity, spec_sha256,"
-             " accepted_at, accepted_by, git_commit FROM drift_baselines")
-    rows = (conn.execute(query + " WHERE file_key = ANY(%s)", (list(keys),)) if keys is not None
-            else conn.execute(query)).fetchall()
+    query = (
+        "SELECT file_key, path, component, content, content_sha256, loc, spec_similarity, spec_sha256,"
+        " accepted_at, accepted_by, git_commit FROM drift_baselines"
+    )
+    rows = (
+        conn.execute(query + " WHERE file_key = ANY(%s)", (list(keys),)) if keys is not None else conn.execute(query)
+    ).fetchall()
     return {r["file_key"]: Baseline(**r) for r in rows}
 
 
@@ -53,14 +56,30 @@ def save_baselines(conn: Conn, baselines: Iterable[Baseline]) -> int:
             " spec_similarity = EXCLUDED.spec_similarity, spec_sha256 = EXCLUDED.spec_sha256,"
             " accepted_at = EXCLUDED.accepted_at, accepted_by = EXCLUDED.accepted_by,"
             " git_commit = EXCLUDED.git_commit",
-            [(b.file_key, b.path, b.component, b.content, b.content_sha256, b.loc, b.spec_similarity,
-              b.spec_sha256, b.accepted_at, b.accepted_by, b.git_commit) for b in rows],
+            [
+                (
+                    b.file_key,
+                    b.path,
+                    b.component,
+                    b.content,
+                    b.content_sha256,
+                    b.loc,
+                    b.spec_similarity,
+                    b.spec_sha256,
+                    b.accepted_at,
+                    b.accepted_by,
+                    b.git_commit,
+                )
+                for b in rows
+            ],
         )
         cur.executemany(
             "INSERT INTO drift_baseline_history (file_key, content_sha256, spec_similarity, accepted_at,"
             " accepted_by, git_commit) VALUES (%s, %s, %s, %s, %s, %s)",
-            [(b.file_key, b.content_sha256, b.spec_similarity, b.accepted_at, b.accepted_by, b.git_commit)
-             for b in rows],
+            [
+                (b.file_key, b.content_sha256, b.spec_similarity, b.accepted_at, b.accepted_by, b.git_commit)
+                for b in rows
+            ],
         )
     return len(rows)
 
@@ -71,17 +90,18 @@ def pending_notion_accepts(conn: Conn) -> list[str]:
     The Status is human-owned, so the engine never resets it; ``notion_accept_consumed`` remembers that
     this choice was applied, and clears when the person moves the Status elsewhere.
     """
-    status = {key: values.get("Status")
-              for key, values in human_values_all(conn, "drift_board", present_only=True).items()}
-    consumed = {r["file_key"] for r in conn.execute(
-        "SELECT file_key FROM drift_baselines WHERE notion_accept_consumed").fetchall()}
+    status = {
+        key: values.get("Status") for key, values in human_values_all(conn, "drift_board", present_only=True).items()
+    }
+    consumed = {
+        r["file_key"]
+        for r in conn.execute("SELECT file_key FROM drift_baselines WHERE notion_accept_consumed").fetchall()
+    }
     cleared = sorted(key for key in consumed if key in status and status[key] != ACCEPT_STATUS)
     if cleared:
-        conn.execute("UPDATE drift_baselines SET notion_accept_consumed = false WHERE file_key = ANY(%s)",
-                     (cleared,))
+        conn.execute("UPDATE drift_baselines SET notion_accept_consumed = false WHERE file_key = ANY(%s)", (cleared,))
     return sorted(key for key, value in status.items() if value == ACCEPT_STATUS and key not in consumed)
 
 
 def mark_notion_accepts_consumed(conn: Conn, keys: Sequence[str]) -> None:
-    conn.execute("UPDATE drift_baselines SET notion_accept_consumed = true WHERE file_key = ANY(%s)",
-                 (list(keys),))
+    conn.execute("UPDATE drift_baselines SET notion_accept_consumed = true WHERE file_key = ANY(%s)", (list(keys),))

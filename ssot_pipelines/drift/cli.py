@@ -37,16 +37,17 @@ def cmd_score(args: argparse.Namespace) -> int:
     conn = _ledger()
     try:
         workspace = open_workspace(conn)
-        result = assess_drift(conn, workspace.files, workspace.components, _embedder(conn),
-                              DriftThresholds.from_env())
+        result = assess_drift(conn, workspace.files, workspace.components, _embedder(conn), DriftThresholds.from_env())
     except ConfigurationError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     finally:
         conn.close()
-    print(f"drift analysis {result.analysis_id}: {result.scored} files scored in {result.seconds:.1f}s "
-          f"({result.new_baselines} new baselines, {len(result.unreadable)} unreadable); "
-          f"bands: {dict(result.bands)}")
+    print(
+        f"drift analysis {result.analysis_id}: {result.scored} files scored in {result.seconds:.1f}s "
+        f"({result.new_baselines} new baselines, {len(result.unreadable)} unreadable); "
+        f"bands: {dict(result.bands)}"
+    )
     return 0
 
 
@@ -62,8 +63,10 @@ def cmd_accept(args: argparse.Namespace) -> int:
         workspace = open_workspace(conn)
         files = workspace.select(args.paths, args.component, args.all)
         if not files:
-            print("no tracked file matches; paths are catalog keys (repo/path), repo-relative paths or files "
-                  "on disk", file=sys.stderr)
+            print(
+                "no tracked file matches; paths are catalog keys (repo/path), repo-relative paths or files on disk",
+                file=sys.stderr,
+            )
             return 1
         accepted = accept_current_state(conn, files, workspace.components, _embedder(conn), by="cli")
     finally:

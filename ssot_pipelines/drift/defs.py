@@ -26,17 +26,27 @@ def extract_drift_board(ctx: ExtractContext) -> pd.DataFrame:
     accepted_keys = set(pending_notion_accepts(ctx.ledger))
     ctx.ledger.commit()
     if accepted_keys:
-        accepted = accept_current_state(ctx.ledger, [f for f in workspace.files if f.key in accepted_keys],
-                                        workspace.components, embedder, by="notion")
+        accepted = accept_current_state(
+            ctx.ledger,
+            [f for f in workspace.files if f.key in accepted_keys],
+            workspace.components,
+            embedder,
+            by="notion",
+        )
         ctx.log.info(f"accepted the current state of {accepted} file(s) as their baseline (Drift Board Status)")
-    assessment = assess_drift(ctx.ledger, workspace.files, workspace.components, embedder,
-                              DriftThresholds.from_env())
-    ctx.log.info(f"drift analysis {assessment.analysis_id}: {assessment.scored} files in "
-                 f"{assessment.seconds:.1f}s, bands {dict(assessment.bands)}")
+    assessment = assess_drift(ctx.ledger, workspace.files, workspace.components, embedder, DriftThresholds.from_env())
+    ctx.log.info(
+        f"drift analysis {assessment.analysis_id}: {assessment.scored} files in "
+        f"{assessment.seconds:.1f}s, bands {dict(assessment.bands)}"
+    )
     frame = drift_board_frame(ctx.ledger, [f.key for f in workspace.files])
     ctx.ledger.commit()
-    frame.attrs["metadata"] = {**frame.attrs.get("metadata", {}), "analysis id": assessment.analysis_id,
-                               "new baselines": assessment.new_baselines, "unreadable": len(assessment.unreadable)}
+    frame.attrs["metadata"] = {
+        **frame.attrs.get("metadata", {}),
+        "analysis id": assessment.analysis_id,
+        "new baselines": assessment.new_baselines,
+        "unreadable": len(assessment.unreadable),
+    }
     return frame
 
 
@@ -51,19 +61,28 @@ def extract_secondbrain_tasks(ctx: ExtractContext) -> pd.DataFrame:
     changes = reconcile_tasks(ctx.ledger, problems)
     frame = tasks_frame(ctx.ledger)
     ctx.ledger.commit()
-    frame.attrs["metadata"] = {**frame.attrs.get("metadata", {}), "opened": len(changes.opened),
-                               "resolved": len(changes.resolved), "recurred": len(changes.recurred)}
+    frame.attrs["metadata"] = {
+        **frame.attrs.get("metadata", {}),
+        "opened": len(changes.opened),
+        "resolved": len(changes.resolved),
+        "recurred": len(changes.recurred),
+    }
     return frame
 
 
 drift_board = notion_sync_asset(
-    "drift_board", extract_drift_board, deps=["file_catalog"],
+    "drift_board",
+    extract_drift_board,
+    deps=["file_catalog"],
     description="Each file's drift from its accepted baseline and its component's spec, explained, in Notion.",
 )
 secondbrain_tasks = notion_sync_asset(
-    "secondbrain_tasks", extract_secondbrain_tasks, deps=["drift_board", "tech_debt"],
+    "secondbrain_tasks",
+    extract_secondbrain_tasks,
+    deps=["drift_board", "tech_debt"],
     description="One task per drift or blocker/critical tech-debt problem, closed when the problem goes away.",
 )
 
-defs = dg.Definitions(assets=[drift_board, secondbrain_tasks], sensors=[drift_sensor, drift_on_catalog_change],
-                      jobs=[drift_board_job])
+defs = dg.Definitions(
+    assets=[drift_board, secondbrain_tasks], sensors=[drift_sensor, drift_on_catalog_change], jobs=[drift_board_job]
+)

@@ -36,7 +36,8 @@ def tracked_files_from_catalog(conn: Conn, roots: Sequence[RepoRoot]) -> list[Tr
     by_name = {r.name: r.path for r in roots}
     rows = conn.execute(
         "SELECT key, repo, path, component FROM catalog_files WHERE repo = ANY(%s) AND file_type <> 'symlink'"
-        " ORDER BY key", (list(by_name),)
+        " ORDER BY key",
+        (list(by_name),),
     ).fetchall()
     return [TrackedFile(r["key"], r["repo"], r["path"], by_name[r["repo"]], r["component"]) for r in rows]
 
@@ -46,15 +47,27 @@ def tracked_files_from_roots(roots: Sequence[RepoRoot], components: DriftCompone
     files = []
     for root in roots:
         for path in _list_files(root.path):
-            files.append(TrackedFile(f"{root.name}/{path}", root.name, path, root.path,
-                                     components.components.component_for(path, root.name)))
+            files.append(
+                TrackedFile(
+                    f"{root.name}/{path}",
+                    root.name,
+                    path,
+                    root.path,
+                    components.components.component_for(path, root.name),
+                )
+            )
     return files
 
 
 def _list_files(root: Path) -> list[str]:
     try:
-        out = subprocess.run(["git", "-C", str(root), "ls-files", "--cached", "--others", "--exclude-standard"],
-                             capture_output=True, text=True, check=True, timeout=120).stdout
+        out = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "--cached", "--others", "--exclude-standard"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
         if (root / ".git").exists():
             return sorted(p for p in out.splitlines() if p and (root / p).is_file())
     except (OSError, subprocess.SubprocessError):

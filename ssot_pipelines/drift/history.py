@@ -10,8 +10,13 @@ from pathlib import Path
 
 def _git(repo_root: Path, *args: str) -> str | None:
     try:
-        done = subprocess.run(["git", "-C", str(repo_root), "-c", "core.quotepath=off", *args],
-                              capture_output=True, text=True, timeout=300, check=False)
+        done = subprocess.run(
+            ["git", "-C", str(repo_root), "-c", "core.quotepath=off", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout if done.returncode == 0 else None

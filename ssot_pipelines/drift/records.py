@@ -15,15 +15,30 @@ import pandas as pd
 from ssot_pipelines.analysis.normalize import catalogued_keys
 from ssot_pipelines.drift.baseline import Conn
 
-COLUMNS = ["key", "Name", "File", "Component", "Drift Score", "Content Change", "Structural Change",
-           "Semantic Distance", "Churn", "Band", "Score Changed", "body", "priority"]
+COLUMNS = [
+    "key",
+    "Name",
+    "File",
+    "Component",
+    "Drift Score",
+    "Content Change",
+    "Structural Change",
+    "Semantic Distance",
+    "Churn",
+    "Band",
+    "Score Changed",
+    "body",
+    "priority",
+]
 DIGITS = 3  # rounding keeps float noise from rewriting unchanged rows
 
 
 def latest_scores(conn: Conn, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Each file's most recent score row (with its analysis time and when what it shows last changed)."""
-    query = ("SELECT DISTINCT ON (s.file_key) s.*, a.analyzed_at FROM drift_scores s"
-             " JOIN drift_analyses a ON a.id = s.analysis_id")
+    query = (
+        "SELECT DISTINCT ON (s.file_key) s.*, a.analyzed_at FROM drift_scores s"
+        " JOIN drift_analyses a ON a.id = s.analysis_id"
+    )
     params: list[Any] = []
     if keys is not None:
         query += " WHERE s.file_key = ANY(%s)"
@@ -38,9 +53,17 @@ def _rounded(value: float | None) -> float | None:
 
 def shown(row: Mapping[str, Any]) -> tuple[Any, ...]:
     """What the Drift Board shows of a score row: when it differs from the previous row, the score changed."""
-    return (row["path"], row["component"], _rounded(row["drift_score"]), _rounded(row["content_change"]),
-            _rounded(row["structural_change"]), _rounded(row["semantic_distance"]), _rounded(row["churn"]),
-            row["band"], row["explanation"])
+    return (
+        row["path"],
+        row["component"],
+        _rounded(row["drift_score"]),
+        _rounded(row["content_change"]),
+        _rounded(row["structural_change"]),
+        _rounded(row["semantic_distance"]),
+        _rounded(row["churn"]),
+        row["band"],
+        row["explanation"],
+    )
 
 
 def drift_board_frame(conn: Conn, keys: Sequence[str]) -> pd.DataFrame:

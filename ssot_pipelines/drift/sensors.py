@@ -30,10 +30,11 @@ class DriftSensorConfig:
     minimum_interval_seconds=DriftSensorConfig.interval_seconds,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="After each drift analysis: raise or close SecondBrain tasks for files over threshold "
-                "(SSOT_DRIFT_THRESHOLD twice in a row, SSOT_DRIFT_CRITICAL at once) and notify critical drift.",
+    "(SSOT_DRIFT_THRESHOLD twice in a row, SSOT_DRIFT_CRITICAL at once) and notify critical drift.",
 )
-def drift_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource,
-                 notifier: NotifierResource) -> dg.SensorResult:
+def drift_sensor(
+    context: dg.SensorEvaluationContext, postgres: PostgresResource, notifier: NotifierResource
+) -> dg.SensorResult:
     settings = DriftSensorConfig.from_env()
     after = int(context.cursor) if context.cursor else 0
     conn = postgres.connect()
@@ -53,7 +54,8 @@ def drift_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource
 
 
 drift_board_job = dg.define_asset_job(
-    "drift_board_job", selection=dg.AssetSelection.assets("drift_board"),
+    "drift_board_job",
+    selection=dg.AssetSelection.assets("drift_board"),
     description="Rescore drift and sync the Drift Board.",
 )
 

@@ -72,8 +72,7 @@ def python_structure(text: str) -> Structure | None:
         for child in ast.iter_child_nodes(node):
             histogram[type(child).__name__] += 1
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
-                arguments = ",".join(a.arg for a in (*child.args.posonlyargs, *child.args.args,
-                                                     *child.args.kwonlyargs))
+                arguments = ",".join(a.arg for a in (*child.args.posonlyargs, *child.args.args, *child.args.kwonlyargs))
                 symbols.add(("def", prefix + child.name, arguments))
                 visit(child, f"{prefix}{child.name}.")
             elif isinstance(child, ast.ClassDef):
@@ -102,8 +101,9 @@ def generic_structure(text: str) -> Structure:
             signature = "".join(match["rest"].split())[:120]
             symbols.add((match["kind"], match["name"], signature))
         for token in _TOKEN.findall(line):
-            histogram["word" if token[0].isalpha() or token[0] == "_" else "number" if token[0].isdigit()
-                      else token] += 1
+            histogram[
+                "word" if token[0].isalpha() or token[0] == "_" else "number" if token[0].isdigit() else token
+            ] += 1
     return Structure(frozenset(symbols), histogram, parsed=bool(symbols))
 
 
@@ -187,8 +187,9 @@ def summary_text(text: str, path: str, limit_lines: int = 200) -> str:
                         break
             return "\n".join(parts)
     lines = text.splitlines()
-    comment = [ln.strip().lstrip("#/*-! ").strip() for ln in lines[:30]
-               if ln.strip().startswith(("#", "//", "/*", "*", "--"))]
+    comment = [
+        ln.strip().lstrip("#/*-! ").strip() for ln in lines[:30] if ln.strip().startswith(("#", "//", "/*", "*", "--"))
+    ]
     parts.extend(c for c in comment if c)
     parts.extend(ln.strip() for ln in lines if _DECLARATION.match(ln))
     return "\n".join(parts[:limit_lines])

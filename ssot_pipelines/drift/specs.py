@@ -86,8 +86,9 @@ def parse_specs(text: str, origin: Path) -> dict[str, ComponentSpec]:
 def load_drift_components(roots: Sequence[RepoRoot], components_file: Path | None = None) -> DriftComponents:
     """Components and specs from ``SSOT_COMPONENTS_FILE`` (or ``components_file``), else each root's file."""
     configured = components_file or (Path(p) if (p := env("SSOT_COMPONENTS_FILE")) else None)
-    component_map = load_components(configured, inline=env("SSOT_COMPONENTS"),
-                                    search_roots=[(r.name, r.path) for r in roots])
+    component_map = load_components(
+        configured, inline=env("SSOT_COMPONENTS"), search_roots=[(r.name, r.path) for r in roots]
+    )
     if not component_map.rules:
         return derived_drift_components(roots)
     files = [configured] if configured is not None else [r.path / COMPONENTS_FILENAME for r in roots]

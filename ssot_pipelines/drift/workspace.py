@@ -22,8 +22,9 @@ class DriftWorkspace:
     components: DriftComponents
     files: list[TrackedFile]
 
-    def select(self, paths: Sequence[str] = (), component: str | None = None,
-               everything: bool = False) -> list[TrackedFile]:
+    def select(
+        self, paths: Sequence[str] = (), component: str | None = None, everything: bool = False
+    ) -> list[TrackedFile]:
         """Files by catalog key, repo-relative path or path on disk; or by component; or all."""
         if everything:
             return list(self.files)
@@ -35,12 +36,12 @@ class DriftWorkspace:
             candidate = Path(raw).expanduser()
             if candidate.exists():
                 wanted.add(str(candidate.resolve()))
-        return [f for f in self.files
-                if f.key in wanted or f.path in wanted or str(f.location.resolve()) in wanted]
+        return [f for f in self.files if f.key in wanted or f.path in wanted or str(f.location.resolve()) in wanted]
 
 
-def open_workspace(conn: Conn, roots: Sequence[RepoRoot] | None = None,
-                   components_file: Path | None = None) -> DriftWorkspace:
+def open_workspace(
+    conn: Conn, roots: Sequence[RepoRoot] | None = None, components_file: Path | None = None
+) -> DriftWorkspace:
     """The File Catalog's files when it has any for these roots, else the roots' files read directly."""
     resolved = tuple(roots) if roots is not None else parse_roots(env("SSOT_REPO_ROOTS"))
     components = load_drift_components(resolved, components_file)
@@ -49,8 +50,12 @@ def open_workspace(conn: Conn, roots: Sequence[RepoRoot] | None = None,
     if not files:
         files = tracked_files_from_roots(resolved, components)
     elif components.components.rules:
-        files = [TrackedFile(f.key, f.repo, f.path, f.root,
-                             f.component or components.components.component_for(f.path, f.repo)) for f in files]
+        files = [
+            TrackedFile(
+                f.key, f.repo, f.path, f.root, f.component or components.components.component_for(f.path, f.repo)
+            )
+            for f in files
+        ]
     return DriftWorkspace(resolved, components, files)
 
 

@@ -74,8 +74,10 @@ def migrate(conn: psycopg.Connection[Any]) -> list[str]:
             f"CREATE TABLE IF NOT EXISTS {LEDGER_SCHEMA}.schema_migrations ("
             " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        done = {r[0] if isinstance(r, tuple) else r["version"]
-                for r in conn.execute(f"SELECT version FROM {LEDGER_SCHEMA}.schema_migrations").fetchall()}
+        done = {
+            r[0] if isinstance(r, tuple) else r["version"]
+            for r in conn.execute(f"SELECT version FROM {LEDGER_SCHEMA}.schema_migrations").fetchall()
+        }
         for version, name, sql in migrations():
             if version in done:
                 continue

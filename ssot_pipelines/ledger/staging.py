@@ -90,11 +90,13 @@ def _check_value(spec: PropertySpec, value: Any, where: str) -> None:
             f"{MAX_PROPERTY_TEXT_UTF16:,}: put long text in the record's 'body'. Nothing was staged"
         )
     if spec.type is PropType.URL and len(value) > MAX_URL:
-        raise StagingError(f"{where} is a URL of {len(value):,} characters; Notion takes at most {MAX_URL:,}. "
-                           "Nothing was staged")
+        raise StagingError(
+            f"{where} is a URL of {len(value):,} characters; Notion takes at most {MAX_URL:,}. Nothing was staged"
+        )
     if spec.type in (PropType.SELECT, PropType.MULTI_SELECT) and "," in value:
-        raise StagingError(f"{where} {_shown(value)} has a comma, which Notion refuses in a select option. "
-                           "Nothing was staged")
+        raise StagingError(
+            f"{where} {_shown(value)} has a comma, which Notion refuses in a select option. Nothing was staged"
+        )
 
 
 @dataclass(frozen=True)
@@ -191,9 +193,7 @@ def stage_records(
 def validated_records(database_name: str, records: Iterable[dict[str, Any]]) -> list[SyncRecord]:
     """Every record checked against what Notion and PostgreSQL accept; the first refusal is a StagingError."""
     schema = stageable_database(database_name)
-    writable = {
-        p.name: p for p in schema.owned(Owner.MACHINE) + schema.owned(Owner.SHARED) if p.name != KEY_PROPERTY
-    }
+    writable = {p.name: p for p in schema.owned(Owner.MACHINE) + schema.owned(Owner.SHARED) if p.name != KEY_PROPERTY}
     rows: list[SyncRecord] = []
     seen: set[str] = set()
     for index, record in enumerate(records, 1):
@@ -221,7 +221,7 @@ def validated_records(database_name: str, records: Iterable[dict[str, Any]]) -> 
             if isinstance(exc, StagingError):
                 raise
             raise StagingError(f"{label}: {exc}; nothing was staged") from None
-        if not -2**31 <= priority < 2**31:
+        if not -(2**31) <= priority < 2**31:
             raise StagingError(f"{label}: priority {priority} is out of range (a 32-bit integer); nothing was staged")
         body = record.get("body")
         if body is not None:

@@ -54,10 +54,13 @@ class SyncLedger:
         ``complete``: the records are the whole desired state (a full sync); every other key is absent.
         """
         desired.stage(self.conn, database, records, vanished, withdraw_others=complete)
-        stored = {r["key"]: r["digest"] for r in self.conn.execute(
-            "SELECT key, digest FROM records WHERE database = %s AND key = ANY(%s)",
-            (database, [r.key for r in records]),
-        ).fetchall()}
+        stored = {
+            r["key"]: r["digest"]
+            for r in self.conn.execute(
+                "SELECT key, digest FROM records WHERE database = %s AND key = ANY(%s)",
+                (database, [r.key for r in records]),
+            ).fetchall()
+        }
         self.conn.commit()
         for record in records:
             record.digest = stored.get(record.key)
@@ -132,9 +135,7 @@ class SyncLedger:
         return dict(row["human"]) if row else {}
 
     def human_all(self, database: str) -> dict[str, dict[str, Any]]:
-        rows = self._all(
-            "SELECT key, human FROM records WHERE database = %s AND human <> '{}'::jsonb", (database,)
-        )
+        rows = self._all("SELECT key, human FROM records WHERE database = %s AND human <> '{}'::jsonb", (database,))
         return {r["key"]: dict(r["human"]) for r in rows}
 
     # -- pushed rows --------------------------------------------------------------------------------
@@ -146,8 +147,7 @@ class SyncLedger:
 
     def page_id(self, database: str, key: str) -> str | None:
         row = self._one(
-            "SELECT page_id FROM notion_rows WHERE target = %s AND database = %s AND key = %s"
-            " AND state <> 'archived'",
+            "SELECT page_id FROM notion_rows WHERE target = %s AND database = %s AND key = %s AND state <> 'archived'",
             (self.target, database, key),
         )
         return str(row["page_id"]) if row and row["page_id"] else None

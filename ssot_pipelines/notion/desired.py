@@ -242,9 +242,7 @@ def human_values_all(
     return {r["key"]: dict(r["human"]) for r in conn.execute(sql, (database,)).fetchall()}  # type: ignore[arg-type]
 
 
-def page_urls(
-    conn: psycopg.Connection[Any], target: str, database: str, keys: Sequence[str]
-) -> dict[str, str]:
+def page_urls(conn: psycopg.Connection[Any], target: str, database: str, keys: Sequence[str]) -> dict[str, str]:
     """The Notion URL (``https://www.notion.so/<page id without dashes>``) of each of ``keys`` that has a
     live page in ``target``; keys without one are absent."""
     rows = conn.execute(
@@ -253,6 +251,7 @@ def page_urls(
         (target, database, list(keys)),
     ).fetchall()
     return {r["key"]: "https://www.notion.so/" + str(r["page_id"]).replace("-", "") for r in rows}
+
 
 def accept_human(conn: psycopg.Connection[Any], target: str, database: str, key: str, prop: str) -> bool:
     """A capability applied a person's value of shared property ``prop`` to its own state: from now on the

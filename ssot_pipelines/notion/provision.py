@@ -43,8 +43,7 @@ def load_ids(conn: psycopg.Connection[Any], target: str) -> dict[str, DatabaseId
         "SELECT name, database_id, data_source_id, property_ids FROM notion_databases WHERE target = %s", (target,)
     ).fetchall()
     return {
-        r["name"]: DatabaseIds(r["name"], r["database_id"], r["data_source_id"], dict(r["property_ids"]))
-        for r in rows
+        r["name"]: DatabaseIds(r["name"], r["database_id"], r["data_source_id"], dict(r["property_ids"])) for r in rows
     }
 
 
@@ -155,11 +154,7 @@ def _find_existing(gateway: NotionGateway, schema: DatabaseSchema, parent_page_i
 
 def _create(gateway: NotionGateway, schema: DatabaseSchema, parent_page_id: str) -> str:
     # Relations need their targets' data source ids, so they are added once every database exists.
-    properties = {
-        p.name: p.notion_config({})
-        for p in schema.properties
-        if p.type is not PropType.RELATION
-    }
+    properties = {p.name: p.notion_config({}) for p in schema.properties if p.type is not PropType.RELATION}
     res = gateway.call(
         "POST",
         "databases",

@@ -29,7 +29,7 @@ from ssot_pipelines.settings import (
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 PARENT_PAGE_FORM = (
     "the page's 32-character id, with or without dashes (0123456789abcdef0123456789abcdef), or the URL "
-    "Notion's \"Copy link\" gives (https://www.notion.so/My-Page-0123456789abcdef0123456789abcdef)"
+    'Notion\'s "Copy link" gives (https://www.notion.so/My-Page-0123456789abcdef0123456789abcdef)'
 )
 
 
@@ -122,8 +122,14 @@ def resolve_target(
     port = int(env("SSOT_SANDBOX_PORT", str(SANDBOX_PORT_DEFAULT)) or SANDBOX_PORT_DEFAULT)
     home = ssot_home()
     url, root = ensure_embedded_sandbox(port, home)
-    return NotionTarget((base_url or url).rstrip("/"), sandbox_token(home), chosen or normalize_parent_page_id(root),
-                        version, is_sandbox=True, given=(base_url or url, parent_page_id or root))
+    return NotionTarget(
+        (base_url or url).rstrip("/"),
+        sandbox_token(home),
+        chosen or normalize_parent_page_id(root),
+        version,
+        is_sandbox=True,
+        given=(base_url or url, parent_page_id or root),
+    )
 
 
 def open_sync_manager(
@@ -154,7 +160,10 @@ def open_sync_manager(
     pace = rps if rps is not None else float(env("NOTION_RPS", "2.5") or 2.5)
     pacer = RequestPacer(redis_client, target.token, rps=pace)
     gateway = NotionGateway(
-        token=target.token, base_url=target.base_url, pacer=pacer, notion_version=target.notion_version,
+        token=target.token,
+        base_url=target.base_url,
+        pacer=pacer,
+        notion_version=target.notion_version,
         retry=retry,
     )
     try:

@@ -154,8 +154,10 @@ class NotionSyncManager:
         waited = False
         if not self._held.get(name) and not try_sync_lock(self.conn, self.target, name):
             waited = True
-            text = (f"{name}: another sync of this database to this Notion target is running; "
-                    "waiting for it to finish (one sync per target and database at a time)")
+            text = (
+                f"{name}: another sync of this database to this Notion target is running; "
+                "waiting for it to finish (one sync per target and database at a time)"
+            )
             log.info(text)
             if log_line is not None:
                 log_line(text)
@@ -222,8 +224,9 @@ class NotionSyncManager:
             records += self.ledger.pending_records(schema.name, {r.key for r in records})
         notion_pages: dict[str, list[dict[str, Any]]] | None = None
         if reconcile:
-            reading = SyncProgress(f"{schema.name} (reading Notion back)", 0, progress_line,
-                                   interval=self.progress_interval)
+            reading = SyncProgress(
+                f"{schema.name} (reading Notion back)", 0, progress_line, interval=self.progress_interval
+            )
             notion_pages = self.read_pages(schema, on_batch=reading.read_so_far)
             self._pull_human_from(schema, notion_pages, report)
 
@@ -395,8 +398,9 @@ class NotionSyncManager:
             )
             shared = self._shared_json(schema, desired, row)
             done = {"pushed_digest": pushed} if record.body is None or row["body_hash"] == body_hash else {}
-            self.ledger.set_row(schema.name, record.key, state="synced", machine_hash=machine_hash, shared=shared,
-                                **done)
+            self.ledger.set_row(
+                schema.name, record.key, state="synced", machine_hash=machine_hash, shared=shared, **done
+            )
             changed = True
         if record.body is not None and row["body_hash"] != body_hash:
             write_body(self.gateway, self.ledger, schema.name, record.key, page_id, record.body, row)
@@ -492,10 +496,19 @@ class NotionSyncManager:
         pushed: str | None = None,
     ) -> None:
         """Take over a page an earlier, interrupted attempt created: make its values and body right."""
-        self.ledger.set_row(schema.name, record.key, state="writing", page_id=page_id, machine_hash=None,
-                      body_hash=None, body_length=None)
+        self.ledger.set_row(
+            schema.name,
+            record.key,
+            state="writing",
+            page_id=page_id,
+            machine_hash=None,
+            body_hash=None,
+            body_length=None,
+        )
         self.gateway.call(
-            "PATCH", f"pages/{page_id}", body={"properties": self._payload(schema, desired, relation_ids)},
+            "PATCH",
+            f"pages/{page_id}",
+            body={"properties": self._payload(schema, desired, relation_ids)},
             kind=Call.UPDATE,
         )
         shared = self._shared_json(schema, desired)
@@ -526,8 +539,10 @@ class NotionSyncManager:
                 # a page the ledger holds under another key (a renamed record whose Key is not rewritten yet).
                 ours = {normalize_id(p) for p in self.ledger.page_ids(schema.name, sorted(desired_keys)).values()}
                 gone |= {
-                    k for k, pages in notion_pages.items()
-                    if k not in desired_keys and self.ledger.has_record(schema.name, k)
+                    k
+                    for k, pages in notion_pages.items()
+                    if k not in desired_keys
+                    and self.ledger.has_record(schema.name, k)
                     and not any(normalize_id(p["id"]) in ours for p in pages)
                 }
         return sorted(gone)
@@ -623,10 +638,7 @@ class NotionSyncManager:
 
     def decoded_values(self, schema: DatabaseSchema, page: Mapping[str, Any]) -> dict[str, Any]:
         props = page.get("properties", {})
-        return {
-            s.name: decode(s, props.get(s.name))
-            for s in schema.owned(Owner.MACHINE)
-        }
+        return {s.name: decode(s, props.get(s.name)) for s in schema.owned(Owner.MACHINE)}
 
     def expected_values(
         self, schema: DatabaseSchema, desired: Mapping[str, Any], relation_ids: Mapping[str, list[str]]
@@ -688,11 +700,13 @@ class NotionSyncManager:
         """The shared values as written now; a value left to a person keeps what the machine last wrote, so it
         stays the person's on later syncs (until a capability accepts it)."""
         written = dict(row["shared"]) if row and row.get("shared") else {}
-        return json.dumps({
-            s.name: desired[s.name] if s.name in desired else written[s.name]
-            for s in schema.owned(Owner.SHARED)
-            if s.name in desired or s.name in written
-        })
+        return json.dumps(
+            {
+                s.name: desired[s.name] if s.name in desired else written[s.name]
+                for s in schema.owned(Owner.SHARED)
+                if s.name in desired or s.name in written
+            }
+        )
 
     def resolve_relations(
         self, schema: DatabaseSchema, desired: Mapping[str, Any]

@@ -13,8 +13,12 @@ from ssot_pipelines.settings import redact
 
 SLACK_SECTION_CHARS = 3000  # Slack's limit for one section block's text
 SLACK_BLOCKS_PER_MESSAGE = 50
-_ICONS = {"info": ":information_source:", "warning": ":warning:", "error": ":rotating_light:",
-          "critical": ":rotating_light:"}
+_ICONS = {
+    "info": ":information_source:",
+    "warning": ":warning:",
+    "error": ":rotating_light:",
+    "critical": ":rotating_light:",
+}
 
 # slack_sdk logs the full webhook URL (a secret) at debug and info level; hand it a logger that drops all.
 _SLACK_SDK_LOG = logging.getLogger("ssot_pipelines.notifier.slack_sdk")

@@ -24,9 +24,7 @@ class NotionResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
         if context.instance is not None and context.run_id is not None:
             record_run_host(context.instance, context.run_id)
 
-    def open(
-        self, postgres_url: str, redis_url: str, *, provision: bool | None = None
-    ) -> NotionSyncManager:
+    def open(self, postgres_url: str, redis_url: str, *, provision: bool | None = None) -> NotionSyncManager:
         """A sync manager over the provisioned databases (provisioning them when the ledger lacks any)."""
         return open_sync_manager(
             notion_base_url=self.base_url or None,

@@ -15,8 +15,14 @@ Query = dict[str, list[str]]
 
 
 def list_response(results: list[Any], page: query_mod.PageOfResults, kind: str) -> Record:
-    return {"object": "list", "results": results, "next_cursor": page.next_cursor, "has_more": page.has_more,
-            "type": kind, kind: {}}
+    return {
+        "object": "list",
+        "results": results,
+        "next_cursor": page.next_cursor,
+        "has_more": page.has_more,
+        "type": kind,
+        kind: {},
+    }
 
 
 class ApiBase:
@@ -64,8 +70,9 @@ class ApiBase:
 
     def _container_parent(self, parent: Record) -> Record:
         if parent.get("type") == "workspace" or parent.get("workspace") is True:
-            raise validation("Creating objects at the workspace level is not supported for internal "
-                             "integrations; use a page parent.")
+            raise validation(
+                "Creating objects at the workspace level is not supported for internal integrations; use a page parent."
+            )
         page_id = try_parse_id(parent.get("page_id"))
         if page_id is None:
             raise body_validation("body.parent.page_id", "should be defined")

@@ -11,8 +11,19 @@ from .richtext import normalize_rich_text, plain_text
 from .store import Record
 from .validation import MAX_BLOCKS_PER_REQUEST, check_array, check_object
 
-TEXT_BLOCKS = ("paragraph", "heading_1", "heading_2", "heading_3", "bulleted_list_item",
-               "numbered_list_item", "quote", "callout", "toggle", "to_do", "code")
+TEXT_BLOCKS = (
+    "paragraph",
+    "heading_1",
+    "heading_2",
+    "heading_3",
+    "bulleted_list_item",
+    "numbered_list_item",
+    "quote",
+    "callout",
+    "toggle",
+    "to_do",
+    "code",
+)
 BLOCK_TYPES = (*TEXT_BLOCKS, "divider")
 MAX_NESTING = 2
 
@@ -31,8 +42,9 @@ def parse_children(path: str, raw: Any) -> list[BlockSpec]:
     specs = _parse(path, raw, 1)
     total = _count(specs)
     if total > MAX_BLOCKS_PER_REQUEST:
-        raise body_validation(path, f"should contain ≤ {MAX_BLOCKS_PER_REQUEST} block elements in total, "
-                                    f"instead was {total}")
+        raise body_validation(
+            path, f"should contain ≤ {MAX_BLOCKS_PER_REQUEST} block elements in total, instead was {total}"
+        )
     return specs
 
 
@@ -82,10 +94,20 @@ def normalize_content(path: str, kind: str, content: Record) -> Record:
 def render_block(block: Record, has_children: bool, bot_user_id: str) -> Record:
     user = {"object": "user", "id": bot_user_id}
     kind = block["type"]
-    return {"object": "block", "id": block["id"], "parent": block["parent"],
-            "created_time": iso_minute(block["created"]), "last_edited_time": iso_minute(block["edited"]),
-            "created_by": user, "last_edited_by": user, "has_children": has_children,
-            "archived": block["in_trash"], "in_trash": block["in_trash"], "type": kind, kind: block["content"]}
+    return {
+        "object": "block",
+        "id": block["id"],
+        "parent": block["parent"],
+        "created_time": iso_minute(block["created"]),
+        "last_edited_time": iso_minute(block["edited"]),
+        "created_by": user,
+        "last_edited_by": user,
+        "has_children": has_children,
+        "archived": block["in_trash"],
+        "in_trash": block["in_trash"],
+        "type": kind,
+        kind: block["content"],
+    }
 
 
 def block_text(block: Record) -> str:

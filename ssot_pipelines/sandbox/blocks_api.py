@@ -17,13 +17,26 @@ class BlockEndpoints(Renderer):
 
     def _create_blocks(self, parent: Record, specs: list[BlockSpec], index: int) -> list[Record]:
         created: list[Record] = []
-        parent_ref = ({"type": "page_id", "page_id": parent["id"]} if parent["kind"] == "page"
-                      else {"type": "block_id", "block_id": parent["id"]})
+        parent_ref = (
+            {"type": "page_id", "page_id": parent["id"]}
+            if parent["kind"] == "page"
+            else {"type": "block_id", "block_id": parent["id"]}
+        )
         now = self._now()
         for spec in specs:
-            block = self.store.insert({"id": new_id(), "kind": "block", "parent": parent_ref, "type": spec.type,
-                                       "content": spec.content, "children": [], "created": now, "edited": now,
-                                       "in_trash": False})
+            block = self.store.insert(
+                {
+                    "id": new_id(),
+                    "kind": "block",
+                    "parent": parent_ref,
+                    "type": spec.type,
+                    "content": spec.content,
+                    "children": [],
+                    "created": now,
+                    "edited": now,
+                    "in_trash": False,
+                }
+            )
             self._create_blocks(block, spec.children, 0)
             created.append(block)
         ids = [b["id"] for b in created]
@@ -36,8 +49,9 @@ class BlockEndpoints(Renderer):
         with self.store.lock:
             container = self._container(block_id)
             children = [c for i in container["children"] if (c := self.store.objects.get(i)) and not c["in_trash"]]
-            window = query_mod.paginate(children, [c["id"] for c in children], page_size,
-                                        first_param(params, "start_cursor"))
+            window = query_mod.paginate(
+                children, [c["id"] for c in children], page_size, first_param(params, "start_cursor")
+            )
             return list_response([self.render_block_like(c) for c in window.items], window, "block")
 
     def append_children(self, block_id: str, body: Record) -> Record:

@@ -22,22 +22,39 @@ from .server import SandboxServer, is_loopback
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, default=None,
-                        help="SQLite state file (default: $SSOT_HOME/notion-sandbox.sqlite)")
-    parser.add_argument("--port", type=int, default=None,
-                        help="port on the loopback interface (0 = any; default: SSOT_SANDBOX_PORT, else 8765)")
+    parser.add_argument(
+        "--db", type=Path, default=None, help="SQLite state file (default: $SSOT_HOME/notion-sandbox.sqlite)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port on the loopback interface (0 = any; default: SSOT_SANDBOX_PORT, else 8765)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (others are refused)")
-    parser.add_argument("--rps", type=float, default=3.0,
-                        help="average requests/second per token; 0 disables rate limiting")
+    parser.add_argument(
+        "--rps", type=float, default=3.0, help="average requests/second per token; 0 disables rate limiting"
+    )
     parser.add_argument("--burst", type=int, default=10, help="rate limit burst size")
-    parser.add_argument("--token-file", type=Path, default=None,
-                        help="file holding the API token (default: $SSOT_HOME/sandbox-token, made random, "
-                             "mode 0600, on first use); every client of this SSOT_HOME reads it there")
-    parser.add_argument("--token", action="append", default=None,
-                        help="another accepted API token (repeatable); other users can see command lines, "
-                             "so use it for throwaway tokens only")
-    parser.add_argument("--view-url", action="store_true",
-                        help="print the address that opens the HTML view (it carries the token) and exit")
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        help="file holding the API token (default: $SSOT_HOME/sandbox-token, made random, "
+        "mode 0600, on first use); every client of this SSOT_HOME reads it there",
+    )
+    parser.add_argument(
+        "--token",
+        action="append",
+        default=None,
+        help="another accepted API token (repeatable); other users can see command lines, "
+        "so use it for throwaway tokens only",
+    )
+    parser.add_argument(
+        "--view-url",
+        action="store_true",
+        help="print the address that opens the HTML view (it carries the token) and exit",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,8 +82,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     db = args.db if args.db is not None else ssot_home() / "notion-sandbox.sqlite"
     try:
-        server = SandboxServer(db, host=args.host, port=args.port, tokens=(token, *(args.token or ())),
-                               rate_limit_rps=args.rps or None, burst=args.burst)
+        server = SandboxServer(
+            db,
+            host=args.host,
+            port=args.port,
+            tokens=(token, *(args.token or ())),
+            rate_limit_rps=args.rps or None,
+            burst=args.burst,
+        )
     except (RuntimeError, ValueError) as exc:
         print(f"cannot start the Notion sandbox: {exc}", file=sys.stderr)
         return 1
@@ -77,9 +100,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     # The token itself is never printed: this line ends up in $SSOT_HOME/sandbox.log.
-    print(f"Notion sandbox on {server.url} (root page {server.root_page_id}, state {db}, token in "
-          f"{args.token_file or sandbox_token_path()}); open the view with the address `ssot sandbox --view-url` "
-          "prints", flush=True)
+    print(
+        f"Notion sandbox on {server.url} (root page {server.root_page_id}, state {db}, token in "
+        f"{args.token_file or sandbox_token_path()}); open the view with the address `ssot sandbox --view-url` "
+        "prints",
+        flush=True,
+    )
     with contextlib.suppress(ValueError):  # not the main thread: the caller owns signal handling
         signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -98,7 +124,8 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def register(subparsers: Any) -> None:
     """Add ``ssot sandbox`` to the ``ssot`` command."""
-    parser = subparsers.add_parser("sandbox", help="run the local Notion sandbox (Notion-API compatible)",
-                                   description=__doc__)
+    parser = subparsers.add_parser(
+        "sandbox", help="run the local Notion sandbox (Notion-API compatible)", description=__doc__
+    )
     add_options(parser)
     parser.set_defaults(func=run)

@@ -10,8 +10,14 @@ NOT_SHARED = "Make sure the relevant pages and databases are shared with your in
 class ApiError(Exception):
     """An error response: HTTP status, Notion error code, message and optional ``additional_data``."""
 
-    def __init__(self, status: int, code: str, message: str, additional_data: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        additional_data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -20,8 +26,7 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def body(self, request_id: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"object": "error", "status": self.status, "code": self.code,
-                               "message": self.message}
+        out: dict[str, Any] = {"object": "error", "status": self.status, "code": self.code, "message": self.message}
         if self.additional_data is not None:
             out["additional_data"] = self.additional_data
         out["request_id"] = request_id

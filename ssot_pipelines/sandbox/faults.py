@@ -53,8 +53,16 @@ class FaultConfig:
 
 
 # Checked in this order against one uniform draw per request, so a seed replays the same sequence.
-_FAULT_KINDS = ("conflict_409", "rate_limited_429", "error_500", "bad_gateway_502_html", "unavailable_503",
-                "unavailable_503_after_commit", "gateway_timeout_504", "overload_529")
+_FAULT_KINDS = (
+    "conflict_409",
+    "rate_limited_429",
+    "error_500",
+    "bad_gateway_502_html",
+    "unavailable_503",
+    "unavailable_503_after_commit",
+    "gateway_timeout_504",
+    "overload_529",
+)
 
 BAD_GATEWAY_HTML = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -105,30 +113,46 @@ class FaultInjector:
         if kind == "error_500":
             return ApiError(500, "internal_server_error", "Unexpected error occurred.")
         if kind == "unavailable_503":
-            return ApiError(503, "service_unavailable",
-                            "Notion is unavailable, please try again later. This can occur when the time to "
-                            "respond to a request takes longer than 60 seconds.")
+            return ApiError(
+                503,
+                "service_unavailable",
+                "Notion is unavailable, please try again later. This can occur when the time to "
+                "respond to a request takes longer than 60 seconds.",
+            )
         if kind == "gateway_timeout_504":
-            return ApiError(504, "gateway_timeout", "Notion timed out while attempting to complete this request. "
-                                                    "Please try again later.")
+            return ApiError(
+                504,
+                "gateway_timeout",
+                "Notion timed out while attempting to complete this request. Please try again later.",
+            )
         if kind == "overload_529":
-            return ApiError(529, "service_overload", "Notion is experiencing high load. Please try again later.",
-                            headers={"Retry-After": retry_after})
+            return ApiError(
+                529,
+                "service_overload",
+                "Notion is experiencing high load. Please try again later.",
+                headers={"Retry-After": retry_after},
+            )
         raise ValueError(kind)
 
 
 def committed_503(resource_id: str | None) -> ApiError:
     """A 503 whose write has been saved: callers must read back before retrying."""
-    return ApiError(503, "service_unavailable",
-                    "Notion is unavailable, please try again later.",
-                    {"committed_resource_id": resource_id,
-                     "retry_guidance": ["Read the resource back before retrying the write"]})
+    return ApiError(
+        503,
+        "service_unavailable",
+        "Notion is unavailable, please try again later.",
+        {"committed_resource_id": resource_id, "retry_guidance": ["Read the resource back before retrying the write"]},
+    )
 
 
 def rate_limited(retry_after: str, reason: str) -> ApiError:
-    return ApiError(429, "rate_limited", "You have been rate limited. Please try again in a few minutes.",
-                    {"rate_limit_reason": reason, "retry_after": retry_after},
-                    headers={"Retry-After": retry_after})
+    return ApiError(
+        429,
+        "rate_limited",
+        "You have been rate limited. Please try again in a few minutes.",
+        {"rate_limit_reason": reason, "retry_after": retry_after},
+        headers={"Retry-After": retry_after},
+    )
 
 
 class RateLimiter:

@@ -26,11 +26,14 @@ class ForeignSandboxError(ConfigurationError):
     """A sandbox answers on the port but refuses this SSOT_HOME's token: it belongs to another home."""
 
 
-def sandbox_control(url: str, token: str, method: str, path: str, body: dict[str, Any] | None = None,
-                    timeout: float = 5.0) -> dict[str, Any]:
+def sandbox_control(
+    url: str, token: str, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 5.0
+) -> dict[str, Any]:
     """Call a control endpoint (``/__sandbox/...``) with the token; HTTP errors raise ``HTTPError``."""
     request = urllib.request.Request(
-        f"{url}{path}", method=method, data=None if body is None else json.dumps(body).encode(),
+        f"{url}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -57,8 +60,9 @@ def sandbox_health(url: str, token: str, timeout: float = 1.0) -> str | None:
     if not (data.get("ok") and isinstance(data.get("root_page_id"), str)):
         return None
     # A sandbox of an older version answers health to anyone: ask the API itself whether the token is good.
-    probe = urllib.request.Request(f"{url}/v1/users/me", headers={
-        "Authorization": f"Bearer {token}", "Notion-Version": NOTION_VERSION_DEFAULT})
+    probe = urllib.request.Request(
+        f"{url}/v1/users/me", headers={"Authorization": f"Bearer {token}", "Notion-Version": NOTION_VERSION_DEFAULT}
+    )
     try:
         with urllib.request.urlopen(probe, timeout=timeout):
             pass
@@ -96,9 +100,21 @@ def ensure_sandbox(home: Path, port: int = 8765) -> tuple[str, str]:
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(log_fd, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ssot_pipelines.sandbox", "--db", str(home / "notion-sandbox.sqlite"),
-             "--port", str(port), "--token-file", str(sandbox_token_path(home))],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "ssot_pipelines.sandbox",
+                "--db",
+                str(home / "notion-sandbox.sqlite"),
+                "--port",
+                str(port),
+                "--token-file",
+                str(sandbox_token_path(home)),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             env=_child_env(),
         )
     deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
@@ -113,8 +129,9 @@ def ensure_sandbox(home: Path, port: int = 8765) -> tuple[str, str]:
         if exited_at is not None and time.monotonic() - exited_at > 5.0:
             raise RuntimeError(f"the Notion sandbox exited with code {process.returncode}; see {log_path}")
         time.sleep(0.1)
-    raise RuntimeError(f"the Notion sandbox did not become healthy on {url} within "
-                       f"{HEALTH_TIMEOUT_SECONDS:.0f} s; see {log_path}")
+    raise RuntimeError(
+        f"the Notion sandbox did not become healthy on {url} within {HEALTH_TIMEOUT_SECONDS:.0f} s; see {log_path}"
+    )
 
 
 def _child_env() -> dict[str, str]:

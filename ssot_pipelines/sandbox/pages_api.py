@@ -21,8 +21,21 @@ class PageEndpoints(BlockEndpoints):
     # -- query ------------------------------------------------------------------------------------
 
     def query_data_source(self, ds_id: str, params: Query, body: Record) -> Record:
-        reject_unknown_keys("body", body, {"filter", "sorts", "start_cursor", "page_size", "archived",
-                                           "in_trash", "is_archived", "result_type", "filter_properties"})
+        reject_unknown_keys(
+            "body",
+            body,
+            {
+                "filter",
+                "sorts",
+                "start_cursor",
+                "page_size",
+                "archived",
+                "in_trash",
+                "is_archived",
+                "result_type",
+                "filter_properties",
+            },
+        )
         page_size = check_page_size("body.page_size", body.get("page_size"))
         with self.store.lock:
             ds = self._data_source(ds_id)
@@ -37,8 +50,9 @@ class PageEndpoints(BlockEndpoints):
                 pages = [p for p in pages if predicate(p)]
             if body.get("sorts"):
                 pages = query_mod.sort_pages("body.sorts", body["sorts"], ds, pages)
-            window = query_mod.paginate(pages, [p["id"] for p in pages], page_size, body.get("start_cursor"),
-                                        self.query_result_limit)
+            window = query_mod.paginate(
+                pages, [p["id"] for p in pages], page_size, body.get("start_cursor"), self.query_result_limit
+            )
             out = list_response([self.render_page(p, only) for p in window.items], window, "page_or_data_source")
         if window.capped:
             out["request_status"] = {"type": "incomplete", "incomplete_reason": "query_result_limit_reached"}
@@ -47,8 +61,11 @@ class PageEndpoints(BlockEndpoints):
     # -- pages ------------------------------------------------------------------------------------
 
     def create_page(self, body: Record) -> Record:
-        reject_unknown_keys("body", body, {"parent", "properties", "icon", "cover", "content", "children",
-                                           "markdown", "template", "position"})
+        reject_unknown_keys(
+            "body",
+            body,
+            {"parent", "properties", "icon", "cover", "content", "children", "markdown", "template", "position"},
+        )
         parent_raw = check_object("body.parent", body.get("parent"))
         children_raw = body.get("children", body.get("content"))
         specs = parse_children("body.children", children_raw) if children_raw is not None else []
@@ -56,9 +73,18 @@ class PageEndpoints(BlockEndpoints):
         with self.store.transaction():
             parent, ds = self._page_parent_for_create(parent_raw)
             now = self._now()
-            page: Record = {"id": new_id(), "kind": "page", "parent": parent, "props": {}, "children": [],
-                    "created": now, "edited": now, "in_trash": False, "icon": body.get("icon"),
-                    "cover": body.get("cover")}
+            page: Record = {
+                "id": new_id(),
+                "kind": "page",
+                "parent": parent,
+                "props": {},
+                "children": [],
+                "created": now,
+                "edited": now,
+                "in_trash": False,
+                "icon": body.get("icon"),
+                "cover": body.get("cover"),
+            }
             values = self._normalize_properties(ds, props_raw)
             self.store.insert(page)
             self._write_values(ds, page, values)
@@ -143,8 +169,21 @@ class PageEndpoints(BlockEndpoints):
             return self.render_page(page, only)
 
     def update_page(self, page_id: str, body: Record) -> Record:
-        reject_unknown_keys("body", body, {"properties", "icon", "cover", "is_locked", "template",
-                                           "erase_content", "archived", "in_trash", "is_archived"})
+        reject_unknown_keys(
+            "body",
+            body,
+            {
+                "properties",
+                "icon",
+                "cover",
+                "is_locked",
+                "template",
+                "erase_content",
+                "archived",
+                "in_trash",
+                "is_archived",
+            },
+        )
         with self.store.transaction():
             page = self._get("page", page_id)
             trash = trash_flag(body)
@@ -181,11 +220,14 @@ class PageEndpoints(BlockEndpoints):
             kind = prop["type"]
             if kind not in ("relation", "people", "title", "rich_text"):
                 return {"object": "property_item", **value}
-            items = [{"object": "property_item", "id": prop["id"], "type": kind, kind: v}
-                     for v in self._full_list(page, prop)]
+            items = [
+                {"object": "property_item", "id": prop["id"], "type": kind, kind: v}
+                for v in self._full_list(page, prop)
+            ]
             page_size = check_page_size("query.page_size", first_param(params, "page_size"))
-            window = query_mod.paginate(items, [str(i) for i in range(len(items))], page_size,
-                                        first_param(params, "start_cursor"))
+            window = query_mod.paginate(
+                items, [str(i) for i in range(len(items))], page_size, first_param(params, "start_cursor")
+            )
             out = list_response(window.items, window, "property_item")
             out["property_item"] = {"id": prop["id"], "next_url": None, "type": kind, kind: {}}
             return out

@@ -21,8 +21,23 @@ COLORS = ("default", "gray", "brown", "orange", "yellow", "green", "blue", "purp
 TEXT_TYPES = ("title", "rich_text")
 STRING_TYPES = ("url", "email", "phone_number")
 READ_ONLY_TYPES = ("created_time", "last_edited_time", "created_by", "last_edited_by")
-SCHEMA_TYPES = ("title", "rich_text", "number", "select", "multi_select", "status", "date", "checkbox",
-                "url", "email", "phone_number", "people", "relation", "files", *READ_ONLY_TYPES)
+SCHEMA_TYPES = (
+    "title",
+    "rich_text",
+    "number",
+    "select",
+    "multi_select",
+    "status",
+    "date",
+    "checkbox",
+    "url",
+    "email",
+    "phone_number",
+    "people",
+    "relation",
+    "files",
+    *READ_ONLY_TYPES,
+)
 PAGE_REFERENCE_LIMIT = 25
 _STRING_LIMITS = {"url": MAX_URL, "email": MAX_EMAIL_PHONE, "phone_number": MAX_EMAIL_PHONE}
 
@@ -76,8 +91,14 @@ def normalize_options(path: str, raw: Any, existing: list[Record] | None = None)
         color = opt.get("color") or (old["color"] if old else next(colors))
         if color not in COLORS:
             raise body_validation(f"{path}[{i}].color", f"should be one of {', '.join(COLORS)}")
-        out.append({"id": old["id"] if old else _option_id(), "name": name, "color": color,
-                    "description": opt.get("description")})
+        out.append(
+            {
+                "id": old["id"] if old else _option_id(),
+                "name": name,
+                "color": color,
+                "description": opt.get("description"),
+            }
+        )
     return out
 
 
@@ -97,8 +118,9 @@ def add_option(prop: Record, name: str) -> None:
     options: list[Record] = prop["config"].setdefault("options", [])
     if any(o["name"] == name for o in options):
         return
-    options.append({"id": _option_id(), "name": name, "color": COLORS[1 + len(options) % (len(COLORS) - 1)],
-                    "description": None})
+    options.append(
+        {"id": _option_id(), "name": name, "color": COLORS[1 + len(options) % (len(COLORS) - 1)], "description": None}
+    )
 
 
 def render_schema(prop: Record) -> Record:
@@ -108,8 +130,7 @@ def render_schema(prop: Record) -> Record:
         config["options"] = [dict(o) for o in config.get("options", [])]
         if kind == "status":
             config.setdefault("groups", [])
-    return {"id": prop["id"], "name": prop["name"], "type": kind, "description": prop.get("description"),
-            kind: config}
+    return {"id": prop["id"], "name": prop["name"], "type": kind, "description": prop.get("description"), kind: config}
 
 
 # -- values ---------------------------------------------------------------------------------------
@@ -146,8 +167,7 @@ def normalize_value(path: str, prop: Record, raw: Any, ctx: ValueContext) -> Any
     if kind in ("select", "status"):
         return None if value is None else _option_name(vpath, prop, value, create=kind == "select")
     if kind == "multi_select":
-        names = [_option_name(f"{vpath}[{i}]", prop, v, create=True)
-                 for i, v in enumerate(check_array(vpath, value))]
+        names = [_option_name(f"{vpath}[{i}]", prop, v, create=True) for i, v in enumerate(check_array(vpath, value))]
         return list(dict.fromkeys(names))
     if kind == "date":
         return None if value is None else _date_value(vpath, value)

@@ -30,10 +30,14 @@ def compile_filter(path: str, raw: Any, ds: Record, depth: int = 0) -> Predicate
     for compound in ("and", "or"):
         if compound in spec:
             if depth >= MAX_FILTER_DEPTH:
-                raise body_validation(path, "should be a property or timestamp filter; compound filters can "
-                                            "be nested at most 2 levels deep")
-            parts = [compile_filter(f"{path}.{compound}[{i}]", item, ds, depth + 1)
-                     for i, item in enumerate(check_array(f"{path}.{compound}", spec[compound]))]
+                raise body_validation(
+                    path,
+                    "should be a property or timestamp filter; compound filters can be nested at most 2 levels deep",
+                )
+            parts = [
+                compile_filter(f"{path}.{compound}[{i}]", item, ds, depth + 1)
+                for i, item in enumerate(check_array(f"{path}.{compound}", spec[compound]))
+            ]
             if compound == "and":
                 return lambda page: all(p(page) for p in parts)
             return lambda page: any(p(page) for p in parts)
@@ -107,8 +111,11 @@ def _date_test(path: str, condition: Record) -> Callable[[datetime | None], bool
     if when is None:
         raise body_validation(f"{path}.{op}", f"should be an ISO 8601 date, instead was `{json.dumps(arg)}`")
     ops: dict[str, Callable[[Any, Any], bool]] = {
-        "equals": lambda a, b: a == b, "before": lambda a, b: a < b, "after": lambda a, b: a > b,
-        "on_or_before": lambda a, b: a <= b, "on_or_after": lambda a, b: a >= b,
+        "equals": lambda a, b: a == b,
+        "before": lambda a, b: a < b,
+        "after": lambda a, b: a > b,
+        "on_or_before": lambda a, b: a <= b,
+        "on_or_after": lambda a, b: a >= b,
     }
     compare = ops[op]
     if len(arg) == 10:
@@ -127,9 +134,12 @@ def _value_test(path: str, kind: str, condition: Record, get: Callable[[Record],
         if isinstance(arg, bool) or not isinstance(arg, int | float):
             raise body_validation(f"{path}.{op}", "should be a number")
         nops: dict[str, Callable[[float], bool]] = {
-            "equals": lambda v: v == arg, "does_not_equal": lambda v: v != arg,
-            "greater_than": lambda v: v > arg, "less_than": lambda v: v < arg,
-            "greater_than_or_equal_to": lambda v: v >= arg, "less_than_or_equal_to": lambda v: v <= arg,
+            "equals": lambda v: v == arg,
+            "does_not_equal": lambda v: v != arg,
+            "greater_than": lambda v: v > arg,
+            "less_than": lambda v: v < arg,
+            "greater_than_or_equal_to": lambda v: v >= arg,
+            "less_than_or_equal_to": lambda v: v <= arg,
         }
         if op not in nops:
             raise body_validation(f"{path}.{op}", "is not a valid number filter condition")
@@ -219,8 +229,9 @@ class PageOfResults:
     capped: bool
 
 
-def paginate(items: Sequence[Any], ids: Sequence[str], page_size: int, start_cursor: Any,
-             limit: int | None = None) -> PageOfResults:
+def paginate(
+    items: Sequence[Any], ids: Sequence[str], page_size: int, start_cursor: Any, limit: int | None = None
+) -> PageOfResults:
     """Slice ``items`` from an opaque cursor; ``limit`` caps the results of one logical query."""
     delivered, start = 0, 0
     if start_cursor is not None:
@@ -233,7 +244,7 @@ def paginate(items: Sequence[Any], ids: Sequence[str], page_size: int, start_cur
             except ValueError:
                 start = min(delivered, len(items))
     size = page_size if limit is None else max(0, min(page_size, limit - delivered))
-    chunk = list(items[start:start + size])
+    chunk = list(items[start : start + size])
     end = start + len(chunk)
     more_exist = end < len(items)
     capped = limit is not None and more_exist and delivered + len(chunk) >= limit

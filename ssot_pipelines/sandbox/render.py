@@ -24,12 +24,24 @@ class Renderer(ApiBase):
             for prop in ds["props"].values():
                 if wanted is None or prop["id"] in wanted:
                     props[prop["name"]] = render_value(page, prop, self.store.bot_user_id)
-        return {"object": "page", "id": page["id"], "created_time": iso_minute(page["created"]),
-                "last_edited_time": iso_minute(page["edited"]), "created_by": self._user_ref(),
-                "last_edited_by": self._user_ref(), "cover": page.get("cover"), "icon": page.get("icon"),
-                "parent": self._page_parent(page), "archived": page["in_trash"], "in_trash": page["in_trash"],
-                "is_archived": False, "is_locked": page.get("is_locked", False), "properties": props,
-                "url": notion_url(page["id"]), "public_url": None}
+        return {
+            "object": "page",
+            "id": page["id"],
+            "created_time": iso_minute(page["created"]),
+            "last_edited_time": iso_minute(page["edited"]),
+            "created_by": self._user_ref(),
+            "last_edited_by": self._user_ref(),
+            "cover": page.get("cover"),
+            "icon": page.get("icon"),
+            "parent": self._page_parent(page),
+            "archived": page["in_trash"],
+            "in_trash": page["in_trash"],
+            "is_archived": False,
+            "is_locked": page.get("is_locked", False),
+            "properties": props,
+            "url": notion_url(page["id"]),
+            "public_url": None,
+        }
 
     def _resolve_filter_properties(self, ds: Record, keys: list[str]) -> set[str]:
         wanted: set[str] = set()
@@ -53,24 +65,49 @@ class Renderer(ApiBase):
 
     def render_database(self, db: Record) -> Record:
         sources = [self.store.get(i, "data_source") for i in db["data_sources"]]
-        return {"object": "database", "id": db["id"], "title": db["title"], "description": db["description"],
-                "parent": db["parent"], "is_inline": db["is_inline"], "in_trash": db["in_trash"],
-                "archived": db["in_trash"], "is_locked": db.get("is_locked", False),
-                "created_time": iso_minute(db["created"]), "last_edited_time": iso_minute(db["edited"]),
-                "created_by": self._user_ref(), "last_edited_by": self._user_ref(),
-                "data_sources": [{"id": s["id"], "name": plain_text(s["title"])} for s in sources if s],
-                "icon": db.get("icon"), "cover": db.get("cover"), "url": notion_url(db["id"]), "public_url": None}
+        return {
+            "object": "database",
+            "id": db["id"],
+            "title": db["title"],
+            "description": db["description"],
+            "parent": db["parent"],
+            "is_inline": db["is_inline"],
+            "in_trash": db["in_trash"],
+            "archived": db["in_trash"],
+            "is_locked": db.get("is_locked", False),
+            "created_time": iso_minute(db["created"]),
+            "last_edited_time": iso_minute(db["edited"]),
+            "created_by": self._user_ref(),
+            "last_edited_by": self._user_ref(),
+            "data_sources": [{"id": s["id"], "name": plain_text(s["title"])} for s in sources if s],
+            "icon": db.get("icon"),
+            "cover": db.get("cover"),
+            "url": notion_url(db["id"]),
+            "public_url": None,
+        }
 
     def render_data_source(self, ds: Record) -> Record:
         db = self.store.get(ds["database_id"], "database")
         props = {p["name"]: self._render_schema(p) for p in ds["props"].values()}
-        return {"object": "data_source", "id": ds["id"], "created_time": iso_minute(ds["created"]),
-                "last_edited_time": iso_minute(ds["edited"]), "created_by": self._user_ref(),
-                "last_edited_by": self._user_ref(), "title": ds["title"], "description": [],
-                "icon": db.get("icon") if db else None, "properties": props,
-                "parent": {"type": "database_id", "database_id": ds["database_id"]},
-                "database_parent": db["parent"] if db else None, "is_inline": bool(db and db["is_inline"]),
-                "archived": ds["in_trash"], "in_trash": ds["in_trash"], "url": notion_url(ds["id"]), "public_url": None}
+        return {
+            "object": "data_source",
+            "id": ds["id"],
+            "created_time": iso_minute(ds["created"]),
+            "last_edited_time": iso_minute(ds["edited"]),
+            "created_by": self._user_ref(),
+            "last_edited_by": self._user_ref(),
+            "title": ds["title"],
+            "description": [],
+            "icon": db.get("icon") if db else None,
+            "properties": props,
+            "parent": {"type": "database_id", "database_id": ds["database_id"]},
+            "database_parent": db["parent"] if db else None,
+            "is_inline": bool(db and db["is_inline"]),
+            "archived": ds["in_trash"],
+            "in_trash": ds["in_trash"],
+            "url": notion_url(ds["id"]),
+            "public_url": None,
+        }
 
     def _render_schema(self, prop: Record) -> Record:
         out = render_schema(prop)
@@ -81,8 +118,10 @@ class Renderer(ApiBase):
             if config["type"] == "dual_property":
                 synced_id = config["dual_property"]["synced_property_id"]
                 partner = target["props"].get(synced_id) if target else None
-                config["dual_property"] = {"synced_property_id": synced_id,
-                                           "synced_property_name": partner["name"] if partner else None}
+                config["dual_property"] = {
+                    "synced_property_id": synced_id,
+                    "synced_property_name": partner["name"] if partner else None,
+                }
             out["relation"] = config
         return out
 
@@ -95,9 +134,15 @@ class Renderer(ApiBase):
         title = rec["props"].get("title", []) if rec["kind"] == "page" else rec["title"]
         if rec["kind"] == "page" and (ds := self.page_data_source(rec)):
             title = rec["props"].get(title_property(ds)["id"], [])
-        shell = {"id": rec["id"], "type": kind, "content": {"title": plain_text(title)},
-                 "parent": self._block_parent_of(rec), "created": rec["created"], "edited": rec["edited"],
-                 "in_trash": rec["in_trash"]}
+        shell = {
+            "id": rec["id"],
+            "type": kind,
+            "content": {"title": plain_text(title)},
+            "parent": self._block_parent_of(rec),
+            "created": rec["created"],
+            "edited": rec["edited"],
+            "in_trash": rec["in_trash"],
+        }
         return render_block(shell, has_children, self.store.bot_user_id)
 
     def _block_parent_of(self, rec: Record) -> Record:

@@ -7,13 +7,24 @@ from typing import Any
 from .errors import body_validation
 from .validation import MAX_URL, check_array, check_object, check_text
 
-DEFAULT_ANNOTATIONS: dict[str, Any] = {"bold": False, "italic": False, "strikethrough": False,
-                                       "underline": False, "code": False, "color": "default"}
+DEFAULT_ANNOTATIONS: dict[str, Any] = {
+    "bold": False,
+    "italic": False,
+    "strikethrough": False,
+    "underline": False,
+    "code": False,
+    "color": "default",
+}
 
 
 def text_item(content: str, link: str | None = None) -> dict[str, Any]:
-    return {"type": "text", "text": {"content": content, "link": {"url": link} if link else None},
-            "annotations": dict(DEFAULT_ANNOTATIONS), "plain_text": content, "href": link}
+    return {
+        "type": "text",
+        "text": {"content": content, "link": {"url": link} if link else None},
+        "annotations": dict(DEFAULT_ANNOTATIONS),
+        "plain_text": content,
+        "href": link,
+    }
 
 
 def normalize_rich_text(path: str, value: Any) -> list[dict[str, Any]]:
@@ -41,12 +52,22 @@ def _normalize_item(path: str, raw: Any) -> dict[str, Any]:
     if kind == "equation":
         eq = check_object(f"{path}.equation", item.get("equation"))
         expression = check_text(f"{path}.equation.expression", eq.get("expression"), 1000)
-        return {"type": "equation", "equation": {"expression": expression}, "annotations": annotations,
-                "plain_text": expression, "href": None}
+        return {
+            "type": "equation",
+            "equation": {"expression": expression},
+            "annotations": annotations,
+            "plain_text": expression,
+            "href": None,
+        }
     if kind == "mention":
         mention = check_object(f"{path}.mention", item.get("mention"))
-        return {"type": "mention", "mention": mention, "annotations": annotations,
-                "plain_text": str(item.get("plain_text", "")), "href": None}
+        return {
+            "type": "mention",
+            "mention": mention,
+            "annotations": annotations,
+            "plain_text": str(item.get("plain_text", "")),
+            "href": None,
+        }
     raise body_validation(f"{path}.type", "should be `text`, `mention` or `equation`")
 
 

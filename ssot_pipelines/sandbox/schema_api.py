@@ -20,20 +20,35 @@ class SchemaEndpoints(Renderer):
     def create_database(self, body: Record) -> Record:
         if "properties" in body:
             # The 2025-09-03 API keeps the schema on the data source; a top-level schema would be lost.
-            raise body_validation("body.properties", "should be not present; put the schema in "
-                                                     "`initial_data_source.properties`")
-        reject_unknown_keys("body", body, {"parent", "title", "description", "is_inline", "initial_data_source",
-                                           "icon", "cover"})
+            raise body_validation(
+                "body.properties", "should be not present; put the schema in `initial_data_source.properties`"
+            )
+        reject_unknown_keys(
+            "body", body, {"parent", "title", "description", "is_inline", "initial_data_source", "icon", "cover"}
+        )
         parent = self._container_parent(check_object("body.parent", body.get("parent")))
         title = normalize_rich_text("body.title", body.get("title", []))
         description = normalize_rich_text("body.description", body.get("description", []))
         initial = check_object("body.initial_data_source", body.get("initial_data_source", {}))
         with self.store.transaction():
             now = self._now()
-            db = self.store.insert({"id": new_id(), "kind": "database", "parent": parent, "title": title,
-                                    "description": description, "is_inline": bool(body.get("is_inline", False)),
-                                    "data_sources": [], "created": now, "edited": now, "in_trash": False,
-                                    "is_locked": False, "icon": body.get("icon"), "cover": body.get("cover")})
+            db = self.store.insert(
+                {
+                    "id": new_id(),
+                    "kind": "database",
+                    "parent": parent,
+                    "title": title,
+                    "description": description,
+                    "is_inline": bool(body.get("is_inline", False)),
+                    "data_sources": [],
+                    "created": now,
+                    "edited": now,
+                    "in_trash": False,
+                    "is_locked": False,
+                    "icon": body.get("icon"),
+                    "cover": body.get("cover"),
+                }
+            )
             ds = self._new_data_source(db, title, initial.get("properties", {}), "body.initial_data_source")
             self._attach_to_parent(parent, db["id"])
             self.store.touch(ds)
@@ -41,8 +56,18 @@ class SchemaEndpoints(Renderer):
 
     def _new_data_source(self, db: Record, title: list[Record], properties: Any, path: str) -> Record:
         now = self._now()
-        ds = self.store.insert({"id": new_id(), "kind": "data_source", "database_id": db["id"], "title": title,
-                                "props": {}, "created": now, "edited": now, "in_trash": False})
+        ds = self.store.insert(
+            {
+                "id": new_id(),
+                "kind": "data_source",
+                "database_id": db["id"],
+                "title": title,
+                "props": {},
+                "created": now,
+                "edited": now,
+                "in_trash": False,
+            }
+        )
         db["data_sources"].append(ds["id"])
         self.store.touch(db)
         props = check_object(f"{path}.properties", properties)
@@ -55,8 +80,11 @@ class SchemaEndpoints(Renderer):
         return self.render_database(self._get("database", db_id))
 
     def update_database(self, db_id: str, body: Record) -> Record:
-        reject_unknown_keys("body", body, {"parent", "title", "description", "is_inline", "icon", "cover",
-                                           "in_trash", "archived", "is_locked"})
+        reject_unknown_keys(
+            "body",
+            body,
+            {"parent", "title", "description", "is_inline", "icon", "cover", "in_trash", "archived", "is_locked"},
+        )
         with self.store.transaction():
             db = self._get("database", db_id)
             self.store.touch(db)
@@ -94,8 +122,9 @@ class SchemaEndpoints(Renderer):
         return self.render_data_source(self._data_source(ds_id))
 
     def update_data_source(self, ds_id: str, body: Record) -> Record:
-        reject_unknown_keys("body", body, {"title", "icon", "properties", "in_trash", "archived", "parent",
-                                           "description"})
+        reject_unknown_keys(
+            "body", body, {"title", "icon", "properties", "in_trash", "archived", "parent", "description"}
+        )
         with self.store.transaction():
             ds = self._data_source(ds_id)
             self.store.touch(ds)
@@ -153,8 +182,11 @@ class SchemaEndpoints(Renderer):
     def _configure(self, ds: Record, prop: Record, kind: str, raw: Any, path: str) -> None:
         config = check_object(path, raw if raw is not None else {})
         if kind in ("select", "multi_select", "status"):
-            prop["config"] = {"options": normalize_options(f"{path}.options", config.get("options", []),
-                                                           prop["config"].get("options"))}
+            prop["config"] = {
+                "options": normalize_options(
+                    f"{path}.options", config.get("options", []), prop["config"].get("options")
+                )
+            }
         elif kind == "number":
             prop["config"] = {"format": str(config.get("format", prop["config"].get("format", "number")))}
         elif kind == "relation":
@@ -189,11 +221,17 @@ class SchemaEndpoints(Renderer):
         while find_property(target, mirror_name) is not None:
             mirror_name += " (1)"
         mirror_id = new_property_id()
-        target["props"][mirror_id] = {"id": mirror_id, "name": mirror_name, "type": "relation",
-                                      "config": {"data_source_id": ds["id"], "type": "dual_property",
-                                                 "dual_property": {"synced_property_id": prop["id"]}}}
-        prop["config"] = {"data_source_id": target_id, "type": mode,
-                          "dual_property": {"synced_property_id": mirror_id}}
+        target["props"][mirror_id] = {
+            "id": mirror_id,
+            "name": mirror_name,
+            "type": "relation",
+            "config": {
+                "data_source_id": ds["id"],
+                "type": "dual_property",
+                "dual_property": {"synced_property_id": prop["id"]},
+            },
+        }
+        prop["config"] = {"data_source_id": target_id, "type": mode, "dual_property": {"synced_property_id": mirror_id}}
         self.store.touch(target)
 
     def _unlink_partner(self, prop: Record) -> None:

@@ -25,18 +25,21 @@ class SearchEndpoints(Renderer):
         if body.get("filter") is not None:
             flt = check_object("body.filter", body["filter"])
             if flt.get("property") != "object" or flt.get("value") not in kinds:
-                raise body_validation("body.filter.value", 'should be `"page"` or `"data_source"`, instead was '
-                                                           f'`"{flt.get("value")}"`')
+                raise body_validation(
+                    "body.filter.value", f'should be `"page"` or `"data_source"`, instead was `"{flt.get("value")}"`'
+                )
             kinds = (flt["value"],)
         with self.store.lock:
-            hits = [r for r in self.store.objects.values()
-                    if r["kind"] in kinds and not r["in_trash"] and text.lower() in self._title_of(r).lower()]
+            hits = [
+                r
+                for r in self.store.objects.values()
+                if r["kind"] in kinds and not r["in_trash"] and text.lower() in self._title_of(r).lower()
+            ]
             if isinstance(body.get("sort"), dict):
                 descending = body["sort"].get("direction", "descending") == "descending"
                 hits.sort(key=lambda r: (r["edited"], r["seq"]), reverse=descending)
             window = query_mod.paginate(hits, [h["id"] for h in hits], page_size, body.get("start_cursor"))
-            results = [self.render_page(r) if r["kind"] == "page" else self.render_data_source(r)
-                       for r in window.items]
+            results = [self.render_page(r) if r["kind"] == "page" else self.render_data_source(r) for r in window.items]
             return list_response(results, window, "page_or_data_source")
 
     def _title_of(self, rec: Record) -> str:

@@ -62,21 +62,29 @@ ROUTES: tuple[Route, ...] = (
     _route("GET", "databases/{id}", "databases.retrieve", False, lambda a, p, q, b: a.get_database(p[0])),
     _route("PATCH", "databases/{id}", "databases.update", True, lambda a, p, q, b: a.update_database(p[0], b)),
     _route("POST", "data_sources", "data_sources.create", True, lambda a, p, q, b: a.create_data_source(b)),
-    _route("GET", "data_sources/{id}", "data_sources.retrieve", False,
-           lambda a, p, q, b: a.get_data_source(p[0])),
-    _route("PATCH", "data_sources/{id}", "data_sources.update", True,
-           lambda a, p, q, b: a.update_data_source(p[0], b)),
-    _route("POST", "data_sources/{id}/query", "data_sources.query", False,
-           lambda a, p, q, b: a.query_data_source(p[0], q, b)),
+    _route("GET", "data_sources/{id}", "data_sources.retrieve", False, lambda a, p, q, b: a.get_data_source(p[0])),
+    _route("PATCH", "data_sources/{id}", "data_sources.update", True, lambda a, p, q, b: a.update_data_source(p[0], b)),
+    _route(
+        "POST",
+        "data_sources/{id}/query",
+        "data_sources.query",
+        False,
+        lambda a, p, q, b: a.query_data_source(p[0], q, b),
+    ),
     _route("POST", "pages", "pages.create", True, lambda a, p, q, b: a.create_page(b)),
     _route("GET", "pages/{id}", "pages.retrieve", False, lambda a, p, q, b: a.get_page(p[0], q)),
     _route("PATCH", "pages/{id}", "pages.update", True, lambda a, p, q, b: a.update_page(p[0], b)),
-    _route("GET", "pages/{id}/properties/{id}", "pages.properties.retrieve", False,
-           lambda a, p, q, b: a.get_page_property(p[0], p[1], q)),
-    _route("GET", "blocks/{id}/children", "blocks.children.list", False,
-           lambda a, p, q, b: a.list_children(p[0], q)),
-    _route("PATCH", "blocks/{id}/children", "blocks.children.append", True,
-           lambda a, p, q, b: a.append_children(p[0], b)),
+    _route(
+        "GET",
+        "pages/{id}/properties/{id}",
+        "pages.properties.retrieve",
+        False,
+        lambda a, p, q, b: a.get_page_property(p[0], p[1], q),
+    ),
+    _route("GET", "blocks/{id}/children", "blocks.children.list", False, lambda a, p, q, b: a.list_children(p[0], q)),
+    _route(
+        "PATCH", "blocks/{id}/children", "blocks.children.append", True, lambda a, p, q, b: a.append_children(p[0], b)
+    ),
     _route("GET", "blocks/{id}", "blocks.retrieve", False, lambda a, p, q, b: a.get_block(p[0])),
     _route("PATCH", "blocks/{id}", "blocks.update", True, lambda a, p, q, b: a.update_block(p[0], b)),
     _route("DELETE", "blocks/{id}", "blocks.delete", True, lambda a, p, q, b: a.delete_block(p[0])),
@@ -169,18 +177,31 @@ class SandboxStats:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"requests": sum(self.by_method.values()), "by_method": dict(self.by_method),
-                    "by_endpoint": dict(self.by_endpoint), "rate_limited_429": self.rate_limited,
-                    "faults": dict(self.faults), "writes_applied": self.writes_applied,
-                    "writes_by_data_source": dict(self.writes_by_data_source)}
+            return {
+                "requests": sum(self.by_method.values()),
+                "by_method": dict(self.by_method),
+                "by_endpoint": dict(self.by_endpoint),
+                "rate_limited_429": self.rate_limited,
+                "faults": dict(self.faults),
+                "writes_applied": self.writes_applied,
+                "writes_by_data_source": dict(self.writes_by_data_source),
+            }
 
 
 class SandboxServer:
     """A Notion-API-compatible server on a loopback port, backed by a SQLite file."""
 
-    def __init__(self, db_path: str | Path, *, host: str = "127.0.0.1", port: int = 0,
-                 tokens: Sequence[str] | None = None, rate_limit_rps: float | None = 3.0,
-                 burst: int = 10, faults: FaultConfig | None = None) -> None:
+    def __init__(
+        self,
+        db_path: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tokens: Sequence[str] | None = None,
+        rate_limit_rps: float | None = 3.0,
+        burst: int = 10,
+        faults: FaultConfig | None = None,
+    ) -> None:
         """``tokens``: the API tokens it accepts (the first is ``token``); None makes one random token."""
         if not is_loopback(host):
             raise ValueError(f"the sandbox binds loopback addresses only, not {host!r}")
@@ -226,8 +247,9 @@ class SandboxServer:
         self.port = int(httpd.server_address[1])
         self._httpd = httpd
         # A short poll interval keeps stop() (and so every test teardown) fast.
-        self._thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), name=f"notion-sandbox-{self.port}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, args=(0.05,), name=f"notion-sandbox-{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -375,8 +397,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 if not is_loopback(self.client_address[0]):
                     response = _json(403, {"ok": False, "error": "control endpoints are loopback-only"})
                 else:
-                    response = self._notion(method, split.path[len(PERSON_PREFIX):], params, raw, request_id,
-                                            person=True)
+                    response = self._notion(
+                        method, split.path[len(PERSON_PREFIX) :], params, raw, request_id, person=True
+                    )
             elif split.path.startswith("/__sandbox/"):
                 response = self._control(method, split.path, raw)
             elif split.path.startswith("/v1/"):
@@ -407,13 +430,27 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """403 unless ``Host`` names a loopback host and any ``Origin`` is this sandbox's own."""
         host = _host_name(self.headers.get("Host", ""))
         if host is None or not is_loopback(host):
-            return _json(403, {"object": "error", "status": 403, "code": "forbidden_host",
-                               "message": "The Notion sandbox answers only to a loopback host name "
-                                          "(127.0.0.1, ::1 or localhost) in the Host header."})
+            return _json(
+                403,
+                {
+                    "object": "error",
+                    "status": 403,
+                    "code": "forbidden_host",
+                    "message": "The Notion sandbox answers only to a loopback host name "
+                    "(127.0.0.1, ::1 or localhost) in the Host header.",
+                },
+            )
         origin = self.headers.get("Origin")
         if origin is not None and not self._own_origin(origin):
-            return _json(403, {"object": "error", "status": 403, "code": "forbidden_origin",
-                               "message": "Cross-site requests to the Notion sandbox are refused."})
+            return _json(
+                403,
+                {
+                    "object": "error",
+                    "status": 403,
+                    "code": "forbidden_origin",
+                    "message": "Cross-site requests to the Notion sandbox are refused.",
+                },
+            )
         return None
 
     def _own_origin(self, origin: str) -> bool:
@@ -422,17 +459,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
             port = parsed.port
         except ValueError:
             return False
-        return (parsed.scheme == "http" and parsed.hostname is not None and is_loopback(parsed.hostname)
-                and port == self.server.sandbox.port)
+        return (
+            parsed.scheme == "http"
+            and parsed.hostname is not None
+            and is_loopback(parsed.hostname)
+            and port == self.server.sandbox.port
+        )
 
     def _bearer(self) -> str:
         auth = self.headers.get("Authorization", "")
-        return auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
+        return auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
 
     # -- /v1/ ---------------------------------------------------------------------------------------
 
-    def _notion(self, method: str, path: str, params: Query, raw: bytes, request_id: str, *,
-                person: bool = False) -> _Response:
+    def _notion(
+        self, method: str, path: str, params: Query, raw: bytes, request_id: str, *, person: bool = False
+    ) -> _Response:
         sandbox = self.server.sandbox
         found = match_route(method, path)
         kind = found[0].kind if found else "unknown"
@@ -441,8 +483,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if not _token_matches(token, sandbox.tokens):
             raise ApiError(401, "unauthorized", "API token is invalid.")
         if not self.headers.get("Notion-Version"):
-            raise ApiError(400, "missing_version", "Notion-Version header failed validation: Notion-Version "
-                                                   "header should be defined, instead was `undefined`.")
+            raise ApiError(
+                400,
+                "missing_version",
+                "Notion-Version header failed validation: Notion-Version "
+                "header should be defined, instead was `undefined`.",
+            )
         try:
             sandbox.limiter.check(token)
         except ApiError:
@@ -499,8 +545,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if not is_loopback(self.client_address[0]):
             return _json(403, {"ok": False, "error": "control endpoints are loopback-only"})
         if not _token_matches(self._bearer(), sandbox.tokens):
-            return _json(401, {"ok": False, "error": "control endpoints need the sandbox's token as "
-                                                    "'Authorization: Bearer <token>' (see $SSOT_HOME/sandbox-token)"})
+            return _json(
+                401,
+                {
+                    "ok": False,
+                    "error": "control endpoints need the sandbox's token as "
+                    "'Authorization: Bearer <token>' (see $SSOT_HOME/sandbox-token)",
+                },
+            )
         try:
             body = json.loads(raw) if raw.strip() else {}
             if method == "GET" and path == "/__sandbox/health":
@@ -540,11 +592,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
             # Trade the token in the address for a cookie, and drop it from the address bar and history.
             rest = {k: v for k, v in params.items() if k != "token"}
             location = path + (f"?{urlencode(rest, doseq=True)}" if rest else "")
-            return _Response(303, b"", "text/plain", {
-                "Location": location,
-                "Set-Cookie": f"{cookie_name}={view_cookie(given)}; Path=/; HttpOnly; SameSite=Strict",
-                **_VIEW_HEADERS,
-            })
+            return _Response(
+                303,
+                b"",
+                "text/plain",
+                {
+                    "Location": location,
+                    "Set-Cookie": f"{cookie_name}={view_cookie(given)}; Path=/; HttpOnly; SameSite=Strict",
+                    **_VIEW_HEADERS,
+                },
+            )
         cookies = SimpleCookie()
         with contextlib.suppress(CookieError):
             cookies.load(self.headers.get("Cookie", ""))
@@ -558,7 +615,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 # The view is read-only HTML: no scripts, no framing by other sites, no token leaking through Referer.
 _VIEW_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                               "frame-ancestors 'none'",
+    "frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
@@ -574,4 +631,3 @@ def _view_login(status: int, reason: str) -> _Response:
         "size='50' autocomplete='off'> <button>Open</button></form></body></html>"
     )
     return _Response(status, page.encode(), "text/html; charset=utf-8", dict(_VIEW_HEADERS))
-

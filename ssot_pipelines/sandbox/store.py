@@ -76,9 +76,16 @@ class Store:
     def _create_root_page(self) -> str:
         with self.transaction():
             now = time.time()
-            page = {"id": new_id(), "kind": "page", "parent": {"type": "workspace", "workspace": True},
-                    "props": {"title": [text_item(ROOT_TITLE)]}, "children": [],
-                    "created": now, "edited": now, "in_trash": False}
+            page = {
+                "id": new_id(),
+                "kind": "page",
+                "parent": {"type": "workspace", "workspace": True},
+                "props": {"title": [text_item(ROOT_TITLE)]},
+                "children": [],
+                "created": now,
+                "edited": now,
+                "in_trash": False,
+            }
             self.insert(page)
         return str(page["id"])
 
@@ -146,4 +153,3 @@ def _claim(path: Path) -> IO[bytes]:
         handle.close()
         raise RuntimeError(f"{path} is already served by another Notion sandbox") from None
     return handle
-

@@ -14,18 +14,28 @@ class UserEndpoints(ApiBase):
     """``/v1/users``."""
 
     def users(self) -> list[Record]:
-        bot = {"object": "user", "id": self.store.bot_user_id, "type": "bot", "name": "SSOT Sandbox",
-               "avatar_url": None, "bot": {"owner": {"type": "workspace", "workspace": True},
-                                           "workspace_name": "SecondBrain Sandbox"}}
-        person = {"object": "user", "id": self.store.person_user_id, "type": "person", "name": "Sandbox Person",
-                  "avatar_url": None, "person": {"email": "person@sandbox.invalid"}}
+        bot = {
+            "object": "user",
+            "id": self.store.bot_user_id,
+            "type": "bot",
+            "name": "SSOT Sandbox",
+            "avatar_url": None,
+            "bot": {"owner": {"type": "workspace", "workspace": True}, "workspace_name": "SecondBrain Sandbox"},
+        }
+        person = {
+            "object": "user",
+            "id": self.store.person_user_id,
+            "type": "person",
+            "name": "Sandbox Person",
+            "avatar_url": None,
+            "person": {"email": "person@sandbox.invalid"},
+        }
         return [bot, person]
 
     def list_users(self, params: Query) -> Record:
         page_size = check_page_size("query.page_size", first_param(params, "page_size"))
         users = self.users()
-        window = query_mod.paginate(users, [u["id"] for u in users], page_size,
-                                    first_param(params, "start_cursor"))
+        window = query_mod.paginate(users, [u["id"] for u in users], page_size, first_param(params, "start_cursor"))
         return list_response(window.items, window, "user")
 
     def get_user(self, user_id: str) -> Record:

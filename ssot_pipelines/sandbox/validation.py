@@ -58,8 +58,11 @@ def check_page_size(path: str, value: Any) -> int:
 
 def check_body_size(n_bytes: int) -> None:
     if n_bytes > MAX_BODY_BYTES:
-        raise ApiError(413, "validation_error",
-                       f"Request body too large: {n_bytes} bytes exceeds the limit of {MAX_BODY_BYTES} bytes.")
+        raise ApiError(
+            413,
+            "validation_error",
+            f"Request body too large: {n_bytes} bytes exceeds the limit of {MAX_BODY_BYTES} bytes.",
+        )
 
 
 def reject_unknown_keys(path: str, body: dict[str, Any], allowed: set[str]) -> None:

@@ -34,15 +34,15 @@ FILL_COMMANDS = {
     "File Catalog": "dagster asset materialize -m ssot_pipelines.definitions --select file_catalog",
     "Drift Board": "dagster asset materialize -m ssot_pipelines.definitions --select drift_board",
     "Tech-Debt": "ssot analyze run (or ssot analyze import REPORT), then "
-                 "dagster asset materialize -m ssot_pipelines.definitions --select tech_debt",
+    "dagster asset materialize -m ssot_pipelines.definitions --select tech_debt",
     "CLI Sessions": "ssot hooks install (live) or ssot import (existing transcripts), then "
-                    "dagster asset materialize -m ssot_pipelines.definitions --select cli_session_events+",
+    "dagster asset materialize -m ssot_pipelines.definitions --select cli_session_events+",
     "Slack Conversations": "ssot slack import EXPORT.zip (or ssot slack serve for live events), then "
-                           "dagster asset materialize -m ssot_pipelines.definitions --select slack_conversations",
+    "dagster asset materialize -m ssot_pipelines.definitions --select slack_conversations",
     "Task Tracking": "ssot stage task_tracking FILE, then "
-                     "dagster asset materialize -m ssot_pipelines.definitions --select task_tracking",
+    "dagster asset materialize -m ssot_pipelines.definitions --select task_tracking",
     "SecondBrain Tasks": "raised by drift and critical tech debt: "
-                         "dagster asset materialize -m ssot_pipelines.definitions --select secondbrain_tasks",
+    "dagster asset materialize -m ssot_pipelines.definitions --select secondbrain_tasks",
 }
 
 
@@ -79,19 +79,27 @@ def cell(text: str, limit: int = CELL_PREVIEW_CHARS) -> str:
     if len(text) <= limit:
         return escape(text)
     cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
-    return (f"<details><summary>{escape(cut)}… <span class='muted'>({len(text):,} characters)</span>"
-            f"</summary>{escape(text)}</details>")
+    return (
+        f"<details><summary>{escape(cut)}… <span class='muted'>({len(text):,} characters)</span>"
+        f"</summary>{escape(text)}</details>"
+    )
 
 
 def _document(title: str, body: str) -> str:
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
-            f"<meta name='viewport' content='width=device-width'><style>{_STYLE}</style></head>"
-            f"<body>{body}</body></html>")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        f"<meta name='viewport' content='width=device-width'><style>{_STYLE}</style></head>"
+        f"<body>{body}</body></html>"
+    )
 
 
 def _live_rows(api: NotionApi, db: Record) -> list[Record]:
-    return [api.store.objects[page_id] for ds_id in db["data_sources"] for page_id in api.store.rows.get(ds_id, [])
-            if not api.store.objects[page_id]["in_trash"]]
+    return [
+        api.store.objects[page_id]
+        for ds_id in db["data_sources"]
+        for page_id in api.store.rows.get(ds_id, [])
+        if not api.store.objects[page_id]["in_trash"]
+    ]
 
 
 def _index(api: NotionApi) -> str:
@@ -104,15 +112,22 @@ def _index(api: NotionApi) -> str:
         # A database's own timestamp moves only when its schema does; people want to know when rows did.
         edited = max([db["edited"], *(p["edited"] for p in pages)])
         hint = "" if pages else _fill_hint(title)
-        rows.append(f"<tr><td><a href='/view/databases/{db['id']}'>{escape(title)}</a></td>"
-                    f"<td class='num'>{len(pages):,}</td><td>{_when(edited)}</td><td>{hint}</td></tr>")
-    table = ("<table><tr><th>Database</th><th>Rows</th><th>Last edited</th><th></th></tr>" + "".join(rows)
-             + "</table>" if rows else
-             "<p class='muted'>No databases yet: run <code>ssot setup</code> (or <code>bash .ci/quickstart</code>) "
-             "to create them.</p>")
+        rows.append(
+            f"<tr><td><a href='/view/databases/{db['id']}'>{escape(title)}</a></td>"
+            f"<td class='num'>{len(pages):,}</td><td>{_when(edited)}</td><td>{hint}</td></tr>"
+        )
+    table = (
+        "<table><tr><th>Database</th><th>Rows</th><th>Last edited</th><th></th></tr>" + "".join(rows) + "</table>"
+        if rows
+        else "<p class='muted'>No databases yet: run <code>ssot setup</code> (or <code>bash .ci/quickstart</code>) "
+        "to create them.</p>"
+    )
     root = escape(api.store.root_page_id)
-    return _document("Notion sandbox", f"<h1>Notion sandbox</h1><p class='muted'>Root page "
-                                       f"<a href='/view/pages/{root}'>SecondBrain</a> ({root})</p>{table}")
+    return _document(
+        "Notion sandbox",
+        f"<h1>Notion sandbox</h1><p class='muted'>Root page "
+        f"<a href='/view/pages/{root}'>SecondBrain</a> ({root})</p>{table}",
+    )
 
 
 def _fill_hint(title: str, lead: str = "empty") -> str:
@@ -206,13 +221,15 @@ def _page(api: NotionApi, page: Record) -> str:
             shown = cell(value_text(page, prop), 400)
         rows.append(f"<tr><th>{escape(prop['name'])}</th><td>{shown}</td></tr>")
     lines = [f"<p>{escape(text)}</p>" for text in _body_text(api, page["children"])]
-    back = (f"<a href='/view/databases/{escape(rendered['parent']['database_id'])}'>← database</a>"
-            if ds else "<a href='/'>← all databases</a>")
+    back = (
+        f"<a href='/view/databases/{escape(rendered['parent']['database_id'])}'>← database</a>"
+        if ds
+        else "<a href='/'>← all databases</a>"
+    )
     trashed = "<p class='muted'>(in trash)</p>" if page["in_trash"] else ""
     table = f"<table>{''.join(rows)}</table>" if rows else ""
     body = f"<h2>Body</h2>{''.join(lines)}" if lines else ""
-    return _document(title or "Untitled", f"<p>{back}</p><h1>{escape(title or 'Untitled')}</h1>{trashed}"
-                                          f"{table}{body}")
+    return _document(title or "Untitled", f"<p>{back}</p><h1>{escape(title or 'Untitled')}</h1>{trashed}{table}{body}")
 
 
 def _body_text(api: NotionApi, child_ids: list[str], depth: int = 0) -> list[str]:

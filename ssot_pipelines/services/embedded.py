@@ -175,33 +175,44 @@ class _CapturedErrors(logging.Handler):
 
 def explain_postgres_failure(pgdata: Path, exc: BaseException, library_errors: str = "") -> str:
     """One message: what failed (the tool's own words) and what to do about it."""
-    detail = _first_problem_line(library_errors) or _first_problem_line(getattr(exc, "stderr", None) or "") \
+    detail = (
+        _first_problem_line(library_errors)
+        or _first_problem_line(getattr(exc, "stderr", None) or "")
         or f"{type(exc).__name__}: {exc}"
+    )
     as_root = hasattr(os, "geteuid") and os.geteuid() == 0
     command = getattr(exc, "cmd", None)
     tool = Path(str(command[0])).name if isinstance(command, list | tuple) and command else ""
     if tool == "useradd":
-        advice = (f"as root, embedded PostgreSQL runs as the system user {POSTGRES_SYSTEM_USER}, and creating it "
-                  f"failed; create it yourself (useradd -r -s /bin/bash {POSTGRES_SYSTEM_USER}) or run as an "
-                  "ordinary user")
+        advice = (
+            f"as root, embedded PostgreSQL runs as the system user {POSTGRES_SYSTEM_USER}, and creating it "
+            f"failed; create it yourself (useradd -r -s /bin/bash {POSTGRES_SYSTEM_USER}) or run as an "
+            "ordinary user"
+        )
     elif "permission" in detail.lower() or "not permitted" in detail.lower() or isinstance(exc, PermissionError):
         if as_root:
-            advice = (f"as root, PostgreSQL runs as the system user {POSTGRES_SYSTEM_USER}, which must own {pgdata} "
-                      "and reach it through every parent folder; put SSOT_HOME on a local disk that allows chown "
-                      "(not a network or bind-mounted folder), or run as an ordinary user")
+            advice = (
+                f"as root, PostgreSQL runs as the system user {POSTGRES_SYSTEM_USER}, which must own {pgdata} "
+                "and reach it through every parent folder; put SSOT_HOME on a local disk that allows chown "
+                "(not a network or bind-mounted folder), or run as an ordinary user"
+            )
         else:
             advice = f"make {pgdata.parent} writable by {_user_name()}, or set SSOT_HOME to a folder you own"
     elif "postmaster.pid" in detail or "lock file" in detail:
         advice = f"another PostgreSQL uses {pgdata}: stop it (`ssot stop`) and retry"
     elif isinstance(exc, subprocess.TimeoutExpired):
-        advice = (f"it did not say ready within {READY_TIMEOUT_SECONDS:.0f} s; see the server log {pgdata / 'log'} "
-                  "(a very busy machine: retry)")
+        advice = (
+            f"it did not say ready within {READY_TIMEOUT_SECONDS:.0f} s; see the server log {pgdata / 'log'} "
+            "(a very busy machine: retry)"
+        )
     elif "No space left" in detail:
         advice = f"free disk space on the filesystem of {pgdata}"
     else:
         advice = f"see the server log {pgdata / 'log'}; `ssot stop` then a retry starts it afresh"
-    return (f"the embedded PostgreSQL in {pgdata} did not start: {detail}. What to do: {advice}. "
-            "(To use your own PostgreSQL server instead, set POSTGRES_URL.)")
+    return (
+        f"the embedded PostgreSQL in {pgdata} did not start: {detail}. What to do: {advice}. "
+        "(To use your own PostgreSQL server instead, set POSTGRES_URL.)"
+    )
 
 
 def _first_problem_line(text: str) -> str:
@@ -209,8 +220,19 @@ def _first_problem_line(text: str) -> str:
     for raw in text.splitlines():
         line = raw.strip()
         lowered = line.lower()
-        if any(m in lowered for m in ("could not", "fatal:", "error:", "initdb:", "useradd:", "permission denied",
-                                      "not permitted", "no space left")):
+        if any(
+            m in lowered
+            for m in (
+                "could not",
+                "fatal:",
+                "error:",
+                "initdb:",
+                "useradd:",
+                "permission denied",
+                "not permitted",
+                "no space left",
+            )
+        ):
             return line
     return ""
 
@@ -281,18 +303,32 @@ def _start_redis(home: Path, sock: Path) -> None:
             subprocess.run(
                 [
                     _redis_server_binary(),
-                    "--port", "0",
-                    "--unixsocket", str(sock),
-                    "--unixsocketperm", "700",
-                    "--dir", str(home),
-                    "--appendonly", "yes",
-                    "--appendfsync", "everysec",
-                    "--save", "",
-                    "--daemonize", "yes",
-                    "--pidfile", str(home / "redis.pid"),
-                    "--logfile", str(log),
+                    "--port",
+                    "0",
+                    "--unixsocket",
+                    str(sock),
+                    "--unixsocketperm",
+                    "700",
+                    "--dir",
+                    str(home),
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "everysec",
+                    "--save",
+                    "",
+                    "--daemonize",
+                    "yes",
+                    "--pidfile",
+                    str(home / "redis.pid"),
+                    "--logfile",
+                    str(log),
                 ],
-                check=True, env={**os.environ}, stdin=subprocess.DEVNULL, stdout=said, stderr=subprocess.STDOUT,
+                check=True,
+                env={**os.environ},
+                stdin=subprocess.DEVNULL,
+                stdout=said,
+                stderr=subprocess.STDOUT,
             )
         except (OSError, subprocess.CalledProcessError) as exc:
             said.seek(0)
@@ -472,7 +508,7 @@ def process_environment(pid: int, name: str) -> str | None:
     prefix = name.encode() + b"="
     for item in raw.split(b"\0"):
         if item.startswith(prefix):
-            return item[len(prefix):].decode("utf-8", "replace")
+            return item[len(prefix) :].decode("utf-8", "replace")
     return None
 
 

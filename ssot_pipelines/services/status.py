@@ -66,29 +66,46 @@ def _capture(home: Path, postgres: PartStatus) -> PartStatus | None:
     from ssot_pipelines.sessions.store import capture_backlog
 
     try:
-        with psycopg.connect(url, connect_timeout=2, options="-c search_path=ssot,public",
-                             row_factory=dict_row) as conn:
+        with psycopg.connect(
+            url, connect_timeout=2, options="-c search_path=ssot,public", row_factory=dict_row
+        ) as conn:
             backlog = capture_backlog(conn)
     except psycopg.Error:
         return None  # a ledger without the capture tables yet: nothing to report
-    return PartStatus("Hook capture", "local", str(journal.journal_dir()), None,
-                      note=f"{backlog.journal_bytes_pending:,} journal bytes not yet in the ledger, "
-                           f"{backlog.quarantined:,} events in quarantine (`ssot worker --show-quarantine`)")
+    return PartStatus(
+        "Hook capture",
+        "local",
+        str(journal.journal_dir()),
+        None,
+        note=f"{backlog.journal_bytes_pending:,} journal bytes not yet in the ledger, "
+        f"{backlog.quarantined:,} events in quarantine (`ssot worker --show-quarantine`)",
+    )
 
 
 def _notion(home: Path) -> PartStatus:
     token = env("NOTION_TOKEN")
     if token:
         base = env("NOTION_BASE_URL") or "https://api.notion.com"
-        return PartStatus("Notion", "configured", redact(base, token), None,
-                          note=f"parent page {env('NOTION_PARENT_PAGE_ID') or '(NOTION_PARENT_PAGE_ID unset)'}")
+        return PartStatus(
+            "Notion",
+            "configured",
+            redact(base, token),
+            None,
+            note=f"parent page {env('NOTION_PARENT_PAGE_ID') or '(NOTION_PARENT_PAGE_ID unset)'}",
+        )
     port = int(env("SSOT_SANDBOX_PORT") or SANDBOX_PORT_DEFAULT)
     state = home / embedded.SANDBOX_DB_NAME
     ours = embedded.sandbox_processes(home)
     if ours:
         proc = next((p for p in ours if p.port == port), ours[0])
-        return PartStatus("Notion sandbox", "embedded", f"{proc.url} (state {state})", True, proc.pid,
-                          note=f"view: {proc.url}/ (with its token: `ssot sandbox --view-url`)")
+        return PartStatus(
+            "Notion sandbox",
+            "embedded",
+            f"{proc.url} (state {state})",
+            True,
+            proc.pid,
+            note=f"view: {proc.url}/ (with its token: `ssot sandbox --view-url`)",
+        )
     note = f"starts on port {port} when a sync needs it; view: `ssot sandbox --view-url`"
     if _tcp_answers("127.0.0.1", port):
         note = f"port {port} is taken by another program or another SSOT_HOME's sandbox: set SSOT_SANDBOX_PORT"
@@ -130,8 +147,11 @@ def _dagster(home: Path) -> PartStatus:
     pids = _dagster_processes(dagster_home)
     running = bool(pids)
     pid = pids[0] if pids else None
-    home_note = f"DAGSTER_HOME={dagster_home}" if dagster_home else \
-        f"DAGSTER_HOME unset: set it to {home / 'dagster'} to see the quick start's runs in `dagster dev`"
+    home_note = (
+        f"DAGSTER_HOME={dagster_home}"
+        if dagster_home
+        else f"DAGSTER_HOME unset: set it to {home / 'dagster'} to see the quick start's runs in `dagster dev`"
+    )
     url = env("DAGSTER_PG_URL")
     if url:
         return PartStatus("Dagster instance", "configured", redact(url), running, pid, note=home_note)
@@ -173,4 +193,3 @@ def _tcp_answers(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
-

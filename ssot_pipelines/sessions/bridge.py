@@ -34,8 +34,14 @@ def derive_links(conn: Connection, session_id: str, segments: list[Segment] | No
     segments = segments if segments is not None else segments_of(conn, session_id)
     links: list[tuple[str, str, str, str]] = []
     for seg in segments[1:]:
-        links.append((segment_key(session_id, seg.number - 1), seg.key, seg.opened_by or "compacted",
-                      f"{seg.opened_by or 'compaction'} inside session {session_id}"))
+        links.append(
+            (
+                segment_key(session_id, seg.number - 1),
+                seg.key,
+                seg.opened_by or "compacted",
+                f"{seg.opened_by or 'compaction'} inside session {session_id}",
+            )
+        )
     events = [e for seg in segments for e in seg.events]
     if events:
         first = segments[0].key
@@ -49,8 +55,9 @@ def derive_links(conn: Connection, session_id: str, segments: list[Segment] | No
     return added
 
 
-def _cross_session_evidence(conn: Connection, session_id: str, events: list[SessionEvent]) -> Iterator[
-        tuple[str, str, str]]:
+def _cross_session_evidence(
+    conn: Connection, session_id: str, events: list[SessionEvent]
+) -> Iterator[tuple[str, str, str]]:
     for row in store.link_evidence(conn, session_id):
         yield row["from_session"], row["kind"], row["evidence"]
     found_hook_kinds: set[str] = set()
@@ -80,8 +87,12 @@ def _cross_session_evidence(conn: Connection, session_id: str, events: list[Sess
             found_hook_kinds.add(kind)
             previous = _previous_in_cwd(conn, session_id, e)
             if previous:
-                yield previous, kind, f"SessionStart(source={data['source']}) in the same directory, " \
-                                      "after the most recent earlier session"
+                yield (
+                    previous,
+                    kind,
+                    f"SessionStart(source={data['source']}) in the same directory, "
+                    "after the most recent earlier session",
+                )
 
 
 def _dig(data: Any, *path: str) -> Any:
@@ -114,6 +125,7 @@ def _segment_at(conn: Connection, session_id: str, when: datetime) -> str:
 
 
 # -- the context pack -----------------------------------------------------------------------------
+
 
 @dataclass
 class ContextPack:
@@ -172,30 +184,42 @@ def context_pack(conn: Connection, key_or_session: str, *, last: int = 12) -> Co
     events = seg.events
     cov = coverage([e for s in segments for e in s.events])
     conversation = [e for e in events if e.kind in CONVERSATION_KINDS or e.kind == "compact_summary"]
-    rendered = [t for t in (render_event(e, cov) for e in conversation[-4 * last:]) if t]
+    rendered = [t for t in (render_event(e, cov) for e in conversation[-4 * last :]) if t]
     links = store.links_of(conn, [seg.key])
     conn.commit()
     return ContextPack(
-        key=seg.key, session_id=session_id, tool=row["tool"], cwd=row["cwd"], branch=row["git_branch"],
+        key=seg.key,
+        session_id=session_id,
+        tool=row["tool"],
+        cwd=row["cwd"],
+        branch=row["git_branch"],
         started_at=events[0].ts.isoformat() if events else None,
         last_event_at=events[-1].ts.isoformat() if events else None,
-        status=segment_status(seg, is_last=number == len(segments),
-                              continued_elsewhere=any(lk["from_key"] == seg.key for lk in links)),
+        status=segment_status(
+            seg, is_last=number == len(segments), continued_elsewhere=any(lk["from_key"] == seg.key for lk in links)
+        ),
         doing=_doing(events, cov),
         last_messages=rendered[-last:],
         files_touched=_files_touched(events),
-        previous=[{"key": lk["from_key"], "kind": lk["kind"], "evidence": lk["evidence"]}
-                  for lk in links if lk["to_key"] == seg.key],
-        next=[{"key": lk["to_key"], "kind": lk["kind"], "evidence": lk["evidence"]}
-              for lk in links if lk["from_key"] == seg.key],
+        previous=[
+            {"key": lk["from_key"], "kind": lk["kind"], "evidence": lk["evidence"]}
+            for lk in links
+            if lk["to_key"] == seg.key
+        ],
+        next=[
+            {"key": lk["to_key"], "kind": lk["kind"], "evidence": lk["evidence"]}
+            for lk in links
+            if lk["from_key"] == seg.key
+        ],
     )
 
 
 IDLE_AFTER = timedelta(hours=24)  # the same horizon as the live Redis layer
 
 
-def segment_status(seg: Segment, *, is_last: bool, continued_elsewhere: bool = False,
-                   now: datetime | None = None) -> str:
+def segment_status(
+    seg: Segment, *, is_last: bool, continued_elsewhere: bool = False, now: datetime | None = None
+) -> str:
     """``compacted`` (a later segment exists), ``ended`` (SessionEnd seen, continued in another session by
     resume, /clear or fork, or idle for 24 h) or ``active``."""
     if not is_last:
@@ -214,8 +238,13 @@ def _doing(events: list[SessionEvent], cov: Any) -> str:
             text = render_event(e, cov)
             if text:
                 return text
-    prompts = [t for t in (render_event(e, cov) for e in events
-                           if e.kind in ("prompt", "hook:UserPromptSubmit") and not e.is_sidechain) if t]
+    prompts = [
+        t
+        for t in (
+            render_event(e, cov) for e in events if e.kind in ("prompt", "hook:UserPromptSubmit") and not e.is_sidechain
+        )
+        if t
+    ]
     if not prompts:
         return ""
     return prompts[0] if len(prompts) == 1 else f"{prompts[0]}\n\n…\n\n{prompts[-1]}"
@@ -259,8 +288,12 @@ def hook_context(event: dict[str, Any], *, budget_seconds: float = 2.0) -> str:
     if not url or not isinstance(session_id, str):
         return ""
     timeout_ms = int(budget_seconds * 1000)
-    with psycopg.connect(url, connect_timeout=max(1, int(budget_seconds)), row_factory=dict_row,
-                         options=f"-c statement_timeout={timeout_ms}") as conn:
+    with psycopg.connect(
+        url,
+        connect_timeout=max(1, int(budget_seconds)),
+        row_factory=dict_row,
+        options=f"-c statement_timeout={timeout_ms}",
+    ) as conn:
         conn.execute("SET search_path TO ssot, public")
         source = event.get("source")
         target = session_id
@@ -268,7 +301,8 @@ def hook_context(event: dict[str, Any], *, budget_seconds: float = 2.0) -> str:
             cwd = event.get("cwd")
             row = conn.execute(
                 "SELECT session_id FROM sessions WHERE cwd = %s AND session_id <> %s"
-                " ORDER BY last_event_at DESC LIMIT 1", (cwd, session_id),
+                " ORDER BY last_event_at DESC LIMIT 1",
+                (cwd, session_id),
             ).fetchone()
             if row is None:
                 return ""

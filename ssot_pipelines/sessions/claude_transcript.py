@@ -32,8 +32,9 @@ def names_its_session(conn: Any, path: Path, stem: str, origin: str) -> bool:
     """
     if not stem:
         return False
-    row = conn.execute("SELECT 1 FROM session_events WHERE session_id = %s AND origin = %s LIMIT 1",
-                       (stem, origin)).fetchone()
+    row = conn.execute(
+        "SELECT 1 FROM session_events WHERE session_id = %s AND origin = %s LIMIT 1", (stem, origin)
+    ).fetchone()
     conn.commit()
     if row is not None:
         return True

@@ -19,45 +19,78 @@ def register(subparsers: Any) -> None:
     hook_commands = hooks.add_subparsers(dest="hooks_command", required=True)
     show = hook_commands.add_parser("print", help="print the hooks block for ~/.claude/settings.json")
     show.add_argument("--ssot-home", type=Path, help="where the journal lives (default: SSOT_HOME or ./.ssot)")
-    show.add_argument("--console-script", action="store_true",
-                      help="use <venv>/bin/ssot-hook instead of the faster `python -S` command")
+    show.add_argument(
+        "--console-script",
+        action="store_true",
+        help="use <venv>/bin/ssot-hook instead of the faster `python -S` command",
+    )
     show.set_defaults(func=_hooks_print)
     inst = hook_commands.add_parser("install", help="merge the hooks into a Claude Code settings.json")
     claude_dir = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude")
-    inst.add_argument("--settings", type=Path, default=claude_dir / "settings.json",
-                      help="the settings.json to merge into (default: $CLAUDE_CONFIG_DIR or ~/.claude)")
+    inst.add_argument(
+        "--settings",
+        type=Path,
+        default=claude_dir / "settings.json",
+        help="the settings.json to merge into (default: $CLAUDE_CONFIG_DIR or ~/.claude)",
+    )
     inst.add_argument("--ssot-home", type=Path, help="where the journal lives (default: SSOT_HOME or ./.ssot)")
-    inst.add_argument("--console-script", action="store_true",
-                      help="use <venv>/bin/ssot-hook instead of the faster `python -S` command")
+    inst.add_argument(
+        "--console-script",
+        action="store_true",
+        help="use <venv>/bin/ssot-hook instead of the faster `python -S` command",
+    )
     inst.set_defaults(func=_hooks_install)
 
     imp = subparsers.add_parser("import", help="import Claude Code transcripts and Codex rollouts into the ledger")
-    imp.add_argument("paths", nargs="*", type=Path,
-                     help="files or directories (default: ~/.claude/projects, ~/.codex/sessions, archived_sessions "
-                          "and SSOT_TRANSCRIPT_ROOTS)")
-    imp.add_argument("--allow-outside-roots", action="store_true",
-                     help="also read the named files outside the transcript roots (regular files only)")
+    imp.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help="files or directories (default: ~/.claude/projects, ~/.codex/sessions, archived_sessions "
+        "and SSOT_TRANSCRIPT_ROOTS)",
+    )
+    imp.add_argument(
+        "--allow-outside-roots",
+        action="store_true",
+        help="also read the named files outside the transcript roots (regular files only)",
+    )
     imp.set_defaults(func=_import)
 
     worker = subparsers.add_parser("worker", help="drain the hook journal into PostgreSQL, Redis and vectors")
     worker.add_argument("--once", action="store_true", help="one pass, then exit")
     worker.add_argument("--interval", type=float, default=2.0, help="seconds between passes")
     worker.add_argument("--no-recall", action="store_true", help="skip embedding chunks for semantic search")
-    worker.add_argument("--no-tail", action="store_true",
-                        help="do not check ~/.claude/projects and ~/.codex/sessions for grown transcripts")
+    worker.add_argument(
+        "--no-tail",
+        action="store_true",
+        help="do not check ~/.claude/projects and ~/.codex/sessions for grown transcripts",
+    )
     held = worker.add_mutually_exclusive_group()
-    held.add_argument("--redrive-quarantine", action="store_true",
-                      help="read the quarantined events again and store those the ledger now accepts, then exit")
-    held.add_argument("--show-quarantine", action="store_true",
-                      help="list the quarantined events (id, origin, reason, size), then exit")
+    held.add_argument(
+        "--redrive-quarantine",
+        action="store_true",
+        help="read the quarantined events again and store those the ledger now accepts, then exit",
+    )
+    held.add_argument(
+        "--show-quarantine",
+        action="store_true",
+        help="list the quarantined events (id, origin, reason, size), then exit",
+    )
     worker.set_defaults(func=_worker)
 
     ctx = subparsers.add_parser("context", help="the context pack of a session (for a next session or agent)")
-    ctx.add_argument("session", nargs="?",
-                     help="a session id (its latest segment) or a segment key <session_id>#<n>; "
-                          "omitted: list the sessions active in the last 24 h (from Redis)")
-    ctx.add_argument("--task", type=int, metavar="ID",
-                     help="print an agent task's handover pack instead (task, dependencies' notes, activity, sessions)")
+    ctx.add_argument(
+        "session",
+        nargs="?",
+        help="a session id (its latest segment) or a segment key <session_id>#<n>; "
+        "omitted: list the sessions active in the last 24 h (from Redis)",
+    )
+    ctx.add_argument(
+        "--task",
+        type=int,
+        metavar="ID",
+        help="print an agent task's handover pack instead (task, dependencies' notes, activity, sessions)",
+    )
     ctx.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     ctx.set_defaults(func=_context)
 
@@ -105,8 +138,11 @@ def _import(args: argparse.Namespace) -> int:
         report = import_paths(conn, paths, allow_outside_roots=args.allow_outside_roots)
     print(report.summary())
     if report.refused and args.paths:
-        print(f"ssot import: {len(report.refused)} paths refused unread (see above); add their folder to "
-              "SSOT_TRANSCRIPT_ROOTS or pass --allow-outside-roots", file=sys.stderr)
+        print(
+            f"ssot import: {len(report.refused)} paths refused unread (see above); add their folder to "
+            "SSOT_TRANSCRIPT_ROOTS or pass --allow-outside-roots",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -147,8 +183,13 @@ def _worker(args: argparse.Namespace) -> int:
     conn.close()
     from ssot_pipelines.sessions.transcripts import default_roots
 
-    cfg = WorkerConfig(postgres_url=url, redis_url=redis_url, recall=not args.no_recall,
-                       interval_seconds=args.interval, tail_roots=[] if args.no_tail else default_roots())
+    cfg = WorkerConfig(
+        postgres_url=url,
+        redis_url=redis_url,
+        recall=not args.no_recall,
+        interval_seconds=args.interval,
+        tail_roots=[] if args.no_tail else default_roots(),
+    )
 
     layer: list[tuple[Any, Any]] = []
 
@@ -169,8 +210,10 @@ def _quarantine(conn: Any, *, redrive: bool) -> int:
         return 0
     rows = store.quarantined_events(conn)
     for row in rows:
-        print(f"#{row['quarantine_id']}  {row['quarantined_at']:%Y-%m-%d %H:%M:%S}  {row['source']}  {row['origin']}"
-              f"  {len(row['raw'])} bytes  attempts {row['attempts']}: {row['reason']}")
+        print(
+            f"#{row['quarantine_id']}  {row['quarantined_at']:%Y-%m-%d %H:%M:%S}  {row['source']}  {row['origin']}"
+            f"  {len(row['raw'])} bytes  attempts {row['attempts']}: {row['reason']}"
+        )
     print(f"{len(rows)} events in quarantine")
     return 0
 
@@ -186,8 +229,9 @@ def _active(as_json: bool) -> int:
     try:
         found = active_sessions(redis.Redis.from_url(resolve_redis_url(), socket_timeout=5))
     except (ConfigurationError, redis.RedisError) as exc:
-        print(f"ssot context: Redis is not available ({type(exc).__name__}); give a session id instead",
-              file=sys.stderr)
+        print(
+            f"ssot context: Redis is not available ({type(exc).__name__}); give a session id instead", file=sys.stderr
+        )
         return 2
     rows = [{"session_id": sid, "last_event_at": datetime.fromtimestamp(ts, UTC).isoformat()} for sid, ts in found]
     if as_json:
@@ -216,8 +260,11 @@ def _context(args: argparse.Namespace) -> int:
         pack = context_pack(conn, args.session)
         slack = linked_conversations(conn, pack.session_id) if pack else ""
     if pack is None:
-        print(f"ssot context: no session {args.session!r} in the ledger (run `ssot worker --once` or "
-              "`ssot import` first)", file=sys.stderr)
+        print(
+            f"ssot context: no session {args.session!r} in the ledger (run `ssot worker --once` or "
+            "`ssot import` first)",
+            file=sys.stderr,
+        )
         return 1
     if args.json:
         print(json.dumps({**json.loads(pack.as_json()), "slack_conversations": slack}, ensure_ascii=False, indent=2))

@@ -1,7 +1,6 @@
 """Dagster definitions for CLI sessions: capture (journal + transcripts -> ledger, Redis, vectors), the
 CLI Sessions database, the sensor that keeps Notion within about a minute, and an hourly transcript sweep."""
 
-
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ class SessionCaptureConfig(dg.Config):  # type: ignore[misc]
     group_name="sessions",
     kinds={"postgres", "redis"},
     description="Hook journal and transcripts committed to the ledger, pushed to the live Redis streams and "
-                "embedded for recall. Safe to repeat: nothing is acknowledged before PostgreSQL commits.",
+    "embedded for recall. Safe to repeat: nothing is acknowledged before PostgreSQL commits.",
 )
 def cli_session_events(
     context: dg.AssetExecutionContext,
@@ -71,26 +70,32 @@ def cli_session_events(
         "quarantined": report.quarantined + (imported.quarantined if imported else 0),
         "quarantine_total": report.quarantine_total,
         "conflicting_versions": (report.drain.versions if report.drain else 0)
-        + (report.import_report.versions if report.import_report else 0) + (imported.versions if imported else 0),
+        + (report.import_report.versions if report.import_report else 0)
+        + (imported.versions if imported else 0),
         "transcripts_refused": report.refused + (len(imported.refused) if imported else 0),
         "errors": len(report.errors),
     }
     if report.quarantine_total:
-        context.log.warning(f"{report.quarantine_total} session events in quarantine: "
-                            "`ssot worker --show-quarantine`, `ssot worker --redrive-quarantine`")
+        context.log.warning(
+            f"{report.quarantine_total} session events in quarantine: "
+            "`ssot worker --show-quarantine`, `ssot worker --redrive-quarantine`"
+        )
     if imported is not None:
         meta["import"] = imported.summary()
     return dg.MaterializeResult(metadata=meta)
 
 
 cli_sessions = notion_sync_asset(
-    "cli_sessions", extract_cli_sessions, deps=["cli_session_events"],
+    "cli_sessions",
+    extract_cli_sessions,
+    deps=["cli_session_events"],
     description="Every CLI session segment, linked to the segments and sessions before and after it; the page "
-                "body is the complete transcript.",
+    "body is the complete transcript.",
 )
 
 cli_sessions_job = dg.define_asset_job(
-    JOB, selection=dg.AssetSelection.assets(cli_session_events, cli_sessions),
+    JOB,
+    selection=dg.AssetSelection.assets(cli_session_events, cli_sessions),
     description="Capture new session events and sync the CLI Sessions database.",
 )
 
@@ -101,7 +106,7 @@ transcript_sweep_schedule = dg.ScheduleDefinition(
     run_config=dg.RunConfig(ops={"cli_session_events": SessionCaptureConfig(sweep=True)}),
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Hourly: copy every Claude Code / Codex transcript into the ledger before the assistant's "
-                "cleanup (cleanupPeriodDays) deletes it.",
+    "cleanup (cleanupPeriodDays) deletes it.",
 )
 
 defs = dg.Definitions(

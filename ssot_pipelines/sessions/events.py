@@ -20,8 +20,17 @@ UNKNOWN_SESSION = "unknown"
 
 # Kinds a reader sees as the conversation itself (the rest are markers and side records).
 CONVERSATION_KINDS = frozenset(
-    {"prompt", "assistant", "thinking", "tool_use", "tool_result",
-     "hook:UserPromptSubmit", "hook:PreToolUse", "hook:PostToolUse", "hook:Stop"}
+    {
+        "prompt",
+        "assistant",
+        "thinking",
+        "tool_use",
+        "tool_result",
+        "hook:UserPromptSubmit",
+        "hook:PreToolUse",
+        "hook:PostToolUse",
+        "hook:Stop",
+    }
 )
 
 
@@ -110,8 +119,7 @@ def hook_event(record: dict[str, Any], origin: str) -> SessionEvent:
         # Garbage that is not UTF-8 either: kept as its base64, which the ledger can hold.
         raw = json.dumps({"stdin_b64": record.get("stdin_b64", "")})
     if not isinstance(data, dict):
-        return SessionEvent(str(record["id"]), UNKNOWN_SESSION, tool, "hook", "hook:unparseable", received,
-                            raw, origin)
+        return SessionEvent(str(record["id"]), UNKNOWN_SESSION, tool, "hook", "hook:unparseable", received, raw, origin)
     name = text_or_none(data.get("hook_event_name")) or "unknown"
     return SessionEvent(
         event_id=str(record["id"]),

@@ -50,8 +50,10 @@ def _run(args: list[str]) -> int:
         journal.append(journal.encode_record(data, tool=tool))
     except OSError as exc:
         # Still exit 0: a broken logger must not break the session. stderr reaches the user's debug log.
-        sys.stderr.write(f"ssot-hook: could not write the journal in {journal.journal_dir()} ({exc}); "
-                         "set SSOT_HOME or SSOT_JOURNAL_DIR to a writable directory\n")
+        sys.stderr.write(
+            f"ssot-hook: could not write the journal in {journal.journal_dir()} ({exc}); "
+            "set SSOT_HOME or SSOT_JOURNAL_DIR to a writable directory\n"
+        )
     if data[:1] == b"{" and b"SessionStart" in data and os.environ.get("SSOT_HOOK_BRIDGE", "1") != "0":
         _print_bridge(data)
     return 0
@@ -89,8 +91,12 @@ def _print_bridge(data: bytes) -> None:
         except Exception:  # never break the session for a nicety
             return
     if text:
-        out = {"hookSpecificOutput": {"hookEventName": "SessionStart",
-                                      "additionalContext": valid_text(text[:MAX_CONTEXT_CHARS])}}
+        out = {
+            "hookSpecificOutput": {
+                "hookEventName": "SessionStart",
+                "additionalContext": valid_text(text[:MAX_CONTEXT_CHARS]),
+            }
+        }
         try:
             sys.stdout.buffer.write(json.dumps(out, ensure_ascii=False).encode("utf-8"))
             sys.stdout.flush()

@@ -9,8 +9,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PreCompact", "PostCompact",
-               "Stop", "SubagentStop", "SessionEnd")
+HOOK_EVENTS = (
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "PreCompact",
+    "PostCompact",
+    "Stop",
+    "SubagentStop",
+    "SessionEnd",
+)
 # No matcher on SessionStart: every source (startup, resume, clear, compact, fork) is logged and bridged.
 MATCHERS = {"PreToolUse": "*", "PostToolUse": "*"}
 HOOK_TIMEOUT_SECONDS = 10  # ssot-hook returns in milliseconds; the cap only bounds a stuck disk
@@ -37,8 +46,10 @@ def hook_command(ssot_home: Path | None = None, *, console_script: bool = False)
         return f"SSOT_HOME={shlex.quote(str(home))} {shlex.quote(str(script))}"
     root = Path(ssot_pipelines.__file__).resolve().parent.parent
     code = "from ssot_pipelines.sessions.hook import main; main()"
-    return (f"SSOT_HOME={shlex.quote(str(home))} PYTHONPATH={shlex.quote(str(root))} "
-            f"{shlex.quote(sys.executable)} -S -c {shlex.quote(code)}")
+    return (
+        f"SSOT_HOME={shlex.quote(str(home))} PYTHONPATH={shlex.quote(str(root))} "
+        f"{shlex.quote(sys.executable)} -S -c {shlex.quote(code)}"
+    )
 
 
 def hook_settings(command: str) -> dict[str, Any]:

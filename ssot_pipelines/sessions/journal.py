@@ -90,13 +90,15 @@ def new_event_id() -> str:
     return "hook:" + os.urandom(16).hex()
 
 
-def encode_record(data: bytes, *, tool: str = "claude-code", event_id: str | None = None,
-                  received_at: float | None = None) -> bytes:
+def encode_record(
+    data: bytes, *, tool: str = "claude-code", event_id: str | None = None, received_at: float | None = None
+) -> bytes:
     """One journal line (with its newline) for a hook input; ``received_at`` is epoch seconds."""
     now = time.time() if received_at is None else received_at
     when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1_000_000):06d}Z"
-    head = f'{{"v":1,"id":{_json_string(event_id or new_event_id())},"received_at":"{when}",' \
-           f'"tool":{_json_string(tool)},'
+    head = (
+        f'{{"v":1,"id":{_json_string(event_id or new_event_id())},"received_at":"{when}","tool":{_json_string(tool)},'
+    )
     try:
         body = '"stdin":' + _json_string(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -221,9 +223,7 @@ class CompleteLines:
             self.tail = len(pending)
 
 
-def read_records(
-    path: Path, offset: int, scan: JournalScan, *, limit: int | None = None
-) -> Iterator[JournalRecord]:
+def read_records(path: Path, offset: int, scan: JournalScan, *, limit: int | None = None) -> Iterator[JournalRecord]:
     """Records from ``offset`` on. A last line without its newline is not consumed (a writer may be mid-way).
 
     A line that does not parse (a write torn by a crash, then another record appended to it) is split at

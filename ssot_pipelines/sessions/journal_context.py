@@ -48,11 +48,15 @@ def journal_context(event: dict[str, Any], directory: str) -> str:
     payloads = _tail_payloads(directory)
     session_id = event.get("session_id")
     if event.get("source") in ("compact", "resume") and any(
-            p.get("session_id") == session_id and p.get("hook_event_name") == "UserPromptSubmit" for p in payloads):
+        p.get("session_id") == session_id and p.get("hook_event_name") == "UserPromptSubmit" for p in payloads
+    ):
         target = session_id
     else:
-        others = [p.get("session_id") for p in payloads
-                  if p.get("session_id") != session_id and p.get("cwd") == event.get("cwd")]
+        others = [
+            p.get("session_id")
+            for p in payloads
+            if p.get("session_id") != session_id and p.get("cwd") == event.get("cwd")
+        ]
         target = others[-1] if others else None
     if not isinstance(target, str):
         return ""

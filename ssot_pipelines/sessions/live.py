@@ -32,14 +32,16 @@ def push_live(conn: Connection, client: redis.Redis, *, batch: int = PUSH_BATCH)
     while True:
         rows = conn.execute(
             "SELECT event_id, seq, session_id, kind, ts, raw FROM session_events WHERE NOT live_pushed "
-            "ORDER BY seq LIMIT %s", (batch,),
+            "ORDER BY seq LIMIT %s",
+            (batch,),
         ).fetchall()
         conn.commit()
         if not rows:
             return pushed
         pushed += _push(client, rows)
-        conn.execute("UPDATE session_events SET live_pushed = true WHERE event_id = ANY(%s)",
-                     ([r["event_id"] for r in rows],))
+        conn.execute(
+            "UPDATE session_events SET live_pushed = true WHERE event_id = ANY(%s)", ([r["event_id"] for r in rows],)
+        )
         conn.commit()
 
 
@@ -63,8 +65,16 @@ def _push(client: redis.Redis, rows: list[dict[str, Any]]) -> int:
     for row in rows:
         script(
             keys=[f"evt:{row['event_id']}", stream_key(row["session_id"]), ACTIVE_SET],
-            args=[DAY_SECONDS, min_id, row["event_id"], row["kind"], row["ts"].isoformat(), row["raw"],
-                  row["ts"].timestamp(), row["session_id"]],
+            args=[
+                DAY_SECONDS,
+                min_id,
+                row["event_id"],
+                row["kind"],
+                row["ts"].isoformat(),
+                row["raw"],
+                row["ts"].timestamp(),
+                row["session_id"],
+            ],
             client=pipe,
         )
     pipe.zremrangebyscore(ACTIVE_SET, "-inf", time.time() - DAY_SECONDS)

@@ -54,20 +54,23 @@ def index_sessions(conn: Connection, store: VectorStore, embedder: Embedder, *, 
     report = IndexReport()
     rows = conn.execute(
         "SELECT session_id, changed_at FROM sessions WHERE indexed_at IS NULL OR changed_at > indexed_at"
-        " ORDER BY changed_at LIMIT %s", (limit,),
+        " ORDER BY changed_at LIMIT %s",
+        (limit,),
     ).fetchall()
     conn.commit()
     for row in rows:
         index_session(conn, store, embedder, str(row["session_id"]), report)
-        conn.execute("UPDATE sessions SET indexed_at = %s WHERE session_id = %s",
-                     (row["changed_at"], row["session_id"]))
+        conn.execute(
+            "UPDATE sessions SET indexed_at = %s WHERE session_id = %s", (row["changed_at"], row["session_id"])
+        )
         conn.commit()
         report.sessions += 1
     return report
 
 
-def index_session(conn: Connection, store: VectorStore, embedder: Embedder, session_id: str,
-                  report: IndexReport) -> None:
+def index_session(
+    conn: Connection, store: VectorStore, embedder: Embedder, session_id: str, report: IndexReport
+) -> None:
     segments = bridge.segments_of(conn, session_id)
     bridge.derive_links(conn, session_id, segments)
     cov = coverage([e for s in segments for e in s.events])
@@ -75,17 +78,32 @@ def index_session(conn: Connection, store: VectorStore, embedder: Embedder, sess
         paras = paragraphs(seg.events, cov)
         _store_paragraphs(conn, seg.key, paras)
         ranges = chunk_ranges(paras)
-        texts = ["\n\n".join(paras[a:b + 1])[:EMBED_CHARS] for a, b in ranges]
+        texts = ["\n\n".join(paras[a : b + 1])[:EMBED_CHARS] for a, b in ranges]
         shas = [hashlib.sha256(t.encode("utf-8", "surrogatepass")).hexdigest() for t in texts]
-        known = {int(r["chunk_no"]): str(r["text_sha"]) for r in conn.execute(
-            "SELECT chunk_no, text_sha FROM session_chunks WHERE session_key = %s", (seg.key,)).fetchall()}
+        known = {
+            int(r["chunk_no"]): str(r["text_sha"])
+            for r in conn.execute(
+                "SELECT chunk_no, text_sha FROM session_chunks WHERE session_key = %s", (seg.key,)
+            ).fetchall()
+        }
         todo = [i for i, sha in enumerate(shas) if known.get(i) != sha]
         if todo:
             vectors = embedder.embed([texts[i] for i in todo])
-            items = [VectorItem(id=f"{seg.key}:{i}", vector=v, text=texts[i], metadata={
-                "session_key": seg.key, "session_id": session_id, "chunk_no": i,
-                "first_paragraph": ranges[i][0], "last_paragraph": ranges[i][1]}) for i, v in zip(todo, vectors,
-                                                                                                   strict=True)]
+            items = [
+                VectorItem(
+                    id=f"{seg.key}:{i}",
+                    vector=v,
+                    text=texts[i],
+                    metadata={
+                        "session_key": seg.key,
+                        "session_id": session_id,
+                        "chunk_no": i,
+                        "first_paragraph": ranges[i][0],
+                        "last_paragraph": ranges[i][1],
+                    },
+                )
+                for i, v in zip(todo, vectors, strict=True)
+            ]
             store.upsert(NAMESPACE, items)
             report.chunks_embedded += len(items)
         stale = sorted(n for n in known if n >= len(texts))
@@ -122,16 +140,24 @@ class RecallHit:
     after: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "chunk_no": self.chunk_no, "score": self.score, "before": self.before,
-                "matched": self.matched, "after": self.after}
+        return {
+            "key": self.key,
+            "chunk_no": self.chunk_no,
+            "score": self.score,
+            "before": self.before,
+            "matched": self.matched,
+            "after": self.after,
+        }
 
 
-def context_window(conn: Connection, key: str, first: int, last: int,
-                   around: int = CONTEXT_PARAGRAPHS) -> tuple[list[str], list[str], list[str]]:
+def context_window(
+    conn: Connection, key: str, first: int, last: int, around: int = CONTEXT_PARAGRAPHS
+) -> tuple[list[str], list[str], list[str]]:
     """(paragraphs before, the chunk's paragraphs, paragraphs after), ``around`` either side."""
     rows = conn.execute(
         "SELECT paragraph_no, text FROM session_paragraphs WHERE session_key = %s AND paragraph_no BETWEEN %s AND %s"
-        " ORDER BY paragraph_no", (key, first - around, last + around),
+        " ORDER BY paragraph_no",
+        (key, first - around, last + around),
     ).fetchall()
     conn.commit()
     before = [r["text"] for r in rows if r["paragraph_no"] < first]
@@ -140,8 +166,15 @@ def context_window(conn: Connection, key: str, first: int, last: int,
     return before, matched, after
 
 
-def search(conn: Connection, store: VectorStore, embedder: Embedder, query: str, *, top_k: int = 5,
-           around: int = CONTEXT_PARAGRAPHS) -> list[RecallHit]:
+def search(
+    conn: Connection,
+    store: VectorStore,
+    embedder: Embedder,
+    query: str,
+    *,
+    top_k: int = 5,
+    around: int = CONTEXT_PARAGRAPHS,
+) -> list[RecallHit]:
     """The chunks nearest to ``query``, best first, each with its surrounding paragraphs."""
     [vector] = embedder.embed([query])
     hits = []

@@ -20,8 +20,21 @@ DATABASE = "cli_sessions"
 TITLE_CHARS = 100  # the title is a label; the full text is in the body
 EXTRACT_LIMIT = 500
 
-COLUMNS = ("key", "Title", "Session ID", "Status", "Start Time", "End Time", "Previous Session", "Link Kind",
-           "Tool", "Project Directory", "Branch", "Message Count", "body")
+COLUMNS = (
+    "key",
+    "Title",
+    "Session ID",
+    "Status",
+    "Start Time",
+    "End Time",
+    "Previous Session",
+    "Link Kind",
+    "Tool",
+    "Project Directory",
+    "Branch",
+    "Message Count",
+    "body",
+)
 
 
 def pending_sessions(conn: Connection, target: str | None, *, limit: int = EXTRACT_LIMIT) -> list[dict[str, Any]]:
@@ -34,8 +47,10 @@ def pending_sessions(conn: Connection, target: str | None, *, limit: int = EXTRA
     found = {str(r["session_id"]): dict(r) for r in rows}
     if target is not None:
         # The sync engine says what reached this target: same body pushed and the row synced.
-        waiting = {r["key"]: r["body_sha"] for r in conn.execute(
-            "SELECT key, body_sha FROM session_handover WHERE NOT confirmed").fetchall()}
+        waiting = {
+            r["key"]: r["body_sha"]
+            for r in conn.execute("SELECT key, body_sha FROM session_handover WHERE NOT confirmed").fetchall()
+        }
         pushed = synced_body_hashes(conn, target, DATABASE, list(waiting))
         confirmed = [key for key, sha in waiting.items() if pushed.get(key) == sha]
         if confirmed:
@@ -68,24 +83,27 @@ def session_records(conn: Connection, session_id: str) -> list[dict[str, Any]]:
         is_last = i == len(segments) - 1
         previous = [lk for lk in links if lk["to_key"] == seg.key]
         paras = paragraphs(seg.events, cov)
-        status = bridge.segment_status(seg, is_last=is_last,
-                                       continued_elsewhere=any(lk["from_key"] == seg.key for lk in links))
+        status = bridge.segment_status(
+            seg, is_last=is_last, continued_elsewhere=any(lk["from_key"] == seg.key for lk in links)
+        )
         events = seg.events
-        out.append({
-            "key": seg.key,
-            "Title": title + (f" · part {seg.number}" if len(segments) > 1 else ""),
-            "Session ID": session_id,
-            "Status": status,
-            "Start Time": events[0].ts if events else row["first_event_at"],
-            "End Time": (events[-1].ts if events else row["last_event_at"]) if status != "active" else None,
-            "Previous Session": sorted({lk["from_key"] for lk in previous}),
-            "Link Kind": previous[0]["kind"] if previous else None,
-            "Tool": row["tool"],
-            "Project Directory": row["cwd"],
-            "Branch": row["git_branch"],
-            "Message Count": len(paras),
-            "body": body(paras),
-        })
+        out.append(
+            {
+                "key": seg.key,
+                "Title": title + (f" · part {seg.number}" if len(segments) > 1 else ""),
+                "Session ID": session_id,
+                "Status": status,
+                "Start Time": events[0].ts if events else row["first_event_at"],
+                "End Time": (events[-1].ts if events else row["last_event_at"]) if status != "active" else None,
+                "Previous Session": sorted({lk["from_key"] for lk in previous}),
+                "Link Kind": previous[0]["kind"] if previous else None,
+                "Tool": row["tool"],
+                "Project Directory": row["cwd"],
+                "Branch": row["git_branch"],
+                "Message Count": len(paras),
+                "body": body(paras),
+            }
+        )
     return out
 
 
@@ -155,14 +173,18 @@ def mark_extracted(conn: Connection, frame: pd.DataFrame) -> None:
     """Remember what was handed over: the ``changed_at`` read (later events are never skipped) and each
     segment's body digest, unconfirmed until the sync engine's ledger shows it reached Notion."""
     with conn.cursor() as cur:
-        cur.executemany("UPDATE sessions SET extracted_at = %s WHERE session_id = %s",
-                        [(changed, sid) for sid, changed in frame.attrs.get("extracted", [])])
+        cur.executemany(
+            "UPDATE sessions SET extracted_at = %s WHERE session_id = %s",
+            [(changed, sid) for sid, changed in frame.attrs.get("extracted", [])],
+        )
         cur.executemany(
             "INSERT INTO session_handover (key, session_id, body_sha, status, confirmed, handed_at)"
             " VALUES (%s, %s, %s, %s, false, now()) ON CONFLICT (key) DO UPDATE SET body_sha = EXCLUDED.body_sha,"
             " status = EXCLUDED.status, confirmed = false, handed_at = now()",
-            [(row["key"], row["Session ID"], _sha(row["body"] or ""), row["Status"])
-             for row in frame.to_dict(orient="records")],
+            [
+                (row["key"], row["Session ID"], _sha(row["body"] or ""), row["Status"])
+                for row in frame.to_dict(orient="records")
+            ],
         )
     conn.commit()
 

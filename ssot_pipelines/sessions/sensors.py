@@ -29,7 +29,9 @@ def pending_signature(conn: Connection, directory: Path | None = None) -> str | 
             parts.append(f"{segment.name}:{size}")
     row = conn.execute(
         "SELECT max(changed_at) AS changed, count(*) AS n FROM sessions WHERE session_id <> %s"
-        " AND (extracted_at IS NULL OR changed_at > extracted_at)", (UNKNOWN_SESSION,)).fetchone()
+        " AND (extracted_at IS NULL OR changed_at > extracted_at)",
+        (UNKNOWN_SESSION,),
+    ).fetchone()
     if row and row["n"]:
         parts.append(f"sessions:{row['n']}:{row['changed']}")
     # Handed over but not (yet) shown by the sync engine as pushed to the target the last sync wrote to:
@@ -99,6 +101,7 @@ def cli_session_sensor(context: dg.SensorEvaluationContext, postgres: PostgresRe
     if not signature or signature == context.cursor:
         return dg.SensorResult(skip_reason=dg.SkipReason("no new hook events, transcripts or session changes"))
     run_config = dg.RunConfig(ops={"cli_session_events": {"config": {"paths": paths}}}) if paths else None
-    request = dg.RunRequest(run_key=signature, run_config=run_config) if run_config else \
-        dg.RunRequest(run_key=signature)
+    request = (
+        dg.RunRequest(run_key=signature, run_config=run_config) if run_config else dg.RunRequest(run_key=signature)
+    )
     return dg.SensorResult(run_requests=[request], cursor=signature)

@@ -22,9 +22,24 @@ from ssot_pipelines.sessions.events import SessionEvent
 Connection = psycopg.Connection[dict[str, Any]]
 
 _COLUMNS = (
-    "event_id", "session_id", "tool", "source", "kind", "ts", "message_uuid", "parent_uuid",
-    "logical_parent_uuid", "tool_use_id", "prompt_id", "is_sidechain", "agent_id", "cwd", "git_branch",
-    "origin", "raw", "version_of",
+    "event_id",
+    "session_id",
+    "tool",
+    "source",
+    "kind",
+    "ts",
+    "message_uuid",
+    "parent_uuid",
+    "logical_parent_uuid",
+    "tool_use_id",
+    "prompt_id",
+    "is_sidechain",
+    "agent_id",
+    "cwd",
+    "git_branch",
+    "origin",
+    "raw",
+    "version_of",
 )
 _COLUMN_LIST = ", ".join(_COLUMNS)
 _TEXT_FIELDS = tuple(c for c in _COLUMNS if c not in ("ts", "is_sidechain"))
@@ -32,8 +47,13 @@ _VALUE_LIST = ", ".join(c for c in _COLUMNS if c not in ("event_id", "version_of
 # Errors a single row can cause (a value PostgreSQL refuses, an index row too large, a trigger): the
 # batch is bisected to find the row, which goes to the quarantine. Anything else (the server gone, a
 # timeout) is not the row's fault and is raised: the caller retries the whole batch later.
-ROW_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError, psycopg.errors.ProgramLimitExceeded,
-              psycopg.errors.InternalError, psycopg.errors.RaiseException)
+ROW_ERRORS = (
+    psycopg.errors.DataError,
+    psycopg.errors.IntegrityError,
+    psycopg.errors.ProgramLimitExceeded,
+    psycopg.errors.InternalError,
+    psycopg.errors.RaiseException,
+)
 
 
 @dataclass
@@ -160,6 +180,7 @@ def insert_events(conn: Connection, events: Sequence[SessionEvent]) -> InsertRes
 
 # -- the quarantine ---------------------------------------------------------------------------------
 
+
 def _printable(text: str | None) -> str | None:
     """A label that PostgreSQL text can hold (the exact bytes are kept in ``raw``)."""
     if text is None:
@@ -197,19 +218,28 @@ def quarantine(conn: Connection, event: SessionEvent, reason: str) -> int:
 
 def quarantined_events(conn: Connection, *, limit: int = 1000) -> list[dict[str, Any]]:
     """The events still held in the quarantine, oldest first."""
-    return [dict(r) for r in conn.execute(
-        "SELECT * FROM session_quarantine WHERE released_at IS NULL ORDER BY quarantine_id LIMIT %s",
-        (limit,)).fetchall()]
+    return [
+        dict(r)
+        for r in conn.execute(
+            "SELECT * FROM session_quarantine WHERE released_at IS NULL ORDER BY quarantine_id LIMIT %s", (limit,)
+        ).fetchall()
+    ]
 
 
 def release(conn: Connection, quarantine_id: int) -> None:
-    conn.execute("UPDATE session_quarantine SET released_at = now(), last_tried_at = now(),"
-                 " attempts = attempts + 1 WHERE quarantine_id = %s", (quarantine_id,))
+    conn.execute(
+        "UPDATE session_quarantine SET released_at = now(), last_tried_at = now(),"
+        " attempts = attempts + 1 WHERE quarantine_id = %s",
+        (quarantine_id,),
+    )
 
 
 def still_held(conn: Connection, quarantine_id: int, reason: str) -> None:
-    conn.execute("UPDATE session_quarantine SET reason = %s, last_tried_at = now(), attempts = attempts + 1"
-                 " WHERE quarantine_id = %s", (reason, quarantine_id))
+    conn.execute(
+        "UPDATE session_quarantine SET reason = %s, last_tried_at = now(), attempts = attempts + 1"
+        " WHERE quarantine_id = %s",
+        (reason, quarantine_id),
+    )
 
 
 @dataclass(frozen=True)
@@ -262,14 +292,16 @@ def session_row(conn: Connection, session_id: str) -> dict[str, Any] | None:
 
 def journal_offsets(conn: Connection, journal_id: str) -> dict[str, int]:
     """Segment name -> bytes committed, for one journal (see ``journal.journal_id``)."""
-    rows = conn.execute("SELECT segment, byte_offset FROM session_journal_offsets WHERE journal_id = %s",
-                        (journal_id,)).fetchall()
+    rows = conn.execute(
+        "SELECT segment, byte_offset FROM session_journal_offsets WHERE journal_id = %s", (journal_id,)
+    ).fetchall()
     return {str(r["segment"]): int(r["byte_offset"]) for r in rows}
 
 
 def journal_offset(conn: Connection, journal_id: str, segment: str) -> int:
-    row = conn.execute("SELECT byte_offset FROM session_journal_offsets WHERE journal_id = %s AND segment = %s",
-                       (journal_id, segment)).fetchone()
+    row = conn.execute(
+        "SELECT byte_offset FROM session_journal_offsets WHERE journal_id = %s AND segment = %s", (journal_id, segment)
+    ).fetchone()
     return int(row["byte_offset"]) if row else 0
 
 
@@ -288,8 +320,9 @@ def transcript_checkpoint(conn: Connection, path: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def set_transcript_checkpoint(conn: Connection, path: str, offset: int, head_sha: str, lines: int,
-                              skipped: int, *, restart: bool = False) -> None:
+def set_transcript_checkpoint(
+    conn: Connection, path: str, offset: int, head_sha: str, lines: int, skipped: int, *, restart: bool = False
+) -> None:
     conn.execute(
         "INSERT INTO session_transcript_files (path, byte_offset, head_sha, lines, skipped) "
         "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (path) DO UPDATE SET byte_offset = EXCLUDED.byte_offset,"
@@ -321,28 +354,35 @@ def add_link_evidence(conn: Connection, to_session: str, evidence: Iterable[tupl
     for from_session, kind, text in evidence:
         conn.execute(
             "INSERT INTO session_link_evidence (to_session, from_session, kind, evidence) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT DO NOTHING", (to_session, from_session, kind, text),
+            " ON CONFLICT DO NOTHING",
+            (to_session, from_session, kind, text),
         )
 
 
 def link_evidence(conn: Connection, to_session: str) -> list[dict[str, Any]]:
-    return [dict(r) for r in conn.execute(
-        "SELECT from_session, kind, evidence FROM session_link_evidence WHERE to_session = %s ORDER BY from_session",
-        (to_session,)).fetchall()]
+    return [
+        dict(r)
+        for r in conn.execute(
+            "SELECT from_session, kind, evidence FROM session_link_evidence WHERE to_session = %s ORDER BY from_session",
+            (to_session,),
+        ).fetchall()
+    ]
 
 
 def links_of(conn: Connection, keys: Sequence[str]) -> list[dict[str, Any]]:
     """Links touching any of ``keys`` (either end)."""
-    return [dict(r) for r in conn.execute(
-        "SELECT * FROM session_links WHERE from_key = ANY(%s) OR to_key = ANY(%s) ORDER BY created_at, from_key",
-        (list(keys), list(keys)),
-    ).fetchall()]
+    return [
+        dict(r)
+        for r in conn.execute(
+            "SELECT * FROM session_links WHERE from_key = ANY(%s) OR to_key = ANY(%s) ORDER BY created_at, from_key",
+            (list(keys), list(keys)),
+        ).fetchall()
+    ]
 
 
 def sessions_changed_since(conn: Connection, since: datetime | None, limit: int = 1000) -> list[str]:
     rows = conn.execute(
-        "SELECT session_id FROM sessions WHERE %s::timestamptz IS NULL OR changed_at > %s "
-        "ORDER BY changed_at LIMIT %s",
+        "SELECT session_id FROM sessions WHERE %s::timestamptz IS NULL OR changed_at > %s ORDER BY changed_at LIMIT %s",
         (since, since, limit),
     ).fetchall()
     return [str(r["session_id"]) for r in rows]

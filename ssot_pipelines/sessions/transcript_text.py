@@ -40,8 +40,7 @@ class Coverage:
     def pending(self, e: SessionEvent) -> bool:
         """A hook event newer than the transcript, which will most likely show it soon: held back, so the
         page body only ever grows at its end (Notion appends instead of rewriting the whole body)."""
-        return (self.transcript_until is not None and e.ts > self.transcript_until
-                and self.now - e.ts < TRANSCRIPT_GRACE)
+        return self.transcript_until is not None and e.ts > self.transcript_until and self.now - e.ts < TRANSCRIPT_GRACE
 
 
 def coverage(events: Iterable[SessionEvent], now: datetime | None = None) -> Coverage:
@@ -206,19 +205,25 @@ def _render_claude(e: SessionEvent, data: dict[str, Any]) -> str | None:
     if e.kind == "compact_boundary":
         meta = data.get("compactMetadata") if isinstance(data.get("compactMetadata"), dict) else {}
         assert isinstance(meta, dict)
-        return (f"— Conversation compacted · {_when(e)} (trigger: {meta.get('trigger', '?')}, "
-                f"{meta.get('preTokens', '?')} tokens before)")
+        return (
+            f"— Conversation compacted · {_when(e)} (trigger: {meta.get('trigger', '?')}, "
+            f"{meta.get('preTokens', '?')} tokens before)"
+        )
     if e.kind in ("tool_use", "tool_result"):
         parts = []
         for block in content_blocks(data):
             kind = block.get("type")
             if kind == "tool_use":
-                parts.append(f"{_who(e, 'Tool call')} {block.get('name', '')} ({block.get('id', '')})\n"
-                             f"{json.dumps(block.get('input'), ensure_ascii=False, indent=1)}")
+                parts.append(
+                    f"{_who(e, 'Tool call')} {block.get('name', '')} ({block.get('id', '')})\n"
+                    f"{json.dumps(block.get('input'), ensure_ascii=False, indent=1)}"
+                )
             elif kind == "tool_result":
                 error = " (error)" if block.get("is_error") else ""
-                parts.append(f"{_who(e, 'Tool result')}{error} ({block.get('tool_use_id', '')})\n"
-                             f"{_as_text(block.get('content'))}")
+                parts.append(
+                    f"{_who(e, 'Tool result')}{error} ({block.get('tool_use_id', '')})\n"
+                    f"{_as_text(block.get('content'))}"
+                )
             elif kind == "text":
                 parts.append(f"{_who(e, 'Assistant' if e.kind == 'tool_use' else 'User')}\n{block.get('text', '')}")
         return "\n".join(parts)
@@ -231,17 +236,40 @@ def _render_claude(e: SessionEvent, data: dict[str, Any]) -> str | None:
 
 
 # Codex records that repeat what another record shows, or that no person reads (token counts, deltas).
-_CODEX_QUIET = frozenset({
-    "session_meta", "turn_context", "event:token_count", "event:task_started", "event:task_complete",
-    "event:context_compacted", "event:exec_command_begin", "event:exec_command_end",
-    "event:exec_command_output_delta", "event:patch_apply_begin", "event:patch_apply_end",
-    "event:mcp_tool_call_begin", "event:mcp_tool_call_end", "event:web_search_begin", "event:web_search_end",
-    "event:agent_message_delta", "event:agent_reasoning_delta", "event:agent_reasoning_raw_content",
-    "event:agent_reasoning_raw_content_delta", "event:agent_reasoning_section_break", "event:turn_diff",
-    "event:get_history_entry_response", "event:session_configured", "event:mcp_list_tools_response",
-    "event:list_custom_prompts_response", "event:shutdown_complete", "event:background_event",
-    "record:state", "ghost_snapshot", "compaction",
-})
+_CODEX_QUIET = frozenset(
+    {
+        "session_meta",
+        "turn_context",
+        "event:token_count",
+        "event:task_started",
+        "event:task_complete",
+        "event:context_compacted",
+        "event:exec_command_begin",
+        "event:exec_command_end",
+        "event:exec_command_output_delta",
+        "event:patch_apply_begin",
+        "event:patch_apply_end",
+        "event:mcp_tool_call_begin",
+        "event:mcp_tool_call_end",
+        "event:web_search_begin",
+        "event:web_search_end",
+        "event:agent_message_delta",
+        "event:agent_reasoning_delta",
+        "event:agent_reasoning_raw_content",
+        "event:agent_reasoning_raw_content_delta",
+        "event:agent_reasoning_section_break",
+        "event:turn_diff",
+        "event:get_history_entry_response",
+        "event:session_configured",
+        "event:mcp_list_tools_response",
+        "event:list_custom_prompts_response",
+        "event:shutdown_complete",
+        "event:background_event",
+        "record:state",
+        "ghost_snapshot",
+        "compaction",
+    }
+)
 
 
 def _render_codex(e: SessionEvent, data: dict[str, Any], cov: Coverage) -> str | None:
@@ -261,20 +289,28 @@ def _render_codex(e: SessionEvent, data: dict[str, Any], cov: Coverage) -> str |
         return f"**Assistant (reasoning)** · {_when(e)}\n{text}" if text else None
     if e.kind == "tool_use":
         args = payload.get("arguments", payload.get("input", payload.get("action")))
-        return f"**Tool call** · {_when(e)} {payload.get('name', payload.get('type', ''))} ({e.tool_use_id or ''})\n" \
-               f"{_as_text(args)}"
+        return (
+            f"**Tool call** · {_when(e)} {payload.get('name', payload.get('type', ''))} ({e.tool_use_id or ''})\n"
+            f"{_as_text(args)}"
+        )
     if e.kind == "tool_result":
         return f"**Tool result** · {_when(e)} ({e.tool_use_id or ''})\n{_as_text(payload.get('output'))}"
     if e.kind == "compact_boundary":
         return f"— Conversation compacted · {_when(e)}\n**Compaction summary**\n{_as_text(payload.get('message'))}"
     if e.kind in ("event:user_message", "event:agent_message", "event:agent_reasoning"):
         text = str(payload.get("message", payload.get("text", "")) or "")
-        covered = {"event:user_message": cov.prompts, "event:agent_message": cov.assistant_texts,
-                   "event:agent_reasoning": cov.reasoning_texts}[e.kind]
+        covered = {
+            "event:user_message": cov.prompts,
+            "event:agent_message": cov.assistant_texts,
+            "event:agent_reasoning": cov.reasoning_texts,
+        }[e.kind]
         if not text.strip() or text.strip() in covered:
             return None
-        who = {"event:user_message": "User", "event:agent_message": "Assistant",
-               "event:agent_reasoning": "Assistant (reasoning)"}[e.kind]
+        who = {
+            "event:user_message": "User",
+            "event:agent_message": "Assistant",
+            "event:agent_reasoning": "Assistant (reasoning)",
+        }[e.kind]
         return f"**{who}** · {_when(e)}\n{text}"
     if e.kind in ("event:error", "event:stream_error", "event:warning"):
         label = "Warning" if e.kind == "event:warning" else "Error"
@@ -304,8 +340,10 @@ def _render_hook(e: SessionEvent, data: dict[str, Any], cov: Coverage) -> str | 
     if name == "PostToolUse":
         if e.tool_use_id and e.tool_use_id in cov.tool_use_ids:
             return None
-        return (f"{_who(e, 'Tool call')} {data.get('tool_name', '')} ({e.tool_use_id or ''})\n"
-                f"{_as_text(data.get('tool_input'))}\n**Tool result**\n{_as_text(data.get('tool_response'))}")
+        return (
+            f"{_who(e, 'Tool call')} {data.get('tool_name', '')} ({e.tool_use_id or ''})\n"
+            f"{_as_text(data.get('tool_input'))}\n**Tool result**\n{_as_text(data.get('tool_response'))}"
+        )
     if name == "Stop":
         text = str(data.get("last_assistant_message") or "")
         if not text or text.strip() in cov.assistant_texts:

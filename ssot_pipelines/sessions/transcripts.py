@@ -51,31 +51,40 @@ class ImportReport:
     quarantine_total: int | None = None  # events held in the quarantine after this import
 
     def summary(self) -> str:
-        parts = [f"{self.files} files, {self.lines} lines, {self.inserted} new events, "
-                 f"{self.duplicates} already stored (byte-identical)"]
+        parts = [
+            f"{self.files} files, {self.lines} lines, {self.inserted} new events, "
+            f"{self.duplicates} already stored (byte-identical)"
+        ]
         if self.versions:
             parts.append(f"{self.versions} conflicting versions kept (an event id seen before with other content)")
         if self.quarantined:
             parts.append(f"{self.quarantined} events quarantined (the ledger cannot store them as they are)")
         if self.malformed:
-            parts.append(f"{sum(self.malformed.values())} malformed lines kept raw (not JSON; kind 'malformed') "
-                         f"in {len(self.malformed)} files")
+            parts.append(
+                f"{sum(self.malformed.values())} malformed lines kept raw (not JSON; kind 'malformed') "
+                f"in {len(self.malformed)} files"
+            )
         if self.tails_imported:
             parts.append(f"{self.tails_imported} unterminated last lines imported (file idle or session ended)")
         if self.waiting_tail:
-            parts.append(f"{len(self.waiting_tail)} files end in an unfinished line "
-                         f"({sum(self.waiting_tail.values())} bytes), read once it is complete, the file has been "
-                         f"idle for {idle_seconds()} s ({IDLE_ENV}) or its session ended")
+            parts.append(
+                f"{len(self.waiting_tail)} files end in an unfinished line "
+                f"({sum(self.waiting_tail.values())} bytes), read once it is complete, the file has been "
+                f"idle for {idle_seconds()} s ({IDLE_ENV}) or its session ended"
+            )
         if self.rewritten_files:
             parts.append(f"{len(self.rewritten_files)} files were rewritten and read again from the start")
         if self.missing:
             parts.append(f"{len(self.missing)} paths not found")
         if self.refused:
-            parts.append(f"{len(self.refused)} paths refused unread: "
-                         + "; ".join(f"{p}: {why}" for p, why in list(self.refused.items())[:5]))
+            parts.append(
+                f"{len(self.refused)} paths refused unread: "
+                + "; ".join(f"{p}: {why}" for p, why in list(self.refused.items())[:5])
+            )
         if self.quarantine_total:
-            parts.append(f"{self.quarantine_total} events in quarantine in all "
-                         "(`ssot worker --redrive-quarantine` retries them)")
+            parts.append(
+                f"{self.quarantine_total} events in quarantine in all (`ssot worker --redrive-quarantine` retries them)"
+            )
         return "; ".join(parts)
 
 
@@ -105,8 +114,9 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def changed_transcripts(conn: Connection, roots: Sequence[Path], *, max_age_hours: float = 48,
-                        limit: int = 500) -> list[Path]:
+def changed_transcripts(
+    conn: Connection, roots: Sequence[Path], *, max_age_hours: float = 48, limit: int = 500
+) -> list[Path]:
     """Transcripts modified recently whose size differs from what was imported (cheap: stat + one query)."""
     horizon = time.time() - max_age_hours * 3600
     recent: dict[str, tuple[Path, int]] = {}
@@ -121,8 +131,9 @@ def changed_transcripts(conn: Connection, roots: Sequence[Path], *, max_age_hour
             recent[key] = (path, st.st_size)
     if not recent:
         return []
-    rows = conn.execute("SELECT path, byte_offset FROM session_transcript_files WHERE path = ANY(%s)",
-                        (list(recent),)).fetchall()
+    rows = conn.execute(
+        "SELECT path, byte_offset FROM session_transcript_files WHERE path = ANY(%s)", (list(recent),)
+    ).fetchall()
     conn.commit()
     done = {str(r["path"]): int(r["byte_offset"]) for r in rows}
     return [p for key, (p, size) in sorted(recent.items()) if done.get(key) != size][:limit]
@@ -147,8 +158,9 @@ def detect_tool(path: Path) -> str:
         return CLAUDE
 
 
-def import_paths(conn: Connection, paths: Sequence[Path], *, allow_outside_roots: bool = False,
-                 roots: list[Path] | None = None) -> ImportReport:
+def import_paths(
+    conn: Connection, paths: Sequence[Path], *, allow_outside_roots: bool = False, roots: list[Path] | None = None
+) -> ImportReport:
     """Import every transcript under ``paths``; missing paths are reported, not fatal.
 
     Only regular files whose real path lies inside the transcript roots are read (``roots``, default
@@ -293,8 +305,9 @@ def _finished_tail(conn: Connection, path: Path, position: int, session_id: str,
     st = path.stat()
     idle = time.time() - st.st_mtime >= idle_seconds()
     if not idle:
-        row = conn.execute("SELECT 1 FROM session_events WHERE session_id = %s AND kind = 'hook:SessionEnd'"
-                           " LIMIT 1", (session_id,)).fetchone()
+        row = conn.execute(
+            "SELECT 1 FROM session_events WHERE session_id = %s AND kind = 'hook:SessionEnd' LIMIT 1", (session_id,)
+        ).fetchone()
         conn.commit()
         if row is None:
             return None
@@ -324,13 +337,17 @@ class _LinkWitness:
             self.copied[event.session_id] = self.copied.get(event.session_id, 0) + 1
 
     def store(self, conn: Connection, origin: str) -> None:
-        evidence = [(s, "resumed", f"{n} messages of it copied into this session's transcript {origin}")
-                    for s, n in self.copied.items()]
+        evidence = [
+            (s, "resumed", f"{n} messages of it copied into this session's transcript {origin}")
+            for s, n in self.copied.items()
+        ]
         for leaf in self.leaves:
             owner = self.uuid_session.get(leaf)
             if owner is None:
-                row = conn.execute("SELECT session_id FROM session_events WHERE message_uuid = %s AND origin = %s"
-                                   " LIMIT 1", (leaf, origin)).fetchone()
+                row = conn.execute(
+                    "SELECT session_id FROM session_events WHERE message_uuid = %s AND origin = %s LIMIT 1",
+                    (leaf, origin),
+                ).fetchone()
                 owner = str(row["session_id"]) if row else None
             # A leafUuid that is not in the same file is contamination from another session (#2597).
             if owner is not None and owner != self.file_session:
@@ -340,8 +357,17 @@ class _LinkWitness:
         conn.commit()
 
 
-def _commit(conn: Connection, batch: list[SessionEvent], origin: str, position: int, head: str, lines: int,
-            malformed: int, restart: bool, report: ImportReport) -> None:
+def _commit(
+    conn: Connection,
+    batch: list[SessionEvent],
+    origin: str,
+    position: int,
+    head: str,
+    lines: int,
+    malformed: int,
+    restart: bool,
+    report: ImportReport,
+) -> None:
     with conn.transaction():
         result = store.insert_or_quarantine(conn, batch)
         store.set_transcript_checkpoint(conn, origin, position, head, lines, malformed, restart=restart)
@@ -363,6 +389,11 @@ def _head_of(path: Path, offset: int) -> str:
 def malformed_event(text: str, origin: str, file_session: str, tool: str, ts: datetime, error: str) -> SessionEvent:
     return SessionEvent(
         event_id=f"{'codex' if tool == CODEX else 'cc'}:{file_session}:malformed:{line_digest(text)}",
-        session_id=file_session, tool=tool, source="rollout" if tool == CODEX else "transcript",
-        kind="malformed", ts=ts, raw=text, origin=origin,
+        session_id=file_session,
+        tool=tool,
+        source="rollout" if tool == CODEX else "transcript",
+        kind="malformed",
+        ts=ts,
+        raw=text,
+        origin=origin,
     )

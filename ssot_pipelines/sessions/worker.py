@@ -172,8 +172,14 @@ def _malformed_record(line: bytes, origin: str, end: int) -> SessionEvent:
     # surrogateescape: bytes that are not UTF-8 make it a quarantined event with its exact bytes.
     text = line.decode("utf-8", "surrogateescape")
     return SessionEvent(
-        event_id=f"journal:{origin[8:]}:{end}:{line_digest(text)}", session_id=UNKNOWN_SESSION,
-        tool="claude-code", source="hook", kind="journal:malformed", ts=datetime.now(UTC), raw=text, origin=origin,
+        event_id=f"journal:{origin[8:]}:{end}:{line_digest(text)}",
+        session_id=UNKNOWN_SESSION,
+        tool="claude-code",
+        source="hook",
+        kind="journal:malformed",
+        ts=datetime.now(UTC),
+        raw=text,
+        origin=origin,
     )
 
 
@@ -203,7 +209,8 @@ class PassReport:
     def quarantined(self) -> int:
         """Events sent to the quarantine by this pass (journal and transcripts)."""
         return (self.drain.quarantined if self.drain else 0) + (
-            self.import_report.quarantined if self.import_report else 0)
+            self.import_report.quarantined if self.import_report else 0
+        )
 
     @property
     def refused(self) -> int:
@@ -214,9 +221,11 @@ class PassReport:
         """One line: what this pass did and what is held back."""
         drain = self.drain or DrainReport()
         versions = drain.versions + (self.import_report.versions if self.import_report else 0)
-        text = (f"ssot worker: {drain.records} journal records, {drain.inserted} new events, "
-                f"{self.imported} transcript events, {self.live_pushed} to Redis, "
-                f"{self.indexed_sessions} sessions indexed")
+        text = (
+            f"ssot worker: {drain.records} journal records, {drain.inserted} new events, "
+            f"{self.imported} transcript events, {self.live_pushed} to Redis, "
+            f"{self.indexed_sessions} sessions indexed"
+        )
         if versions:
             text += f", {versions} conflicting versions kept"
         if self.refused:
@@ -227,8 +236,9 @@ class PassReport:
         return text
 
 
-def run_pass(cfg: WorkerConfig, *, vectors: Callable[[], tuple[Any, Any]] | None = None,
-             tail: bool = False) -> PassReport:
+def run_pass(
+    cfg: WorkerConfig, *, vectors: Callable[[], tuple[Any, Any]] | None = None, tail: bool = False
+) -> PassReport:
     """One pass of every stage. PostgreSQL unreachable: nothing is acknowledged, the journal keeps it all.
 
     ``tail``: also import the transcripts under ``cfg.tail_roots`` that grew since their last import.
@@ -239,8 +249,10 @@ def run_pass(cfg: WorkerConfig, *, vectors: Callable[[], tuple[Any, Any]] | None
     try:
         conn = psycopg.connect(cfg.postgres_url, row_factory=psycopg.rows.dict_row, connect_timeout=5)
     except psycopg.Error as exc:
-        out.errors.append(f"PostgreSQL unreachable ({redact(str(exc).strip(), cfg.postgres_url)}); "
-                          "the journal keeps every event until it answers")
+        out.errors.append(
+            f"PostgreSQL unreachable ({redact(str(exc).strip(), cfg.postgres_url)}); "
+            "the journal keeps every event until it answers"
+        )
         return out
     try:
         conn.execute("SET search_path TO ssot, public")
@@ -270,8 +282,10 @@ def run_pass(cfg: WorkerConfig, *, vectors: Callable[[], tuple[Any, Any]] | None
                 conn.rollback()
                 out.errors.append(f"recall indexing failed: {type(exc).__name__}: {exc}")
     except psycopg.Error as exc:
-        out.errors.append(f"PostgreSQL failed mid-pass ({redact(str(exc).strip(), cfg.postgres_url)}); "
-                          "the uncommitted part is retried")
+        out.errors.append(
+            f"PostgreSQL failed mid-pass ({redact(str(exc).strip(), cfg.postgres_url)}); "
+            "the uncommitted part is retried"
+        )
     finally:
         conn.close()
     return out
@@ -293,8 +307,13 @@ def _live_stage(conn: Connection, redis_url: str, out: PassReport) -> int:
         client.close()
 
 
-def run_forever(cfg: WorkerConfig, *, vectors: Callable[[], tuple[Any, Any]] | None = None,
-                passes: int | None = None, echo: Callable[[str], None] = print) -> int:
+def run_forever(
+    cfg: WorkerConfig,
+    *,
+    vectors: Callable[[], tuple[Any, Any]] | None = None,
+    passes: int | None = None,
+    echo: Callable[[str], None] = print,
+) -> int:
     """Run passes until SIGTERM/SIGINT (or ``passes``); errors are reported once per change, then retried."""
     stopping = False
 
@@ -320,8 +339,11 @@ def run_forever(cfg: WorkerConfig, *, vectors: Callable[[], tuple[Any, Any]] | N
             for error in report.errors:
                 echo(f"ssot worker: {error}")
             last_errors = report.errors
-        if passes is not None or (report.drain and (report.drain.inserted or report.drain.malformed
-                                                    or report.drain.quarantined)) or report.refused:
+        if (
+            passes is not None
+            or (report.drain and (report.drain.inserted or report.drain.malformed or report.drain.quarantined))
+            or report.refused
+        ):
             echo(report.summary())
         if passes is None or done < passes:
             time.sleep(cfg.interval_seconds)
@@ -336,8 +358,10 @@ class RedriveReport:
     held: list[tuple[int, str]] = field(default_factory=list)  # (quarantine id, reason) still held
 
     def summary(self) -> str:
-        text = (f"quarantine: {self.tried} events re-driven, {self.stored} stored in the ledger, "
-                f"{self.duplicates} already there, {len(self.held)} still held")
+        text = (
+            f"quarantine: {self.tried} events re-driven, {self.stored} stored in the ledger, "
+            f"{self.duplicates} already there, {len(self.held)} still held"
+        )
         for qid, reason in self.held[:10]:
             text += f"\n  #{qid}: {reason}"
         return text

@@ -26,8 +26,14 @@ def register(subparsers: Any) -> None:
     add.add_argument("title", help="what the task is, in one line")
     add.add_argument("--role", choices=("planner", "executor", "reviewer"), help="which kind of agent may claim it")
     add.add_argument("--priority", default="P2", help="P0 (most urgent) .. P3; default P2")
-    add.add_argument("--depends-on", type=int, action="append", default=[], metavar="ID",
-                     help="a task this one waits for (repeatable)")
+    add.add_argument(
+        "--depends-on",
+        type=int,
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a task this one waits for (repeatable)",
+    )
     add.add_argument("--body", default="", help="what to do, in full")
     add.add_argument("--parent", type=int, metavar="ID", help="the task this one is part of (organisational)")
     add.add_argument("--implements", metavar="KEY", help="the Key of the SecondBrain Task this implements")
@@ -112,8 +118,12 @@ def _cmd(sub: Any, name: str, help_text: str, func: Callable[[argparse.Namespace
 
 def _agent_opt(parser: Any, *, required: bool) -> None:
     default = os.environ.get("SSOT_AGENT") or None
-    parser.add_argument("--agent", required=required and default is None, default=default,
-                        help="the agent's name" + ("" if required else " (default: SSOT_AGENT, else cli)"))
+    parser.add_argument(
+        "--agent",
+        required=required and default is None,
+        default=default,
+        help="the agent's name" + ("" if required else " (default: SSOT_AGENT, else cli)"),
+    )
 
 
 def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -185,17 +195,31 @@ def _mutating(args: argparse.Namespace, op: Callable[[Any, str | None], Any]) ->
 def _add(args: argparse.Namespace) -> int:
     from ssot_pipelines.tasks import graph
 
-    return _mutating(args, lambda conn, sid: graph.add_task(
-        conn, args.title, agent=_who(args), role=args.role, priority=args.priority, depends_on=args.depends_on,
-        body=args.body, parent=args.parent, implements=args.implements, requires_approval=args.needs_approval,
-        session_id=sid, source="cli"))
+    return _mutating(
+        args,
+        lambda conn, sid: graph.add_task(
+            conn,
+            args.title,
+            agent=_who(args),
+            role=args.role,
+            priority=args.priority,
+            depends_on=args.depends_on,
+            body=args.body,
+            parent=args.parent,
+            implements=args.implements,
+            requires_approval=args.needs_approval,
+            session_id=sid,
+            source="cli",
+        ),
+    )
 
 
 def _depend(args: argparse.Namespace) -> int:
     from ssot_pipelines.tasks import graph
 
-    return _mutating(args, lambda conn, sid: graph.depend(
-        conn, args.id, args.on, agent=_who(args), session_id=sid, source="cli"))
+    return _mutating(
+        args, lambda conn, sid: graph.depend(conn, args.id, args.on, agent=_who(args), session_id=sid, source="cli")
+    )
 
 
 def _ready(args: argparse.Namespace) -> int:
@@ -220,8 +244,7 @@ def _claim(args: argparse.Namespace) -> int:
     conn = _conn()
     try:
         lease = args.lease or graph.DEFAULT_LEASE_SECONDS
-        task = graph.claim(conn, args.agent, role=args.role, lease_seconds=lease, session_id=_session(),
-                           source="cli")
+        task = graph.claim(conn, args.agent, role=args.role, lease_seconds=lease, session_id=_session(), source="cli")
         if task is None:
             return NO_TASK_READY
         _print_task(task, args.json)
@@ -234,36 +257,45 @@ def _claim(args: argparse.Namespace) -> int:
 def _heartbeat(args: argparse.Namespace) -> int:
     from ssot_pipelines.tasks import graph
 
-    return _mutating(args, lambda conn, sid: graph.heartbeat(
-        conn, args.id, args.agent, lease_seconds=args.lease, note=args.note, session_id=sid, source="cli"))
+    return _mutating(
+        args,
+        lambda conn, sid: graph.heartbeat(
+            conn, args.id, args.agent, lease_seconds=args.lease, note=args.note, session_id=sid, source="cli"
+        ),
+    )
 
 
 def _release(args: argparse.Namespace) -> int:
     from ssot_pipelines.tasks import graph
 
-    return _mutating(args, lambda conn, sid: graph.release(
-        conn, args.id, args.agent, note=args.note, session_id=sid, source="cli"))
+    return _mutating(
+        args, lambda conn, sid: graph.release(conn, args.id, args.agent, note=args.note, session_id=sid, source="cli")
+    )
 
 
 def _done(args: argparse.Namespace) -> int:
     from ssot_pipelines.tasks import graph
 
-    return _mutating(args, lambda conn, sid: graph.done(
-        conn, args.id, args.agent, note=args.note, session_id=sid, source="cli"))
+    return _mutating(
+        args, lambda conn, sid: graph.done(conn, args.id, args.agent, note=args.note, session_id=sid, source="cli")
+    )
 
 
 def _block(args: argparse.Namespace) -> int:
     from ssot_pipelines.tasks import graph
 
-    return _mutating(args, lambda conn, sid: graph.block(
-        conn, args.id, args.reason, agent=_who(args), session_id=sid, source="cli"))
+    return _mutating(
+        args, lambda conn, sid: graph.block(conn, args.id, args.reason, agent=_who(args), session_id=sid, source="cli")
+    )
 
 
 def _unblock(args: argparse.Namespace) -> int:
     from ssot_pipelines.tasks import graph
 
-    return _mutating(args, lambda conn, sid: graph.unblock(
-        conn, args.id, agent=_who(args), note=args.note, session_id=sid, source="cli"))
+    return _mutating(
+        args,
+        lambda conn, sid: graph.unblock(conn, args.id, agent=_who(args), note=args.note, session_id=sid, source="cli"),
+    )
 
 
 def _approve(args: argparse.Namespace) -> int:
@@ -276,8 +308,10 @@ def _note(args: argparse.Namespace) -> int:
     from ssot_pipelines.tasks import graph
 
     kind = "review_requested" if args.review else "progress"
-    return _mutating(args, lambda conn, sid: graph.note(
-        conn, args.id, args.agent, args.text, kind=kind, session_id=sid, source="cli"))
+    return _mutating(
+        args,
+        lambda conn, sid: graph.note(conn, args.id, args.agent, args.text, kind=kind, session_id=sid, source="cli"),
+    )
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -368,8 +402,10 @@ def _slack(args: argparse.Namespace) -> int:
 
     settings = SlackSettings.from_env()
     if settings is None:
-        print("ssot task slack: set SLACK_BOT_TOKEN (or a SLACK_<ROLE>_BOT_TOKEN) and SLACK_TASKS_CHANNEL",
-              file=sys.stderr)
+        print(
+            "ssot task slack: set SLACK_BOT_TOKEN (or a SLACK_<ROLE>_BOT_TOKEN) and SLACK_TASKS_CHANNEL",
+            file=sys.stderr,
+        )
         return 2
     conn = _conn()
     try:

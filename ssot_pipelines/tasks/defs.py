@@ -26,7 +26,8 @@ task_tracking = notion_sync_asset(
 )
 
 task_tracking_job = dg.define_asset_job(
-    JOB, selection=dg.AssetSelection.assets(task_tracking),
+    JOB,
+    selection=dg.AssetSelection.assets(task_tracking),
     description="Sync the work graph into Task Tracking (people's edits pulled and applied first).",
 )
 

@@ -297,8 +297,16 @@ def claim(
             " updated_at = now() WHERE id = %s AND status = 'todo'",
             (agent, lease_seconds, lease_seconds, task_id),
         )
-        _log(conn, task_id, agent, "claimed", f"lease of {lease_seconds}s", role=role_value or picked["role"],
-             session_id=session_id, source=source)
+        _log(
+            conn,
+            task_id,
+            agent,
+            "claimed",
+            f"lease of {lease_seconds}s",
+            role=role_value or picked["role"],
+            session_id=session_id,
+            source=source,
+        )
     return show(conn, task_id)
 
 
@@ -343,13 +351,26 @@ def heartbeat(
             " updated_at = now() WHERE id = %s",
             (seconds, seconds, task_id),
         )
-        _log(conn, task_id, agent, "progress" if note else "heartbeat", note, role=row["role"],
-             session_id=session_id, source=source)
+        _log(
+            conn,
+            task_id,
+            agent,
+            "progress" if note else "heartbeat",
+            note,
+            role=row["role"],
+            session_id=session_id,
+            source=source,
+        )
     return show(conn, task_id)
 
 
 def release(
-    conn: Connection, task_id: int, agent: str, *, note: str | None = None, session_id: str | None = None,
+    conn: Connection,
+    task_id: int,
+    agent: str,
+    *,
+    note: str | None = None,
+    session_id: str | None = None,
     source: str = "api",
 ) -> Task:
     """The holder gives the task back to the ready queue."""
@@ -362,7 +383,12 @@ def release(
 
 
 def done(
-    conn: Connection, task_id: int, agent: str, *, note: str | None = None, session_id: str | None = None,
+    conn: Connection,
+    task_id: int,
+    agent: str,
+    *,
+    note: str | None = None,
+    session_id: str | None = None,
     source: str = "api",
 ) -> Task:
     """The holder completes the task; its note is what dependants' agents receive in their handover."""
@@ -376,8 +402,14 @@ def done(
 
 
 def note(
-    conn: Connection, task_id: int, agent: str, text: str, *, kind: str = "progress",
-    session_id: str | None = None, source: str = "api",
+    conn: Connection,
+    task_id: int,
+    agent: str,
+    text: str,
+    *,
+    kind: str = "progress",
+    session_id: str | None = None,
+    source: str = "api",
 ) -> Task:
     """Log a note (``progress`` or ``review_requested``) without changing the task."""
     if kind not in ("progress", "review_requested", "comment"):
@@ -389,8 +421,14 @@ def note(
 
 
 def block(
-    conn: Connection, task_id: int, reason: str, *, agent: str, by_person: bool = False,
-    session_id: str | None = None, source: str = "api",
+    conn: Connection,
+    task_id: int,
+    reason: str,
+    *,
+    agent: str,
+    by_person: bool = False,
+    session_id: str | None = None,
+    source: str = "api",
 ) -> Task:
     """Block a task (releasing any claim). A person's block holds until a person unblocks it."""
     if not reason.strip():
@@ -401,8 +439,7 @@ def block(
             raise TaskError(f"task {task_id} is {row['status']}; there is nothing to block")
         _set_free(conn, task_id, Status.BLOCKED)
         conn.execute(
-            "UPDATE tasks SET blocked_by = %s, block_reason = %s, person_blocked = person_blocked OR %s"
-            " WHERE id = %s",
+            "UPDATE tasks SET blocked_by = %s, block_reason = %s, person_blocked = person_blocked OR %s WHERE id = %s",
             (f"person:{agent}" if by_person else agent, reason, by_person, task_id),
         )
         _log(conn, task_id, agent, "blocked", reason, role=row["role"], session_id=session_id, source=source)
@@ -410,8 +447,14 @@ def block(
 
 
 def unblock(
-    conn: Connection, task_id: int, *, agent: str, by_person: bool = False, note: str | None = None,
-    session_id: str | None = None, source: str = "api",
+    conn: Connection,
+    task_id: int,
+    *,
+    agent: str,
+    by_person: bool = False,
+    note: str | None = None,
+    session_id: str | None = None,
+    source: str = "api",
 ) -> Task:
     """Return a blocked task to the queue; an agent cannot lift a person's block."""
     with _transaction(conn):
@@ -433,9 +476,7 @@ def unblock(
     return show(conn, task_id)
 
 
-def approve(
-    conn: Connection, task_id: int, *, by: str, session_id: str | None = None, source: str = "api"
-) -> Task:
+def approve(conn: Connection, task_id: int, *, by: str, session_id: str | None = None, source: str = "api") -> Task:
     """Give a task the approval it waits for (idempotent: a second approval changes nothing)."""
     with _transaction(conn):
         row = _row(conn, task_id, lock=True)
@@ -449,8 +490,14 @@ def approve(
 
 
 def update_fields(
-    conn: Connection, task_id: int, *, by: str, role: str | None = None, priority: str | None = None,
-    source: str = "api", session_id: str | None = None,
+    conn: Connection,
+    task_id: int,
+    *,
+    by: str,
+    role: str | None = None,
+    priority: str | None = None,
+    source: str = "api",
+    session_id: str | None = None,
 ) -> Task:
     """A person reassigns a task's role or changes its priority (logged)."""
     changes: list[str] = []
@@ -486,11 +533,23 @@ def set_status_by_person(conn: Connection, task_id: int, status: Status, *, by: 
         elif status in (Status.TODO, Status.IN_PROGRESS) and current in (Status.BLOCKED, Status.DONE):
             # A person reopening or unblocking: it goes back to the queue (agents hold "in progress").
             _set_free(conn, task_id, Status.TODO)
-            _log(conn, task_id, by, "unblocked" if current is Status.BLOCKED else "reopened",
-                 f"status set to {status.notion} by a person in {source}", source=source)
+            _log(
+                conn,
+                task_id,
+                by,
+                "unblocked" if current is Status.BLOCKED else "reopened",
+                f"status set to {status.notion} by a person in {source}",
+                source=source,
+            )
         elif status is Status.TODO and current is Status.IN_PROGRESS:
-            _log(conn, task_id, by, "released", f"claim of {row['claimed_by']} revoked by a person in {source}",
-                 source=source)
+            _log(
+                conn,
+                task_id,
+                by,
+                "released",
+                f"claim of {row['claimed_by']} revoked by a person in {source}",
+                source=source,
+            )
             _set_free(conn, task_id, Status.TODO)
 
 
@@ -522,14 +581,20 @@ def show(conn: Connection, task_id: int) -> Task:
         row = _row(conn, task_id)
         task = Task.from_row(row)
         task.depends_on = [
-            dict(r) for r in conn.execute(
+            dict(r)
+            for r in conn.execute(
                 "SELECT t.id, t.title, t.status, t.done_note FROM task_deps d JOIN tasks t ON t.id = d.dep_id"
-                " WHERE d.task_id = %s ORDER BY t.id", (task_id,)).fetchall()
+                " WHERE d.task_id = %s ORDER BY t.id",
+                (task_id,),
+            ).fetchall()
         ]
         task.dependants = [
-            dict(r) for r in conn.execute(
+            dict(r)
+            for r in conn.execute(
                 "SELECT t.id, t.title, t.status FROM task_deps d JOIN tasks t ON t.id = d.task_id"
-                " WHERE d.dep_id = %s ORDER BY t.id", (task_id,)).fetchall()
+                " WHERE d.dep_id = %s ORDER BY t.id",
+                (task_id,),
+            ).fetchall()
         ]
         task.activity = activity(conn, task_id)
     finally:
@@ -542,7 +607,9 @@ def activity(conn: Connection, task_id: int) -> list[Activity]:
     try:
         rows = conn.execute(
             "SELECT id, task_id, at, agent, role, kind, note, session_id, source FROM task_activity"
-            " WHERE task_id = %s ORDER BY id", (task_id,)).fetchall()
+            " WHERE task_id = %s ORDER BY id",
+            (task_id,),
+        ).fetchall()
     finally:
         _end_read(conn)
     return [Activity(**r) for r in rows]

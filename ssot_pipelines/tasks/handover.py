@@ -42,8 +42,10 @@ class HandoverPack:
     def as_markdown(self) -> str:
         t = self.task
         lines = [f"# Handover: task {t.id} — {t.title}", ""]
-        lines.append(f"- Status: {t.status} · Priority: {t.priority} · Role: {t.role or 'any'}"
-                     + (f" · Held by: {t.claimed_by}" if t.claimed_by else ""))
+        lines.append(
+            f"- Status: {t.status} · Priority: {t.priority} · Role: {t.role or 'any'}"
+            + (f" · Held by: {t.claimed_by}" if t.claimed_by else "")
+        )
         if t.block_reason:
             lines.append(f"- Blocked: {t.block_reason}")
         if t.implements:
@@ -97,7 +99,9 @@ def session_keys(conn: Connection, task_id: int) -> list[str]:
 
     rows = conn.execute(
         "SELECT session_id, max(id) AS last FROM task_activity WHERE task_id = %s AND session_id IS NOT NULL"
-        " GROUP BY session_id ORDER BY last", (task_id,)).fetchall()
+        " GROUP BY session_id ORDER BY last",
+        (task_id,),
+    ).fetchall()
     keys = []
     for row in rows:
         sid, number = resolve_key(conn, row["session_id"])

@@ -114,15 +114,27 @@ def task_add(
 ) -> dict[str, Any]:
     """Add a task to the work graph (a dependency that would close a cycle is refused); returns the task."""
     sid = _session("task_add")
-    return _ledger(_changing(lambda c: graph.add_task(
-        c, title, agent=agent, role=role, priority=priority, depends_on=depends_on, body=body, parent=parent,
-        requires_approval=needs_approval, session_id=sid, source="mcp").as_dict()))
+    return _ledger(
+        _changing(
+            lambda c: graph.add_task(
+                c,
+                title,
+                agent=agent,
+                role=role,
+                priority=priority,
+                depends_on=depends_on,
+                body=body,
+                parent=parent,
+                requires_approval=needs_approval,
+                session_id=sid,
+                source="mcp",
+            ).as_dict()
+        )
+    )
 
 
 @server.tool()
-def task_ready(
-    role: RoleName | None = None, limit: Annotated[int, Field(ge=1, le=500)] = 50
-) -> list[dict[str, Any]]:
+def task_ready(role: RoleName | None = None, limit: Annotated[int, Field(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
     """The tasks that can start now (dependencies done, not blocked, not claimed), by priority then age."""
     return _ledger(lambda c: [_brief(t.as_dict()) for t in graph.ready(c, role=role, limit=limit)])
 
@@ -135,8 +147,9 @@ def task_claim(
 ) -> dict[str, Any]:
     """Atomically claim the best ready task under a lease. ``claimed`` is false when nothing is ready."""
     sid = _session("task_claim")
-    task = _ledger(_changing(lambda c: graph.claim(c, agent, role=role, lease_seconds=lease_seconds,
-                                                   session_id=sid, source="mcp")))
+    task = _ledger(
+        _changing(lambda c: graph.claim(c, agent, role=role, lease_seconds=lease_seconds, session_id=sid, source="mcp"))
+    )
     if task is None:
         return {"claimed": False, "reason": "no task is ready"}
     return {"claimed": True, "task": task.as_dict()}
@@ -144,35 +157,46 @@ def task_claim(
 
 @server.tool()
 def task_heartbeat(
-    task_id: TaskId, agent: Agent,
+    task_id: TaskId,
+    agent: Agent,
     lease_seconds: Annotated[int | None, Field(ge=1, le=graph.MAX_LEASE_SECONDS)] = None,
     note: Annotated[str | None, Field(description="a progress note to log")] = None,
 ) -> dict[str, Any]:
     """Extend the lease of a task you hold (refused if you no longer hold it: stop working on it then)."""
     sid = _session("task_heartbeat")
-    return _ledger(_changing(lambda c: graph.heartbeat(c, task_id, agent, lease_seconds=lease_seconds, note=note,
-                                             session_id=sid, source="mcp").as_dict()))
+    return _ledger(
+        _changing(
+            lambda c: graph.heartbeat(
+                c, task_id, agent, lease_seconds=lease_seconds, note=note, session_id=sid, source="mcp"
+            ).as_dict()
+        )
+    )
 
 
 @server.tool()
 def task_done(
-    task_id: TaskId, agent: Agent,
+    task_id: TaskId,
+    agent: Agent,
     note: Annotated[str | None, Field(description="what it produced, for the agents of dependent tasks")] = None,
 ) -> dict[str, Any]:
     """Complete a task you hold."""
     sid = _session("task_done")
-    return _ledger(_changing(lambda c: graph.done(c, task_id, agent, note=note, session_id=sid,
-                                                  source="mcp").as_dict()))
+    return _ledger(
+        _changing(lambda c: graph.done(c, task_id, agent, note=note, session_id=sid, source="mcp").as_dict())
+    )
 
 
 @server.tool()
 def task_block(
-    task_id: TaskId, reason: Annotated[str, Field(min_length=1)], agent: Agent,
+    task_id: TaskId,
+    reason: Annotated[str, Field(min_length=1)],
+    agent: Agent,
 ) -> dict[str, Any]:
     """Block a task (it leaves the ready queue until unblocked), saying why."""
     sid = _session("task_block")
-    return _ledger(_changing(lambda c: graph.block(c, task_id, reason, agent=agent, session_id=sid,
-                                                   source="mcp").as_dict()))
+    return _ledger(
+        _changing(lambda c: graph.block(c, task_id, reason, agent=agent, session_id=sid, source="mcp").as_dict())
+    )
 
 
 @server.tool()
@@ -205,8 +229,9 @@ def session_context(
 @server.tool()
 def search(
     query: Annotated[str, Field(min_length=1, description="what to look for: words, or an exact id, path or rule")],
-    kinds: Annotated[list[str] | None, Field(description="any of sessions, slack, files, tech_debt, tasks "
-                                                         "(default all)")] = None,
+    kinds: Annotated[
+        list[str] | None, Field(description="any of sessions, slack, files, tech_debt, tasks (default all)")
+    ] = None,
     top_k: Annotated[int, Field(ge=1, le=50, description="hits to return")] = 5,
 ) -> list[dict[str, Any]]:
     """Search sessions, Slack conversations, files, findings and tasks at once (``ssot search``): hybrid
@@ -224,8 +249,11 @@ def search(
     def run(conn: Any) -> list[dict[str, Any]]:
         from ssot_pipelines.ledger import resolve_postgres_url
 
-        engine = open_search(conn, env("POSTGRES_URL") or resolve_postgres_url(),
-                             on_note=lambda text: print(f"ssot mcp search: {text}", file=sys.stderr))
+        engine = open_search(
+            conn,
+            env("POSTGRES_URL") or resolve_postgres_url(),
+            on_note=lambda text: print(f"ssot mcp search: {text}", file=sys.stderr),
+        )
         try:
             return [h.as_dict() for h in engine.search(query, wanted, limit=top_k).hits]
         finally:

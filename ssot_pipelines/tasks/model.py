@@ -31,9 +31,7 @@ class Status(StrEnum):
         try:
             return cls(value)
         except ValueError:
-            raise TaskInputError(
-                f"unknown status {text!r}; use one of {', '.join(s.value for s in cls)}"
-            ) from None
+            raise TaskInputError(f"unknown status {text!r}; use one of {', '.join(s.value for s in cls)}") from None
 
 
 class Role(StrEnum):

@@ -9,8 +9,20 @@ from ssot_pipelines.notion.sync import NotionSyncManager
 from ssot_pipelines.tasks.graph import Connection
 from ssot_pipelines.tasks.notion_records import DATABASE, apply_people_edits, record_proposed, task_records
 
-COLUMNS = ["key", "Name", "Task ID", "Status", "Assigned Agent", "Priority", "Claimed By", "Dependencies",
-           "SecondBrain Task", "CLI Sessions", "Slack Conversation", "body"]
+COLUMNS = [
+    "key",
+    "Name",
+    "Task ID",
+    "Status",
+    "Assigned Agent",
+    "Priority",
+    "Claimed By",
+    "Dependencies",
+    "SecondBrain Task",
+    "CLI Sessions",
+    "Slack Conversation",
+    "body",
+]
 
 
 def task_tracking_frame(conn: Connection, manager: NotionSyncManager) -> pd.DataFrame:

@@ -73,20 +73,22 @@ def task_records(conn: Connection) -> list[dict[str, Any]]:
         body = t["body"] or ""
         log_lines = logs.get(task_id, [])
         text = (body.rstrip() + "\n\n" if body.strip() else "") + "Activity\n" + "\n".join(log_lines)
-        records.append({
-            "key": keys[task_id],
-            "Name": t["title"],
-            "Task ID": str(task_id),
-            "Status": Status(t["status"]).notion,
-            "Assigned Agent": Role(t["role"]).notion if t["role"] else None,
-            "Priority": PRIORITIES[t["priority"]],
-            "Claimed By": t["claimed_by"],
-            "Dependencies": deps.get(task_id, []),
-            "SecondBrain Task": [t["implements"]] if t["implements"] else [],
-            "CLI Sessions": sessions.get(task_id, []),
-            "Slack Conversation": [threads[task_id]] if task_id in threads else [],
-            "body": text,
-        })
+        records.append(
+            {
+                "key": keys[task_id],
+                "Name": t["title"],
+                "Task ID": str(task_id),
+                "Status": Status(t["status"]).notion,
+                "Assigned Agent": Role(t["role"]).notion if t["role"] else None,
+                "Priority": PRIORITIES[t["priority"]],
+                "Claimed By": t["claimed_by"],
+                "Dependencies": deps.get(task_id, []),
+                "SecondBrain Task": [t["implements"]] if t["implements"] else [],
+                "CLI Sessions": sessions.get(task_id, []),
+                "Slack Conversation": [threads[task_id]] if task_id in threads else [],
+                "body": text,
+            }
+        )
     return records
 
 
@@ -165,7 +167,8 @@ def apply_people_edits(
             continue
         pushed, seen = dict(row["pushed"]), dict(row["seen"])
         changed = {
-            name: now.get(name) for name in SHARED
+            name: now.get(name)
+            for name in SHARED
             if now.get(name) is not None and now.get(name) != seen.get(name) and now.get(name) != pushed.get(name)
         }
         try:
@@ -189,7 +192,11 @@ def _apply(conn: Connection, task_id: int, changed: Mapping[str, Any], edits: Pe
         edits.status += 1
     if "Assigned Agent" in changed or "Priority" in changed:
         graph.update_fields(
-            conn, task_id, by=PERSON, role=changed.get("Assigned Agent"), priority=changed.get("Priority"),
+            conn,
+            task_id,
+            by=PERSON,
+            role=changed.get("Assigned Agent"),
+            priority=changed.get("Priority"),
             source="notion",
         )
         edits.role += "Assigned Agent" in changed

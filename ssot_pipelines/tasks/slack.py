@@ -40,11 +40,23 @@ log = logging.getLogger(__name__)
 
 _POSTER_LOCK = 0x7A5C_51AC  # advisory lock id: one Slack poster at a time
 METADATA_EVENT = "ssot_task_post"
-POSTED_KINDS = frozenset({
-    "added",  # opens the thread: the root message is this activity's post
-    "claimed", "progress", "review_requested", "done", "blocked", "unblocked", "released", "lease_expired",
-    "approved", "reassigned", "reopened", "cancelled",
-})
+POSTED_KINDS = frozenset(
+    {
+        "added",  # opens the thread: the root message is this activity's post
+        "claimed",
+        "progress",
+        "review_requested",
+        "done",
+        "blocked",
+        "unblocked",
+        "released",
+        "lease_expired",
+        "approved",
+        "reassigned",
+        "reopened",
+        "cancelled",
+    }
+)
 ROLE_TOKEN_VARS = {role: f"SLACK_{role.value.upper()}_BOT_TOKEN" for role in Role}
 
 
@@ -110,8 +122,9 @@ class PostReport:
         return asdict(self)
 
     def summary(self) -> str:
-        text = f"Slack: {self.threads} threads opened, {self.posted} posts, {self.adopted} recovered, " \
-               f"{self.failed} failed"
+        text = (
+            f"Slack: {self.threads} threads opened, {self.posted} posts, {self.adopted} recovered, {self.failed} failed"
+        )
         return "\n".join([text, *self.errors[:5]])
 
 
@@ -260,8 +273,9 @@ def _text(activity: dict[str, Any], *, named: bool) -> str:
     return text
 
 
-def _record(conn: Connection, settings: SlackSettings, role: str | None, ts: str, text: str,
-            *, thread_ts: str | None) -> None:
+def _record(
+    conn: Connection, settings: SlackSettings, role: str | None, ts: str, text: str, *, thread_ts: str | None
+) -> None:
     """Log a post into the Slack capability's tables: the thread is the task's Slack Conversation."""
     from ssot_pipelines.slack.own_posts import OwnPost, record_posts
 
@@ -270,8 +284,9 @@ def _record(conn: Connection, settings: SlackSettings, role: str | None, ts: str
     record_posts(conn, [OwnPost(settings.channel, ts, text, bot_name=bot, thread_ts=thread_ts)])
 
 
-def _send(conn: Connection, settings: SlackSettings, role: str | None, key: str, text: str,
-          *, thread_ts: str | None) -> tuple[str, bool]:
+def _send(
+    conn: Connection, settings: SlackSettings, role: str | None, key: str, text: str, *, thread_ts: str | None
+) -> tuple[str, bool]:
     """Post once; (ts, False), or (ts, True) when a failed answer hid a post Slack had stored."""
     from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -279,7 +294,9 @@ def _send(conn: Connection, settings: SlackSettings, role: str | None, key: str,
     client, _ = settings.client_for(role)
     try:
         res = client.chat_postMessage(
-            channel=settings.channel, text=text, thread_ts=thread_ts,
+            channel=settings.channel,
+            text=text,
+            thread_ts=thread_ts,
             metadata={"event_type": METADATA_EVENT, "event_payload": {"key": key}},
         )
         return str(res["ts"]), False
@@ -301,11 +318,11 @@ def _find_posted(settings: SlackSettings, channel: str, key: str, *, thread_ts: 
     cursor = None
     while True:
         if thread_ts:
-            res = client.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True,
-                                               limit=200, cursor=cursor)
+            res = client.conversations_replies(
+                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
+            )
         else:
-            res = client.conversations_history(channel=channel, include_all_metadata=True, limit=200,
-                                               cursor=cursor)
+            res = client.conversations_history(channel=channel, include_all_metadata=True, limit=200, cursor=cursor)
         for message in res.get("messages", []):
             meta = message.get("metadata") or {}
             if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == key:
@@ -324,12 +341,14 @@ def _pace(conn: Connection, settings: SlackSettings) -> None:
         )
         row = conn.execute(
             "SELECT greatest(next_at - clock_timestamp(), interval '0') AS wait FROM task_slack_pace"
-            " WHERE channel = %s FOR UPDATE", (settings.channel,),
+            " WHERE channel = %s FOR UPDATE",
+            (settings.channel,),
         ).fetchone()
         assert row is not None
         conn.execute(
             "UPDATE task_slack_pace SET next_at = greatest(next_at, clock_timestamp()) + make_interval(secs => %s)"
-            " WHERE channel = %s", (settings.interval_seconds, settings.channel),
+            " WHERE channel = %s",
+            (settings.interval_seconds, settings.channel),
         )
     wait: timedelta = row["wait"]
     if wait.total_seconds() > 0:
@@ -359,16 +378,18 @@ def apply_slack_event(
     if previous is not None and previous["outcome"] != "received":
         conn.commit()
         return EventOutcome(event_id, None, "duplicate")
-    conn.execute("INSERT INTO task_slack_events (event_id, outcome) VALUES (%s, 'received') ON CONFLICT DO NOTHING",
-                 (event_id,))
+    conn.execute(
+        "INSERT INTO task_slack_events (event_id, outcome) VALUES (%s, 'received') ON CONFLICT DO NOTHING", (event_id,)
+    )
     conn.commit()
     task_id: int | None = None
     try:
         task_id, action = _apply_event(conn, event, settings)
     except TaskError as exc:
         action = f"refused: {exc}"
-    conn.execute("UPDATE task_slack_events SET task_id = %s, outcome = %s WHERE event_id = %s",
-                 (task_id, action, event_id))
+    conn.execute(
+        "UPDATE task_slack_events SET task_id = %s, outcome = %s WHERE event_id = %s", (task_id, action, event_id)
+    )
     conn.commit()
     return EventOutcome(event_id, task_id, action)
 

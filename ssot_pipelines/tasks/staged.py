@@ -24,8 +24,9 @@ from ssot_pipelines.tasks import graph
 from ssot_pipelines.tasks.graph import Connection, _transaction
 from ssot_pipelines.tasks.model import Role, Status, TaskError, TaskInputError, parse_priority
 
-_IGNORED = frozenset({"key", "body", "priority", "Task ID", "Status", "Claimed By", "Notes", "CLI Sessions",
-                      "Slack Conversation"})
+_IGNORED = frozenset(
+    {"key", "body", "priority", "Task ID", "Status", "Claimed By", "Notes", "CLI Sessions", "Slack Conversation"}
+)
 
 
 @dataclass
@@ -41,8 +42,10 @@ class ImportResult:
         return asdict(self)
 
     def summary(self) -> str:
-        text = (f"imported tasks: {self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.cancelled} cancelled, {self.edges} dependencies added")
+        text = (
+            f"imported tasks: {self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.cancelled} cancelled, {self.edges} dependencies added"
+        )
         return "\n".join([text, *[f"  refused: {r}" for r in self.refused]])
 
 
@@ -106,29 +109,46 @@ def _parse(record: Mapping[str, Any]) -> dict[str, Any]:
         "role": Role.parse(str(role)).value if role else None,
         "priority": parse_priority(str(priority)) if priority else 2,
         "implements": (record.get("SecondBrain Task") or [None])[0]
-        if isinstance(record.get("SecondBrain Task"), list) else record.get("SecondBrain Task"),
+        if isinstance(record.get("SecondBrain Task"), list)
+        else record.get("SecondBrain Task"),
         "deps": [str(d) for d in deps],
         "hash": hashlib.sha256(
-            json.dumps({k: v for k, v in record.items() if k not in _IGNORED or k == "body"}, sort_keys=True,
-                       default=str).encode()
+            json.dumps(
+                {k: v for k, v in record.items() if k not in _IGNORED or k == "body"}, sort_keys=True, default=str
+            ).encode()
         ).hexdigest(),
     }
 
 
-def _upsert(conn: Connection, rec: dict[str, Any], origin: str, agent: str, source: str,
-            result: ImportResult) -> int:
-    row = conn.execute("SELECT id, staged_hash, status FROM tasks WHERE external_key = %s FOR UPDATE",
-                       (rec["key"],)).fetchone()
+def _upsert(conn: Connection, rec: dict[str, Any], origin: str, agent: str, source: str, result: ImportResult) -> int:
+    row = conn.execute(
+        "SELECT id, staged_hash, status FROM tasks WHERE external_key = %s FOR UPDATE", (rec["key"],)
+    ).fetchone()
     if row is None:
         new = conn.execute(
             "INSERT INTO tasks (external_key, title, body, role, priority, implements, staged_hash, origin)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (rec["key"], rec["title"], rec["body"], rec["role"], rec["priority"], rec["implements"], rec["hash"],
-             origin),
+            (
+                rec["key"],
+                rec["title"],
+                rec["body"],
+                rec["role"],
+                rec["priority"],
+                rec["implements"],
+                rec["hash"],
+                origin,
+            ),
         ).fetchone()
         assert new is not None
-        graph._log(conn, new["id"], agent, "added", f"imported from {origin} record {rec['key']}",
-                   role=rec["role"], source=source)
+        graph._log(
+            conn,
+            new["id"],
+            agent,
+            "added",
+            f"imported from {origin} record {rec['key']}",
+            role=rec["role"],
+            source=source,
+        )
         result.created += 1
         return int(new["id"])
     task_id = int(row["id"])

@@ -69,8 +69,7 @@ class CachedEmbedder:
             for start in range(0, len(keys), _LOOKUP_BATCH):
                 batch = keys[start : start + _LOOKUP_BATCH]
                 cur.execute(
-                    "SELECT content_hash, vector FROM embedding_cache WHERE content_hash = ANY(%s) "
-                    "AND dimension = %s",
+                    "SELECT content_hash, vector FROM embedding_cache WHERE content_hash = ANY(%s) AND dimension = %s",
                     (batch, self.dimension),
                 )
                 for row in cur.fetchall():

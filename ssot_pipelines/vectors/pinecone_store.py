@@ -259,4 +259,3 @@ def _batches(records: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         size += record_size
     if batch:
         yield batch
-

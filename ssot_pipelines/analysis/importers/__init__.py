@@ -49,12 +49,14 @@ def _parse_report(text: str, source: str, report_format: str | None) -> ParsedRe
     except json.JSONDecodeError as exc:
         first_line = stripped.splitlines()[0]
         first = _json_or_none(first_line)
-        if report_format is None and (mypy.looks_like(first) or (first is None and "\n" in stripped
-                                                                 and _any_mypy_line(stripped))):
+        if report_format is None and (
+            mypy.looks_like(first) or (first is None and "\n" in stripped and _any_mypy_line(stripped))
+        ):
             return mypy.parse(text, source)
         raise ReportFormatError(
-            source, f"it is not complete JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-            "it looks truncated or malformed"
+            source,
+            f"it is not complete JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            "it looks truncated or malformed",
         ) from None
     if report_format is not None:
         return _parse_as(report_format, data, source, text)
@@ -94,8 +96,10 @@ def _detect_and_parse(data: Any, source: str, text: str) -> ParsedReport:
     if isinstance(data, list):
         if not data:
             raise ReportFormatError(
-                source, "it is an empty array, which ruff, ESLint and legacy pylint all write for a clean "
-                "run, so the tool cannot be told", "the format named explicitly (--format ruff|eslint|pylint-json)"
+                source,
+                "it is an empty array, which ruff, ESLint and legacy pylint all write for a clean "
+                "run, so the tool cannot be told",
+                "the format named explicitly (--format ruff|eslint|pylint-json)",
             )
         if ruff.looks_like(data):
             return ruff.parse(data, source)

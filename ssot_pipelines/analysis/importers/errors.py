@@ -21,8 +21,16 @@ class ReportFormatError(ValueError):
         )
 
 
-def require(source: str, expected: str, item: dict[str, object], where: str, name: str,
-            kinds: type | tuple[type, ...], *, optional: bool = False) -> object:
+def require(
+    source: str,
+    expected: str,
+    item: dict[str, object],
+    where: str,
+    name: str,
+    kinds: type | tuple[type, ...],
+    *,
+    optional: bool = False,
+) -> object:
     """``item[name]`` checked for type; a clear ReportFormatError when missing or of the wrong type."""
     if name not in item or item[name] is None:
         if optional:
@@ -37,8 +45,9 @@ def require(source: str, expected: str, item: dict[str, object], where: str, nam
             source, f"{where} field {name!r} is {type(value).__name__}, not {_kind_names(kinds)}", expected
         )
     if isinstance(value, int) and not isinstance(value, bool) and not -MAX_INT <= value <= MAX_INT:
-        raise ReportFormatError(source, f"{where} field {name!r} is {value}, out of range for a line, column "
-                                        "or code", expected)
+        raise ReportFormatError(
+            source, f"{where} field {name!r} is {value}, out of range for a line, column or code", expected
+        )
     return value
 
 

@@ -23,8 +23,13 @@ _CORE_MESSAGES = (
 def looks_like(data: Any) -> bool:
     if isinstance(data, dict) and "results" in data and "metadata" in data:
         return True
-    return (isinstance(data, list) and bool(data) and isinstance(data[0], dict)
-            and "filePath" in data[0] and "messages" in data[0])
+    return (
+        isinstance(data, list)
+        and bool(data)
+        and isinstance(data[0], dict)
+        and "filePath" in data[0]
+        and "messages" in data[0]
+    )
 
 
 def parse(data: Any, source: str) -> ParsedReport:

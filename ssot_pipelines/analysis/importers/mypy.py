@@ -11,8 +11,10 @@ from ssot_pipelines.analysis.importers.errors import ReportFormatError, require
 
 FORMAT = "mypy -O json (one JSON object per line)"
 # Some mypy versions print blocking syntax errors as plain text even with -O json (reference §2.3).
-_TEXT_LINE = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+)(?::(?P<col>\d+))?: (?P<sev>error|note): (?P<msg>.*?)"
-                        r"(?:  \[(?P<code>[\w-]+)\])?$")
+_TEXT_LINE = re.compile(
+    r"^(?P<file>[^:\n]+):(?P<line>\d+)(?::(?P<col>\d+))?: (?P<sev>error|note): (?P<msg>.*?)"
+    r"(?:  \[(?P<code>[\w-]+)\])?$"
+)
 _SUMMARY = re.compile(r"^(Found \d+ errors?|Success: no issues found)")
 
 
@@ -31,18 +33,28 @@ def parse(text: str, source: str) -> ParsedReport:
             try:
                 item = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ReportFormatError(source, f"line {number} is not complete JSON ({exc.msg}); the report "
-                                        "looks truncated", FORMAT) from None
+                raise ReportFormatError(
+                    source, f"line {number} is not complete JSON ({exc.msg}); the report looks truncated", FORMAT
+                ) from None
             _add(findings, _from_object(item, source, number))
             continue
         match = _TEXT_LINE.match(line)
         if match:
-            _add(findings, RawFinding(
-                tool="mypy", rule_id=match["code"] or "syntax", path=match["file"], line=int(match["line"]),
-                col=int(match["col"]) + 1 if match["col"] else None, message=match["msg"],
-                severity="blocker" if match["code"] in (None, "syntax") else "major",
-                native_severity=match["sev"],
-            ) if match["sev"] == "error" else _note(match["file"], int(match["line"]), match["msg"]))
+            _add(
+                findings,
+                RawFinding(
+                    tool="mypy",
+                    rule_id=match["code"] or "syntax",
+                    path=match["file"],
+                    line=int(match["line"]),
+                    col=int(match["col"]) + 1 if match["col"] else None,
+                    message=match["msg"],
+                    severity="blocker" if match["code"] in (None, "syntax") else "major",
+                    native_severity=match["sev"],
+                )
+                if match["sev"] == "error"
+                else _note(match["file"], int(match["line"]), match["msg"]),
+            )
         elif _SUMMARY.match(line):
             continue
         else:
@@ -51,8 +63,9 @@ def parse(text: str, source: str) -> ParsedReport:
 
 
 def _note(path: str, line: int, message: str) -> RawFinding:
-    return RawFinding(tool="mypy", rule_id="note", path=path, line=line, message=message, severity="info",
-                      native_severity="note")
+    return RawFinding(
+        tool="mypy", rule_id="note", path=path, line=line, message=message, severity="info", native_severity="note"
+    )
 
 
 def _add(findings: list[RawFinding], finding: RawFinding) -> None:

@@ -17,8 +17,13 @@ _MAJOR_FAMILIES = frozenset({"F", "PLE"})  # Pyflakes (undefined names, unused i
 
 
 def looks_like(data: Any) -> bool:
-    return (isinstance(data, list) and bool(data) and isinstance(data[0], dict)
-            and "filename" in data[0] and "location" in data[0])
+    return (
+        isinstance(data, list)
+        and bool(data)
+        and isinstance(data[0], dict)
+        and "filename" in data[0]
+        and "location" in data[0]
+    )
 
 
 def rule_family(code: str) -> str:
@@ -58,15 +63,17 @@ def parse(data: list[Any], source: str) -> ParsedReport:
         column = require(source, FORMAT, location, f"{where} location", "column", int, optional=True)
         end = item.get("end_location")
         end_row = end.get("row") if isinstance(end, dict) and isinstance(end.get("row"), int) else None
-        findings.append(RawFinding(
-            tool="ruff",
-            rule_id=rule,
-            path=str(require(source, FORMAT, item, where, "filename", str)),
-            line=int(row),  # type: ignore[call-overload]
-            end_line=end_row,
-            col=column if isinstance(column, int) else None,
-            message=str(require(source, FORMAT, item, where, "message", str)),
-            severity=severity_for(rule),
-            native_severity=str(item.get("severity") or "error"),
-        ))
+        findings.append(
+            RawFinding(
+                tool="ruff",
+                rule_id=rule,
+                path=str(require(source, FORMAT, item, where, "filename", str)),
+                line=int(row),  # type: ignore[call-overload]
+                end_line=end_row,
+                col=column if isinstance(column, int) else None,
+                message=str(require(source, FORMAT, item, where, "message", str)),
+                severity=severity_for(rule),
+                native_severity=str(item.get("severity") or "error"),
+            )
+        )
     return ParsedReport(FORMAT, findings, {f.path for f in findings})

@@ -16,8 +16,10 @@ _LEVEL: dict[str, Severity] = {"error": "major", "warning": "minor", "note": "in
 
 
 def looks_like(data: Any) -> bool:
-    return isinstance(data, dict) and "runs" in data and (
-        "version" in data or "sarif" in str(data.get("$schema", "")).lower()
+    return (
+        isinstance(data, dict)
+        and "runs" in data
+        and ("version" in data or "sarif" in str(data.get("$schema", "")).lower())
     )
 
 
@@ -95,8 +97,15 @@ def _resolve_uri(location: dict[str, Any], bases: dict[str, str], artifacts: lis
     return unquote(uri)
 
 
-def _finding(result: Any, source: str, where: str, tool: str, rules: list[dict[str, Any]],
-             bases: dict[str, str], artifacts: list[Any]) -> RawFinding | None:
+def _finding(
+    result: Any,
+    source: str,
+    where: str,
+    tool: str,
+    rules: list[dict[str, Any]],
+    bases: dict[str, str],
+    artifacts: list[Any],
+) -> RawFinding | None:
     if not isinstance(result, dict):
         raise ReportFormatError(source, f"{where} is not an object", FORMAT)
     if result.get("kind") in _NOT_PROBLEMS:
@@ -132,9 +141,7 @@ def _finding(result: Any, source: str, where: str, tool: str, rules: list[dict[s
     if score is not None and level != "none":
         severity = "blocker" if score >= 9.0 else "critical" if score >= 7.0 else "major" if score >= 4.0 else "minor"
     fingerprints = {f"fingerprints.{k}": str(v) for k, v in (result.get("fingerprints") or {}).items()}
-    fingerprints.update(
-        {f"partial.{k}": str(v) for k, v in (result.get("partialFingerprints") or {}).items()}
-    )
+    fingerprints.update({f"partial.{k}": str(v) for k, v in (result.get("partialFingerprints") or {}).items()})
     logical = [loc.get("logicalLocations") for loc in locations if isinstance(loc, dict)]
     scope = ""
     for group in logical:
@@ -143,9 +150,19 @@ def _finding(result: Any, source: str, where: str, tool: str, rules: list[dict[s
             break
     guid = result.get("guid")
     return RawFinding(
-        tool=tool, rule_id=rule_id, path=path, line=line, end_line=end_line, col=col, message=message,
-        severity=severity, native_severity=level, scope=scope,
-        external_id=guid if isinstance(guid, str) else None, fingerprints=fingerprints, snippet=snippet,
+        tool=tool,
+        rule_id=rule_id,
+        path=path,
+        line=line,
+        end_line=end_line,
+        col=col,
+        message=message,
+        severity=severity,
+        native_severity=level,
+        scope=scope,
+        external_id=guid if isinstance(guid, str) else None,
+        fingerprints=fingerprints,
+        snippet=snippet,
         tool_status=_suppression(result),
     )
 
@@ -169,8 +186,7 @@ def _message(result: dict[str, Any], rule: dict[str, Any] | None, source: str, w
     template = ((rule or {}).get("messageStrings") or {}).get(message.get("id"), {}).get("text")
     if isinstance(template, str):
         arguments = [str(a) for a in message.get("arguments") or []]
-        return re.sub(r"\{(\d+)\}", lambda m: arguments[int(m[1])] if int(m[1]) < len(arguments) else m[0],
-                      template)
+        return re.sub(r"\{(\d+)\}", lambda m: arguments[int(m[1])] if int(m[1]) < len(arguments) else m[0], template)
     raise ReportFormatError(source, f"{where} message has neither text nor a known message id", FORMAT)
 
 

@@ -9,22 +9,31 @@ from ssot_pipelines.analysis.importers.errors import ReportFormatError, require
 
 FORMAT = "SonarQube api/issues/search response"
 _LEGACY: dict[str, Severity] = {
-    "BLOCKER": "blocker", "CRITICAL": "critical", "MAJOR": "major", "MINOR": "minor", "INFO": "info",
+    "BLOCKER": "blocker",
+    "CRITICAL": "critical",
+    "MAJOR": "major",
+    "MINOR": "minor",
+    "INFO": "info",
 }
 _IMPACT: dict[str, Severity] = {
-    "BLOCKER": "blocker", "HIGH": "critical", "MEDIUM": "major", "LOW": "minor", "INFO": "info",
+    "BLOCKER": "blocker",
+    "HIGH": "critical",
+    "MEDIUM": "major",
+    "LOW": "minor",
+    "INFO": "info",
 }
 _RANK = {s: i for i, s in enumerate(("blocker", "critical", "major", "minor", "info"))}
 _GONE_RESOLUTIONS = {"FIXED", "REMOVED"}
 _TRIAGE: dict[str, ToolStatus] = {
-    "WONTFIX": "wont_fix", "FALSE-POSITIVE": "false_positive", "ACCEPTED": "accepted",
+    "WONTFIX": "wont_fix",
+    "FALSE-POSITIVE": "false_positive",
+    "ACCEPTED": "accepted",
     "FALSE_POSITIVE": "false_positive",
 }
 
 
 def looks_like(data: Any) -> bool:
-    return isinstance(data, dict) and "issues" in data and ("paging" in data or "components" in data
-                                                            or "total" in data)
+    return isinstance(data, dict) and "issues" in data and ("paging" in data or "components" in data or "total" in data)
 
 
 def parse(data: dict[str, Any], source: str) -> ParsedReport:
@@ -33,8 +42,11 @@ def parse(data: dict[str, Any], source: str) -> ParsedReport:
         raise ReportFormatError(source, "'issues' is not an array", FORMAT)
     paths: dict[str, str] = {}
     for component in data.get("components") or []:
-        if (isinstance(component, dict) and isinstance(component.get("key"), str)
-                and isinstance(component.get("path"), str)):
+        if (
+            isinstance(component, dict)
+            and isinstance(component.get("key"), str)
+            and isinstance(component.get("path"), str)
+        ):
             paths[component["key"]] = component["path"]
     findings: list[RawFinding] = []
     analyzed: set[str] = set(paths.values())
@@ -56,20 +68,22 @@ def parse(data: dict[str, Any], source: str) -> ParsedReport:
         text_range: dict[str, Any] = issue["textRange"] if isinstance(issue.get("textRange"), dict) else {}
         if not isinstance(line, int):
             line = text_range.get("startLine") if isinstance(text_range.get("startLine"), int) else None
-        findings.append(RawFinding(
-            tool="sonarqube",
-            rule_id=rule,
-            path=path,
-            line=line,
-            end_line=text_range.get("endLine") if isinstance(text_range.get("endLine"), int) else None,
-            col=text_range["startOffset"] + 1 if isinstance(text_range.get("startOffset"), int) else None,
-            message=str(require(source, FORMAT, issue, where, "message", str, optional=True) or ""),
-            severity=_severity(issue, source, where),
-            native_severity=str(issue.get("severity") or ""),
-            external_id=key,
-            line_hash=issue["hash"] if isinstance(issue.get("hash"), str) else None,
-            tool_status=_TRIAGE.get(resolution) or _TRIAGE.get(issue_status),
-        ))
+        findings.append(
+            RawFinding(
+                tool="sonarqube",
+                rule_id=rule,
+                path=path,
+                line=line,
+                end_line=text_range.get("endLine") if isinstance(text_range.get("endLine"), int) else None,
+                col=text_range["startOffset"] + 1 if isinstance(text_range.get("startOffset"), int) else None,
+                message=str(require(source, FORMAT, issue, where, "message", str, optional=True) or ""),
+                severity=_severity(issue, source, where),
+                native_severity=str(issue.get("severity") or ""),
+                external_id=key,
+                line_hash=issue["hash"] if isinstance(issue.get("hash"), str) else None,
+                tool_status=_TRIAGE.get(resolution) or _TRIAGE.get(issue_status),
+            )
+        )
     report = ParsedReport(FORMAT, findings, analyzed)
     paging: dict[str, Any] = data["paging"] if isinstance(data.get("paging"), dict) else {}
     total = paging.get("total", data.get("total"))
