@@ -74,8 +74,8 @@ def drift_problems(conn: Conn, thresholds: DriftThresholds, keys: Sequence[str] 
     for key, scores in history.items():
         latest = float(scores[0]["drift_score"])  # type: ignore[arg-type]
         persistent = len(scores) >= thresholds.consecutive and all(
-            float(s["drift_score"]) >= thresholds.drifting
-            for s in scores  # type: ignore[arg-type]
+            float(s["drift_score"]) >= thresholds.drifting  # type: ignore[arg-type]
+            for s in scores
         )
         if latest >= thresholds.critical or persistent:
             critical = latest >= thresholds.critical

@@ -363,7 +363,8 @@ def link_evidence(conn: Connection, to_session: str) -> list[dict[str, Any]]:
     return [
         dict(r)
         for r in conn.execute(
-            "SELECT from_session, kind, evidence FROM session_link_evidence WHERE to_session = %s ORDER BY from_session",
+            "SELECT from_session, kind, evidence FROM session_link_evidence WHERE to_session = %s"
+            " ORDER BY from_session",
             (to_session,),
         ).fetchall()
     ]
