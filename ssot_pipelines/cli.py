@@ -26,13 +26,14 @@ CAPABILITY_COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("ssot_pipelines.sessions.cli", "import Claude Code transcripts and Codex rollouts into the ledger"),
     "worker": ("ssot_pipelines.sessions.cli", "drain the hook journal into PostgreSQL, Redis and vectors"),
     "context": ("ssot_pipelines.sessions.cli", "the context pack of a session (for a next session or agent)"),
-    "search": ("ssot_pipelines.sessions.cli", "semantic search over session transcripts"),
+    "search": ("ssot_pipelines.search.cli", "search sessions, Slack, files, findings and tasks at once"),
     "analyze": ("ssot_pipelines.analysis.cli", "static-analysis findings into Tech-Debt"),
     "drift": ("ssot_pipelines.drift.cli", "drift of files from their baseline and spec"),
     "slack": ("ssot_pipelines.slack.cli", "Slack conversations: import, live events, bridge to CLI sessions"),
     "celery": ("ssot_pipelines.deploy.cli", "run steps on Celery workers (with SSOT_EXECUTOR=celery)"),
     "task": ("ssot_pipelines.tasks.cli", "the agents' work graph: add, claim, complete tasks"),
     "mcp": ("ssot_pipelines.tasks.cli", "run the stdio MCP server (search, context, task_* tools)"),
+    "notion": ("ssot_pipelines.webhooks.cli", "Notion webhooks: people's edits reach the ledger in seconds"),
 }
 
 

@@ -303,9 +303,11 @@ def test_worker_and_search_commands_find_what_a_hook_logged(
     capsys.readouterr()
     assert ssot_sessions(["context", "--json"]) == 0
     assert [s["session_id"] for s in json.loads(capsys.readouterr().out)] == ["cli-1"]
-    assert ssot_sessions(["search", "invoice total rounding", "--json"]) == 0
-    [hit] = json.loads(capsys.readouterr().out)
-    assert hit["key"] == "cli-1#1"
+    from ssot_pipelines.cli import main as ssot
+
+    assert ssot(["search", "invoice total rounding", "--in", "sessions", "--json"]) == 0
+    [hit] = json.loads(capsys.readouterr().out)["hits"]
+    assert hit["notion_key"] == "cli-1#1"
     assert any("Banker's rounding" in p for p in hit["matched"] + hit["after"])
 
 

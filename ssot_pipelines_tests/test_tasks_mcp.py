@@ -87,6 +87,9 @@ def test_the_mcp_server_lists_its_tools_then_adds_claims_and_completes_a_task(le
 
             hits = await client.call_tool("search", {"query": "migration plan"})
             assert not hits.is_error and _payload(hits) == [], "an empty recall index answers with no hits"
+            found = _payload(await client.call_tool("search", {"query": "docs/tasks.md", "kinds": ["tasks"]}))
+            assert found[0]["kind"] == "tasks" and found[0]["title"] == f"#{added['id']} Write the docs"
+            assert any("docs/tasks.md" in line for line in found[0]["matched"] + found[0]["after"]), "with activity"
             unknown = await client.call_tool("session_context", {"session": "no-such-session"})
             assert unknown.is_error and "no session 'no-such-session'" in unknown.content[0].text
             handover = _payload(await client.call_tool("task_context", {"task_id": added["id"]}))

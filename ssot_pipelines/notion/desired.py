@@ -17,12 +17,14 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import psycopg
 
 from ssot_pipelines.notion.codec import is_missing
+
+if TYPE_CHECKING:  # pandas loads only for frames, so asking questions here (e.g. `ssot search`) stays light
+    import pandas as pd
 
 RESERVED_COLUMNS = frozenset({"key", "body", "priority"})
 MAX_KEY_CHARS = 2000  # a rich_text equals filter longer than this is refused by Notion: the key could not be found
@@ -48,7 +50,7 @@ class SyncRecord:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date | pd.Timestamp):
+    if isinstance(value, datetime | date):  # pandas.Timestamp is a datetime
         return value.isoformat()
     item = getattr(value, "item", None)  # numpy scalars
     if callable(item):
@@ -66,6 +68,8 @@ def as_json(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def records_from_frame(frame: pd.DataFrame | Iterable[SyncRecord]) -> list[SyncRecord]:
     """Records from the DataFrame contract (``key``, property columns, optional ``body``/``priority``)."""
+    import pandas as pd
+
     if not isinstance(frame, pd.DataFrame):
         return list(frame)
     if "key" not in frame.columns:
@@ -236,6 +240,17 @@ def human_values_all(
     if present_only:
         sql += " AND present"
     return {r["key"]: dict(r["human"]) for r in conn.execute(sql, (database,)).fetchall()}  # type: ignore[arg-type]
+
+
+def page_urls(conn: psycopg.Connection[Any], target: str, database: str, keys: Sequence[str]) -> dict[str, str]:
+    """The Notion URL (``https://www.notion.so/<page id without dashes>``) of each of ``keys`` that has a
+    live page in ``target``; keys without one are absent."""
+    rows = conn.execute(
+        "SELECT key, page_id FROM notion_rows WHERE target = %s AND database = %s AND key = ANY(%s)"
+        " AND page_id IS NOT NULL AND state <> 'archived'",
+        (target, database, list(keys)),
+    ).fetchall()
+    return {r["key"]: "https://www.notion.so/" + str(r["page_id"]).replace("-", "") for r in rows}
 
 
 def accept_human(conn: psycopg.Connection[Any], target: str, database: str, key: str, prop: str) -> bool:

@@ -288,6 +288,26 @@ class NotionSyncManager:
         self.ledger.set_pulled_until(schema.name, now)
         return report.human_pulled
 
+    def database_of(self, data_source_or_database_id: str) -> str | None:
+        """The name of the provisioned database with that data source (or database) id, if any."""
+        wanted = data_source_or_database_id.replace("-", "")
+        for name, ids in self.ids.items():
+            if wanted in (ids.data_source_id.replace("-", ""), ids.database_id.replace("-", "")):
+                return name
+        return None
+
+    def pull_page(self, database_name: str, page_id: str) -> bool:
+        """Re-read one page and store its human-owned and shared values (a webhook's hint); True when they
+        changed. A page in the trash, without a key, or whose key the ledger has no record of changes nothing."""
+        schema = database(database_name)
+        if not (schema.owned(Owner.HUMAN) or schema.owned(Owner.SHARED)):
+            return False
+        page = self.gateway.call("GET", f"pages/{page_id}", kind=Call.READ)
+        grouped = self._group_by_key(schema, [page])
+        report = SyncReport(database=schema.name, mode="pull")
+        self._pull_human_from(schema, grouped, report)
+        return report.human_pulled > 0
+
     def page_id(self, database_name: str, key: str) -> str | None:
         """The live Notion page of a record, if it has one."""
         return self.ledger.page_id(database_name, key)

@@ -38,6 +38,7 @@ from .faults import BAD_GATEWAY_HTML, FaultConfig, FaultInjector, RateLimiter, c
 from .ids import try_parse_id
 from .store import Record, Store
 from .validation import check_body_size
+from .webhooks import WebhookDeliverer
 
 Handler = Callable[[NotionApi, list[str], Query, Record], Record]
 WRITE_ONLY_FAULTS = ("conflict_409", "unavailable_503_after_commit")
@@ -119,6 +120,30 @@ def write_target(store: Store, route: Route, args: list[str], result: Record) ->
     return "page"
 
 
+PERSON_PREFIX = "/__sandbox/person"
+
+
+def _page_events(hooks: WebhookDeliverer, kind: str, body: Record, result: Record, person: bool) -> None:
+    """The webhook events Notion sends for an applied page write (ids only, never values)."""
+    if result.get("object") != "page":
+        return
+    if kind == "pages.create":
+        hooks.page_event("page.created", result, person=person)
+        return
+    if kind != "pages.update":
+        return
+    trash = body.get("in_trash", body.get("archived"))
+    if trash is True:
+        hooks.page_event("page.deleted", result, person=person)
+    elif trash is False:
+        hooks.page_event("page.undeleted", result, person=person)
+    props = body.get("properties") or {}
+    if props:
+        rendered = result.get("properties") or {}
+        ids = [str(rendered[name].get("id", name)) if name in rendered else str(name) for name in props]
+        hooks.page_event("page.properties_updated", result, person=person, updated_properties=ids)
+
+
 class SandboxStats:
     """Counters exposed by ``/__sandbox/stats``."""
 
@@ -193,6 +218,7 @@ class SandboxServer:
         self.limiter = RateLimiter(rate_limit_rps, burst)
         self.faults = FaultInjector(faults)
         self.counters = SandboxStats()
+        self.webhooks = WebhookDeliverer(self.store.root_page_id, self.store.bot_user_id)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -234,6 +260,7 @@ class SandboxServer:
             self._thread.join(0.5)
 
     def stop(self) -> None:
+        self.webhooks.stop()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -365,6 +392,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             refusal = self._refuse_foreign()
             if refusal is not None:
                 response = refusal
+            elif split.path.startswith(PERSON_PREFIX + "/v1/"):
+                # An edit "as a person" (the Notion UI): the API itself, attributed to a person in webhooks.
+                if not is_loopback(self.client_address[0]):
+                    response = _json(403, {"ok": False, "error": "control endpoints are loopback-only"})
+                else:
+                    response = self._notion(
+                        method, split.path[len(PERSON_PREFIX) :], params, raw, request_id, person=True
+                    )
             elif split.path.startswith("/__sandbox/"):
                 response = self._control(method, split.path, raw)
             elif split.path.startswith("/v1/"):
@@ -437,7 +472,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     # -- /v1/ ---------------------------------------------------------------------------------------
 
-    def _notion(self, method: str, path: str, params: Query, raw: bytes, request_id: str) -> _Response:
+    def _notion(
+        self, method: str, path: str, params: Query, raw: bytes, request_id: str, *, person: bool = False
+    ) -> _Response:
         sandbox = self.server.sandbox
         found = match_route(method, path)
         kind = found[0].kind if found else "unknown"
@@ -481,6 +518,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             written = write_target(sandbox.store, route, args, result) if route.write else ""
         if route.write:
             sandbox.counters.bump("write", written)
+            _page_events(sandbox.webhooks, route.kind, body, result, person)
         if fault == "unavailable_503_after_commit":
             sandbox.counters.bump("fault", fault)
             resource = result.get("id") if result.get("object") != "list" else (args[0] if args else None)
@@ -530,6 +568,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if method == "POST" and path == "/__sandbox/shutdown":
                 # Stop from another thread: shutdown() waits for this very request loop to finish.
                 threading.Thread(target=self.server.shutdown, daemon=True).start()
+                return _json(200, {"ok": True})
+            if method == "POST" and path == "/__sandbox/webhooks":
+                sub = sandbox.webhooks.register(str(body.get("url") or ""), str(body.get("verification_token") or ""))
+                return _json(200, {"ok": True, "subscription_id": sub.id})
+            if method == "DELETE" and path == "/__sandbox/webhooks":
+                sandbox.webhooks.clear()
                 return _json(200, {"ok": True})
             if method == "POST" and path == "/__sandbox/rate_limit":
                 sandbox.set_rate_limit(body.get("rps"), int(body.get("burst", 10)))

@@ -1,4 +1,5 @@
-"""``ssot`` sub-commands for CLI sessions: hooks, import, worker, context, search."""
+"""``ssot`` sub-commands for CLI sessions: hooks, import, worker, context (``ssot search`` is in
+``ssot_pipelines.search``; ``--in sessions`` gives sessions only)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ssot_pipelines.settings import ConfigurationError
 
 
 def register(subparsers: Any) -> None:
-    """Add ``hooks``, ``import``, ``worker``, ``context`` and ``search`` to the ``ssot`` parser."""
+    """Add ``hooks``, ``import``, ``worker`` and ``context`` to the ``ssot`` parser."""
     hooks = subparsers.add_parser("hooks", help="the Claude Code hook configuration for ssot-hook")
     hook_commands = hooks.add_subparsers(dest="hooks_command", required=True)
     show = hook_commands.add_parser("print", help="print the hooks block for ~/.claude/settings.json")
@@ -92,13 +93,6 @@ def register(subparsers: Any) -> None:
     )
     ctx.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     ctx.set_defaults(func=_context)
-
-    search = subparsers.add_parser("search", help="semantic search over session transcripts")
-    search.add_argument("query", help="what to look for, in plain words")
-    search.add_argument("--top-k", type=int, default=5, help="matches to show (default 5)")
-    search.add_argument("--around", type=int, default=5, help="paragraphs of context either side")
-    search.add_argument("--json", action="store_true", help="print JSON instead of text")
-    search.set_defaults(func=_search)
 
 
 def _hooks_print(args: argparse.Namespace) -> int:
@@ -276,29 +270,6 @@ def _context(args: argparse.Namespace) -> int:
         print(json.dumps({**json.loads(pack.as_json()), "slack_conversations": slack}, ensure_ascii=False, indent=2))
     else:
         print(pack.as_markdown() + ("\n" + slack if slack else ""), end="")
-    return 0
-
-
-def _search(args: argparse.Namespace) -> int:
-    from ssot_pipelines.sessions.recall import search
-
-    conn, url = _ledger()
-    with conn:
-        store, embedder = recall_layer(conn, url)
-        hits = search(conn, store, embedder, args.query, top_k=args.top_k, around=args.around)
-    if args.json:
-        print(json.dumps([h.as_dict() for h in hits], ensure_ascii=False, indent=2))
-        return 0
-    if not hits:
-        print("no matches (sessions are indexed by `ssot worker`)")
-    for hit in hits:
-        print(f"## {hit.key} · chunk {hit.chunk_no} · score {hit.score:.3f}\n")
-        for para in hit.before:
-            print(f"> {para}\n")
-        for para in hit.matched:
-            print(f"{para}\n")
-        for para in hit.after:
-            print(f"> {para}\n")
     return 0
 
 

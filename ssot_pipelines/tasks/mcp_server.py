@@ -228,22 +228,38 @@ def session_context(
 
 @server.tool()
 def search(
-    query: Annotated[str, Field(min_length=1, description="what to look for, in words")],
-    top_k: Annotated[int, Field(ge=1, le=50)] = 5,
+    query: Annotated[str, Field(min_length=1, description="what to look for: words, or an exact id, path or rule")],
+    kinds: Annotated[
+        list[str] | None, Field(description="any of sessions, slack, files, tech_debt, tasks (default all)")
+    ] = None,
+    top_k: Annotated[int, Field(ge=1, le=50, description="hits to return")] = 5,
 ) -> list[dict[str, Any]]:
-    """Semantic search over past CLI session transcripts; each hit with the paragraphs around it."""
-    from ssot_pipelines.sessions.cli import recall_layer
-    from ssot_pipelines.sessions.recall import search as recall_search
+    """Search sessions, Slack conversations, files, findings and tasks at once (``ssot search``): hybrid
+    vector + full-text ranking, exact identifiers first; each hit with its kind, title, Notion URL and the
+    paragraphs or messages around it."""
+    from ssot_pipelines.search.cli import open_search
+    from ssot_pipelines.search.engine import parse_kinds
     from ssot_pipelines.settings import env
 
-    url_holder: list[str] = []
+    try:
+        wanted = parse_kinds(",".join(kinds) if kinds else None)
+    except ValueError as exc:
+        raise ToolError(str(exc)) from None
 
     def run(conn: Any) -> list[dict[str, Any]]:
         from ssot_pipelines.ledger import resolve_postgres_url
 
-        url_holder.append(env("POSTGRES_URL") or resolve_postgres_url())
-        store, embedder = recall_layer(conn, url_holder[0])
-        return [h.as_dict() for h in recall_search(conn, store, embedder, query, top_k=top_k)]
+        engine = open_search(
+            conn,
+            env("POSTGRES_URL") or resolve_postgres_url(),
+            on_note=lambda text: print(f"ssot mcp search: {text}", file=sys.stderr),
+        )
+        try:
+            return [h.as_dict() for h in engine.search(query, wanted, limit=top_k).hits]
+        finally:
+            close = getattr(engine.store, "close", None)
+            if close is not None:
+                close()
 
     return _ledger(run)
 
