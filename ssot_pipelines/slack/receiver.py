@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 from slack_sdk.signature import SignatureVerifier
 
+from ssot_pipelines.services.seen_events import SeenEvents
 from ssot_pipelines.sessions import journal
 from ssot_pipelines.slack.capture import journal_record
 
@@ -28,30 +27,6 @@ log = logging.getLogger(__name__)
 
 PATH = "/slack/events"
 MAX_BODY = 1024 * 1024  # Slack's events are a few KB; anything this big is not from Slack
-REMEMBERED_EVENTS = 100_000
-
-
-class SeenEvents:
-    """The event ids journalled lately (bounded), so a retry is acknowledged without a second line."""
-
-    def __init__(self, limit: int = REMEMBERED_EVENTS) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
-        self.limit = limit
-
-    def add(self, event_id: str) -> bool:
-        """Remember ``event_id``; False when it was already there."""
-        with self._lock:
-            if event_id in self._ids:
-                return False
-            self._ids[event_id] = None
-            if len(self._ids) > self.limit:
-                self._ids.popitem(last=False)
-            return True
-
-    def forget(self, event_id: str) -> None:
-        with self._lock:
-            self._ids.pop(event_id, None)
 
 
 class EventsServer(ThreadingHTTPServer):

@@ -18,16 +18,16 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from ssot_pipelines.services.seen_events import SeenEvents
+
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024  # Notion's events are well under a few KB
-REMEMBERED_EVENTS = 100_000
 TOKEN_FILE = "notion-webhook-token"
 JOURNAL_FILE = "events.jsonl"
 
@@ -98,24 +98,6 @@ class Journal:
                 entry = json.loads(line)
                 out.append((float(entry["received_at"]), str(entry["body"])))
         return out
-
-
-class SeenEvents:
-    """Event ids journalled lately (bounded): a retry of one is acknowledged without a second line."""
-
-    def __init__(self, limit: int = REMEMBERED_EVENTS) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
-        self.limit = limit
-
-    def add(self, event_id: str) -> bool:
-        with self._lock:
-            if event_id in self._ids:
-                return False
-            self._ids[event_id] = None
-            if len(self._ids) > self.limit:
-                self._ids.popitem(last=False)
-            return True
 
 
 class WebhookServer(ThreadingHTTPServer):
