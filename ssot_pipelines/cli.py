@@ -72,6 +72,7 @@ def _schemas(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from ssot_pipelines.notion.audits import record_audit
     from ssot_pipelines.notion.setup import open_sync_manager
     from ssot_pipelines.notion.verify import verify_database
     from ssot_pipelines.schemas import DATABASES
@@ -83,6 +84,8 @@ def _verify(args: argparse.Namespace) -> int:
         for name in names:
             result = verify_database(manager, name)
             failures += 0 if result.ok else 1
+            record_audit(manager.conn, manager.target, name, ok=result.ok, summary=result.summary().strip())
+            manager.conn.commit()
             print(result.summary())
             for problem in result.problems[: args.show]:
                 print(f"    {problem}")

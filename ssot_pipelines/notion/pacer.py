@@ -73,6 +73,16 @@ class RequestPacer:
         self.waited_seconds = 0.0
         self.sleep = sleep
 
+    def describe(self) -> dict[str, Any]:
+        """What the pacer spends, for the status page and run metadata (never the token)."""
+        return {
+            "mode": "fixed",
+            "requests_per_minute": round(self.rps * 60, 1),
+            "learned": False,
+            "source": "NOTION_RPS",
+            "workspace_paused_until": None,
+        }
+
     def acquire(self) -> None:
         """Block until this process may send one request."""
         wait_ms = self._reserve_ms()
