@@ -77,6 +77,8 @@ class SyncReport:
     seconds: float = 0.0
     archive_refused: int = 0
     pacer_fallbacks: int = 0
+    requests_per_minute: float = 0.0  # the pacer's budget when the sync ended
+    pacer_learned: bool = False  # that budget was learned from Notion's 429s
     errors: list[str] = field(default_factory=list)
     changed_keys: list[str] = field(default_factory=list)
 
@@ -258,6 +260,9 @@ class NotionSyncManager:
         report.rate_limited = after["rate_limited"] - before["rate_limited"]
         report.retries = after["retries"] - before["retries"]
         report.pacer_fallbacks = self.gateway.pacer.fallbacks - fallbacks_before
+        pacing = self.gateway.pacer.describe()
+        report.requests_per_minute = float(pacing["requests_per_minute"])
+        report.pacer_learned = bool(pacing["learned"])
         report.seconds = time.monotonic() - started
         self.ledger.finish_run(run_id, report.as_metadata())
         return report
