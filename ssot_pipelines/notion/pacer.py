@@ -50,7 +50,9 @@ WORKSPACE_REASON = "public_api_space_request_rate_limit"
 # amounts to, so it is refused nowhere we know of; a larger plan is used fully once NOTION_REQUESTS_PER_MINUTE
 # says so (a wrong guess costs one 429, then the budget is learned).
 DEFAULT_REQUESTS_PER_MINUTE = 180.0
-DEFAULT_BURST = 10
+# Half the burst Notion's older limit (and the sandbox's bucket) allows: a burst as large as the server's
+# leaves no room for the network's jitter, and a refused burst would read as a tiny window budget.
+DEFAULT_BURST = 5
 
 _RESERVE = """
 local t = redis.call('TIME')
@@ -196,14 +198,22 @@ def workspace_of(me: Any, base_url: str) -> str | None:
     return None
 
 
-def reason_of(status: int | None, additional_data: Any) -> str:
-    """``connection``, ``workspace`` or ``other``: which limit a 429/529 names."""
+class Limit(StrEnum):
+    """Which limit refused a request (the values are what the Redis script expects)."""
+
+    CONNECTION = "connection"
+    WORKSPACE = "workspace"
+    OTHER = "other"
+
+
+def reason_of(status: int | None, additional_data: Any) -> Limit:
+    """Which limit a 429/529 names (``additional_data.rate_limit_reason``)."""
     reason = additional_data.get("rate_limit_reason") if isinstance(additional_data, dict) else None
     if status == 429 and reason == CONNECTION_REASON:
-        return "connection"
+        return Limit.CONNECTION
     if status == 429 and reason == WORKSPACE_REASON:
-        return "workspace"
-    return "other"
+        return Limit.WORKSPACE
+    return Limit.OTHER
 
 
 class RequestPacer:
@@ -394,7 +404,7 @@ class LearningPacer(RequestPacer):
         try:
             learned, low, high, budget = self._learning_refused(
                 keys=[self.state_key, self.log_key, self.pause_key, self.workspace_pause_key],
-                args=[self.window_ms, self.start_budget, member, int(wait * 1000), kind],
+                args=[self.window_ms, self.start_budget, member, int(wait * 1000), kind.value],
             )
         except redis.RedisError as exc:
             self._redis_failed(exc)
@@ -411,7 +421,7 @@ class LearningPacer(RequestPacer):
                 budget,
                 self.window_ms / 1000,
             )
-        elif kind == "workspace":
+        elif kind is Limit.WORKSPACE:
             log.warning("Notion pacer: workspace rate limit; every process of the workspace pauses %.0f s", wait)
 
     def describe(self) -> dict[str, Any]:
