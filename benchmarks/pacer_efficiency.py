@@ -13,7 +13,8 @@ are ``--window`` seconds (Notion: 60; shorter here so a run takes minutes, set o
 ``NOTION_RATE_WINDOW_SECONDS``). Achieved rate = requests the sandbox admitted / seconds from the first
 admitted to the last; target ≥ 95 % of the allowed rate, at most one 429 per learning.
 
-Run: ``.venv/bin/python benchmarks/pacer_efficiency.py`` (``--window 10 --windows 3`` for a quick run). Uses
+Run: ``.venv/bin/python benchmarks/pacer_efficiency.py`` (``--window 10 --windows 3`` for a quick run;
+``--models window --windows 10`` for a longer window-model run). Uses
 REDIS_URL or the embedded Redis. Prints figures only.
 """
 
@@ -104,7 +105,9 @@ def scenario(model: str, processes: int, window: float, windows: int, redis_url:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--window", type=float, default=20.0, help="window length in seconds (Notion: 60)")
-    parser.add_argument("--windows", type=int, default=4, help="windows' worth of requests per scenario")
+    parser.add_argument("--windows", type=int, default=5, help="windows' worth of requests per scenario")
+    parser.add_argument("--models", default="bucket,window", help="which sandbox models (bucket, window)")
+    parser.add_argument("--processes", default="1,4", help="process counts to run")
     args = parser.parse_args()
     redis_url = resolve_redis_url()
     print(f"window {args.window:g} s, {args.windows} windows' worth of requests per scenario")
@@ -112,8 +115,8 @@ def main() -> None:
         f"{'model':<7} {'procs':>5} {'requests':>8} {'seconds':>8} {'achieved/s':>10} {'allowed/s':>9} "
         f"{'ratio':>6} {'429s':>5} {'learned':>7} {'budget/min':>10} {'lost':>4}"
     )
-    for model in ("bucket", "window"):
-        for processes in (1, 4):
+    for model in args.models.split(","):
+        for processes in (int(p) for p in args.processes.split(",")):
             r = scenario(model, processes, args.window, args.windows, redis_url)
             print(
                 f"{r['model']:<7} {r['processes']:>5} {r['requests']:>8} {r['seconds']:>8.1f} {r['achieved']:>10.2f} "
