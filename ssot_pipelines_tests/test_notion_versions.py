@@ -17,8 +17,9 @@ import pytest
 
 from ssot_pipelines.cli import main
 from ssot_pipelines.ledger import connect
+from ssot_pipelines.notion.bodies import read_body
 from ssot_pipelines.notion.desired import SyncRecord
-from ssot_pipelines.notion.gateway import NotionGateway
+from ssot_pipelines.notion.gateway import Call, NotionGateway
 from ssot_pipelines.notion.provision import load_ids
 from ssot_pipelines.notion.setup import NotionTarget
 from ssot_pipelines.notion.verify import verify_database
@@ -153,6 +154,29 @@ def test_2026_12_01_lists_return_only_the_title_unless_filter_properties_names_m
     assert set(old["properties"]) == {"Name", "Key", "Score"}
     people = _ok(_call(sandbox, v, "GET", "users"))["results"]
     assert [u["name"] for u in people if u["type"] == "person"] == [None]
+
+
+@pytest.mark.parametrize("version", ["2025-09-03", "2026-03-11"])
+def test_the_gateway_places_appended_blocks_in_the_words_of_its_version(
+    version: str, sandbox: Any, ledger_url: str, redis_url: str
+) -> None:
+    def para(text: str) -> dict[str, Any]:
+        return {"type": "paragraph", "paragraph": {"rich_text": _text(text)}}
+
+    with sync_manager(sandbox, ledger_url, redis_url, notion_version=version, provision_databases=False) as manager:
+        gw = manager.gateway
+        page = gw.call("POST", "pages", body={"parent": {"page_id": sandbox.root_page_id}}, kind=Call.CREATE)
+        path = f"blocks/{page['id']}/children"
+        first = gw.call("PATCH", path, body=gw.append_body([para("a"), para("c")]), kind=Call.CREATE)
+        after_a = gw.append_body([para("b")], after_block=first["results"][0]["id"])
+        assert ("position" in after_a) is (version != "2025-09-03") and ("after" in after_a) is (
+            version == "2025-09-03"
+        )
+        gw.call("PATCH", path, body=after_a, kind=Call.CREATE)
+        assert read_body(gw, page["id"]) == "abc"
+        if version != "2025-09-03":
+            with pytest.raises(ValueError, match="in_trash"):
+                gw.call("PATCH", f"pages/{page['id']}", body={"archived": True}, kind=Call.UPDATE)
 
 
 # -- the engine syncs the seven databases under each version ---------------------------------------
