@@ -88,15 +88,17 @@ def read_blocks(gateway: NotionGateway, page_id: str) -> list[dict[str, Any]]:
         cursor = res["next_cursor"]
 
 
-def _body_text(gateway: NotionGateway, blocks: Sequence[dict[str, Any]]) -> str:
-    # Meeting notes (a person's recording) hold no text of ours under either name of their type.
-    skip = {gateway.meeting_notes_type, "transcription", "meeting_notes"}
-    return "".join(block_text(b) for b in blocks if b.get("type") not in skip)
+# Meeting notes are a person's recording, never text of ours: 2026-03-11 renamed their block type.
+MEETING_NOTES_TYPES = frozenset({"transcription", "meeting_notes"})
+
+
+def _body_text(blocks: Sequence[dict[str, Any]]) -> str:
+    return "".join(block_text(b) for b in blocks if b.get("type") not in MEETING_NOTES_TYPES)
 
 
 def read_body(gateway: NotionGateway, page_id: str) -> str:
     """The exact text of a page body (all blocks' rich text, in order)."""
-    return _body_text(gateway, read_blocks(gateway, page_id))
+    return _body_text(read_blocks(gateway, page_id))
 
 
 MAX_AMBIGUOUS_APPENDS = 5
@@ -161,7 +163,9 @@ class InPlacePlan:
 def plan_in_place(blocks: Sequence[dict[str, Any]], body: str, *, fill_last: bool = False) -> InPlacePlan:
     """Keep the leading blocks whose text the body still starts with; rewrite the rest in place.
 
-    ``fill_last``: when the body only grew, reopen the last kept block so the new text fills it first."""
+    ``fill_last``: when the body only grew, reopen the last kept block so the new text fills it first.
+    Meeting notes are left where they are."""
+    blocks = [b for b in blocks if b.get("type") not in MEETING_NOTES_TYPES]
     offset, kept = 0, 0
     for block in blocks:
         text = block_text(block)
@@ -210,7 +214,7 @@ def write_body(
     if verify or row.get("state") == "writing" or pushed_len is None:
         # The ledger cannot vouch for what is on the page (an interrupted write): read it back.
         blocks = read_blocks(gateway, page_id)
-        current = _body_text(gateway, blocks)
+        current = _body_text(blocks)
         pushed_len, pushed_hash = len(current), text_digest(current)
     assert pushed_len is not None
     grew = len(body) >= pushed_len and text_digest(body[:pushed_len]) == pushed_hash
@@ -231,7 +235,8 @@ def write_body(
         rewrite = packed_blocks(body)
         # Every block created is spent for good on a limited workspace: weigh it like a request.
         rewrite_cost = 1 + sum(1 for _ in batch_blocks(rewrite)) + len(rewrite)
-        if spare_blocks or plan.requests() + len(plan.appends) <= rewrite_cost:
+        people_s = any(b.get("type") in MEETING_NOTES_TYPES for b in blocks)  # erasing would take them too
+        if spare_blocks or people_s or plan.requests() + len(plan.appends) <= rewrite_cost:
             _apply_in_place(gateway, ledger, where, body, plan)
             created = len(plan.appends)
         else:

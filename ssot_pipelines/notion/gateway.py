@@ -108,7 +108,7 @@ class NotionGateway:
     """Paced, retried access to one Notion integration (or the sandbox) at one API version.
 
     ``notion_version`` is one of ``settings.SUPPORTED_NOTION_VERSIONS``; the request shapes that differ
-    between versions (append position, block type names) come from here, so callers never branch on it.
+    between versions (the append position) come from here, so callers never branch on it.
     """
 
     def __init__(
@@ -155,11 +155,6 @@ class NotionGateway:
     def in_trash_only(self) -> bool:
         """True from 2026-03-11 on: ``archived`` is neither sent nor returned (we never rely on it anyway)."""
         return self.notion_version >= IN_TRASH_ONLY_SINCE
-
-    @property
-    def meeting_notes_type(self) -> str:
-        """The block type of meeting notes: ``transcription`` before 2026-03-11, ``meeting_notes`` after."""
-        return "meeting_notes" if self.in_trash_only else "transcription"
 
     def append_body(self, children: list[dict[str, Any]], *, after_block: str | None = None) -> dict[str, Any]:
         """The body of an append-children request placing ``children`` at the end, or after ``after_block``.

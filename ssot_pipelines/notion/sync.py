@@ -677,10 +677,12 @@ class NotionSyncManager:
         return self._group_by_key(schema, pages)
 
     def property_ids(self, schema: DatabaseSchema, names: Sequence[str]) -> list[str]:
-        """The Notion property ids of ``names`` (a query's ``filter_properties``); a name the ledger has no
-        id for is sent as the name, which Notion also accepts."""
+        """The Notion property ids of ``names`` (a query's ``filter_properties``), as provisioning recorded
+        them; a property Notion did not have then is left out (asking for it would fail the query)."""
         known = self.ids[schema.name].property_ids if schema.name in self.ids else {}
-        return list(dict.fromkeys(known.get(n, n) for n in names))
+        if not known:
+            return list(dict.fromkeys(names))  # Notion also accepts names
+        return list(dict.fromkeys(known[n] for n in names if n in known))
 
     def _group_by_key(self, schema: DatabaseSchema, pages: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         key_spec = schema.prop(KEY_PROPERTY)
