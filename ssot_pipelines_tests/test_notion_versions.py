@@ -31,9 +31,9 @@ from ssot_pipelines_tests.notion_helpers import SANDBOX_TOKEN, sync_manager
 _HTTP = httpx.Client()
 
 
-def _call(sandbox: Any, version: str, method: str, path: str, body: Any = None) -> httpx.Response:
+def _call(sandbox: Any, version: str, method: str, path: str, body: Any = None, params: Any = None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {sandbox.token}", "Notion-Version": version}
-    return _HTTP.request(method, sandbox.url + "/v1/" + path, headers=headers, json=body)
+    return _HTTP.request(method, sandbox.url + "/v1/" + path, headers=headers, json=body, params=params)
 
 
 def _ok(response: httpx.Response) -> Any:
@@ -145,8 +145,8 @@ def test_2026_12_01_lists_return_only_the_title_unless_filter_properties_names_m
     bare = _ok(_call(sandbox, v, "POST", f"data_sources/{ds_id}/query", {}))["results"][0]
     assert set(bare["properties"]) == {"Name"}
     assert bare["id"] and bare["url"] and bare["last_edited_time"]  # the rest of the page is unchanged
-    ids = f"filter_properties={prop_ids['Key']}&filter_properties={prop_ids['Score']}"
-    named = _ok(_call(sandbox, v, "POST", f"data_sources/{ds_id}/query?{ids}", {}))["results"][0]
+    ids = [("filter_properties", prop_ids["Key"]), ("filter_properties", prop_ids["Score"])]
+    named = _ok(_call(sandbox, v, "POST", f"data_sources/{ds_id}/query", {}, ids))["results"][0]
     assert set(named["properties"]) == {"Key", "Score"}
     found = _ok(_call(sandbox, v, "POST", "search", {"query": "findable"}))["results"]
     assert [set(p["properties"]) for p in found if p["object"] == "page"] == [{"Name"}]
