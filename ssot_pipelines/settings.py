@@ -35,6 +35,15 @@ def notion_version(value: str | None) -> str:
     return chosen
 
 
+def notion_spare_blocks() -> bool:
+    """``NOTION_SPARE_BLOCKS``: the Notion workspace is a Free one with several members (1,000 blocks in its
+    lifetime), so page bodies spend no block an edit can avoid from the first sync on."""
+    value = (env("NOTION_SPARE_BLOCKS") or "0").strip().lower()
+    if value not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigurationError(f"NOTION_SPARE_BLOCKS={value!r} is not a yes/no value: set it to 1 or 0.")
+    return value in ("1", "true", "yes")
+
+
 def env(name: str, default: str | None = None) -> str | None:
     """An environment variable, with empty strings treated as unset."""
     value = os.environ.get(name)

@@ -16,6 +16,7 @@ import pytest
 
 from ssot_pipelines.notion import desired
 from ssot_pipelines.notion.desired import SyncRecord
+from ssot_pipelines.settings import ConfigurationError
 from ssot_pipelines_tests.notion_helpers import live_rows, person, sync_manager, text_of
 
 _HTTP = httpx.Client()
@@ -138,3 +139,25 @@ def test_bodies_spend_few_blocks_and_a_changed_body_is_edited_in_place(
         assert report.body_writes == 1
         assert sandbox.block_budget.snapshot()["used"] == 3  # edited in place: no block erased, none created
         assert manager.read_body(page_id) == edited
+
+
+def test_with_notion_spare_blocks_a_growing_body_fills_its_last_block_instead_of_adding_one(
+    sandbox: Any, ledger_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOTION_SPARE_BLOCKS", "1")
+    transcript = "".join(f"turn {n}: a question and its answer\n" for n in range(40))
+    with sync_manager(sandbox, ledger_url, redis_url) as manager:
+        manager.sync(DB, [SyncRecord("T-1", {"Name": "session", "Task ID": "T-1"}, body=transcript[:200])], mode="full")
+        used = sandbox.block_budget.snapshot()["used"]
+        for end in (400, 800, len(transcript)):  # the transcript grows between syncs
+            record = SyncRecord("T-1", {"Name": "session", "Task ID": "T-1"}, body=transcript[:end])
+            assert manager.sync(DB, [record], mode="full").body_writes == 1
+        assert sandbox.block_budget.snapshot()["used"] == used  # three growths, not one new block
+        page_id = manager.page_id(DB, "T-1")
+        assert page_id and manager.read_body(page_id) == transcript
+    monkeypatch.setenv("NOTION_SPARE_BLOCKS", "maybe")
+    with (
+        sync_manager(sandbox, ledger_url, redis_url) as manager,
+        pytest.raises(ConfigurationError, match="NOTION_SPARE"),
+    ):
+        manager.sync(DB, [], mode="incremental")

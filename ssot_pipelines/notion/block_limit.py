@@ -17,6 +17,8 @@ from typing import Any
 
 import psycopg
 
+from ssot_pipelines.settings import notion_spare_blocks
+
 log = logging.getLogger(__name__)
 
 # Words the refusal's message names (the documented concept: "workspace block limit").
@@ -44,6 +46,7 @@ class BlockLimitGate:
     target: str
     probe_left: bool = True
     creates_refused: bool = False  # this sync saw a page create refused: the others wait without asking
+    spare_configured: bool = False  # NOTION_SPARE_BLOCKS, read at the start of each sync
     _state: dict[str, Any] | None = None
     _loaded: bool = False
 
@@ -52,6 +55,7 @@ class BlockLimitGate:
         self.probe_left = True
         self.creates_refused = False
         self._loaded = False
+        self.spare_configured = notion_spare_blocks()
 
     def state(self) -> dict[str, Any] | None:
         if not self._loaded:
@@ -64,8 +68,9 @@ class BlockLimitGate:
         return bool(state and state["held"])
 
     def known_limited(self) -> bool:
-        """The workspace refused blocks at least once: every block counts, so spend them sparingly."""
-        return self.state() is not None
+        """The workspace refused blocks at least once, or NOTION_SPARE_BLOCKS says it is a Free multi-member
+        one: every block counts, so spend them sparingly."""
+        return self.spare_configured or self.state() is not None
 
     def may_create_blocks(self) -> bool:
         """Whether a body write may be sent now: always when not held, else once per sync (the probe)."""
