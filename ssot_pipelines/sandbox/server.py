@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from . import view
+from . import versions, view
 from .api import NotionApi, Query
+from .block_limit import BlockBudget
 from .errors import ApiError
 from .faults import BAD_GATEWAY_HTML, FaultConfig, FaultInjector, RateLimiter, committed_503
 from .ids import try_parse_id
@@ -159,6 +160,7 @@ class SandboxStats:
             self.faults: Counter[str] = Counter()
             self.writes_applied = 0
             self.writes_by_data_source: Counter[str] = Counter()
+            self.by_version: Counter[str] = Counter()
 
     def request(self, method: str, kind: str) -> None:
         with self._lock:
@@ -171,6 +173,8 @@ class SandboxStats:
                 self.rate_limited += 1
             elif what == "fault":
                 self.faults[kind] += 1
+            elif what == "version":
+                self.by_version[kind] += 1
             elif what == "write":
                 self.writes_applied += 1
                 self.writes_by_data_source[kind] += 1
@@ -185,6 +189,7 @@ class SandboxStats:
                 "faults": dict(self.faults),
                 "writes_applied": self.writes_applied,
                 "writes_by_data_source": dict(self.writes_by_data_source),
+                "by_version": dict(self.by_version),
             }
 
 
@@ -218,6 +223,7 @@ class SandboxServer:
         self.limiter = RateLimiter(rate_limit_rps, burst)
         self.faults = FaultInjector(faults)
         self.counters = SandboxStats()
+        self.block_budget = BlockBudget()  # off: configure() models a Free multi-member workspace
         self.webhooks = WebhookDeliverer(self.store.root_page_id, self.store.bot_user_id)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -489,6 +495,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 "Notion-Version header failed validation: Notion-Version "
                 "header should be defined, instead was `undefined`.",
             )
+        version = versions.check_version(self.headers["Notion-Version"])
+        sandbox.counters.bump("version", version)
         try:
             sandbox.limiter.check(token)
         except ApiError:
@@ -513,8 +521,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         route, args = found
         check_body_size(len(raw))
         body = self._parse_body(raw)
+        versions.check_request(version, route.kind, body)
         with sandbox.store.lock:  # one request at a time sees and changes the workspace, like one SQLite writer
+            sandbox.block_budget.check(route.kind, body)
             result = route.handler(sandbox.api, args, params, body)
+            sandbox.block_budget.record(route.kind, body)
             written = write_target(sandbox.store, route, args, result) if route.write else ""
         if route.write:
             sandbox.counters.bump("write", written)
@@ -523,6 +534,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             sandbox.counters.bump("fault", fault)
             resource = result.get("id") if result.get("object") != "list" else (args[0] if args else None)
             raise committed_503(resource)
+        result = versions.shape_response(version, route.kind, result, params)
         result["request_id"] = request_id
         return _json(200, result)
 
@@ -575,6 +587,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if method == "DELETE" and path == "/__sandbox/webhooks":
                 sandbox.webhooks.clear()
                 return _json(200, {"ok": True})
+            if path == "/__sandbox/block_limit":
+                if method == "POST":
+                    sandbox.block_budget.configure(
+                        body.get("limit"), body.get("grace_seconds"), reset=bool(body.get("reset", True))
+                    )
+                return _json(200, {"ok": True, **sandbox.block_budget.snapshot()})
             if method == "POST" and path == "/__sandbox/rate_limit":
                 sandbox.set_rate_limit(body.get("rps"), int(body.get("burst", 10)))
                 return _json(200, {"ok": True, "rps": sandbox.limiter.rps, "burst": sandbox.limiter.burst})
