@@ -46,7 +46,9 @@ def _setup(args: argparse.Namespace) -> int:
         print(f"Notion at {manager.gateway.base_url}: {manager.provisioned.summary()}")
         for name, ids in sorted(manager.ids.items()):
             print(f"  {name:22} database {ids.database_id}  data source {ids.data_source_id}")
-        views = provision_views(manager.gateway, manager.conn, manager.target, manager.ids)
+        views = provision_views(
+            manager.gateway, manager.conn, manager.target, manager.ids, fresh_databases=manager.provisioned.created
+        )
         print(views.summary())
         for title in views.restored:
             print(f"  restored {title} (it had been deleted in Notion)")

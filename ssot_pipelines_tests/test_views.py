@@ -181,6 +181,27 @@ def test_deleted_project_views_are_restored_by_the_next_full_sync_and_reported(
     assert counts["tech_debt/open"] == 1 and counts["file_catalog/by_component"] == 0
 
 
+def test_a_create_that_may_have_been_applied_is_adopted_next_time_never_made_twice(
+    sandbox: Any, ledger_url: str, redis_url: str
+) -> None:
+    from ssot_pipelines.sandbox.faults import FaultConfig
+
+    with sync_manager(sandbox, ledger_url, redis_url):
+        pass  # the databases exist
+    sandbox.set_faults(FaultConfig(unavailable_503_after_commit=1.0))  # every write lands, then 503
+    failed, ids, _ = provision(sandbox, ledger_url, redis_url)
+    assert len(failed.failed) == len(VIEW_PLAN) and not failed.created
+    sandbox.set_faults(None)
+    again, _, _ = provision(sandbox, ledger_url, redis_url)
+    assert not again.failed, again.failed
+    assert len(again.adopted) == len(OUR_TABS)  # made by the failed run: found, not made again
+    assert len(again.created) == len(WIDGETS)  # their dashboard was unknown then, so they were never sent
+    client = integration(sandbox)
+    for name in {v.database for v in OUR_TABS}:
+        counts = Counter(v["name"] for v in views_of(client, ids[name].database_id))
+        assert all(n == 1 for n in counts.values()), (name, counts)
+
+
 def test_views_are_checked_on_full_syncs_only() -> None:
     from ssot_pipelines.definitions import defs
 

@@ -61,8 +61,10 @@ class ViewSpec:
 
     @property
     def title(self) -> str:
-        """How people and messages name it: ``Tech-Debt: Open findings by Severity``."""
-        return f"{self.schema.title}: {self.name}"
+        """How people and messages name it: ``Tech-Debt: Open findings by Severity``, or for a widget
+        ``SecondBrain dashboard: Files by Band``."""
+        where = VIEWS_BY_SLOT[self.dashboard].name if self.dashboard else self.schema.title
+        return f"{where}: {self.name}"
 
     def configuration(self, property_ids: Mapping[str, str]) -> dict[str, Any] | None:
         """The ``configuration`` object (None for a dashboard, which has none on create)."""

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,12 +57,17 @@ def provision_views(
     *,
     log: Log | None = None,
     plan: Sequence[ViewSpec] = VIEW_PLAN,
+    fresh_databases: Collection[str] = (),
 ) -> ViewsReport:
-    """Create, restore or repair the project's views; one provisioner per target at a time."""
+    """Create, restore or repair the project's views; one provisioner per target at a time.
+
+    ``fresh_databases``: databases created moments ago by the same caller (``ssot setup``), which hold no
+    view of ours to adopt, so they are not searched."""
     lock = "ssot-views:" + target
     conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (lock,))
     try:
-        return _Provisioner(gateway, conn, target, ids, log or (lambda _line: None)).run(plan)
+        provisioner = _Provisioner(gateway, conn, target, ids, log or (lambda _line: None), set(fresh_databases))
+        return provisioner.run(plan)
     finally:
         conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock,))
         conn.commit()
@@ -76,6 +81,7 @@ class _Provisioner:
         target: str,
         ids: Mapping[str, DatabaseIds],
         log: Log,
+        fresh: set[str],
     ) -> None:
         self.gateway = gateway
         self.conn = conn
@@ -88,6 +94,8 @@ class _Provisioner:
         self._property_ids: dict[str, dict[str, str]] = {}
         self._bot_id: str | None = None
         self._listed: dict[str, list[str]] = {}
+        self._seen: dict[str, dict[str, Any] | None] = {}  # views retrieved while looking for ours
+        self.fresh = fresh
 
     def run(self, plan: Sequence[ViewSpec]) -> ViewsReport:
         before = self.gateway.stats.requests
@@ -125,7 +133,7 @@ class _Provisioner:
         if view is not None:
             self._check(spec, view, body, home)
             return
-        if rec is None:
+        if rec is None and home not in self.fresh and spec.database not in self.fresh:
             adopted = self._adoptable(spec, body, home, dashboard_id)
             if adopted is not None:
                 self.report.adopted.append(spec.title)
@@ -216,7 +224,9 @@ class _Provisioner:
         for view_id in candidates:
             if normalize_id(view_id) in taken:
                 continue
-            view = self._retrieve(view_id)
+            if view_id not in self._seen:
+                self._seen[view_id] = self._retrieve(view_id)
+            view = self._seen[view_id]
             if view is None or view.get("name") != spec.name or view.get("type") != spec.type.value:
                 continue
             if spec.dashboard and not _same(view.get("dashboard_view_id"), dashboard_id):
