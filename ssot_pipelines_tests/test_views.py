@@ -6,7 +6,6 @@ through the sandbox's person prefix (``/__sandbox/person/v1/``), as the Notion U
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -25,7 +24,8 @@ from ssot_pipelines.dashboards.records import recorded_views
 from ssot_pipelines.ledger import connect
 from ssot_pipelines.notion.audits import last_audits
 from ssot_pipelines.notion.provision import DatabaseIds
-from ssot_pipelines_tests.notion_helpers import SANDBOX_TOKEN, dagster_resources, sync_manager
+from ssot_pipelines_tests.dagster_cli import dagster_env
+from ssot_pipelines_tests.notion_helpers import dagster_resources, sync_manager
 
 OUR_TABS = [v for v in VIEW_PLAN if not v.dashboard]
 WIDGETS = [v for v in VIEW_PLAN if v.dashboard]
@@ -367,16 +367,7 @@ def test_views_need_notion_version_2025_09_03_and_the_html_view_lists_them(sandb
 # -- ssot verify ----------------------------------------------------------------------------------------------
 
 
-def _ssot(*argv: str, sandbox: Any, ledger_url: str, redis_url: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "NOTION_TOKEN": SANDBOX_TOKEN,
-        "NOTION_BASE_URL": sandbox.url,
-        "NOTION_PARENT_PAGE_ID": sandbox.root_page_id,
-        "NOTION_RPS": "1000",
-        "POSTGRES_URL": ledger_url,
-        "REDIS_URL": redis_url,
-    }
+def _ssot(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ssot_pipelines.cli", *argv], capture_output=True, text=True, env=env, timeout=300
     )
@@ -385,8 +376,10 @@ def _ssot(*argv: str, sandbox: Any, ledger_url: str, redis_url: str) -> subproce
 def test_ssot_verify_exits_non_zero_on_a_deleted_property_or_view_and_zero_when_clean(
     tmp_path: Path, sandbox: Any, ledger_url: str, redis_url: str
 ) -> None:
+    env = dagster_env(tmp_path, sandbox, ledger_url, redis_url)  # the test's sandbox, ledger and Redis
+
     def ssot(*argv: str) -> subprocess.CompletedProcess[str]:
-        return _ssot(*argv, sandbox=sandbox, ledger_url=ledger_url, redis_url=redis_url)
+        return _ssot(*argv, env=env)
 
     setup = ssot("setup")
     assert setup.returncode == 0, setup.stdout + setup.stderr

@@ -9,7 +9,7 @@ sorts; cosmetic settings a person changes (column widths, visible properties) ar
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -175,6 +175,15 @@ def differences(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> list[
 
 
 DASHBOARD_SLOT = "dashboard"
+FILES_BY_BAND = ViewSpec("drift_board/chart", "drift_board", "Files by Band", ViewType.CHART, groups=("Band",))
+OPEN_FINDINGS_CHART = ViewSpec(
+    "tech_debt/chart",
+    "tech_debt",
+    "Open findings by Severity and Tool",
+    ViewType.CHART,
+    groups=("Severity", "Tool"),
+    open_only="Status=open",
+)
 
 # The order matters: a dashboard before its widgets.
 VIEW_PLAN: tuple[ViewSpec, ...] = (
@@ -187,7 +196,7 @@ VIEW_PLAN: tuple[ViewSpec, ...] = (
         groups=("Status", "Assigned Agent"),
     ),
     ViewSpec("drift_board/board", "drift_board", "Board by Band", ViewType.BOARD, groups=("Band",)),
-    ViewSpec("drift_board/chart", "drift_board", "Files by Band", ViewType.CHART, groups=("Band",)),
+    FILES_BY_BAND,
     ViewSpec(
         "tech_debt/open",
         "tech_debt",
@@ -196,14 +205,7 @@ VIEW_PLAN: tuple[ViewSpec, ...] = (
         open_only="Status=open",
         sort_by="Severity",
     ),
-    ViewSpec(
-        "tech_debt/chart",
-        "tech_debt",
-        "Open findings by Severity and Tool",
-        ViewType.CHART,
-        groups=("Severity", "Tool"),
-        open_only="Status=open",
-    ),
+    OPEN_FINDINGS_CHART,
     ViewSpec(
         "cli_sessions/timeline",
         "cli_sessions",
@@ -214,23 +216,8 @@ VIEW_PLAN: tuple[ViewSpec, ...] = (
     ViewSpec("file_catalog/by_component", "file_catalog", "Files by Component", ViewType.TABLE, groups=("Component",)),
     # One dashboard (a tab of the Drift Board) that brings the charts together, each chart a widget.
     ViewSpec(DASHBOARD_SLOT, "drift_board", "SecondBrain dashboard", ViewType.DASHBOARD),
-    ViewSpec(
-        "dashboard/files_by_band",
-        "drift_board",
-        "Files by Band",
-        ViewType.CHART,
-        groups=("Band",),
-        dashboard=DASHBOARD_SLOT,
-    ),
-    ViewSpec(
-        "dashboard/open_findings",
-        "tech_debt",
-        "Open findings by Severity and Tool",
-        ViewType.CHART,
-        groups=("Severity", "Tool"),
-        open_only="Status=open",
-        dashboard=DASHBOARD_SLOT,
-    ),
+    replace(FILES_BY_BAND, slot="dashboard/files_by_band", dashboard=DASHBOARD_SLOT),
+    replace(OPEN_FINDINGS_CHART, slot="dashboard/open_findings", dashboard=DASHBOARD_SLOT),
 )
 VIEWS_BY_SLOT: dict[str, ViewSpec] = {v.slot: v for v in VIEW_PLAN}
 
