@@ -190,13 +190,7 @@ class _Provisioner:
     # -- reading Notion --------------------------------------------------------------------------------
 
     def _retrieve(self, view_id: str) -> dict[str, Any] | None:
-        try:
-            view: dict[str, Any] = self.gateway.call("GET", f"views/{view_id}")
-        except NotionError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return view
+        return retrieve_view(self.gateway, view_id)
 
     def _props(self, database_name: str) -> dict[str, str]:
         """Property ids by name: those recorded at provisioning, re-read once if one is missing."""
@@ -258,6 +252,17 @@ class _Provisioner:
             me = self.gateway.call("GET", "users/me")
             self._bot_id = str(me.get("id", ""))
         return self._bot_id
+
+
+def retrieve_view(gateway: NotionGateway, view_id: str) -> dict[str, Any] | None:
+    """The view, or None when it was deleted (404; a trashed view counts as deleted too)."""
+    try:
+        view: dict[str, Any] = gateway.call("GET", f"views/{view_id}")
+    except NotionError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return None if view.get("in_trash") or view.get("archived") else view
 
 
 def _needed(database_name: str) -> list[Any]:

@@ -8,9 +8,10 @@ from typing import Any
 import psycopg
 
 from ssot_pipelines.dashboards.plan import VIEW_PLAN, MissingProperty, differences, home_database
+from ssot_pipelines.dashboards.provision import retrieve_view
 from ssot_pipelines.dashboards.records import recorded_views
 from ssot_pipelines.notion.codec import normalize_id
-from ssot_pipelines.notion.gateway import NotionError, NotionGateway
+from ssot_pipelines.notion.gateway import NotionGateway
 from ssot_pipelines.notion.provision import DatabaseIds
 
 SETUP = "run `ssot setup`"
@@ -41,11 +42,8 @@ def check_views(
         if rec is None or spec.database not in ids or home not in ids:
             found.append(f"view {spec.title!r} was never provisioned: {SETUP} to create it")
             continue
-        try:
-            view: dict[str, Any] = gateway.call("GET", f"views/{rec.view_id}")
-        except NotionError as exc:
-            if exc.status != 404:
-                raise
+        view = retrieve_view(gateway, rec.view_id)
+        if view is None:
             found.append(f"view {spec.title!r} ({rec.view_id}) was deleted in Notion: {SETUP} to recreate it")
             continue
         dashboard = recorded.get(spec.dashboard) if spec.dashboard else None
