@@ -39,6 +39,7 @@ from .faults import BAD_GATEWAY_HTML, FaultConfig, FaultInjector, RateLimiter, c
 from .ids import try_parse_id
 from .store import Record, Store
 from .validation import check_body_size
+from .views_api import check_views_version
 from .webhooks import WebhookDeliverer
 
 Handler = Callable[[NotionApi, list[str], Query, Record], Record]
@@ -93,6 +94,29 @@ ROUTES: tuple[Route, ...] = (
     _route("GET", "users", "users.list", False, lambda a, p, q, b: a.list_users(q)),
     _route("GET", "users/me", "users.me", False, lambda a, p, q, b: a.me()),
     _route("GET", "users/{id}", "users.retrieve", False, lambda a, p, q, b: a.get_user(p[0])),
+    # views_api.py: tabs, dashboards and widgets, and cached view queries (Notion-Version >= 2025-09-03)
+    _route("GET", "views", "views.list", False, lambda a, p, q, b: a.list_views(q)),
+    _route("POST", "views", "views.create", True, lambda a, p, q, b: a.create_view(b)),
+    _route("GET", "views/{id}", "views.retrieve", False, lambda a, p, q, b: a.get_view(p[0])),
+    _route("PATCH", "views/{id}", "views.update", True, lambda a, p, q, b: a.update_view(p[0], b)),
+    _route("DELETE", "views/{id}", "views.delete", True, lambda a, p, q, b: a.delete_view(p[0])),
+    _route(
+        "POST", "views/{id}/queries", "views.queries.create", False, lambda a, p, q, b: a.create_view_query(p[0], b)
+    ),
+    _route(
+        "GET",
+        "views/{id}/queries/{id}",
+        "views.queries.results",
+        False,
+        lambda a, p, q, b: a.get_view_query_results(p[0], p[1], q),
+    ),
+    _route(
+        "DELETE",
+        "views/{id}/queries/{id}",
+        "views.queries.delete",
+        False,
+        lambda a, p, q, b: a.delete_view_query(p[0], p[1]),
+    ),
 )
 
 
@@ -106,8 +130,8 @@ def match_route(method: str, path: str) -> tuple[Route, list[str]] | None:
 
 def write_target(store: Store, route: Route, args: list[str], result: Record) -> str:
     """Where an applied write landed, for ``writes_by_data_source``: the data source of the page it changed
-    (a row, its properties or its body), ``schema`` for databases and data sources, else ``page``."""
-    if route.kind.startswith(("databases.", "data_sources.")):
+    (a row, its properties or its body), ``schema`` for databases, data sources and views, else ``page``."""
+    if route.kind.startswith(("databases.", "data_sources.", "views.")):
         return "schema"
     object_id = str(result.get("id")) if route.kind == "pages.create" else (args[0] if args else "")
     rec = store.get(try_parse_id(object_id) or "")
@@ -245,6 +269,15 @@ class SandboxServer:
     @query_result_limit.setter
     def query_result_limit(self, value: int) -> None:
         self.api.query_result_limit = value
+
+    @property
+    def view_query_ttl_seconds(self) -> float:
+        """How long a view query's cached result lives (Notion: 15 minutes, then 404)."""
+        return self.api.view_query_ttl_seconds
+
+    @view_query_ttl_seconds.setter
+    def view_query_ttl_seconds(self, value: float) -> None:
+        self.api.view_query_ttl_seconds = value
 
     def start(self) -> SandboxServer:
         server_class = _HTTPServer6 if ":" in self.host else _HTTPServer
@@ -519,11 +552,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if found is None:
             raise ApiError(400, "invalid_request_url", "Invalid request URL.")
         route, args = found
+        if route.kind.startswith("views."):
+            check_views_version(self.headers.get("Notion-Version"))
         check_body_size(len(raw))
         body = self._parse_body(raw)
         versions.check_request(version, route.kind, body)
         with sandbox.store.lock:  # one request at a time sees and changes the workspace, like one SQLite writer
             sandbox.block_budget.check(route.kind, body)
+            sandbox.api.acting_as_person = person  # who a view records as its creator or editor
             result = route.handler(sandbox.api, args, params, body)
             sandbox.block_budget.record(route.kind, body)
             written = write_target(sandbox.store, route, args, result) if route.write else ""
