@@ -47,14 +47,13 @@ def latest_scores(conn: Conn, keys: Sequence[str] | None = None) -> list[dict[st
     return conn.execute(query, params).fetchall()
 
 
-def band_counts(conn: Conn) -> tuple[dict[str, int], Any]:
-    """How many files sit in each band by their latest score, and when the last analysis ran (the status page)."""
+def band_counts(conn: Conn) -> dict[str, int]:
+    """How many files sit in each band by their latest score (the status page's drift summary)."""
     rows = conn.execute(
         "SELECT band, count(*) AS n FROM (SELECT DISTINCT ON (file_key) band FROM drift_scores"
         " ORDER BY file_key, analysis_id DESC) latest GROUP BY band ORDER BY band"
     ).fetchall()
-    last = conn.execute("SELECT max(analyzed_at) AS at FROM drift_analyses").fetchone()
-    return {str(r["band"]): int(r["n"]) for r in rows}, (last["at"] if last else None)
+    return {str(r["band"]): int(r["n"]) for r in rows}
 
 
 def _rounded(value: float | None) -> float | None:

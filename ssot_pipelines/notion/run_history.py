@@ -13,6 +13,8 @@ import psycopg
 
 # The figures of a run report that the status page shows, in that order.
 REPORT_FIGURES = ("created", "updated", "archived", "failed", "requests", "rate_limited")
+# A run that moved any of these changed (or failed to change) Notion; other runs had nothing to do.
+CHANGE_FIGURES = ("created", "updated", "archived", "failed", "recreated", "repaired", "body_writes")
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,7 @@ class DatabaseFigures:
     rows: int  # live pages in Notion (as far as the ledger knows)
     pending: int  # present records whose current content has not reached Notion
     oldest_pending: datetime | None  # when the oldest of them changed: the start of the lag
-    last_run: LastRun | None
-    unfinished_since: datetime | None  # a run started after the last finished one and never finished
+    last_run: LastRun | None  # the last finished run that changed Notion (or had failures)
 
     def lag_seconds(self, now: datetime | None = None) -> float:
         """Seconds since the oldest change not yet in Notion (0 when nothing is pending)."""
@@ -55,16 +56,11 @@ def database_figures(conn: psycopg.Connection[Any], target: str, database: str) 
         " AND (n.key IS NULL OR n.state <> 'synced' OR n.pushed_digest IS DISTINCT FROM r.digest)",
         (target, database),
     ).fetchone()
+    changed = " + ".join(f"coalesce((report->>'{name}')::bigint, 0)" for name in CHANGE_FIGURES)
     last = conn.execute(
         "SELECT mode, started_at, finished_at, report FROM sync_runs WHERE target = %s AND database = %s"
-        " AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+        f" AND finished_at IS NOT NULL AND ({changed}) > 0 ORDER BY id DESC LIMIT 1",
         (target, database),
-    ).fetchone()
-    unfinished = conn.execute(
-        "SELECT min(started_at) AS since FROM sync_runs WHERE target = %s AND database = %s"
-        " AND finished_at IS NULL AND id > coalesce((SELECT max(id) FROM sync_runs WHERE target = %s"
-        " AND database = %s AND finished_at IS NOT NULL), 0)",
-        (target, database, target, database),
     ).fetchone()
     last_run = None
     if last is not None:
@@ -77,5 +73,4 @@ def database_figures(conn: psycopg.Connection[Any], target: str, database: str) 
         pending=int(pending["n"]) if pending else 0,
         oldest_pending=pending["oldest"] if pending else None,
         last_run=last_run,
-        unfinished_since=unfinished["since"] if unfinished else None,
     )

@@ -83,7 +83,7 @@ def gather_sections(manager: NotionSyncManager) -> list[Section]:
     from ssot_pipelines.settings import redact
 
     conn = manager.conn
-    bands, analyzed_at = band_counts(conn)
+    bands = band_counts(conn)
     backlog = capture_backlog(conn)
     base = manager.gateway.base_url
     local = (urlsplit(base).hostname or "") in ("127.0.0.1", "localhost", "::1")
@@ -96,7 +96,7 @@ def gather_sections(manager: NotionSyncManager) -> list[Section]:
     sections = [
         intro_section(),
         *database_sections(conn, manager.target),
-        drift_section(bands, analyzed_at),
+        drift_section(bands),
         hooks_section(backlog.journal_bytes_pending, backlog.quarantined),
         budget_section(manager.gateway.pacer.describe()),
         services_section([notion, *services]),

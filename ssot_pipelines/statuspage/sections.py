@@ -1,8 +1,9 @@
 """What the "SSoT Status" page says, section by section, as plain text (no Notion, no Dagster here).
 
 Each section becomes one block of the page. A section's text moves only with what it describes (no "updated
-N seconds ago"), so a refresh rewrites only the blocks whose figures changed: usually the one database that
-just synced.
+N seconds ago", no time of a run that had nothing to do, no time of an audit that found what the last one
+found), so a refresh rewrites only the blocks whose figures changed -- usually the one database that just
+synced -- and a run with nothing to do writes nothing. The times of every run are in Dagster.
 """
 
 from __future__ import annotations
@@ -65,9 +66,11 @@ def when(moment: datetime | None) -> str:
 
 def database_lines(figures: DatabaseFigures, audit: Audit | None) -> tuple[str, ...]:
     run = figures.last_run
-    last = "Last sync: none yet" if run is None else f"Last sync: {when(run.finished_at)}, {run.mode}"
-    if figures.unfinished_since is not None:
-        last += f"; a run started {when(figures.unfinished_since)} has not finished (running, or it failed)"
+    last = (
+        "Last sync that changed Notion: none yet"
+        if run is None
+        else f"Last sync that changed Notion: {when(run.finished_at)}, {run.mode}"
+    )
     f = run.figures if run else {}
     counts = (
         f"Rows in Notion: {figures.rows:,}. Last run: {f.get('created', 0):,} created, {f.get('updated', 0):,} "
@@ -86,7 +89,7 @@ def database_lines(figures: DatabaseFigures, audit: Audit | None) -> tuple[str, 
         checked = "Last audit: none yet (a full sync or `ssot verify` audits it)"
     else:
         verdict = "passed" if audit.ok else "FAILED"
-        checked = f"Last audit: {verdict} ({audit.source}, {when(audit.audited_at)}): {audit.summary}"
+        checked = f"Last audit: {verdict} ({audit.source}): {audit.summary}"
     return (last, counts, requests, lag, checked)
 
 
@@ -110,13 +113,11 @@ def database_sections(conn: psycopg.Connection[Any], target: str) -> list[Sectio
     ]
 
 
-def drift_section(bands: Mapping[str, int], analyzed_at: datetime | None) -> Section:
+def drift_section(bands: Mapping[str, int]) -> Section:
     if not bands:
         return Section(DRIFT, "Drift", ("No drift analysis yet (the drift_board asset scores every tracked file)",))
     shown = ", ".join(f"{n:,} {band}" for band, n in sorted(bands.items()))
-    return Section(
-        DRIFT, "Drift", (f"{sum(bands.values()):,} files by band: {shown}", f"Last analysis: {when(analyzed_at)}")
-    )
+    return Section(DRIFT, "Drift", (f"{sum(bands.values()):,} files by band: {shown}",))
 
 
 def hooks_section(journal_bytes_pending: int, quarantined: int) -> Section:
