@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -56,13 +56,15 @@ class StatusUpdate:
     blocks_recreated: int = 0
     created_page: bool = False
     verified: bool = False
+    sections_written: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         done = "created" if self.created_page else "updated"
         extra = f", {self.blocks_recreated} block(s) recreated" if self.blocks_recreated else ""
         checked = ", read back" if self.verified else ""
+        which = f" ({', '.join(self.sections_written)})" if self.sections_written and not self.created_page else ""
         return (
-            f"status page {self.page_id} {done}: {self.blocks_written} block(s) written{extra}{checked}; "
+            f"status page {self.page_id} {done}: {self.blocks_written} block(s) written{which}{extra}{checked}; "
             f"{self.requests} request(s)"
         )
 
@@ -204,6 +206,7 @@ class StatusPageWriter:
                     return False
                 raise
             update.blocks_written += 1
+            update.sections_written.append(section.name)
         return True
 
     def _patch(self, block_id: str, section: Section) -> None:
@@ -239,12 +242,14 @@ class StatusPageWriter:
                 ):
                     self._patch(known[0], section)
                     update.blocks_written += 1
+                    update.sections_written.append(section.name)
                 if block.get("type") == "paragraph":
                     previous = known[0]
                     continue
             previous = self._append(stored.page_id, section, previous)
             update.blocks_recreated += 1
             update.blocks_written += 1
+            update.sections_written.append(section.name)
         store.mark_verified(self.conn, self.target)
         self.conn.commit()
 
