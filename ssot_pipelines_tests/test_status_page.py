@@ -239,3 +239,16 @@ def test_a_failed_run_is_shown_on_the_status_page(sandbox: Any, ledger_url: str,
     )
     text = _section_text(sandbox, "Failed runs")
     assert result.dagster_run.run_id[:8] in text and "__ephemeral_asset_job__" in text
+
+
+def test_every_database_asset_has_the_check_and_the_hourly_freshness_policy() -> None:
+    from ssot_pipelines.definitions import defs
+    from ssot_pipelines.schemas import ALL_DATABASES
+
+    graph = defs.resolve_asset_graph()
+    for schema in ALL_DATABASES:
+        key = dg.AssetKey(schema.name)
+        assert dg.AssetCheckKey(key, CHECK_NAME) in graph.asset_check_keys, schema.name
+        policy = graph.get(key).freshness_policy
+        assert isinstance(policy, dg.FreshnessPolicy) and policy.fail_window.to_timedelta().total_seconds() == 7200
+    assert defs.resolve_sensor_def("status_page_on_run_failure") is not None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from ssot_pipelines.notion.gateway import NotionError
 from ssot_pipelines.resources.notion import NotionResource
 from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.settings import ConfigurationError
@@ -40,7 +41,11 @@ def status_page_on_run_failure(
     with manager:
         store.record_run_failure(manager.conn, run.run_id, run.job_name, failure_message(context.failure_event))
         manager.conn.commit()
-        update = refresh_status_page(manager)
+        try:
+            update = refresh_status_page(manager)
+        except NotionError as exc:  # the failure is kept in the ledger: the next refresh shows it
+            context.log.warning(f"status page not updated for failed run {run.run_id}: {exc}")
+            return
     context.log.info(update.summary())
 
 
