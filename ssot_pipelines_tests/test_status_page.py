@@ -142,6 +142,16 @@ def test_the_status_page_stays_one_page_and_a_deleted_page_or_block_comes_back(
     assert len(after) == len(section_names()) and block_text(after[3]) == block_text(blocks[3])
     assert len(_status_pages(sandbox)) == 1
 
+    # a create whose answer was lost (a 503 after Notion committed it): the next refresh adopts that page
+    with connect(ledger_url) as conn:
+        conn.execute("UPDATE status_pages SET page_id = ''")
+        conn.execute("DELETE FROM status_page_blocks")
+        conn.commit()
+    with sync_manager(sandbox, ledger_url, redis_url) as manager:
+        adopted = refresh_status_page(manager)
+    assert not adopted.created_page and adopted.page_id == recreated["id"] and adopted.blocks_written == 0
+    assert [b["id"] for b in _blocks(sandbox, recreated["id"])] == [b["id"] for b in after]
+
     # the daily full sync reads the page back too (once for all its steps): a page trashed since comes back
     client.request(path=f"pages/{recreated['id']}", method="PATCH", body={"in_trash": True})
     with connect(ledger_url) as conn:

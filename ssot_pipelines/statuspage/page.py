@@ -144,6 +144,8 @@ class StatusPageWriter:
         update = StatusUpdate()
         with store.page_lock(self.conn, self.target):
             stored = store.stored_page(self.conn, self.target)
+            if stored is not None and not stored.page_id:
+                stored = self._adopt(sections)  # a create whose answer was lost: find the page it may have made
             if stored is None:
                 self._create(sections, update)
             else:
@@ -158,6 +160,9 @@ class StatusPageWriter:
     # -- creating -----------------------------------------------------------------------------------
 
     def _create(self, sections: list[Section], update: StatusUpdate) -> None:
+        # A create is never repeated blindly: until its answer is kept, the ledger says one may have landed.
+        store.save_page(self.conn, self.target, "")
+        self.conn.commit()
         body = {
             "parent": {"type": "page_id", "page_id": self.parent_page_id},
             "properties": {"title": {"title": [{"type": "text", "text": {"content": PAGE_TITLE}}]}},
@@ -174,6 +179,30 @@ class StatusPageWriter:
         update.page_id = page_id
         update.created_page = True
         update.blocks_written = len(sections)
+
+    def _adopt(self, sections: list[Section]) -> store.StoredPage | None:
+        """The live "SSoT Status" child page of the parent, if an interrupted create made one; its blocks are
+        matched to sections by their first line (the section title), the rest is repaired by a read-back."""
+        pages = [
+            b
+            for b in self._children(self.parent_page_id)
+            if b.get("type") == "child_page" and b.get("child_page", {}).get("title") == PAGE_TITLE
+        ]
+        if not pages:
+            return None
+        page_id = str(pages[-1]["id"])
+        store.save_page(self.conn, self.target, page_id)
+        by_title = {s.title: s for s in sections}  # titles are unique on the page
+        for block in self._children(page_id):
+            text = block_text(block) if block.get("type") == "paragraph" else ""
+            section = by_title.pop(text.split("\n", 1)[0], None)
+            if section is not None:
+                written = text_hash(section) if text == section.text else ""
+                store.save_block(self.conn, self.target, section.name, str(block["id"]), written)
+        self.conn.commit()
+        log.info("adopted the status page %s an interrupted create left", page_id)
+        adopted = store.stored_page(self.conn, self.target)
+        return None if adopted is None else store.StoredPage(adopted.page_id, None, adopted.blocks)
 
     def _children(self, block_id: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
