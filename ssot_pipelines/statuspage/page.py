@@ -6,6 +6,7 @@ because Notion's Free block limit counts every block ever created. The page is r
 hand, on a full sync (once for all its parallel steps), at least daily, and whenever a write to a block
 fails: a page a person trashed is created again, a missing block is appended in its place, a block a person
 edited is written back. An ordinary incremental run reads nothing back, so its refresh is usually one request.
+A create is never repeated blindly: the ledger notes it first, and a create whose answer was lost is adopted.
 """
 
 from __future__ import annotations
