@@ -33,6 +33,7 @@ CAPABILITY_COMMANDS: dict[str, tuple[str, str]] = {
     "celery": ("ssot_pipelines.deploy.cli", "run steps on Celery workers (with SSOT_EXECUTOR=celery)"),
     "task": ("ssot_pipelines.tasks.cli", "the agents' work graph: add, claim, complete tasks"),
     "mcp": ("ssot_pipelines.tasks.cli", "run the stdio MCP server (search, context, task_* tools)"),
+    "statuspage": ("ssot_pipelines.statuspage.cli", "refresh the SSoT Status page in Notion (read back, repaired)"),
     "notion": ("ssot_pipelines.webhooks.cli", "Notion webhooks: people's edits reach the ledger in seconds"),
 }
 

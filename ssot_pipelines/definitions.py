@@ -21,6 +21,7 @@ from ssot_pipelines.sessions import defs as sessions
 from ssot_pipelines.sessions.defs import SessionCaptureConfig
 from ssot_pipelines.settings import load_env_file
 from ssot_pipelines.slack import defs as slack
+from ssot_pipelines.statuspage import defs as statuspage
 from ssot_pipelines.tasks import defs as tasks
 
 load_env_file()
@@ -72,6 +73,7 @@ CAPABILITIES: list[dg.Definitions] = [
     slack.defs,
     tasks.defs,
     dashboards.defs,
+    statuspage.defs,
 ]
 
 

@@ -182,4 +182,5 @@ def open_sync_manager(
         ids, report = provision(gateway, conn, target.target_id, target.parent_page_id)
     manager = NotionSyncManager(gateway, conn, target.target_id, ids, redis_client=redis_client)
     manager.provisioned = report
+    manager.parent_page_id = target.parent_page_id
     return manager

@@ -75,6 +75,8 @@ class SyncReport:
     pacer_fallbacks: int = 0
     bodies_held: int = 0  # page bodies left pending in the ledger: the workspace's block limit
     block_limit: str = "ok"  # "ok", or "held: <what to do>" while Notion refuses new blocks
+    duplicates: int = 0  # extra pages of one key found when reading back (trashed by this run)
+    read_back_rows: int = -1  # pages read back from Notion by a reconcile (-1: Notion was not read)
     errors: list[str] = field(default_factory=list)
     changed_keys: list[str] = field(default_factory=list)
 
@@ -125,6 +127,7 @@ class NotionSyncManager:
         self.ids = dict(ids)
         self.provisioned = ProvisionReport()
         self.redis_client = redis_client
+        self.parent_page_id: str | None = None  # the page the databases (and the status page) live under
         self.on_progress: ProgressCallback | None = None
         self.progress_interval = PROGRESS_INTERVAL_SECONDS
         self._held: dict[str, int] = {}
@@ -228,6 +231,7 @@ class NotionSyncManager:
                 f"{schema.name} (reading Notion back)", 0, progress_line, interval=self.progress_interval
             )
             notion_pages = self.read_pages(schema, on_batch=reading.read_so_far)
+            report.read_back_rows = sum(len(group) for group in notion_pages.values())
             self._pull_human_from(schema, notion_pages, report)
 
         elif schema.owned(Owner.SHARED):
@@ -663,6 +667,7 @@ class NotionSyncManager:
                 if normalize_id(page["id"]) != keep_id:
                     self.gateway.call("PATCH", f"pages/{page['id']}", body={"in_trash": True}, kind=Call.UPDATE)
                     report.archived += 1
+                    report.duplicates += 1
 
     def _restore(self, page_id: str) -> None:
         self.gateway.call("PATCH", f"pages/{page_id}", body={"in_trash": False}, kind=Call.UPDATE)
