@@ -218,7 +218,9 @@ class NotionGateway:
                 self.stats.rate_limited += 1
                 retry_after = _retry_after(exc)
                 if retry_after is not None:
-                    self.pacer.push_back(min(retry_after, self.retry.max_retry_after_seconds))
+                    retry_after = min(retry_after, self.retry.max_retry_after_seconds)
+                # the pacer pauses this connection (or the whole workspace) and learns from the reason
+                self.pacer.on_rate_limited(status, getattr(exc, "additional_data", None), retry_after)
             if kind is Call.CREATE and self._maybe_applied(exc):
                 raise AmbiguousWriteError(
                     f"{method} /{path} failed with {label}; the write may have been applied",

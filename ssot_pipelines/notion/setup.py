@@ -12,7 +12,7 @@ import redis
 from ssot_pipelines.ledger import connect, migrate, resolve_postgres_url
 from ssot_pipelines.notion.checkpoints import adopt_target
 from ssot_pipelines.notion.gateway import NotionGateway, RetrySettings
-from ssot_pipelines.notion.pacer import RequestPacer
+from ssot_pipelines.notion.pacer import LearningPacer, pacer_from_settings, workspace_of
 from ssot_pipelines.notion.provision import ProvisionReport, load_ids, provision
 from ssot_pipelines.notion.sync import NotionSyncManager
 from ssot_pipelines.schemas import DATABASES
@@ -160,8 +160,7 @@ def open_sync_manager(
     conn.commit()
     adopt_target(conn, target.target_id, target.legacy_target_ids)
     redis_client = redis.Redis.from_url(redis_url or resolve_redis_url(), socket_timeout=5)
-    pace = rps if rps is not None else float(env("NOTION_RPS", "2.5") or 2.5)
-    pacer = RequestPacer(redis_client, target.token, rps=pace)
+    pacer = pacer_from_settings(redis_client, target.token, rps=rps)
     gateway = NotionGateway(
         token=target.token,
         base_url=target.base_url,
@@ -170,12 +169,14 @@ def open_sync_manager(
         retry=retry,
     )
     try:
-        gateway.preflight()
+        me = gateway.preflight()
     except Exception:
         gateway.close()
         redis_client.close()
         conn.close()
         raise
+    if isinstance(pacer, LearningPacer):
+        pacer.use_workspace(workspace_of(me, target.base_url))
     report = ProvisionReport()
     ids = load_ids(conn, target.target_id)
     if provision_databases or (provision_databases is None and not set(DATABASES) <= set(ids)):

@@ -77,6 +77,8 @@ class SyncReport:
     block_limit: str = "ok"  # "ok", or "held: <what to do>" while Notion refuses new blocks
     duplicates: int = 0  # extra pages of one key found when reading back (trashed by this run)
     read_back_rows: int = -1  # pages read back from Notion by a reconcile (-1: Notion was not read)
+    requests_per_minute: float = 0.0  # the pacer's budget when the sync ended
+    pacer_learned: bool = False  # that budget was learned from Notion's 429s
     errors: list[str] = field(default_factory=list)
     changed_keys: list[str] = field(default_factory=list)
 
@@ -262,6 +264,9 @@ class NotionSyncManager:
         report.rate_limited = after["rate_limited"] - before["rate_limited"]
         report.retries = after["retries"] - before["retries"]
         report.pacer_fallbacks = self.gateway.pacer.fallbacks - fallbacks_before
+        pacing = self.gateway.pacer.describe()
+        report.requests_per_minute = float(pacing["requests_per_minute"])
+        report.pacer_learned = bool(pacing["learned"])
         report.seconds = time.monotonic() - started
         limit = self.blocks.state()
         if limit and limit["held"]:

@@ -17,7 +17,7 @@ class NotionResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     parent_page_id: str = ""
     base_url: str = ""
     notion_version: str = "2025-09-03"
-    requests_per_second: float = 0.0  # 0: NOTION_RPS or 2.5
+    requests_per_second: float = 0.0  # 0: the pacer NOTION_PACER chooses; > 0: fixed at this rate
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Name this machine on the run, so a killed run's pool slots can be freed (``ssot_pipelines.instance``)."""

@@ -18,6 +18,7 @@ from ssot_pipelines.settings import (
     ssot_home,
 )
 
+from .ratelimit import RateLimitConfig
 from .server import SandboxServer, is_loopback
 
 
@@ -36,6 +37,20 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "--rps", type=float, default=3.0, help="average requests/second per token; 0 disables rate limiting"
     )
     parser.add_argument("--burst", type=int, default=10, help="rate limit burst size")
+    parser.add_argument(
+        "--window-budget",
+        type=int,
+        default=None,
+        help="requests per token per window (Notion's per-connection model; default: off)",
+    )
+    parser.add_argument("--window-seconds", type=float, default=60.0, help="length of that window (Notion: 60)")
+    parser.add_argument(
+        "--workspace-budget",
+        type=int,
+        default=None,
+        help="requests per window shared by every token (Notion's workspace model; default: off)",
+    )
+    parser.add_argument("--workspace-window-seconds", type=float, default=60.0, help="length of the workspace window")
     parser.add_argument(
         "--token-file",
         type=Path,
@@ -87,8 +102,14 @@ def run(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             tokens=(token, *(args.token or ())),
-            rate_limit_rps=args.rps or None,
-            burst=args.burst,
+            rate_limits=RateLimitConfig(
+                rps=args.rps or None,
+                burst=args.burst,
+                window_budget=args.window_budget,
+                window_seconds=args.window_seconds,
+                workspace_budget=args.workspace_budget,
+                workspace_window_seconds=args.workspace_window_seconds,
+            ),
         )
     except (RuntimeError, ValueError) as exc:
         print(f"cannot start the Notion sandbox: {exc}", file=sys.stderr)

@@ -1,15 +1,14 @@
-"""Rate limiting (token bucket per token) and seeded fault injection, both applied to /v1/ only."""
+"""Seeded fault injection, applied to /v1/ only (rate limits are in ``ratelimit.py``)."""
 
 from __future__ import annotations
 
-import math
 import random
 import threading
-import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from .errors import ApiError
+from .ratelimit import WORKSPACE_REASON, rate_limited
 
 
 @dataclass
@@ -109,7 +108,7 @@ class FaultInjector:
         if kind == "conflict_409":
             return ApiError(409, "conflict_error", "Conflict occurred while saving. Please try again.")
         if kind == "rate_limited_429":
-            return rate_limited(retry_after, "public_api_space_request_rate_limit")
+            return rate_limited(retry_after, WORKSPACE_REASON)
         if kind == "error_500":
             return ApiError(500, "internal_server_error", "Unexpected error occurred.")
         if kind == "unavailable_503":
@@ -143,44 +142,3 @@ def committed_503(resource_id: str | None) -> ApiError:
         "Notion is unavailable, please try again later.",
         {"committed_resource_id": resource_id, "retry_guidance": ["Read the resource back before retrying the write"]},
     )
-
-
-def rate_limited(retry_after: str, reason: str) -> ApiError:
-    return ApiError(
-        429,
-        "rate_limited",
-        "You have been rate limited. Please try again in a few minutes.",
-        {"rate_limit_reason": reason, "retry_after": retry_after},
-        headers={"Retry-After": retry_after},
-    )
-
-
-class RateLimiter:
-    """Average ``rps`` requests/second per token with bursts of up to ``burst``; ``rps=None`` disables."""
-
-    def __init__(self, rps: float | None, burst: int = 10) -> None:
-        self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self.configure(rps, burst)
-
-    def configure(self, rps: float | None, burst: int = 10) -> None:
-        if rps is not None and rps <= 0:
-            raise ValueError("rps must be positive or None")
-        with self._lock:
-            self.rps = rps
-            self.burst = max(1, int(burst))
-            self._buckets.clear()
-
-    def check(self, token: str) -> None:
-        """Spend one request from ``token``'s bucket or raise a 429."""
-        with self._lock:
-            if self.rps is None:
-                return
-            now = time.monotonic()
-            level, last = self._buckets.get(token, (float(self.burst), now))
-            level = min(float(self.burst), level + (now - last) * self.rps)
-            if level < 1.0:
-                self._buckets[token] = (level, now)
-                wait = max(1, math.ceil((1.0 - level) / self.rps))
-                raise rate_limited(str(wait), "public_api_request_rate_limit")
-            self._buckets[token] = (level - 1.0, now)

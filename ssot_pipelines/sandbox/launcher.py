@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,11 +86,13 @@ def shutdown_sandbox(url: str, token: str) -> bool:
         return False
 
 
-def ensure_sandbox(home: Path, port: int = 8765) -> tuple[str, str]:
+def ensure_sandbox(home: Path, port: int = 8765, limit_args: Sequence[str] = ()) -> tuple[str, str]:
     """If this home's sandbox answers /__sandbox/health on 127.0.0.1:port return (url, root_page_id); else
     start `python -m ssot_pipelines.sandbox --db home/'notion-sandbox.sqlite' --port port --token-file
     home/'sandbox-token'` as a detached background process (start_new_session, output to
-    home/'sandbox.log'), wait until healthy (≤15 s), return. The token is ``sandbox_token(home)``."""
+    home/'sandbox.log'), wait until healthy (≤15 s), return. The token is ``sandbox_token(home)``.
+
+    ``limit_args`` are rate-limit options of ``ssot sandbox`` (``--window-budget 180``...) for a new sandbox."""
     url = f"http://127.0.0.1:{port}"
     home = Path(home)
     token = sandbox_token(home)
@@ -110,6 +113,7 @@ def ensure_sandbox(home: Path, port: int = 8765) -> tuple[str, str]:
                 str(port),
                 "--token-file",
                 str(sandbox_token_path(home)),
+                *limit_args,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

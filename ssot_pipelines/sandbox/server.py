@@ -35,8 +35,9 @@ from . import versions, view
 from .api import NotionApi, Query
 from .block_limit import BlockBudget
 from .errors import ApiError
-from .faults import BAD_GATEWAY_HTML, FaultConfig, FaultInjector, RateLimiter, committed_503
+from .faults import BAD_GATEWAY_HTML, FaultConfig, FaultInjector, committed_503
 from .ids import try_parse_id
+from .ratelimit import RateLimitConfig, RateLimits
 from .store import Record, Store
 from .validation import check_body_size
 from .views_api import check_views_version
@@ -230,8 +231,12 @@ class SandboxServer:
         rate_limit_rps: float | None = 3.0,
         burst: int = 10,
         faults: FaultConfig | None = None,
+        rate_limits: RateLimitConfig | None = None,
     ) -> None:
-        """``tokens``: the API tokens it accepts (the first is ``token``); None makes one random token."""
+        """``tokens``: the API tokens it accepts (the first is ``token``); None makes one random token.
+
+        ``rate_limits`` (window and workspace models, ``ratelimit.py``) replaces ``rate_limit_rps``/``burst``
+        when given."""
         if not is_loopback(host):
             raise ValueError(f"the sandbox binds loopback addresses only, not {host!r}")
         accepted = tuple(tokens) if tokens is not None else (secrets.token_urlsafe(32),)
@@ -244,7 +249,7 @@ class SandboxServer:
         _create_private(Path(db_path))
         self.store = Store(db_path)
         self.api = NotionApi(self.store)
-        self.limiter = RateLimiter(rate_limit_rps, burst)
+        self.limiter = RateLimits(rate_limits or RateLimitConfig(rate_limit_rps, burst))
         self.faults = FaultInjector(faults)
         self.counters = SandboxStats()
         self.block_budget = BlockBudget()  # off: configure() models a Free multi-member workspace
@@ -318,11 +323,12 @@ class SandboxServer:
     def set_faults(self, faults: FaultConfig | None) -> None:
         self.faults.configure(faults)
 
-    def set_rate_limit(self, rps: float | None, burst: int = 10) -> None:
-        self.limiter.configure(rps, burst)
+    def set_rate_limit(self, rps: float | None, burst: int = 10, **models: Any) -> None:
+        """The token bucket (``rps=None``: off) plus the window/workspace models of ``RateLimitConfig``."""
+        self.limiter.configure(RateLimitConfig(rps, burst, **models))
 
     def stats(self) -> dict[str, Any]:
-        return self.counters.snapshot()
+        return {**self.counters.snapshot(), "rate_limits": self.limiter.snapshot()}
 
     def reset_stats(self) -> None:
         self.counters.reset()
@@ -630,8 +636,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     )
                 return _json(200, {"ok": True, **sandbox.block_budget.snapshot()})
             if method == "POST" and path == "/__sandbox/rate_limit":
-                sandbox.set_rate_limit(body.get("rps"), int(body.get("burst", 10)))
-                return _json(200, {"ok": True, "rps": sandbox.limiter.rps, "burst": sandbox.limiter.burst})
+                models = {k: v for k, v in body.items() if k not in ("rps", "burst")}
+                sandbox.set_rate_limit(body.get("rps"), int(body.get("burst", 10)), **models)
+                return _json(200, {"ok": True, **sandbox.limiter.snapshot()})
         except (ValueError, TypeError) as exc:
             return _json(400, {"ok": False, "error": str(exc)})
         return _json(404, {"ok": False, "error": f"no control endpoint {method} {path}"})
