@@ -16,7 +16,9 @@ import pytest
 
 from ssot_pipelines.notion import desired
 from ssot_pipelines.notion.desired import SyncRecord
+from ssot_pipelines.notion.text import block_text
 from ssot_pipelines.settings import ConfigurationError
+from ssot_pipelines.statuspage.page import PAGE_TITLE, refresh_status_page
 from ssot_pipelines_tests.notion_helpers import live_rows, person, sync_manager, text_of
 
 _HTTP = httpx.Client()
@@ -26,6 +28,16 @@ DB = "task_tracking"
 def _call(sandbox: Any, method: str, path: str, body: Any = None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {sandbox.token}", "Notion-Version": "2026-03-11"}
     return _HTTP.request(method, sandbox.url + "/v1/" + path, headers=headers, json=body)
+
+
+def _status_section(client: Any, sandbox: Any, title: str) -> str:
+    """The text of the status page's block that starts with ``title``, as a person reads it."""
+    children: Any = client.request(path=f"blocks/{sandbox.root_page_id}/children", method="GET")
+    [page_id] = [
+        b["id"] for b in children["results"] if b["type"] == "child_page" and b["child_page"]["title"] == PAGE_TITLE
+    ]
+    blocks: Any = client.request(path=f"blocks/{page_id}/children", method="GET", query={"page_size": 100})
+    return next(t for t in (block_text(b) for b in blocks["results"]) if t.startswith(title))
 
 
 def _para(text: str) -> dict[str, Any]:
@@ -76,6 +88,8 @@ def test_the_block_limit_mid_sync_holds_bodies_keeps_properties_and_a_later_run_
     with sync_manager(sandbox, ledger_url, redis_url, notion_version="2026-03-11") as manager:
         manager.sync(DB, _records(6, version=1), mode="full")
         ds_id = manager.ids[DB].data_source_id
+        refresh_status_page(manager)  # the status page exists before the limit (its edits create no block)
+        assert "never refused" in _status_section(client, sandbox, "Notion block limit")
         # From here on the workspace takes two more blocks, then refuses new ones (no grace left).
         sandbox.block_budget.configure(2, grace_seconds=0)
         changed = [*_records(6, version=2, grown=True), SyncRecord("T-6", {"Name": "Task 6"}, body="new task\n")]
@@ -101,6 +115,9 @@ def test_the_block_limit_mid_sync_holds_bodies_keeps_properties_and_a_later_run_
         assert pending == ["T-2", "T-3", "T-4", "T-5", "T-6"]
         state = desired.block_limit_state(manager.conn, manager.target)
         assert state is not None and state["held"] and "block limit" in state["message"]
+        refresh_status_page(manager)  # the status page says so, edited in place within the limit
+        shown = _status_section(client, sandbox, "Notion block limit")
+        assert "HELD since" in shown and "paid plan" in shown
 
         # Still limited: one probe body write per sync, no more; properties unchanged, nothing written.
         refused_before = sandbox.block_budget.snapshot()["refused"]
@@ -118,6 +135,8 @@ def test_the_block_limit_mid_sync_holds_bodies_keeps_properties_and_a_later_run_
             assert manager.read_body(rows[record.key][0]["id"]) == record.body
         state = desired.block_limit_state(manager.conn, manager.target)
         assert state is not None and not state["held"] and state["released_at"] is not None
+        refresh_status_page(manager)
+        assert "writing resumed" in _status_section(client, sandbox, "Notion block limit")
 
 
 def test_bodies_spend_few_blocks_and_a_changed_body_is_edited_in_place(

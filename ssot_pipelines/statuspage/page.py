@@ -71,12 +71,23 @@ class StatusUpdate:
 
 
 def block_limit_lines(manager: NotionSyncManager) -> list[str]:
-    """The Free-workspace block limit as the engine knows it.
+    """The Free-workspace block limit as the engine knows it (``notion.desired.block_limit_state``)."""
+    from ssot_pipelines.notion.desired import block_limit_state
 
-    BLOCK-LIMIT: another change adds the engine's block-limit state function; the lead wires it here (return
-    its lines). Until then the page says it is not tracked.
-    """
-    return ["not tracked yet"]
+    state = block_limit_state(manager.conn, manager.target)
+    if state is None:
+        return ["Notion never refused a new block: page bodies are written as they change"]
+    if state["held"]:
+        since = state["held_since"]
+        when = f"{since:%Y-%m-%d %H:%M}Z" if since is not None else "an earlier run"
+        return [
+            f"HELD since {when} ({state['refusals']} refusals): page bodies wait in the ledger, properties keep "
+            "syncing, each sync tries one body",
+            str(state["what_to_do"]),
+        ]
+    released = state["released_at"]
+    when = f"{released:%Y-%m-%d %H:%M}Z" if released is not None else "a later run"
+    return [f"Notion refused new blocks ({state['refusals']} times); writing resumed at {when}: bodies are written"]
 
 
 def gather_sections(manager: NotionSyncManager) -> list[Section]:
