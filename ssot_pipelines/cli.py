@@ -33,11 +33,13 @@ CAPABILITY_COMMANDS: dict[str, tuple[str, str]] = {
     "celery": ("ssot_pipelines.deploy.cli", "run steps on Celery workers (with SSOT_EXECUTOR=celery)"),
     "task": ("ssot_pipelines.tasks.cli", "the agents' work graph: add, claim, complete tasks"),
     "mcp": ("ssot_pipelines.tasks.cli", "run the stdio MCP server (search, context, task_* tools)"),
+    "statuspage": ("ssot_pipelines.statuspage.cli", "refresh the SSoT Status page in Notion (read back, repaired)"),
     "notion": ("ssot_pipelines.webhooks.cli", "Notion webhooks: people's edits reach the ledger in seconds"),
 }
 
 
 def _setup(args: argparse.Namespace) -> int:
+    from ssot_pipelines.dashboards.provision import provision_views
     from ssot_pipelines.notion.setup import open_sync_manager
 
     manager = open_sync_manager(provision_databases=True)
@@ -45,11 +47,19 @@ def _setup(args: argparse.Namespace) -> int:
         print(f"Notion at {manager.gateway.base_url}: {manager.provisioned.summary()}")
         for name, ids in sorted(manager.ids.items()):
             print(f"  {name:22} database {ids.database_id}  data source {ids.data_source_id}")
+        views = provision_views(
+            manager.gateway, manager.conn, manager.target, manager.ids, fresh_databases=manager.provisioned.created
+        )
+        print(views.summary())
+        for title in views.restored:
+            print(f"  restored {title} (it had been deleted in Notion)")
+        for title, error in views.failed.items():
+            print(f"  FAILED {title}: {error}")
         if args.schemas:
             _write_schemas(Path(args.schemas))
     finally:
         manager.close()
-    return 0
+    return 1 if views.failed else 0
 
 
 def _write_schemas(out: Path) -> None:
@@ -72,23 +82,34 @@ def _schemas(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from ssot_pipelines.dashboards.verify import check_views
     from ssot_pipelines.notion.audits import record_audit
     from ssot_pipelines.notion.setup import open_sync_manager
     from ssot_pipelines.notion.verify import verify_database
     from ssot_pipelines.schemas import DATABASES
 
+    names = args.database or sorted(DATABASES)
+    unknown = sorted(set(names) - set(DATABASES))
+    if unknown:
+        print(f"ssot verify: unknown database(s) {unknown}; known: {sorted(DATABASES)}", file=sys.stderr)
+        return 2
     manager = open_sync_manager()
     failures = 0
     try:
-        names = args.database or sorted(DATABASES)
-        for name in names:
-            result = verify_database(manager, name)
+        results = {name: verify_database(manager, name) for name in names}
+        live = {name: r.property_ids for name, r in results.items() if r.property_ids}
+        views = check_views(manager.gateway, manager.conn, manager.target, manager.ids, names, live)
+        manager.conn.commit()
+        for name, result in results.items():
+            result.add_view_problems(views.get(name, []))
             failures += 0 if result.ok else 1
             record_audit(manager.conn, manager.target, name, ok=result.ok, summary=result.summary().strip())
             manager.conn.commit()
             print(result.summary())
             for problem in result.problems[: args.show]:
                 print(f"    {problem}")
+            if len(result.problems) > args.show:
+                print(f"    ... and {len(result.problems) - args.show} more (--show N lists more)")
     finally:
         manager.close()
     return 1 if failures else 0
@@ -168,7 +189,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     schemas = sub.add_parser("schemas", help="export the database schemas as JSON (documentation)")
     schemas.add_argument("--out", default="docs/schemas", help="output directory (default: docs/schemas)")
     schemas.set_defaults(func=_schemas)
-    verify = sub.add_parser("verify", help="check that Notion equals the ledger, database by database")
+    verify = sub.add_parser(
+        "verify",
+        help="check Notion against the ledger, database by database: records, schema, the project's views; "
+        "exits 1 on any difference",
+    )
     verify.add_argument("database", nargs="*", help="databases to check (default: all seven)")
     verify.add_argument("--show", type=int, default=10, help="problems to print per database (default 10)")
     verify.set_defaults(func=_verify)

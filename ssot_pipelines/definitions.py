@@ -10,6 +10,7 @@ from ssot_pipelines.analysis import defs as analysis
 from ssot_pipelines.assets import provisioning
 from ssot_pipelines.assets.notion_sync import NOTION_GROUP, SyncConfig
 from ssot_pipelines.catalog import defs as catalog
+from ssot_pipelines.dashboards import defs as dashboards
 from ssot_pipelines.deploy.executor import selected_executor
 from ssot_pipelines.drift import defs as drift
 from ssot_pipelines.resources.notifier import NotifierResource
@@ -20,6 +21,7 @@ from ssot_pipelines.sessions import defs as sessions
 from ssot_pipelines.sessions.defs import SessionCaptureConfig
 from ssot_pipelines.settings import load_env_file
 from ssot_pipelines.slack import defs as slack
+from ssot_pipelines.statuspage import defs as statuspage
 from ssot_pipelines.tasks import defs as tasks
 
 load_env_file()
@@ -60,6 +62,8 @@ RESOURCES = {
     "notifier": NotifierResource(slack_webhook_url=dg.EnvVar("SLACK_WEBHOOK_URL")),
 }
 
+FULL_SYNC_TAG = "ssot/sync"  # "full": in full_sync_job only (the views: a request each to check)
+
 CAPABILITIES: list[dg.Definitions] = [
     provisioning.defs,
     catalog.defs,
@@ -68,6 +72,8 @@ CAPABILITIES: list[dg.Definitions] = [
     drift.defs,
     slack.defs,
     tasks.defs,
+    dashboards.defs,
+    statuspage.defs,
 ]
 
 
@@ -77,15 +83,21 @@ def _notion_sync_ops(merged: dg.Definitions) -> list[str]:
         if not isinstance(assets_def, dg.AssetsDefinition):
             continue
         groups = set(assets_def.group_names_by_key.values())
-        if NOTION_GROUP in groups and assets_def.op.name != "notion_databases":
+        if NOTION_GROUP in groups and assets_def.op.name != "notion_databases" and not _full_only(assets_def):
             names.append(assets_def.op.name)
     return sorted(names)
+
+
+def _full_only(assets_def: dg.AssetsDefinition) -> bool:
+    """Assets tagged ``ssot/sync: full`` (e.g. notion_views) run in full syncs only, and take no SyncConfig."""
+    return any(spec.tags.get(FULL_SYNC_TAG) == "full" for spec in assets_def.specs)
 
 
 def _sync_jobs(merged: dg.Definitions) -> tuple[list[Any], list[dg.ScheduleDefinition]]:
     ops = _notion_sync_ops(merged)
     # the Notion databases and what feeds them (e.g. session capture)
     selection = dg.AssetSelection.groups(NOTION_GROUP).upstream()
+    full_only = dg.AssetSelection.tag(FULL_SYNC_TAG, "full")
     full = dg.define_asset_job(
         "full_sync_job",
         selection=selection,
@@ -98,7 +110,7 @@ def _sync_jobs(merged: dg.Definitions) -> tuple[list[Any], list[dg.ScheduleDefin
     )
     incremental = dg.define_asset_job(
         "incremental_sync_job",
-        selection=selection,
+        selection=selection - full_only,
         description="Sync what changed since the last sync, trusting the ledger (no read-back of Notion).",
         tags={"ssot/mode": "incremental"},
     )

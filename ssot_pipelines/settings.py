@@ -12,12 +12,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NOTION_VERSION_DEFAULT = "2025-09-03"
+# The Notion API versions this project speaks (reference/notion-2026.md §2); the sandbox speaks the same.
+SUPPORTED_NOTION_VERSIONS = ("2025-09-03", "2026-03-11", "2026-12-01")
 SANDBOX_PORT_DEFAULT = 8765
 SANDBOX_TOKEN_FILE = "sandbox-token"  # in SSOT_HOME, mode 0600: the local sandbox's random API token
 
 
 class ConfigurationError(RuntimeError):
     """A configured value is wrong or its service is unreachable; the message names the variable and the fix."""
+
+
+def notion_version(value: str | None) -> str:
+    """The NOTION_VERSION to send: ``value`` (default 2025-09-03) when this project supports it.
+
+    Raises ConfigurationError naming the variable and the supported values otherwise."""
+    chosen = (value or "").strip() or NOTION_VERSION_DEFAULT
+    if chosen not in SUPPORTED_NOTION_VERSIONS:
+        raise ConfigurationError(
+            f"NOTION_VERSION={chosen!r} is not a Notion API version this project supports; set it to one of "
+            f"{', '.join(SUPPORTED_NOTION_VERSIONS)} (or unset it for {NOTION_VERSION_DEFAULT})."
+        )
+    return chosen
+
+
+def notion_spare_blocks() -> bool:
+    """``NOTION_SPARE_BLOCKS``: the Notion workspace is a Free one with several members (1,000 blocks in its
+    lifetime), so page bodies spend no block an edit can avoid from the first sync on."""
+    value = (env("NOTION_SPARE_BLOCKS") or "0").strip().lower()
+    if value not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigurationError(f"NOTION_SPARE_BLOCKS={value!r} is not a yes/no value: set it to 1 or 0.")
+    return value in ("1", "true", "yes")
 
 
 def env(name: str, default: str | None = None) -> str | None:

@@ -36,6 +36,7 @@ from ssot_pipelines_tests.notion_helpers import live_rows, person, sync_manager
 
 FULL_SYNC_STEPS = {
     "notion_databases",
+    "notion_views",
     "cli_session_events",
     "slack_conversation_events",
     "cli_sessions",

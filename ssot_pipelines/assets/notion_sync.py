@@ -2,20 +2,25 @@
 
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+from ssot_pipelines.notion.audits import record_audit
 from ssot_pipelines.notion.desired import present_records
 from ssot_pipelines.notion.extract import Extract, ExtractContext, SyncOptions
-from ssot_pipelines.notion.sync import SyncReport
+from ssot_pipelines.notion.run_history import DatabaseFigures, database_figures
+from ssot_pipelines.notion.sync import NotionSyncManager, SyncReport
 from ssot_pipelines.resources.notifier import NotifierResource
 from ssot_pipelines.resources.notion import NotionResource
 from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.resources.vectors import EmbedderResource, VectorsResource
 from ssot_pipelines.schemas import database
 from ssot_pipelines.settings import ConfigurationError
+from ssot_pipelines.statuspage.checks import CHECK_DESCRIPTION, CHECK_NAME, CheckVerdict, notion_equals_ledger
+from ssot_pipelines.statuspage.page import refresh_status_page
 
 __all__ = ["Extract", "ExtractContext", "SyncConfig", "SyncOptions", "configuration_failure", "notion_sync_asset"]
 
@@ -23,6 +28,10 @@ NOTION_POOL = "notion_api"
 NOTION_GROUP = "notion"
 
 NOTION_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+# The hourly sync materializes every database: warn after 90 minutes without one, fail after two hours.
+HOURLY_SYNC_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=2), warn_window=timedelta(minutes=90)
+)
 
 
 class SyncConfig(dg.Config):  # type: ignore[misc]
@@ -78,6 +87,55 @@ def report_metadata(report: SyncReport, frame: pd.DataFrame, extra: dict[str, An
     return meta
 
 
+def figures_metadata(report: SyncReport, figures: DatabaseFigures) -> dict[str, Any]:
+    """Numbers Dagster plots over time, on every materialization."""
+    return {
+        "rows": dg.MetadataValue.int(figures.rows),
+        "lag_seconds": dg.MetadataValue.float(round(figures.lag_seconds(), 1)),
+        "pending": dg.MetadataValue.int(figures.pending),
+        "requests": dg.MetadataValue.int(report.requests),
+        "rate_limited": dg.MetadataValue.int(report.rate_limited),
+    }
+
+
+def check_result(verdict: CheckVerdict) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=CHECK_NAME,
+        passed=verdict.passed,
+        severity=dg.AssetCheckSeverity.ERROR if verdict.read_notion else dg.AssetCheckSeverity.WARN,
+        description=verdict.summary,
+        metadata={"compared": "every row read back" if verdict.read_notion else "ledger only", **verdict.figures},
+    )
+
+
+def after_sync(
+    manager: NotionSyncManager, database_name: str, report: SyncReport, log: Any, *, full: bool
+) -> tuple[DatabaseFigures, CheckVerdict, dict[str, Any]]:
+    """The figures and the check verdict of a finished sync; a verdict from a read-back is kept as an audit,
+    and the status page is brought up to date (a failure there is logged, never fails the sync)."""
+    figures = database_figures(manager.conn, manager.target, database_name)
+    verdict = notion_equals_ledger(report, figures)
+    if verdict.read_notion:
+        record_audit(
+            manager.conn,
+            manager.target,
+            database_name,
+            ok=verdict.passed,
+            summary=verdict.summary,
+            source="asset_check",
+        )
+    manager.conn.commit()
+    try:
+        update = refresh_status_page(manager, full_sync=full)
+    except Exception as exc:  # the data is synced; the page catches up on the next run
+        manager.conn.rollback()
+        log.warning(f"the SSoT Status page was not updated: {type(exc).__name__}: {exc}")
+        return figures, verdict, {"status_page": "not updated (see the run's log)"}
+    log.info(update.summary())
+    page = {"status_page_requests": update.requests, "status_page_blocks_written": update.blocks_written}
+    return figures, verdict, page
+
+
 def notion_sync_asset(
     database_name: str,
     extract: Extract,
@@ -94,6 +152,9 @@ def notion_sync_asset(
         kinds={"notion", "postgres"},
         pool=NOTION_POOL,
         retry_policy=NOTION_RETRY,
+        freshness_policy=HOURLY_SYNC_FRESHNESS,
+        # computed in the same step from what the sync read (separate check steps cost a process each)
+        check_specs=[dg.AssetCheckSpec(CHECK_NAME, asset=database_name, description=CHECK_DESCRIPTION)],
         # provisioning first, so parallel steps never race to create a database
         deps=[dg.AssetKey(d) for d in dict.fromkeys([*deps, "notion_databases"])],
         description=description or f"The {schema.title} database in Notion. {schema.description}",
@@ -135,6 +196,7 @@ def notion_sync_asset(
                 reconcile=options.full,
                 progress=context.log.info,
             )
+            figures, verdict, page = after_sync(manager, database_name, report, context.log, full=options.full)
         provisioned = manager.provisioned
         context.log.info(report.summary())
         for error in report.errors[:20]:
@@ -143,7 +205,8 @@ def notion_sync_asset(
         if provisioned.created or provisioned.properties_added:
             extra["provisioned"] = provisioned.summary()
         extra["waited_for_another_sync"] = waited
-        return dg.MaterializeResult(metadata=report_metadata(report, frame, extra))
+        metadata = {**report_metadata(report, frame, extra), **figures_metadata(report, figures), **page}
+        return dg.MaterializeResult(metadata=metadata, check_results=[check_result(verdict)])
 
     return _asset
 

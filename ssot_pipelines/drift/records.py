@@ -47,6 +47,15 @@ def latest_scores(conn: Conn, keys: Sequence[str] | None = None) -> list[dict[st
     return conn.execute(query, params).fetchall()
 
 
+def band_counts(conn: Conn) -> dict[str, int]:
+    """How many files sit in each band by their latest score (the status page's drift summary)."""
+    rows = conn.execute(
+        "SELECT band, count(*) AS n FROM (SELECT DISTINCT ON (file_key) band FROM drift_scores"
+        " ORDER BY file_key, analysis_id DESC) latest GROUP BY band ORDER BY band"
+    ).fetchall()
+    return {str(r["band"]): int(r["n"]) for r in rows}
+
+
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(float(value), DIGITS)
 

@@ -267,3 +267,12 @@ def accept_human(conn: psycopg.Connection[Any], target: str, database: str, key:
         {"prop": prop, "target": target, "database": database, "key": key},
     ).fetchone()
     return row is not None
+
+
+def block_limit_state(conn: psycopg.Connection[Any], target: str) -> dict[str, Any] | None:
+    """Whether ``target``'s workspace refused new blocks (the Free plan's block limit): None when it never
+    did; else ``held`` (page bodies wait in the ledger), ``held_since``, ``message``, ``refusals``,
+    ``released_at`` and ``what_to_do`` (see ``notion.block_limit``)."""
+    from ssot_pipelines.notion.block_limit import block_limit_state as state
+
+    return state(conn, target)

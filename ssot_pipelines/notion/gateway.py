@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -20,6 +20,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from ssot_pipelines.notion.pacer import RequestPacer
 from ssot_pipelines.settings import ConfigurationError
+from ssot_pipelines.settings import notion_version as checked_version
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,17 @@ def is_retryable(exc: BaseException) -> bool:
     return status in RETRYABLE_STATUS
 
 
+# 2026-03-11 removed ``archived`` (requests and responses) and append's ``after``, and renamed the
+# ``transcription`` block type (reference/notion-2026.md §2.1).
+IN_TRASH_ONLY_SINCE = "2026-03-11"
+
+
 class NotionGateway:
-    """Paced, retried access to one Notion integration (or the sandbox)."""
+    """Paced, retried access to one Notion integration (or the sandbox) at one API version.
+
+    ``notion_version`` is one of ``settings.SUPPORTED_NOTION_VERSIONS``; the request shapes that differ
+    between versions (the append position) come from here, so callers never branch on it.
+    """
 
     def __init__(
         self,
@@ -112,6 +122,7 @@ class NotionGateway:
         retry: RetrySettings | None = None,
     ) -> None:
         self._token = token
+        self.notion_version = checked_version(notion_version)
         self.base_url = base_url.rstrip("/")
         self.pacer = pacer
         self.retry = retry or RetrySettings()
@@ -125,7 +136,7 @@ class NotionGateway:
             client=self._http,
             auth=token,
             base_url=self.base_url,
-            notion_version=notion_version,
+            notion_version=self.notion_version,
             timeout_ms=int(timeout_seconds * 1000),
             retry=False,
             logger=quiet,
@@ -136,7 +147,27 @@ class NotionGateway:
         self._http.close()
 
     def __repr__(self) -> str:
-        return f"NotionGateway(base_url={self.base_url!r}, token=***)"
+        return f"NotionGateway(base_url={self.base_url!r}, notion_version={self.notion_version!r}, token=***)"
+
+    # -- what differs between API versions ----------------------------------------------------------
+
+    @property
+    def in_trash_only(self) -> bool:
+        """True from 2026-03-11 on: ``archived`` is neither sent nor returned (we never rely on it anyway)."""
+        return self.notion_version >= IN_TRASH_ONLY_SINCE
+
+    def append_body(self, children: list[dict[str, Any]], *, after_block: str | None = None) -> dict[str, Any]:
+        """The body of an append-children request placing ``children`` at the end, or after ``after_block``.
+
+        2026-03-11 replaced ``after`` with ``position``; 2025-09-03 appends at the end without either."""
+        body: dict[str, Any] = {"children": children}
+        if self.in_trash_only:
+            body["position"] = (
+                {"type": "after_block", "after_block": {"id": after_block}} if after_block else {"type": "end"}
+            )
+        elif after_block:
+            body["after"] = after_block
+        return body
 
     # -- the single entry point -------------------------------------------------------------------
 
@@ -150,6 +181,8 @@ class NotionGateway:
         kind: Call = Call.READ,
     ) -> Any:
         """Send one logical request; retry what is safe to retry, raise AmbiguousWriteError otherwise."""
+        if self.in_trash_only and body and "archived" in body:
+            raise ValueError(f"Notion-Version {self.notion_version} has no 'archived': send 'in_trash'")
         retrying = Retrying(
             sleep=self.pacer.sleep,
             stop=stop_after_attempt(self.retry.max_attempts),
@@ -254,13 +287,18 @@ class NotionGateway:
         self,
         data_source_id: str,
         *,
+        filter_properties: Sequence[str],
         filter: dict[str, Any] | None = None,
-        filter_properties: list[str] | None = None,
         on_batch: Callable[[int], None] | None = None,
     ) -> list[dict[str, Any]]:
         """Every page matching ``filter``; crosses the 10,000-row cap with created_time windows.
 
-        ``on_batch`` is called with the number of pages read so far after every response."""
+        ``filter_properties`` (property ids) names every property the caller reads: from 2026-12-01 a query
+        without it returns only the title, so it is required here for every version. A property missing from
+        a page of the result was not fetched; it is not empty. ``on_batch`` is called with the number of
+        pages read so far after every response."""
+        if not filter_properties:
+            raise ValueError("query_all needs filter_properties: the property ids the caller reads")
         pages: dict[str, dict[str, Any]] = {}
         window_start: str | None = None
         while True:
@@ -275,7 +313,7 @@ class NotionGateway:
                 body["filter"] = conditions[0]
             elif conditions:
                 body["filter"] = {"and": conditions}
-            query = {"filter_properties": filter_properties} if filter_properties else None
+            query = {"filter_properties": list(filter_properties)}
             incomplete = False
             last_created: str | None = None
             before = len(pages)

@@ -25,6 +25,9 @@ from ssot_pipelines.settings import (
     sandbox_token,
     ssot_home,
 )
+from ssot_pipelines.settings import (
+    notion_version as checked_version,
+)
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 PARENT_PAGE_FORM = (
@@ -105,7 +108,7 @@ def resolve_target(
     token = token or env("NOTION_TOKEN")
     base_url = base_url or env("NOTION_BASE_URL")
     parent_page_id = parent_page_id or env("NOTION_PARENT_PAGE_ID")
-    version = notion_version or env("NOTION_VERSION") or NOTION_VERSION_DEFAULT
+    version = checked_version(notion_version or env("NOTION_VERSION"))
     if token:
         if not parent_page_id:
             raise ConfigurationError(
@@ -180,4 +183,5 @@ def open_sync_manager(
         ids, report = provision(gateway, conn, target.target_id, target.parent_page_id)
     manager = NotionSyncManager(gateway, conn, target.target_id, ids, redis_client=redis_client)
     manager.provisioned = report
+    manager.parent_page_id = target.parent_page_id
     return manager

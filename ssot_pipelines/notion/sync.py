@@ -23,7 +23,8 @@ import pandas as pd
 import psycopg
 import redis
 
-from ssot_pipelines.notion.bodies import read_body, text_digest, write_body
+from ssot_pipelines.notion.block_limit import BlockLimitGate, is_block_limit_refusal
+from ssot_pipelines.notion.bodies import first_children, read_body, text_digest, write_body
 from ssot_pipelines.notion.checkpoints import SyncLedger, sync_lock, sync_unlock, try_sync_lock
 from ssot_pipelines.notion.codec import (
     ValueTypeError,
@@ -37,12 +38,7 @@ from ssot_pipelines.notion.desired import MAX_KEY_CHARS, RESERVED_COLUMNS, SyncR
 from ssot_pipelines.notion.gateway import AmbiguousWriteError, Call, NotionError, NotionGateway
 from ssot_pipelines.notion.progress import PROGRESS_INTERVAL_SECONDS, ProgressCallback, SyncProgress
 from ssot_pipelines.notion.provision import DatabaseIds, ProvisionReport
-from ssot_pipelines.notion.text import (
-    OversizedValueError,
-    batch_blocks,
-    block_text,
-    body_blocks,
-)
+from ssot_pipelines.notion.text import OversizedValueError, block_text
 from ssot_pipelines.schemas import KEY_PROPERTY, DatabaseSchema, Owner, PropType, database
 
 log = logging.getLogger(__name__)
@@ -77,6 +73,10 @@ class SyncReport:
     seconds: float = 0.0
     archive_refused: int = 0
     pacer_fallbacks: int = 0
+    bodies_held: int = 0  # page bodies left pending in the ledger: the workspace's block limit
+    block_limit: str = "ok"  # "ok", or "held: <what to do>" while Notion refuses new blocks
+    duplicates: int = 0  # extra pages of one key found when reading back (trashed by this run)
+    read_back_rows: int = -1  # pages read back from Notion by a reconcile (-1: Notion was not read)
     requests_per_minute: float = 0.0  # the pacer's budget when the sync ended
     pacer_learned: bool = False  # that budget was learned from Notion's 429s
     errors: list[str] = field(default_factory=list)
@@ -129,9 +129,11 @@ class NotionSyncManager:
         self.ids = dict(ids)
         self.provisioned = ProvisionReport()
         self.redis_client = redis_client
+        self.parent_page_id: str | None = None  # the page the databases (and the status page) live under
         self.on_progress: ProgressCallback | None = None
         self.progress_interval = PROGRESS_INTERVAL_SECONDS
         self._held: dict[str, int] = {}
+        self.blocks = BlockLimitGate(conn, target)
 
     def close(self) -> None:
         """Close the gateway, the ledger connection and the Redis client (idempotent)."""
@@ -219,6 +221,7 @@ class NotionSyncManager:
         fallbacks_before = self.gateway.pacer.fallbacks
         report = SyncReport(database=schema.name, mode=mode + ("+reconcile" if reconcile else ""))
         run_id = self.ledger.start_run(schema.name, report.mode)
+        self.blocks.start_sync()
 
         self.ledger.store_desired(schema.name, records, vanished, complete=mode == "full")
         self.ledger.apply_renames(schema.name)
@@ -230,6 +233,7 @@ class NotionSyncManager:
                 f"{schema.name} (reading Notion back)", 0, progress_line, interval=self.progress_interval
             )
             notion_pages = self.read_pages(schema, on_batch=reading.read_so_far)
+            report.read_back_rows = sum(len(group) for group in notion_pages.values())
             self._pull_human_from(schema, notion_pages, report)
 
         elif schema.owned(Owner.SHARED):
@@ -264,6 +268,9 @@ class NotionSyncManager:
         report.requests_per_minute = float(pacing["requests_per_minute"])
         report.pacer_learned = bool(pacing["learned"])
         report.seconds = time.monotonic() - started
+        limit = self.blocks.state()
+        if limit and limit["held"]:
+            report.block_limit = f"held since {limit['held_since']:%Y-%m-%d %H:%M}Z: {limit['what_to_do']}"
         self.ledger.finish_run(run_id, report.as_metadata())
         return report
 
@@ -287,7 +294,11 @@ class NotionSyncManager:
             # Notion's timestamps are minute-granular: look back two minutes to miss nothing.
             iso = (start - timedelta(minutes=2)).isoformat()
             flt = {"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": iso}}
-        grouped = self._group_by_key(schema, self.gateway.query_all(self._ds(schema), filter=flt))
+        wanted = self.property_ids(
+            schema, [KEY_PROPERTY] + [s.name for s in schema.owned(Owner.HUMAN) + schema.owned(Owner.SHARED)]
+        )
+        pages = self.gateway.query_all(self._ds(schema), filter=flt, filter_properties=wanted)
+        grouped = self._group_by_key(schema, pages)
         report = SyncReport(database=schema.name, mode="pull")
         self._pull_human_from(schema, grouped, report)
         self.ledger.set_pulled_until(schema.name, now)
@@ -380,7 +391,8 @@ class NotionSyncManager:
                 row = None
             elif page is not None and row["state"] == "synced":
                 actual = self.decoded_values(schema, page)
-                if actual != self.expected_values(schema, desired, relation_ids):
+                expected = self.expected_values(schema, desired, relation_ids)
+                if actual != {name: expected[name] for name in actual}:
                     report.repaired += 1
                     self.ledger.set_row(schema.name, record.key, machine_hash="repair")
                     row = self.ledger.row(schema.name, record.key)
@@ -408,10 +420,10 @@ class NotionSyncManager:
             )
             changed = True
         if record.body is not None and row["body_hash"] != body_hash:
-            write_body(self.gateway, self.ledger, schema.name, record.key, page_id, record.body, row)
-            self.ledger.set_row(schema.name, record.key, pushed_digest=pushed)
-            report.body_writes += 1
-            changed = True
+            if self._write_body(schema, record, page_id, row, report):
+                self.ledger.set_row(schema.name, record.key, pushed_digest=pushed)
+                report.body_writes += 1
+                changed = True
         elif row["state"] == "writing":
             self.ledger.set_row(schema.name, record.key, state="synced", pushed_digest=pushed)
         elif not changed and row.get("pushed_digest") != pushed:
@@ -440,22 +452,29 @@ class NotionSyncManager:
                 report.adopted += 1
                 self._adopt(schema, record, existing, desired, relation_ids, machine_hash, report, pushed)
                 return existing
+        if self.blocks.creates_refused:
+            raise RefusedRecordError(
+                "not created: Notion refused new blocks in this run (the workspace's block limit); "
+                "it stays pending and is created once the workspace takes blocks again"
+            )
         self.ledger.intend_create(schema.name, record.key)
-        blocks = body_blocks(record.body) if record.body else []
         body: dict[str, Any] = {
             "parent": {"type": "data_source_id", "data_source_id": self._ds(schema)},
             "properties": self._payload(schema, desired, relation_ids),
         }
         first: list[dict[str, Any]] = []
-        if blocks:
-            overhead = len(json.dumps(body, ensure_ascii=False).encode())
-            first = next(batch_blocks(blocks, first_overhead=overhead))
-            body["children"] = first
+        held = self.blocks.held()
+        if record.body and not held:
+            first = first_children(record.body, len(json.dumps(body, ensure_ascii=False).encode()))
+            if first:
+                body["children"] = first
         page_id = ""
         for attempt in range(1, MAX_AMBIGUOUS_CREATES + 1):
             try:
                 page = self.gateway.call("POST", "pages", body=body, kind=Call.CREATE)
                 page_id = str(page["id"])
+                if held:
+                    self.blocks.release()  # a page is a block: the workspace takes blocks again
                 break
             except AmbiguousWriteError:
                 # Never create blindly again: the page may exist although the answer was an error.
@@ -466,6 +485,15 @@ class NotionSyncManager:
                     return existing
                 if attempt == MAX_AMBIGUOUS_CREATES:
                     raise
+            except NotionError as exc:
+                if not is_block_limit_refusal(exc):
+                    raise
+                self.blocks.trip(str(exc))
+                self.blocks.creates_refused = True
+                raise RefusedRecordError(
+                    "not created: Notion refused new blocks (the workspace's block limit); it stays pending "
+                    "and is created once the workspace takes blocks again"
+                ) from None
         pushed_text = "".join(block_text(b) for b in first)
         done = record.body is None or len(pushed_text) == len(record.body)
         self.ledger.set_row(
@@ -483,11 +511,55 @@ class NotionSyncManager:
             row_now = self.ledger.row(schema.name, record.key)
             if row_now is None or record.body is None:
                 raise RuntimeError(f"the ledger lost the row of {record.key!r} while it was created")
-            write_body(self.gateway, self.ledger, schema.name, record.key, page_id, record.body, row_now)
-            self.ledger.set_row(schema.name, record.key, pushed_digest=pushed)
+            if self._write_body(schema, record, page_id, row_now, report):
+                self.ledger.set_row(schema.name, record.key, pushed_digest=pushed)
         report.created += 1
         report.changed_keys.append(record.key)
         return page_id
+
+    def _write_body(
+        self,
+        schema: DatabaseSchema,
+        record: SyncRecord,
+        page_id: str,
+        row: Mapping[str, Any],
+        report: SyncReport,
+        *,
+        verify: bool = False,
+    ) -> bool:
+        """Write the record's body unless the workspace's block limit holds bodies back; True when written.
+
+        A held body stays pending in the ledger (its row's body hash is not the record's), so nothing is lost:
+        the first sync after the workspace takes blocks again writes it."""
+        assert record.body is not None
+        if not self.blocks.may_create_blocks():
+            report.bodies_held += 1
+            return False
+        was_held = self.blocks.held()
+        try:
+            created = write_body(
+                self.gateway,
+                self.ledger,
+                schema.name,
+                record.key,
+                page_id,
+                record.body,
+                row,
+                verify=verify,
+                spare_blocks=self.blocks.known_limited(),
+            )
+        except NotionError as exc:
+            if not is_block_limit_refusal(exc) or isinstance(exc, AmbiguousWriteError):
+                raise
+            self.blocks.trip(str(exc))
+            report.bodies_held += 1
+            return False
+        if was_held:
+            if created:
+                self.blocks.release()
+            else:
+                self.blocks.probe_left = True  # an edit in place proves nothing about new blocks
+        return True
 
     def _adopt(
         self,
@@ -521,7 +593,10 @@ class NotionSyncManager:
         if record.body is not None:
             row = self.ledger.row(schema.name, record.key)
             assert row is not None
-            write_body(self.gateway, self.ledger, schema.name, record.key, page_id, record.body, row, verify=True)
+            if not self._write_body(schema, record, page_id, row, report, verify=True):
+                report.created += 1
+                report.changed_keys.append(record.key)
+                return  # the body waits for the workspace's block limit; the row stays pending
         self.ledger.set_row(schema.name, record.key, state="synced", pushed_digest=pushed)
         report.created += 1
         report.changed_keys.append(record.key)
@@ -597,6 +672,7 @@ class NotionSyncManager:
                 if normalize_id(page["id"]) != keep_id:
                     self.gateway.call("PATCH", f"pages/{page['id']}", body={"in_trash": True}, kind=Call.UPDATE)
                     report.archived += 1
+                    report.duplicates += 1
 
     def _restore(self, page_id: str) -> None:
         self.gateway.call("PATCH", f"pages/{page_id}", body={"in_trash": False}, kind=Call.UPDATE)
@@ -606,14 +682,23 @@ class NotionSyncManager:
     def read_pages(
         self, schema: DatabaseSchema, *, on_batch: Callable[[int], None] | None = None
     ) -> dict[str, list[dict[str, Any]]]:
-        pages = self.gateway.query_all(self._ds(schema), on_batch=on_batch)
+        wanted = self.property_ids(schema, [p.name for p in schema.properties])
+        pages = self.gateway.query_all(self._ds(schema), filter_properties=wanted, on_batch=on_batch)
         return self._group_by_key(schema, pages)
+
+    def property_ids(self, schema: DatabaseSchema, names: Sequence[str]) -> list[str]:
+        """The Notion property ids of ``names`` (a query's ``filter_properties``), as provisioning recorded
+        them; a property Notion did not have then is left out (asking for it would fail the query)."""
+        known = self.ids[schema.name].property_ids if schema.name in self.ids else {}
+        if not known:
+            return list(dict.fromkeys(names))  # Notion also accepts names
+        return list(dict.fromkeys(known[n] for n in names if n in known))
 
     def _group_by_key(self, schema: DatabaseSchema, pages: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         key_spec = schema.prop(KEY_PROPERTY)
         grouped: dict[str, list[dict[str, Any]]] = {}
         for page in pages:
-            if page.get("in_trash") or page.get("archived"):
+            if page.get("in_trash"):  # every version has in_trash; 2026-03-11 dropped archived
                 continue
             key = decode(key_spec, page.get("properties", {}).get(KEY_PROPERTY))
             if key:
@@ -627,23 +712,30 @@ class NotionSyncManager:
         if not human_specs:
             return
         for key, group in pages.items():
-            page = group[0]
-            values = {s.name: decode(s, page.get("properties", {}).get(s.name)) for s in human_specs}
-            report.human_pulled += self.ledger.set_human(schema.name, key, values)
+            props = group[0].get("properties", {})
+            # a property missing from the response was not fetched: keep what the ledger knows of it
+            fetched = {s.name: decode(s, props[s.name]) for s in human_specs if s.name in props}
+            if len(fetched) < len(human_specs):
+                fetched = {**self.ledger.human(schema.name, key), **fetched}
+            report.human_pulled += self.ledger.set_human(schema.name, key, fetched)
 
     def _find_by_key(self, schema: DatabaseSchema, key: str) -> str | None:
         pages = self.gateway.query_all(
-            self._ds(schema), filter={"property": KEY_PROPERTY, "rich_text": {"equals": key}}
+            self._ds(schema),
+            filter={"property": KEY_PROPERTY, "rich_text": {"equals": key}},
+            filter_properties=self.property_ids(schema, [KEY_PROPERTY]),
         )
-        live = [p for p in pages if not (p.get("in_trash") or p.get("archived"))]
+        live = [p for p in pages if not p.get("in_trash")]
         if not live:
             return None
         live.sort(key=lambda p: (p.get("created_time", ""), p["id"]))
         return str(live[0]["id"])
 
     def decoded_values(self, schema: DatabaseSchema, page: Mapping[str, Any]) -> dict[str, Any]:
+        """The machine-owned values the page shows; a property absent from ``page`` was not fetched (a
+        2026-12-01 list response without it), so it is left out, never taken as empty."""
         props = page.get("properties", {})
-        return {s.name: decode(s, props.get(s.name)) for s in schema.owned(Owner.MACHINE)}
+        return {s.name: decode(s, props[s.name]) for s in schema.owned(Owner.MACHINE) if s.name in props}
 
     def expected_values(
         self, schema: DatabaseSchema, desired: Mapping[str, Any], relation_ids: Mapping[str, list[str]]

@@ -12,7 +12,6 @@ from typing import Any
 
 MAX_TEXT = 2000  # UTF-16 units per rich-text content
 MAX_ARRAY = 100  # rich-text pieces per property / blocks per append
-PIECES_PER_BLOCK = 4  # pieces per body paragraph: short enough to read comfortably in Notion
 MAX_ELEMENTS_PER_REQUEST = 900  # Notion allows 1,000 block elements; leave room for the envelope
 MAX_REQUEST_BYTES = 450_000  # Notion allows 500 KB per request
 
@@ -80,22 +79,6 @@ def plain_text(items: Sequence[dict[str, Any]] | None) -> str:
         else:
             out.append(str(item.get("plain_text", "")))
     return "".join(out)
-
-
-def body_blocks(text: str) -> list[dict[str, Any]]:
-    """Paragraph blocks whose rich text, concatenated in order, is exactly ``text``."""
-    pieces = split_text(text)
-    blocks = []
-    for i in range(0, len(pieces), PIECES_PER_BLOCK):
-        chunk = pieces[i : i + PIECES_PER_BLOCK]
-        blocks.append(
-            {
-                "object": "block",
-                "type": "paragraph",
-                "paragraph": {"rich_text": [{"type": "text", "text": {"content": p}} for p in chunk]},
-            }
-        )
-    return blocks
 
 
 def block_text(block: dict[str, Any]) -> str:

@@ -11,9 +11,10 @@ from .pages_api import PageEndpoints
 from .schema_api import SchemaEndpoints
 from .search_api import SearchEndpoints
 from .users_api import UserEndpoints
+from .views_api import ViewEndpoints
 
 __all__ = ["NotionApi", "Query"]
 
 
-class NotionApi(SchemaEndpoints, PageEndpoints, SearchEndpoints, UserEndpoints):
+class NotionApi(SchemaEndpoints, PageEndpoints, SearchEndpoints, UserEndpoints, ViewEndpoints):
     """One method per endpoint; every mutation runs inside a store transaction."""

@@ -12,6 +12,7 @@ from .render import Renderer
 from .richtext import normalize_rich_text, plain_text
 from .store import Record
 from .validation import check_object, check_text, reject_unknown_keys
+from .views_api import add_default_view
 
 
 class SchemaEndpoints(Renderer):
@@ -50,6 +51,7 @@ class SchemaEndpoints(Renderer):
                 }
             )
             ds = self._new_data_source(db, title, initial.get("properties", {}), "body.initial_data_source")
+            add_default_view(self.store, db, ds)  # Notion gives a new database one table view
             self._attach_to_parent(parent, db["id"])
             self.store.touch(ds)
             return self.render_database(db)

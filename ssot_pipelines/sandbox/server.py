@@ -31,14 +31,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from . import view
+from . import versions, view
 from .api import NotionApi, Query
+from .block_limit import BlockBudget
 from .errors import ApiError
 from .faults import BAD_GATEWAY_HTML, FaultConfig, FaultInjector, committed_503
 from .ids import try_parse_id
 from .ratelimit import RateLimitConfig, RateLimits
 from .store import Record, Store
 from .validation import check_body_size
+from .views_api import check_views_version
 from .webhooks import WebhookDeliverer
 
 Handler = Callable[[NotionApi, list[str], Query, Record], Record]
@@ -93,6 +95,29 @@ ROUTES: tuple[Route, ...] = (
     _route("GET", "users", "users.list", False, lambda a, p, q, b: a.list_users(q)),
     _route("GET", "users/me", "users.me", False, lambda a, p, q, b: a.me()),
     _route("GET", "users/{id}", "users.retrieve", False, lambda a, p, q, b: a.get_user(p[0])),
+    # views_api.py: tabs, dashboards and widgets, and cached view queries (Notion-Version >= 2025-09-03)
+    _route("GET", "views", "views.list", False, lambda a, p, q, b: a.list_views(q)),
+    _route("POST", "views", "views.create", True, lambda a, p, q, b: a.create_view(b)),
+    _route("GET", "views/{id}", "views.retrieve", False, lambda a, p, q, b: a.get_view(p[0])),
+    _route("PATCH", "views/{id}", "views.update", True, lambda a, p, q, b: a.update_view(p[0], b)),
+    _route("DELETE", "views/{id}", "views.delete", True, lambda a, p, q, b: a.delete_view(p[0])),
+    _route(
+        "POST", "views/{id}/queries", "views.queries.create", False, lambda a, p, q, b: a.create_view_query(p[0], b)
+    ),
+    _route(
+        "GET",
+        "views/{id}/queries/{id}",
+        "views.queries.results",
+        False,
+        lambda a, p, q, b: a.get_view_query_results(p[0], p[1], q),
+    ),
+    _route(
+        "DELETE",
+        "views/{id}/queries/{id}",
+        "views.queries.delete",
+        False,
+        lambda a, p, q, b: a.delete_view_query(p[0], p[1]),
+    ),
 )
 
 
@@ -106,8 +131,8 @@ def match_route(method: str, path: str) -> tuple[Route, list[str]] | None:
 
 def write_target(store: Store, route: Route, args: list[str], result: Record) -> str:
     """Where an applied write landed, for ``writes_by_data_source``: the data source of the page it changed
-    (a row, its properties or its body), ``schema`` for databases and data sources, else ``page``."""
-    if route.kind.startswith(("databases.", "data_sources.")):
+    (a row, its properties or its body), ``schema`` for databases, data sources and views, else ``page``."""
+    if route.kind.startswith(("databases.", "data_sources.", "views.")):
         return "schema"
     object_id = str(result.get("id")) if route.kind == "pages.create" else (args[0] if args else "")
     rec = store.get(try_parse_id(object_id) or "")
@@ -160,6 +185,7 @@ class SandboxStats:
             self.faults: Counter[str] = Counter()
             self.writes_applied = 0
             self.writes_by_data_source: Counter[str] = Counter()
+            self.by_version: Counter[str] = Counter()
 
     def request(self, method: str, kind: str) -> None:
         with self._lock:
@@ -172,6 +198,8 @@ class SandboxStats:
                 self.rate_limited += 1
             elif what == "fault":
                 self.faults[kind] += 1
+            elif what == "version":
+                self.by_version[kind] += 1
             elif what == "write":
                 self.writes_applied += 1
                 self.writes_by_data_source[kind] += 1
@@ -186,6 +214,7 @@ class SandboxStats:
                 "faults": dict(self.faults),
                 "writes_applied": self.writes_applied,
                 "writes_by_data_source": dict(self.writes_by_data_source),
+                "by_version": dict(self.by_version),
             }
 
 
@@ -223,6 +252,7 @@ class SandboxServer:
         self.limiter = RateLimits(rate_limits or RateLimitConfig(rate_limit_rps, burst))
         self.faults = FaultInjector(faults)
         self.counters = SandboxStats()
+        self.block_budget = BlockBudget()  # off: configure() models a Free multi-member workspace
         self.webhooks = WebhookDeliverer(self.store.root_page_id, self.store.bot_user_id)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -244,6 +274,15 @@ class SandboxServer:
     @query_result_limit.setter
     def query_result_limit(self, value: int) -> None:
         self.api.query_result_limit = value
+
+    @property
+    def view_query_ttl_seconds(self) -> float:
+        """How long a view query's cached result lives (Notion: 15 minutes, then 404)."""
+        return self.api.view_query_ttl_seconds
+
+    @view_query_ttl_seconds.setter
+    def view_query_ttl_seconds(self, value: float) -> None:
+        self.api.view_query_ttl_seconds = value
 
     def start(self) -> SandboxServer:
         server_class = _HTTPServer6 if ":" in self.host else _HTTPServer
@@ -495,6 +534,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 "Notion-Version header failed validation: Notion-Version "
                 "header should be defined, instead was `undefined`.",
             )
+        version = versions.check_version(self.headers["Notion-Version"])
+        sandbox.counters.bump("version", version)
         try:
             sandbox.limiter.check(token)
         except ApiError:
@@ -517,10 +558,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if found is None:
             raise ApiError(400, "invalid_request_url", "Invalid request URL.")
         route, args = found
+        if route.kind.startswith("views."):
+            check_views_version(self.headers.get("Notion-Version"))
         check_body_size(len(raw))
         body = self._parse_body(raw)
+        versions.check_request(version, route.kind, body)
         with sandbox.store.lock:  # one request at a time sees and changes the workspace, like one SQLite writer
+            sandbox.block_budget.check(route.kind, body)
+            sandbox.api.acting_as_person = person  # who a view records as its creator or editor
             result = route.handler(sandbox.api, args, params, body)
+            sandbox.block_budget.record(route.kind, body)
             written = write_target(sandbox.store, route, args, result) if route.write else ""
         if route.write:
             sandbox.counters.bump("write", written)
@@ -529,6 +576,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             sandbox.counters.bump("fault", fault)
             resource = result.get("id") if result.get("object") != "list" else (args[0] if args else None)
             raise committed_503(resource)
+        result = versions.shape_response(version, route.kind, result, params)
         result["request_id"] = request_id
         return _json(200, result)
 
@@ -581,6 +629,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if method == "DELETE" and path == "/__sandbox/webhooks":
                 sandbox.webhooks.clear()
                 return _json(200, {"ok": True})
+            if path == "/__sandbox/block_limit":
+                if method == "POST":
+                    sandbox.block_budget.configure(
+                        body.get("limit"), body.get("grace_seconds"), reset=bool(body.get("reset", True))
+                    )
+                return _json(200, {"ok": True, **sandbox.block_budget.snapshot()})
             if method == "POST" and path == "/__sandbox/rate_limit":
                 models = {k: v for k, v in body.items() if k not in ("rps", "burst")}
                 sandbox.set_rate_limit(body.get("rps"), int(body.get("burst", 10)), **models)

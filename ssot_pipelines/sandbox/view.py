@@ -165,7 +165,45 @@ def _database(api: NotionApi, db: Record) -> str:
         else:
             table = f"<p>{_fill_hint(title, 'This database is empty')}</p>"
         sections.append(f"{heading}<p class='muted'>{plural(len(body), 'row')}</p>{table}")
-    return _document(title, f"<p><a href='/'>← all databases</a></p><h1>{escape(title)}</h1>{''.join(sections)}")
+    views = _views_html(api, db)
+    return _document(title, f"<p><a href='/'>← all databases</a></p><h1>{escape(title)}</h1>{views}{''.join(sections)}")
+
+
+def _views_html(api: NotionApi, db: Record) -> str:
+    """The database's views (its tabs, a dashboard's widgets under it): name, type, what it groups by, who made it."""
+    items = []
+    for tab in api.views_of(db):
+        widgets = "".join(f"<li>{_view_line(api, w)}</li>" for w in api.widgets_of(tab))
+        items.append(f"<li>{_view_line(api, tab)}" + (f"<ul>{widgets}</ul>" if widgets else "") + "</li>")
+    if not items:
+        return "<p class='muted'>No views.</p>"
+    return f"<h2>Views</h2><ul>{''.join(items)}</ul>"
+
+
+def _view_line(api: NotionApi, view: Record) -> str:
+    ds = api.store.get(view["data_source_id"], "data_source")
+    names = {p["id"]: p["name"] for p in ds["props"].values()} if ds else {}
+    config = view.get("configuration") or {}
+    details = []
+    for key, label in (
+        ("group_by", "grouped by"),
+        ("sub_group_by", "sub-grouped by"),
+        ("x_axis", "x axis"),
+        ("stack_by", "stacked by"),
+    ):
+        spec = config.get(key)
+        if isinstance(spec, dict) and spec.get("property_id"):
+            details.append(f"{label} {names.get(spec['property_id'], spec['property_id'])}")
+    if config.get("date_property_id"):
+        details.append(f"by {names.get(config['date_property_id'], config['date_property_id'])}")
+    if view.get("filter"):
+        details.append("filtered")
+    who = "a person" if view["created_by"] == api.store.person_user_id else "the integration"
+    shown = f" ({', '.join(details)})" if details else ""
+    return (
+        f"<strong>{escape(view['name'])}</strong> <span class='muted'>{escape(view['type'])}{escape(shown)}, "
+        f"made by {who}</span>"
+    )
 
 
 def _ordered(props: list[Record]) -> list[Record]:
