@@ -5,17 +5,18 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import psycopg
 import redis
 
 from ssot_pipelines.ledger import connect, migrate, resolve_postgres_url
 from ssot_pipelines.notion.checkpoints import adopt_target
 from ssot_pipelines.notion.gateway import NotionGateway, RetrySettings
 from ssot_pipelines.notion.pacer import RequestPacer
-from ssot_pipelines.notion.provision import ProvisionReport, load_ids, provision
+from ssot_pipelines.notion.provision import ProvisionReport, load_ids, provision, trusted_ids
 from ssot_pipelines.notion.sync import NotionSyncManager
-from ssot_pipelines.schemas import DATABASES
 from ssot_pipelines.services.redis_url import resolve_redis_url as resolve_redis_url  # re-exported
 from ssot_pipelines.settings import (
     NOTION_VERSION_DEFAULT,
@@ -146,8 +147,10 @@ def open_sync_manager(
 ) -> NotionSyncManager:
     """A NotionSyncManager over the seven databases, with the ledger migrated.
 
-    ``provision_databases``: True provisions (idempotent), None only when the ledger lacks a database,
-    False never. What provisioning did is in ``manager.provisioned``.
+    ``provision_databases``: True reads Notion and provisions (idempotent; a full sync, ``ssot setup``);
+    None trusts the ledger while its schema fingerprint holds (no request at all) and provisions otherwise;
+    False never provisions. What provisioning did is in ``manager.provisioned``. ``GET /v1/users/me`` is
+    asked when Notion is read again or the (target, token) was not checked within ``PREFLIGHT_TTL``.
     """
     target = resolve_target(
         token=token, base_url=notion_base_url, parent_page_id=parent_page_id, notion_version=notion_version
@@ -167,16 +170,50 @@ def open_sync_manager(
         retry=retry,
     )
     try:
-        gateway.preflight()
+        ids = load_ids(conn, target.target_id) if provision_databases is False else None
+        if provision_databases is None:
+            ids = trusted_ids(conn, target.target_id)
+        if provision_databases or ids is None or not _preflight_cached(conn, target):
+            # a wrong address or token fails here, with the fix; asked again when Notion is read again
+            me = gateway.preflight()
+            _record_preflight(conn, target, str(me.get("id", "")))
+        report = ProvisionReport()
+        if provision_databases or (provision_databases is None and ids is None):
+            ids, report = provision(gateway, conn, target.target_id, target.parent_page_id)
     except Exception:
         gateway.close()
         redis_client.close()
         conn.close()
         raise
-    report = ProvisionReport()
-    ids = load_ids(conn, target.target_id)
-    if provision_databases or (provision_databases is None and not set(DATABASES) <= set(ids)):
-        ids, report = provision(gateway, conn, target.target_id, target.parent_page_id)
-    manager = NotionSyncManager(gateway, conn, target.target_id, ids, redis_client=redis_client)
+    manager = NotionSyncManager(
+        gateway, conn, target.target_id, ids or {}, redis_client=redis_client, parent_page_id=target.parent_page_id
+    )
     manager.provisioned = report
     return manager
+
+
+# A cached "who are we" is asked again after this long, so a token rotated in place is noticed even by a
+# target that only ever runs incrementally (a refused token fails clearly at its first request anyway).
+PREFLIGHT_TTL = "1 day"
+
+
+def _token_digest(target: NotionTarget) -> str:
+    return hashlib.sha256(f"{target.target_id}|{target.token}".encode()).hexdigest()
+
+
+def _preflight_cached(conn: psycopg.Connection[Any], target: NotionTarget) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM notion_preflights WHERE target = %s AND token_digest = %s AND checked_at > now() - %s::interval",
+        (target.target_id, _token_digest(target), PREFLIGHT_TTL),
+    ).fetchone()
+    conn.commit()
+    return row is not None
+
+
+def _record_preflight(conn: psycopg.Connection[Any], target: NotionTarget, bot_id: str) -> None:
+    conn.execute(
+        "INSERT INTO notion_preflights (target, token_digest, bot_id) VALUES (%s, %s, %s)"
+        " ON CONFLICT (target, token_digest) DO UPDATE SET bot_id = EXCLUDED.bot_id, checked_at = now()",
+        (target.target_id, _token_digest(target), bot_id),
+    )
+    conn.commit()
