@@ -9,6 +9,7 @@ import dagster as dg
 from ssot_pipelines.analysis import defs as analysis
 from ssot_pipelines.assets import provisioning
 from ssot_pipelines.assets.notion_sync import NOTION_GROUP, SyncConfig
+from ssot_pipelines.assets.provisioning import ProvisionConfig
 from ssot_pipelines.catalog import defs as catalog
 from ssot_pipelines.deploy.executor import selected_executor
 from ssot_pipelines.drift import defs as drift
@@ -91,7 +92,11 @@ def _sync_jobs(merged: dg.Definitions) -> tuple[list[Any], list[dg.ScheduleDefin
         selection=selection,
         # a full run also copies every assistant transcript on this machine into the ledger
         config=dg.RunConfig(
-            ops={**{op: SyncConfig(full=True) for op in ops}, "cli_session_events": SessionCaptureConfig(sweep=True)}
+            ops={
+                **{op: SyncConfig(full=True) for op in ops},
+                "notion_databases": ProvisionConfig(full=True),
+                "cli_session_events": SessionCaptureConfig(sweep=True),
+            }
         ),
         description="Provision, extract everything and reconcile every database against Notion.",
         tags={"ssot/mode": "full"},
