@@ -246,3 +246,33 @@ def test_the_users_me_answer_is_cached_per_target_and_token(sandbox: Any, ledger
     with connect(ledger_url) as conn:
         stored = conn.execute("SELECT token_digest FROM notion_preflights").fetchall()
     assert len(stored) == 1 and SANDBOX_TOKEN not in str(stored), "a digest, never the token"
+
+
+def test_the_sandbox_serves_a_2022_06_28_client_a_database_with_its_schema_and_its_query(sandbox: Any) -> None:
+    """What data2notion (the peer of benchmarks/peer_data2notion.py) needs, in Notion's 2022-06-28 shapes."""
+    import httpx
+
+    def call(method: str, path: str, version: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {SANDBOX_TOKEN}", "Notion-Version": version}
+        return httpx.request(method, f"{sandbox.url}/v1/{path}", headers=headers, json=body)
+
+    created = call(
+        "POST",
+        "databases",
+        "2025-09-03",
+        {
+            "parent": {"type": "page_id", "page_id": sandbox.root_page_id},
+            "title": [{"type": "text", "text": {"content": "Peer"}}],
+            "initial_data_source": {"properties": {"Path": {"title": {}}, "Size": {"number": {}}}},
+        },
+    ).json()
+    db = created["id"]
+    legacy = call("GET", f"databases/{db}", "2022-06-28").json()
+    assert "data_sources" not in legacy and legacy["properties"]["Size"]["type"] == "number"
+    row = {"parent": {"database_id": db}, "properties": {"Path": {"title": [{"text": {"content": "a.py"}}]}}}
+    page = call("POST", "pages", "2022-06-28", row).json()
+    assert page["parent"] == {"type": "database_id", "database_id": db}
+    rows = call("POST", f"databases/{db}/query", "2022-06-28", {}).json()
+    assert [r["id"] for r in rows["results"]] == [page["id"]]
+    newer = call("POST", f"databases/{db}/query", "2025-09-03", {})
+    assert (newer.status_code, newer.json()["code"]) == (400, "invalid_request_url"), "queries go to data sources"

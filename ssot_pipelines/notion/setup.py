@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,10 +174,11 @@ def open_sync_manager(
         ids = load_ids(conn, target.target_id) if provision_databases is False else None
         if provision_databases is None:
             ids = trusted_ids(conn, target.target_id)
-        if provision_databases or ids is None or not _preflight_cached(conn, target):
-            # a wrong address or token fails here, with the fix; asked again when Notion is read again
+        # users/me: a wrong address or token fails here, with the fix. Asked again when Notion is read again.
+        me = None if provision_databases or ids is None else cached_preflight(conn, target)
+        if me is None:
             me = gateway.preflight()
-            _record_preflight(conn, target, str(me.get("id", "")))
+            _record_preflight(conn, target, me)
         report = ProvisionReport()
         if provision_databases or (provision_databases is None and ids is None):
             ids, report = provision(gateway, conn, target.target_id, target.parent_page_id)
@@ -201,19 +203,21 @@ def _token_digest(target: NotionTarget) -> str:
     return hashlib.sha256(f"{target.target_id}|{target.token}".encode()).hexdigest()
 
 
-def _preflight_cached(conn: psycopg.Connection[Any], target: NotionTarget) -> bool:
+def cached_preflight(conn: psycopg.Connection[Any], target: NotionTarget) -> dict[str, Any] | None:
+    """The users/me answer recorded for this target and token within ``PREFLIGHT_TTL``, if any."""
     row = conn.execute(
-        "SELECT 1 FROM notion_preflights WHERE target = %s AND token_digest = %s AND checked_at > now() - %s::interval",
+        "SELECT answer FROM notion_preflights WHERE target = %s AND token_digest = %s"
+        " AND checked_at > now() - %s::interval",
         (target.target_id, _token_digest(target), PREFLIGHT_TTL),
     ).fetchone()
     conn.commit()
-    return row is not None
+    return dict(row["answer"]) if row is not None else None
 
 
-def _record_preflight(conn: psycopg.Connection[Any], target: NotionTarget, bot_id: str) -> None:
+def _record_preflight(conn: psycopg.Connection[Any], target: NotionTarget, me: dict[str, Any]) -> None:
     conn.execute(
-        "INSERT INTO notion_preflights (target, token_digest, bot_id) VALUES (%s, %s, %s)"
-        " ON CONFLICT (target, token_digest) DO UPDATE SET bot_id = EXCLUDED.bot_id, checked_at = now()",
-        (target.target_id, _token_digest(target), bot_id),
+        "INSERT INTO notion_preflights (target, token_digest, answer) VALUES (%s, %s, %s)"
+        " ON CONFLICT (target, token_digest) DO UPDATE SET answer = EXCLUDED.answer, checked_at = now()",
+        (target.target_id, _token_digest(target), json.dumps(me)),
     )
     conn.commit()

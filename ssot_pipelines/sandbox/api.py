@@ -7,13 +7,13 @@ dispatches to.
 from __future__ import annotations
 
 from .api_base import Query
-from .pages_api import PageEndpoints
 from .schema_api import SchemaEndpoints
 from .search_api import SearchEndpoints
 from .users_api import UserEndpoints
+from .v2022 import DatabaseQueryEndpoint
 
 __all__ = ["NotionApi", "Query"]
 
 
-class NotionApi(SchemaEndpoints, PageEndpoints, SearchEndpoints, UserEndpoints):
+class NotionApi(SchemaEndpoints, DatabaseQueryEndpoint, SearchEndpoints, UserEndpoints):
     """One method per endpoint; every mutation runs inside a store transaction."""

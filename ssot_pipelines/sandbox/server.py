@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from . import view
+from . import v2022, view
 from .api import NotionApi, Query
 from .errors import ApiError
 from .faults import BAD_GATEWAY_HTML, FaultConfig, FaultInjector, RateLimiter, committed_503
@@ -71,6 +71,8 @@ ROUTES: tuple[Route, ...] = (
         False,
         lambda a, p, q, b: a.query_data_source(p[0], q, b),
     ),
+    # 2022-06-28 only (sandbox/v2022.py): the query of a database's one data source
+    _route("POST", "databases/{id}/query", "databases.query", False, lambda a, p, q, b: a.query_database(p[0], q, b)),
     _route("POST", "pages", "pages.create", True, lambda a, p, q, b: a.create_page(b)),
     _route("GET", "pages/{id}", "pages.retrieve", False, lambda a, p, q, b: a.get_page(p[0], q)),
     _route("PATCH", "pages/{id}", "pages.update", True, lambda a, p, q, b: a.update_page(p[0], b)),
@@ -511,11 +513,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if found is None:
             raise ApiError(400, "invalid_request_url", "Invalid request URL.")
         route, args = found
+        legacy = self.headers.get("Notion-Version", "").strip() == v2022.V2022_06_28
+        v2022.refuse_in_newer_versions(route.kind, self.headers.get("Notion-Version", "").strip())
         check_body_size(len(raw))
         body = self._parse_body(raw)
         with sandbox.store.lock:  # one request at a time sees and changes the workspace, like one SQLite writer
             result = route.handler(sandbox.api, args, params, body)
             written = write_target(sandbox.store, route, args, result) if route.write else ""
+            if legacy:
+                result = sandbox.api.as_2022_06_28(route.kind, result)
         if route.write:
             sandbox.counters.bump("write", written)
             _page_events(sandbox.webhooks, route.kind, body, result, person)

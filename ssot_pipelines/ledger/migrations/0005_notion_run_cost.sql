@@ -9,12 +9,12 @@ CREATE TABLE IF NOT EXISTS notion_schema_fingerprints (
     verified_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- Who Notion said we are (GET /v1/users/me), per target and token: asked once, not on every run.
--- token_digest is a SHA-256 of the target and the token, never the token.
+-- Who Notion said we are (GET /v1/users/me: the bot user and its workspace, no secret), per target and
+-- token: asked once a day, not on every run. token_digest is a SHA-256 of the target and the token.
 CREATE TABLE IF NOT EXISTS notion_preflights (
     target        text NOT NULL,
     token_digest  text NOT NULL,
-    bot_id        text NOT NULL DEFAULT '',
+    answer        jsonb NOT NULL DEFAULT '{}'::jsonb,
     checked_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (target, token_digest)
 );
