@@ -8,6 +8,7 @@ DAGSTER_HOME):
 - the same command for ``file_catalog`` with nothing changed (an incremental no-op run of one Notion asset),
   and for ``notion_databases,file_catalog`` (provisioning upstream, as the incremental job runs it);
 - ``ssot catalog sync`` with nothing changed;
+- with ``--with-job``: ``dagster job execute`` of ``incremental_sync_job`` with nothing changed (every database);
 - ``python -c "import ssot_pipelines.definitions"``: what loading our code location costs each process.
 
 Against a local sandbox (rate limit lifted: the no-op runs make no request to pace) over an 85-file
@@ -88,6 +89,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="runs of each command (median shown)")
     parser.add_argument("--files", type=int, default=85, help="files in the repository (default 85)")
+    parser.add_argument(
+        "--with-job", action="store_true", help="also time `dagster job execute` of incremental_sync_job (slow)"
+    )
     args = parser.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="run-overhead-"))
@@ -124,6 +128,9 @@ def main() -> None:
                 ],
                 "ssot catalog sync, no-op": [*ssot, "catalog", "sync"],
             }
+            if args.with_job:
+                job = [python, "-m", "dagster", "job", "execute", "-m", "ssot_pipelines.definitions"]
+                commands["dagster: incremental_sync_job, no-op"] = [*job, "-j", "incremental_sync_job"]
             for command in commands.values():  # warm the file cache and the instance's storage
                 _run(command, env, base)
             times: dict[str, list[float]] = {name: [] for name in commands}
