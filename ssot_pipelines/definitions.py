@@ -9,6 +9,7 @@ import dagster as dg
 from ssot_pipelines.analysis import defs as analysis
 from ssot_pipelines.assets import provisioning
 from ssot_pipelines.assets.notion_sync import NOTION_GROUP, SyncConfig
+from ssot_pipelines.assets.provisioning import ProvisionConfig
 from ssot_pipelines.catalog import defs as catalog
 from ssot_pipelines.dashboards import defs as dashboards
 from ssot_pipelines.deploy.executor import selected_executor
@@ -103,14 +104,20 @@ def _sync_jobs(merged: dg.Definitions) -> tuple[list[Any], list[dg.ScheduleDefin
         selection=selection,
         # a full run also copies every assistant transcript on this machine into the ledger
         config=dg.RunConfig(
-            ops={**{op: SyncConfig(full=True) for op in ops}, "cli_session_events": SessionCaptureConfig(sweep=True)}
+            ops={
+                **{op: SyncConfig(full=True) for op in ops},
+                "notion_databases": ProvisionConfig(full=True),
+                "cli_session_events": SessionCaptureConfig(sweep=True),
+            }
         ),
         description="Provision, extract everything and reconcile every database against Notion.",
         tags={"ssot/mode": "full"},
     )
     incremental = dg.define_asset_job(
         "incremental_sync_job",
-        selection=selection - full_only,
+        # Without the provisioning step: each Notion asset checks the ledger's schema fingerprint itself
+        # (provisioning, under a lock, only when it fails), so a step process less per run (issue 14 §2).
+        selection=selection - full_only - dg.AssetSelection.assets("notion_databases"),
         description="Sync what changed since the last sync, trusting the ledger (no read-back of Notion).",
         tags={"ssot/mode": "incremental"},
     )

@@ -170,7 +170,11 @@ def notion_sync_asset(
         notifier: NotifierResource,
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
         with ExitStack() as stack, configuration_failure():
-            manager = stack.enter_context(notion.open(postgres.resolved_url(), redis.resolved_url(), provision=None))
+            # a full sync reads the schemas from Notion again; an incremental one trusts the ledger's fingerprint
+            provision = True if config.full else None
+            manager = stack.enter_context(
+                notion.open(postgres.resolved_url(), redis.resolved_url(), provision=provision)
+            )
             ledger = stack.enter_context(postgres.connect())
             redis_client = stack.enter_context(redis.client())
             options = config.options()

@@ -1,4 +1,8 @@
-"""The provisioning asset: the seven databases exist under the parent page with every property."""
+"""The provisioning asset: the seven databases exist under the parent page with every property.
+
+An incremental run trusts what the last provisioning verified (the ledger's schema fingerprint) and asks
+Notion nothing; a full run (``full_sync_job``, or ``full: true``) reads the schemas from Notion again.
+"""
 
 import json
 
@@ -10,19 +14,31 @@ from ssot_pipelines.resources.stores import PostgresResource, RedisResource
 from ssot_pipelines.schemas import ALL_DATABASES
 
 
+class ProvisionConfig(dg.Config):  # type: ignore[misc]
+    """How one run provisions: ``full`` reads every schema from Notion again (the daily full sync)."""
+
+    full: bool = False
+
+
 @dg.asset(
     name="notion_databases",
     group_name=NOTION_GROUP,
     kinds={"notion"},
     pool=NOTION_POOL,
     retry_policy=NOTION_RETRY,
-    description="Provisions the seven SecondBrain databases under the parent page (idempotent).",
+    description="Provisions the seven SecondBrain databases under the parent page (idempotent). Incremental "
+    "runs trust the ledger's schema fingerprint and ask Notion nothing; full=true reads every schema again.",
 )
 def notion_databases(
-    context: dg.AssetExecutionContext, notion: NotionResource, postgres: PostgresResource, redis: RedisResource
+    context: dg.AssetExecutionContext,
+    config: ProvisionConfig,
+    notion: NotionResource,
+    postgres: PostgresResource,
+    redis: RedisResource,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     with configuration_failure():
-        manager = notion.open(postgres.resolved_url(), redis.resolved_url(), provision=True)
+        # None: provision only when the ledger's fingerprint no longer matches (no request otherwise)
+        manager = notion.open(postgres.resolved_url(), redis.resolved_url(), provision=True if config.full else None)
     report = manager.provisioned
     try:
         ids = {
@@ -31,7 +47,13 @@ def notion_databases(
         requests = manager.gateway.stats.requests
     finally:
         manager.close()
-    context.log.info(f"Notion databases: {report.summary()}")
+    verified = bool(report.created or report.found)
+    context.log.info(
+        f"Notion databases: {report.summary()}"
+        if verified
+        else "Notion databases: as the last provisioning verified them (the ledger's schema fingerprint holds; "
+        "a full run reads Notion again)"
+    )
     table = "\n".join(
         ["| database | title | data source |", "|---|---|---|"]
         + [f"| {s.name} | {s.title} | `{ids[s.name]['data_source_id']}` |" for s in ALL_DATABASES]
@@ -39,9 +61,10 @@ def notion_databases(
     return dg.MaterializeResult(
         metadata={
             "created": len(report.created),
-            "already_there": len(report.found),
+            "already_there": len(report.found) if verified else len(ids),
             "properties_added": dg.MetadataValue.json(report.properties_added),
             "requests": requests,
+            "verified_in_notion": verified,
             "databases": dg.MetadataValue.md(table),
             "ids": dg.MetadataValue.json(json.loads(json.dumps(ids))),
         }

@@ -53,7 +53,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     config = load_catalog_config()
     # one sync per Notion target and database: a second `ssot catalog sync` waits for the first
     with (
-        open_sync_manager() as manager,
+        open_sync_manager(provision_databases=True if args.full else None) as manager,
         redis.Redis.from_url(resolve_redis_url(), socket_timeout=5) as client,
         manager.serialized("file_catalog", print),
     ):

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import psycopg
 import redis
 
 from ssot_pipelines.ledger import connect, migrate, resolve_postgres_url
 from ssot_pipelines.notion.checkpoints import adopt_target
 from ssot_pipelines.notion.gateway import NotionGateway, RetrySettings
 from ssot_pipelines.notion.pacer import LearningPacer, pacer_from_settings, workspace_of
-from ssot_pipelines.notion.provision import ProvisionReport, load_ids, provision
+from ssot_pipelines.notion.provision import ProvisionReport, load_ids, provision, trusted_ids
 from ssot_pipelines.notion.sync import NotionSyncManager
-from ssot_pipelines.schemas import DATABASES
 from ssot_pipelines.services.redis_url import resolve_redis_url as resolve_redis_url  # re-exported
 from ssot_pipelines.settings import (
     NOTION_VERSION_DEFAULT,
@@ -149,8 +151,10 @@ def open_sync_manager(
 ) -> NotionSyncManager:
     """A NotionSyncManager over the seven databases, with the ledger migrated.
 
-    ``provision_databases``: True provisions (idempotent), None only when the ledger lacks a database,
-    False never. What provisioning did is in ``manager.provisioned``.
+    ``provision_databases``: True reads Notion and provisions (idempotent; a full sync, ``ssot setup``);
+    None trusts the ledger while its schema fingerprint holds (no request at all) and provisions otherwise;
+    False never provisions. What provisioning did is in ``manager.provisioned``. ``GET /v1/users/me`` is
+    asked when Notion is read again or the (target, token) was not checked within ``PREFLIGHT_TTL``.
     """
     target = resolve_target(
         token=token, base_url=notion_base_url, parent_page_id=parent_page_id, notion_version=notion_version
@@ -169,19 +173,56 @@ def open_sync_manager(
         retry=retry,
     )
     try:
-        me = gateway.preflight()
+        ids = load_ids(conn, target.target_id) if provision_databases is False else None
+        if provision_databases is None:
+            ids = trusted_ids(conn, target.target_id)
+        # users/me: a wrong address or token fails here, with the fix. Asked again when Notion is read again.
+        me = None if provision_databases or ids is None else cached_preflight(conn, target)
+        if me is None:
+            me = gateway.preflight()
+            _record_preflight(conn, target, me)
+        if isinstance(pacer, LearningPacer):  # the workspace's pause is shared by every token of it
+            pacer.use_workspace(workspace_of(me, target.base_url))
+        report = ProvisionReport()
+        if provision_databases or (provision_databases is None and ids is None):
+            ids, report = provision(gateway, conn, target.target_id, target.parent_page_id)
     except Exception:
         gateway.close()
         redis_client.close()
         conn.close()
         raise
-    if isinstance(pacer, LearningPacer):
-        pacer.use_workspace(workspace_of(me, target.base_url))
-    report = ProvisionReport()
-    ids = load_ids(conn, target.target_id)
-    if provision_databases or (provision_databases is None and not set(DATABASES) <= set(ids)):
-        ids, report = provision(gateway, conn, target.target_id, target.parent_page_id)
-    manager = NotionSyncManager(gateway, conn, target.target_id, ids, redis_client=redis_client)
+    manager = NotionSyncManager(
+        gateway, conn, target.target_id, ids or {}, redis_client=redis_client, parent_page_id=target.parent_page_id
+    )
     manager.provisioned = report
     manager.parent_page_id = target.parent_page_id
     return manager
+
+
+# A cached "who are we" is asked again after this long, so a token rotated in place is noticed even by a
+# target that only ever runs incrementally (a refused token fails clearly at its first request anyway).
+PREFLIGHT_TTL = "1 day"
+
+
+def _token_digest(target: NotionTarget) -> str:
+    return hashlib.sha256(f"{target.target_id}|{target.token}".encode()).hexdigest()
+
+
+def cached_preflight(conn: psycopg.Connection[Any], target: NotionTarget) -> dict[str, Any] | None:
+    """The users/me answer recorded for this target and token within ``PREFLIGHT_TTL``, if any."""
+    row = conn.execute(
+        "SELECT answer FROM notion_preflights WHERE target = %s AND token_digest = %s"
+        " AND checked_at > now() - %s::interval",
+        (target.target_id, _token_digest(target), PREFLIGHT_TTL),
+    ).fetchone()
+    conn.commit()
+    return dict(row["answer"]) if row is not None else None
+
+
+def _record_preflight(conn: psycopg.Connection[Any], target: NotionTarget, me: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO notion_preflights (target, token_digest, answer) VALUES (%s, %s, %s)"
+        " ON CONFLICT (target, token_digest) DO UPDATE SET answer = EXCLUDED.answer, checked_at = now()",
+        (target.target_id, _token_digest(target), json.dumps(me)),
+    )
+    conn.commit()

@@ -37,7 +37,7 @@ from ssot_pipelines.notion.codec import (
 from ssot_pipelines.notion.desired import MAX_KEY_CHARS, RESERVED_COLUMNS, SyncRecord, records_from_frame
 from ssot_pipelines.notion.gateway import AmbiguousWriteError, Call, NotionError, NotionGateway
 from ssot_pipelines.notion.progress import PROGRESS_INTERVAL_SECONDS, ProgressCallback, SyncProgress
-from ssot_pipelines.notion.provision import DatabaseIds, ProvisionReport
+from ssot_pipelines.notion.provision import DatabaseIds, ProvisionReport, provision, schema_changed
 from ssot_pipelines.notion.text import OversizedValueError, block_text
 from ssot_pipelines.schemas import KEY_PROPERTY, DatabaseSchema, Owner, PropType, database
 
@@ -121,19 +121,23 @@ class NotionSyncManager:
         ids: Mapping[str, DatabaseIds],
         *,
         redis_client: redis.Redis | None = None,
+        parent_page_id: str | None = None,
     ) -> None:
         self.gateway = gateway
+        # the page the databases (and the status page) live under; known: a schema changed behind our back is
+        # provisioned again
+        self.parent_page_id = parent_page_id
         self.conn = conn
         self.target = target
         self.ledger = SyncLedger(conn, target)
         self.ids = dict(ids)
         self.provisioned = ProvisionReport()
         self.redis_client = redis_client
-        self.parent_page_id: str | None = None  # the page the databases (and the status page) live under
         self.on_progress: ProgressCallback | None = None
         self.progress_interval = PROGRESS_INTERVAL_SECONDS
         self._held: dict[str, int] = {}
         self.blocks = BlockLimitGate(conn, target)
+        self._schema_repaired = False
 
     def close(self) -> None:
         """Close the gateway, the ledger connection and the Redis client (idempotent)."""
@@ -217,6 +221,7 @@ class NotionSyncManager:
         records = records_from_frame(frame)
         self._check_unique(records)
         started = time.monotonic()
+        self._schema_repaired = False
         before = self.gateway.stats.snapshot()
         fallbacks_before = self.gateway.pacer.fallbacks
         report = SyncReport(database=schema.name, mode=mode + ("+reconcile" if reconcile else ""))
@@ -353,12 +358,29 @@ class NotionSyncManager:
                     f"its key has {len(record.key):,} characters; Notion can only find a row by a key of at most "
                     f"{MAX_KEY_CHARS:,}: shorten the key at the source"
                 )
-            self._sync_one(schema, record, report, deferred, by_page)
+            try:
+                self._sync_one(schema, record, report, deferred, by_page)
+            except NotionError as exc:
+                if not self._repair_schema(schema, exc):
+                    raise
+                self._sync_one(schema, record, report, deferred, by_page)  # once, against the repaired schema
         except (NotionError, OversizedValueError, ValueTypeError, RefusedRecordError) as exc:
             report.failed += 1
             shown = record.key if len(record.key) <= 120 else record.key[:117] + "..."
             report.errors.append(f"{shown}: {exc}")
             log.warning("sync of %s %r failed: %s", schema.name, shown, exc)
+
+    def _repair_schema(self, schema: DatabaseSchema, exc: NotionError) -> bool:
+        """A write refused because a schema changed behind our back (a person deleted one of our properties,
+        or the database): provision again, once per sync; True when the write is worth one more try."""
+        if self._schema_repaired or self.parent_page_id is None or not schema_changed(schema, self._ds(schema), exc):
+            return False
+        self._schema_repaired = True
+        log.warning("%s: Notion refused a write (%s); reading the schemas again and repairing them", schema.name, exc)
+        ids, report = provision(self.gateway, self.conn, self.target, self.parent_page_id)
+        self.ids = dict(ids)
+        self.provisioned.merge(report)
+        return True
 
     def _sync_one(
         self,

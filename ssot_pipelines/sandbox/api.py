@@ -7,14 +7,14 @@ dispatches to.
 from __future__ import annotations
 
 from .api_base import Query
-from .pages_api import PageEndpoints
 from .schema_api import SchemaEndpoints
 from .search_api import SearchEndpoints
 from .users_api import UserEndpoints
+from .v2022 import DatabaseQueryEndpoint
 from .views_api import ViewEndpoints
 
 __all__ = ["NotionApi", "Query"]
 
 
-class NotionApi(SchemaEndpoints, PageEndpoints, SearchEndpoints, UserEndpoints, ViewEndpoints):
+class NotionApi(SchemaEndpoints, DatabaseQueryEndpoint, SearchEndpoints, UserEndpoints, ViewEndpoints):
     """One method per endpoint; every mutation runs inside a store transaction."""

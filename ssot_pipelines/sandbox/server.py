@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from . import versions, view
+from . import v2022, versions, view
 from .api import NotionApi, Query
 from .block_limit import BlockBudget
 from .errors import ApiError
@@ -74,6 +74,8 @@ ROUTES: tuple[Route, ...] = (
         False,
         lambda a, p, q, b: a.query_data_source(p[0], q, b),
     ),
+    # 2022-06-28 only (sandbox/v2022.py): the query of a database's one data source
+    _route("POST", "databases/{id}/query", "databases.query", False, lambda a, p, q, b: a.query_database(p[0], q, b)),
     _route("POST", "pages", "pages.create", True, lambda a, p, q, b: a.create_page(b)),
     _route("GET", "pages/{id}", "pages.retrieve", False, lambda a, p, q, b: a.get_page(p[0], q)),
     _route("PATCH", "pages/{id}", "pages.update", True, lambda a, p, q, b: a.update_page(p[0], b)),
@@ -560,6 +562,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         route, args = found
         if route.kind.startswith("views."):
             check_views_version(self.headers.get("Notion-Version"))
+        legacy = self.headers.get("Notion-Version", "").strip() == v2022.V2022_06_28
+        v2022.refuse_in_newer_versions(route.kind, self.headers.get("Notion-Version", "").strip())
         check_body_size(len(raw))
         body = self._parse_body(raw)
         versions.check_request(version, route.kind, body)
@@ -569,6 +573,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             result = route.handler(sandbox.api, args, params, body)
             sandbox.block_budget.record(route.kind, body)
             written = write_target(sandbox.store, route, args, result) if route.write else ""
+            if legacy:
+                result = sandbox.api.as_2022_06_28(route.kind, result)
         if route.write:
             sandbox.counters.bump("write", written)
             _page_events(sandbox.webhooks, route.kind, body, result, person)

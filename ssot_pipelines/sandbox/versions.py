@@ -16,10 +16,11 @@ from typing import Any
 from .errors import ApiError, body_validation
 from .store import Record
 
+V2022_06_28 = "2022-06-28"  # only as far as a peer sync tool needs it (v2022.py)
 V2025_09_03 = "2025-09-03"
 V2026_03_11 = "2026-03-11"
 V2026_12_01 = "2026-12-01"
-SUPPORTED = (V2025_09_03, V2026_03_11, V2026_12_01)
+SUPPORTED = (V2022_06_28, V2025_09_03, V2026_03_11, V2026_12_01)
 
 # Objects that carried the ``archived`` alias before 2026-03-11.
 _TRASHABLE = frozenset({"page", "block", "database", "data_source"})
