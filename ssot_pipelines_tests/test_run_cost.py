@@ -206,8 +206,11 @@ def test_the_sensor_run_of_one_changed_file_writes_that_page_and_nothing_else(
     stats = sandbox.stats()
     with connect(ledger_url) as conn:
         ds = trusted_ids(conn, _target_id(sandbox))["file_catalog"].data_source_id  # type: ignore[index]
-    assert stats["writes_by_data_source"] == {ds: 1}, stats
-    assert stats["requests"] == 1, stats["by_endpoint"]  # no users/me, no schema read: the one write
+    # the one page, plus the status page's one block whose figures moved (it follows every run that changed
+    # something: issue 13); no users/me, no schema read
+    assert stats["writes_by_data_source"].get(ds) == 1, stats
+    assert set(stats["writes_by_data_source"]) <= {ds, "page"} and stats["writes_by_data_source"].get("page", 0) <= 1
+    assert stats["requests"] <= 2, stats["by_endpoint"]
     assert text_of(live_rows(person(sandbox), ds)["svc/pkg/m7.py"][0], "Preview") == "x = 'seven'"
 
 

@@ -63,6 +63,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         report = manager.sync(
             "file_catalog", frame, force_archive=args.force_archive, reconcile=args.full, progress=print
         )
+        _refresh_status_page(manager, full=args.full)
     print(f"catalog {result.mode}:")
     _print_counts(result.counts())
     print("  " + report.summary())
@@ -71,6 +72,19 @@ def cmd_sync(args: argparse.Namespace) -> int:
     for error in report.errors[: args.show]:
         print(f"  notion: {error}", file=sys.stderr)
     return 1 if report.failed or report.archive_refused else 0
+
+
+def _refresh_status_page(manager: Any, *, full: bool) -> None:
+    """The SSoT Status page follows every sync, from Dagster or from here (a failure there is only said)."""
+    from ssot_pipelines.statuspage.page import refresh_status_page
+
+    try:
+        update = refresh_status_page(manager, full_sync=full)
+    except Exception as exc:  # the catalog is synced; the page catches up on the next run
+        manager.conn.rollback()
+        print(f"  the SSoT Status page was not updated: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return
+    print("  " + update.summary())
 
 
 def cmd_component(args: argparse.Namespace) -> int:

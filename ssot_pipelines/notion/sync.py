@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -299,10 +299,11 @@ class NotionSyncManager:
             # Notion's timestamps are minute-granular: look back two minutes to miss nothing.
             iso = (start - timedelta(minutes=2)).isoformat()
             flt = {"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": iso}}
-        wanted = self.property_ids(
-            schema, [KEY_PROPERTY] + [s.name for s in schema.owned(Owner.HUMAN) + schema.owned(Owner.SHARED)]
+        pages = self._query(
+            schema,
+            [KEY_PROPERTY] + [s.name for s in schema.owned(Owner.HUMAN) + schema.owned(Owner.SHARED)],
+            filter=flt,
         )
-        pages = self.gateway.query_all(self._ds(schema), filter=flt, filter_properties=wanted)
         grouped = self._group_by_key(schema, pages)
         report = SyncReport(database=schema.name, mode="pull")
         self._pull_human_from(schema, grouped, report)
@@ -704,9 +705,42 @@ class NotionSyncManager:
     def read_pages(
         self, schema: DatabaseSchema, *, on_batch: Callable[[int], None] | None = None
     ) -> dict[str, list[dict[str, Any]]]:
-        wanted = self.property_ids(schema, [p.name for p in schema.properties])
-        pages = self.gateway.query_all(self._ds(schema), filter_properties=wanted, on_batch=on_batch)
+        pages = self._query(schema, [p.name for p in schema.properties], on_batch=on_batch)
         return self._group_by_key(schema, pages)
+
+    def _query(
+        self,
+        schema: DatabaseSchema,
+        names: Sequence[str],
+        *,
+        filter: dict[str, Any] | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every page of ``schema``'s data source matching ``filter``, with the properties ``names``.
+
+        A person may have deleted one of those properties since provisioning recorded its id: Notion then
+        refuses the whole query (400 naming the property). The schema is read again (a read, nothing is
+        repaired here: provisioning puts the property back on the next full sync or refused write) and the
+        query asked once more with the properties that still exist."""
+        wanted = self.property_ids(schema, names)
+        try:
+            return self.gateway.query_all(self._ds(schema), filter=filter, filter_properties=wanted, on_batch=on_batch)
+        except NotionError as exc:
+            if exc.status != 400 or exc.code != "validation_error" or not any(w in str(exc) for w in wanted):
+                raise
+        ds = self.gateway.call("GET", f"data_sources/{self._ds(schema)}")
+        fresh = {name: str(p.get("id", name)) for name, p in (ds.get("properties") or {}).items()}
+        log.warning(
+            "%s: Notion no longer has %s; reading without %s until provisioning adds them back",
+            schema.name,
+            ", ".join(sorted(set(names) - set(fresh))) or "a property it had",
+            "them",
+        )
+        self.ids[schema.name] = replace(self.ids[schema.name], property_ids=fresh)
+        wanted = self.property_ids(schema, [n for n in names if n in fresh]) or self.property_ids(
+            schema, [KEY_PROPERTY]
+        )
+        return self.gateway.query_all(self._ds(schema), filter=filter, filter_properties=wanted, on_batch=on_batch)
 
     def property_ids(self, schema: DatabaseSchema, names: Sequence[str]) -> list[str]:
         """The Notion property ids of ``names`` (a query's ``filter_properties``), as provisioning recorded
@@ -742,11 +776,7 @@ class NotionSyncManager:
             report.human_pulled += self.ledger.set_human(schema.name, key, fetched)
 
     def _find_by_key(self, schema: DatabaseSchema, key: str) -> str | None:
-        pages = self.gateway.query_all(
-            self._ds(schema),
-            filter={"property": KEY_PROPERTY, "rich_text": {"equals": key}},
-            filter_properties=self.property_ids(schema, [KEY_PROPERTY]),
-        )
+        pages = self._query(schema, [KEY_PROPERTY], filter={"property": KEY_PROPERTY, "rich_text": {"equals": key}})
         live = [p for p in pages if not p.get("in_trash")]
         if not live:
             return None
