@@ -262,3 +262,18 @@ def test_every_database_asset_has_the_check_and_the_hourly_freshness_policy() ->
         policy = graph.get(key).freshness_policy
         assert isinstance(policy, dg.FreshnessPolicy) and policy.fail_window.to_timedelta().total_seconds() == 7200
     assert defs.resolve_sensor_def("status_page_on_run_failure") is not None
+
+
+def test_a_deleted_block_is_put_back_in_its_place_under_notion_version_2026_03_11(
+    sandbox: Any, ledger_url: str, redis_url: str
+) -> None:
+    """2026-03-11 refuses ``after`` on an append: the repair names its place with ``position``."""
+    with sync_manager(sandbox, ledger_url, redis_url, notion_version="2026-03-11") as manager:
+        refresh_status_page(manager)
+        [page] = _status_pages(sandbox)
+        blocks = _blocks(sandbox, page["id"])
+        person(sandbox).request(path=f"blocks/{blocks[4]['id']}", method="DELETE")
+        repaired = refresh_status_page(manager, verify=True)
+    assert repaired.blocks_recreated == 1
+    after = _blocks(sandbox, page["id"])
+    assert [block_text(b) for b in after] == [block_text(b) for b in blocks]

@@ -295,10 +295,9 @@ class StatusPageWriter:
         self.conn.commit()
 
     def _append(self, page_id: str, section: Section, after: str | None) -> str:
-        """Append a missing section's block after the previous section's (API 2025-09-03: ``after``)."""
-        body: dict[str, Any] = {"children": [paragraph(section)]}
-        if after is not None:
-            body["after"] = after
+        """Append a missing section's block after the previous section's (``after`` or, from 2026-03-11 on,
+        ``position``: the gateway words it for its version)."""
+        body = self.gateway.append_body([paragraph(section)], after_block=after)
         res = self.gateway.call("PATCH", f"blocks/{page_id}/children", body=body, kind=Call.CREATE)
         block_id = str(res["results"][0]["id"])
         store.save_block(self.conn, self.target, section.name, block_id, text_hash(section))
