@@ -230,6 +230,7 @@ class NotionSyncManager:
 
         self.ledger.store_desired(schema.name, records, vanished, complete=mode == "full")
         self.ledger.apply_renames(schema.name)
+        self.ledger.refresh_statistics()  # a first import's thousands of rows: plan the pending join well
         if mode == "incremental":
             records += self.ledger.pending_records(schema.name, {r.key for r in records})
         notion_pages: dict[str, list[dict[str, Any]]] | None = None
@@ -277,6 +278,7 @@ class NotionSyncManager:
         if limit and limit["held"]:
             report.block_limit = f"held since {limit['held_since']:%Y-%m-%d %H:%M}Z: {limit['what_to_do']}"
         self.ledger.finish_run(run_id, report.as_metadata())
+        self.ledger.refresh_statistics()  # thousands of rows just pushed: the next run's pending join plans well
         return report
 
     def human_values(self, database_name: str, key: str) -> dict[str, Any]:
