@@ -300,11 +300,16 @@ def test_sensors_and_schedules_start_as_the_readme_says() -> None:
 
     running = {s.name for s in defs.sensors or [] if s.default_status == dg.DefaultSensorStatus.RUNNING}
     running |= {s.name for s in defs.schedules or [] if s.default_status == dg.DefaultScheduleStatus.RUNNING}
-    assert running == {"cli_session_sensor", "slack_events_sensor", "cli_session_transcript_sweep"}
+    assert running == {
+        "cli_session_sensor",
+        "slack_events_sensor",
+        "status_page_on_run_failure",
+        "cli_session_transcript_sweep",
+    }
     readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
     assert (
-        "`cli_session_sensor`, the `slack_events_sensor` and the `cli_session_transcript_sweep` schedule start "
-        "running; every other sensor and schedule starts stopped"
+        "`cli_session_sensor`, the `slack_events_sensor`, the `status_page_on_run_failure` sensor and the "
+        "`cli_session_transcript_sweep` schedule start running; every other sensor and schedule starts stopped"
     ) in readme
 
 
