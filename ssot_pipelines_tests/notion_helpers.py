@@ -41,6 +41,13 @@ def person(sandbox: Any) -> Client:
     return Client(auth=sandbox.token, base_url=sandbox.url, retry=False)
 
 
+def as_person(sandbox: Any) -> Client:
+    """A client acting as a person in the Notion UI (the sandbox's person prefix): its edits show the person as
+    ``last_edited_by``, as people's edits do in Notion. ``person()`` shares the integration's token, so Notion
+    (and the edits gate) counts its edits as the integration's own writes."""
+    return Client(auth=sandbox.token, base_url=f"{sandbox.url}/__sandbox/person", retry=False)
+
+
 def live_rows(client: Client, data_source_id: str) -> dict[str, list[dict[str, Any]]]:
     """Every live page of a data source grouped by its Key."""
     out: dict[str, list[dict[str, Any]]] = {}

@@ -15,7 +15,7 @@ from ssot_pipelines.catalog.extract import extract_file_catalog
 from ssot_pipelines.drift.defs import extract_drift_board, extract_secondbrain_tasks
 from ssot_pipelines.ledger import connect
 from ssot_pipelines_tests.analysis_fixtures import extract_context, select_value, set_select, set_text
-from ssot_pipelines_tests.notion_helpers import live_rows, person, sync_manager, text_of
+from ssot_pipelines_tests.notion_helpers import as_person, live_rows, sync_manager, text_of
 from ssot_pipelines_tests.test_drift import OFF_SPEC, V2, make_repo
 
 UNRELATED = "\n".join(
@@ -45,7 +45,7 @@ def test_a_drifting_file_raises_one_task_accepting_closes_it_and_a_persons_edits
     key, task_key = "demo/calc/arith.py", "drift:demo/calc/arith.py"
     with sync_manager(sandbox, ledger_url, redis_url) as sync, connect(ledger_url) as ledger:
         ctx = extract_context(sync, ledger, ledger_url, redis_url)
-        client = person(sandbox)
+        client = as_person(sandbox)  # people's edits, attributed to a person as in Notion
         _materialize(ctx, "file_catalog", extract_file_catalog)
         _materialize(ctx, "drift_board", extract_drift_board)
         _materialize(ctx, "secondbrain_tasks", extract_secondbrain_tasks)
@@ -124,7 +124,7 @@ def test_critical_tech_debt_raises_a_task_that_a_persons_triage_closes(
     monkeypatch.setenv("SSOT_REPO_ROOTS", f"svc={root}")
     with sync_manager(sandbox, ledger_url, redis_url) as sync, connect(ledger_url) as ledger:
         ctx = extract_context(sync, ledger, ledger_url, redis_url)
-        client = person(sandbox)
+        client = as_person(sandbox)  # people's edits, attributed to a person as in Notion
         (root / "ruff.toml").write_text('[lint]\nselect = ["S602"]\n')
         lint = run_linter("ruff", root, ["run.py"])
         record_report(ledger, lint.report, repo_root=root, source="ruff", analyzed_paths=lint.analyzed)

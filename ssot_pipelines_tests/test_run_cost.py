@@ -17,18 +17,26 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from ssot_pipelines.catalog.config import RepoRoot
 from ssot_pipelines.catalog.defs import file_catalog
 from ssot_pipelines.catalog.sensors import file_change_sensor
+from ssot_pipelines.cli import main
+from ssot_pipelines.drift.assess import assess_drift
+from ssot_pipelines.drift.score import DriftThresholds
+from ssot_pipelines.drift.workspace import open_workspace
 from ssot_pipelines.ledger import connect
-from ssot_pipelines.notion.provision import trusted_ids
+from ssot_pipelines.notion.provision import load_ids, trusted_ids
 from ssot_pipelines.notion.setup import NotionTarget, open_sync_manager
 from ssot_pipelines.resources.stores import PostgresResource
 from ssot_pipelines.schemas import ALL_DATABASES, PropertySpec, PropType
 from ssot_pipelines.settings import ConfigurationError
+from ssot_pipelines.vectors.cache import CachedEmbedder
+from ssot_pipelines.vectors.hashing import HashingEmbedder
 from ssot_pipelines_tests.catalog_fixtures import commit_all, make_repo
-from ssot_pipelines_tests.dagster_cli import dagster_env
+from ssot_pipelines_tests.dagster_cli import dagster_env, execute_job
 from ssot_pipelines_tests.notion_helpers import (
     SANDBOX_TOKEN,
+    as_person,
     dagster_resources,
     frame,
     live_rows,
@@ -36,6 +44,9 @@ from ssot_pipelines_tests.notion_helpers import (
     sync_manager,
     text_of,
 )
+from ssot_pipelines_tests.test_drift import OFF_SPEC, git
+from ssot_pipelines_tests.test_drift import make_repo as make_drift_repo
+from ssot_pipelines_tests.test_nothing_changed import TASKS, UNUSED, _ruff_report, _write_jsonl
 
 
 def file_row(i: int, preview: str | None = None) -> dict[str, Any]:
@@ -279,3 +290,112 @@ def test_the_sandbox_serves_a_2022_06_28_client_a_database_with_its_schema_and_i
     assert [r["id"] for r in rows["results"]] == [page["id"]]
     newer = call("POST", f"databases/{db}/query", "2025-09-03", {})
     assert (newer.status_code, newer.json()["code"]) == (400, "invalid_request_url"), "queries go to data sources"
+
+
+def _watermarks(ledger_url: str, target: str) -> dict[str, Any]:
+    with connect(ledger_url) as conn:
+        rows = conn.execute("SELECT database, pulled_until FROM sync_watermarks WHERE target = %s", (target,))
+        return {r["database"]: r["pulled_until"] for r in rows.fetchall()}
+
+
+def test_the_whole_incremental_job_with_nothing_to_do_makes_at_most_three_requests(
+    tmp_path: Path, sandbox: Any, ledger_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every database that pulls people's edits holds rows: a drifting file (Drift Board, a SecondBrain task),
+    # a linter report (Tech-Debt) and staged tasks (Task Tracking).
+    root = make_drift_repo(tmp_path / "demo")
+    monkeypatch.setenv("POSTGRES_URL", ledger_url)
+    with connect(ledger_url) as ledger:
+        ws = open_workspace(ledger, [RepoRoot("demo", root)])
+        assess_drift(ledger, ws.files, ws.components, CachedEmbedder(HashingEmbedder(), ledger), DriftThresholds())
+    (root / "calc" / "arith.py").write_text(OFF_SPEC)
+    (root / "calc" / "extra.py").write_text(UNUSED)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "off spec")
+    report = _ruff_report(root, tmp_path / "ruff.json")
+    assert main(["analyze", "import", str(report), "--repo-root", str(root)]) == 0
+    assert main(["stage", "task_tracking", str(_write_jsonl(tmp_path / "tasks.jsonl", TASKS))]) == 0
+    env = dagster_env(
+        tmp_path,
+        sandbox,
+        ledger_url,
+        redis_url,
+        SSOT_REPO_ROOTS=f"demo={root}",
+        SSOT_DRIFT_THRESHOLD="0.3",
+        SSOT_DRIFT_CRITICAL="0.3",
+    )
+    execute_job("incremental_sync_job", env, tmp_path)
+    first = sandbox.stats()["writes_by_data_source"]
+    with connect(ledger_url) as conn:
+        ids = load_ids(conn, _target_id(sandbox))
+    for name in ("drift_board", "secondbrain_tasks", "tech_debt", "task_tracking"):
+        assert first.get(ids[name].data_source_id), (name, first)
+
+    sandbox.reset_stats()
+    execute_job("incremental_sync_job", env, tmp_path)
+    stats = sandbox.stats()
+    # Drift Board and Task Tracking: one query each (as cheap as a search); SecondBrain Tasks and Tech-Debt:
+    # one search that finds only this integration's own writes; no pull before writing (nothing to write)
+    assert stats["writes_applied"] == 0, stats["by_endpoint"]
+    assert stats["requests"] <= 3, stats["by_endpoint"]
+    assert stats["by_endpoint"].get("search") == 1, stats["by_endpoint"]
+
+
+def test_a_persons_edit_opens_the_edits_gate_and_a_skipped_database_keeps_its_watermark(
+    sandbox: Any, ledger_url: str, redis_url: str
+) -> None:
+    both = ["secondbrain_tasks", "tech_debt"]
+    with sync_manager(sandbox, ledger_url, redis_url, provision_databases=True) as sync:
+        task = {"key": "sb-1", "Name": "Drift in a.py", "Status": "open", "Priority": "P1"}
+        assert sync.sync("secondbrain_tasks", frame([task, {**task, "key": "sb-2"}])).created == 2
+        assert sync.sync("tech_debt", frame([{"key": "td-1", "Issue": "F401 `os` imported but unused"}])).created == 1
+        assert sync.bot_user_id, "users/me told the manager who it writes as"
+        sync.pull_human_many(both)  # the first pull of each: no watermark, no gate
+        assert sync.last_gate is None
+        marks = _watermarks(ledger_url, sync.target)
+
+        # nothing edited by anyone but us: one search, no query, both watermarks kept
+        sandbox.reset_stats()
+        assert sync.pull_human_many(both) == {"secondbrain_tasks": 0, "tech_debt": 0}
+        assert sandbox.stats()["requests"] == 1 and sandbox.stats()["by_endpoint"] == {"search": 1}
+        assert sync.last_gate is not None and sorted(sync.last_gate.skip) == sorted(both)
+        assert _watermarks(ledger_url, sync.target) == marks
+
+        # An edit the gate does not see (made with the integration's own token: Notion shows our bot as its
+        # editor, as a search index that has not caught up would show nothing) leaves the database unqueried...
+        tasks = live_rows(person(sandbox), sync.ids["secondbrain_tasks"].data_source_id)
+        person(sandbox).pages.update(tasks["sb-1"][0]["id"], properties={"Notes": {"rich_text": _text("unseen")}})
+        sync.pull_human_many(both)
+        assert sync.human_values("secondbrain_tasks", "sb-1").get("Notes") in (None, "")
+        assert _watermarks(ledger_url, sync.target) == marks
+
+        # ...and a person's later edit of the same database opens the gate: the pull starts from the kept
+        # watermark, so it brings both edits; the other database stays unqueried with its watermark.
+        as_person(sandbox).pages.update(tasks["sb-2"][0]["id"], properties={"Status": {"select": {"name": "closed"}}})
+        sandbox.reset_stats()
+        assert sync.pull_human_many(both) == {"secondbrain_tasks": 2, "tech_debt": 0}
+        assert sandbox.stats()["by_endpoint"] == {"search": 1, "data_sources.query": 1}
+        assert sync.human_values("secondbrain_tasks", "sb-1")["Notes"] == "unseen"
+        assert sync.human_values("secondbrain_tasks", "sb-2")["Status"] == "closed"
+        after = _watermarks(ledger_url, sync.target)
+        assert after["tech_debt"] == marks["tech_debt"] and after["secondbrain_tasks"] > marks["secondbrain_tasks"]
+
+
+def test_a_busy_first_result_page_falls_back_to_the_ordinary_pulls(
+    sandbox: Any, ledger_url: str, redis_url: str
+) -> None:
+    both = ["secondbrain_tasks", "tech_debt"]
+    with sync_manager(sandbox, ledger_url, redis_url, provision_databases=True) as sync:
+        sync.sync("secondbrain_tasks", frame([{"key": "sb-1", "Name": "a", "Status": "open"}]))
+        sync.sync("tech_debt", frame([{"key": "td-1", "Issue": "F401"}]))
+        sync.pull_human_many(both)
+        # more pages edited since the watermarks than one search page holds: the gate cannot tell
+        assert sync.sync("file_catalog", frame([file_row(i) for i in range(101)])).created == 101
+        sandbox.reset_stats()
+        sync.pull_human_many(both)
+        assert sync.last_gate is not None and sync.last_gate.fell_back
+        assert sandbox.stats()["by_endpoint"] == {"search": 1, "data_sources.query": 2}
+
+
+def _text(content: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": {"content": content}}]

@@ -558,6 +558,24 @@ def test_users_and_search(sandbox: SandboxServer) -> None:
     assert [h["id"] for h in hits] == [page["id"]]
 
 
+def test_search_sorts_by_last_edit_and_names_each_pages_parent_and_last_editor(sandbox: SandboxServer) -> None:
+    notion = _client(sandbox)
+    as_person = Client(auth=TOKEN, base_url=f"{sandbox.url}/__sandbox/person", retry=False)
+    bot = notion.users.me()["id"]
+    _, ds = _make_db(notion, sandbox)
+    first, second = _row(notion, ds, "first"), _row(notion, ds, "second")
+    as_person.pages.update(first["id"], properties={"Score": {"number": 1}})  # a person, in the Notion UI
+    newest = {"direction": "descending", "timestamp": "last_edited_time"}
+    hits = notion.search(filter={"property": "object", "value": "page"}, sort=newest, page_size=100)["results"]
+    assert [h["id"] for h in hits][:2] == [first["id"], second["id"]]
+    assert hits[0]["parent"]["type"] == "data_source_id" and hits[0]["parent"]["data_source_id"] == ds
+    assert hits[0]["last_edited_by"]["id"] != bot and hits[1]["last_edited_by"]["id"] == bot
+    assert hits[0]["last_edited_time"].endswith(":00.000Z")  # minute-granular, as Notion's
+    for sort in ({"direction": "descending", "timestamp": "created_time"}, {"timestamp": "last_edited_time"}):
+        response = _raw(sandbox, "POST", "/v1/search", body={"sort": sort})
+        assert response.status_code == 400 and response.json()["code"] == "validation_error", sort
+
+
 # -- strictness: auth, headers, urls, ids ---------------------------------------------------------
 
 

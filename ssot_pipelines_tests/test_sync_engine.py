@@ -363,6 +363,11 @@ def test_a_persons_shared_value_stays_theirs_until_the_capability_accepts_it(
             return str(client.pages.retrieve(page_id)["properties"]["Status"]["select"]["name"])
 
         client.pages.update(page_id, properties={"Status": {"select": {"name": "in progress"}}})
+        # nothing pending: the sync writes nothing, so it need not read Notion's current values either
+        sandbox.reset_stats()
+        assert sync.sync("secondbrain_tasks", [task("Drift in a.py", "open")]).unchanged == 1
+        assert sandbox.stats()["requests"] == 0
+        assert status() == "in progress"
         for name in ("Drift in a.py (0.4)", "Drift in a.py (0.5)", "Drift in a.py (0.6)"):
             assert sync.sync("secondbrain_tasks", [task(name, "closed")]).failed == 0
             assert status() == "in progress", "a person's value is never overwritten, on any later sync"

@@ -20,7 +20,7 @@ from ssot_pipelines.settings import env
 
 def extract_drift_board(ctx: ExtractContext) -> pd.DataFrame:
     """Apply baselines accepted in Notion, score every tracked file, return the board."""
-    ctx.sync.pull_human("drift_board")
+    ctx.sync.pull_human_many(["drift_board"])
     workspace = open_workspace(ctx.ledger)
     embedder = cached_embedder(ctx.embedder(), ctx.ledger)
     accepted_keys = set(pending_notion_accepts(ctx.ledger))
@@ -52,8 +52,8 @@ def extract_drift_board(ctx: ExtractContext) -> pd.DataFrame:
 
 def extract_secondbrain_tasks(ctx: ExtractContext) -> pd.DataFrame:
     """Problems now (drift over threshold, untriaged blocker/critical debt) → one task each."""
-    ctx.sync.pull_human("secondbrain_tasks")
-    ctx.sync.pull_human("tech_debt")
+    # one search tells which of the two a person edited since the last pull; only those are queried
+    ctx.sync.pull_human_many(["secondbrain_tasks", "tech_debt"])
     catalogued = [f.key for f in tracked_files_from_catalog(ctx.ledger, parse_roots(env("SSOT_REPO_ROOTS")))]
     # Without a File Catalog every scored file counts; with one, files that left it raise nothing.
     problems = drift_problems(ctx.ledger, DriftThresholds.from_env(), catalogued or None)

@@ -196,6 +196,7 @@ def open_sync_manager(
     )
     manager.provisioned = report
     manager.parent_page_id = target.parent_page_id
+    manager.bot_user_id = str(me.get("id") or "") or None  # our own writes, told from people's edits
     return manager
 
 

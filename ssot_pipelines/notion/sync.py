@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -34,7 +34,14 @@ from ssot_pipelines.notion.codec import (
     normalize_id,
     selectable,
 )
-from ssot_pipelines.notion.desired import MAX_KEY_CHARS, RESERVED_COLUMNS, SyncRecord, records_from_frame
+from ssot_pipelines.notion.desired import (
+    MAX_KEY_CHARS,
+    RESERVED_COLUMNS,
+    SyncRecord,
+    keys_not_synced,
+    records_from_frame,
+)
+from ssot_pipelines.notion.edits_gate import PULL_MARGIN, GateAnswer, edited_since
 from ssot_pipelines.notion.gateway import AmbiguousWriteError, Call, NotionError, NotionGateway
 from ssot_pipelines.notion.progress import PROGRESS_INTERVAL_SECONDS, ProgressCallback, SyncProgress
 from ssot_pipelines.notion.provision import DatabaseIds, ProvisionReport, provision, schema_changed
@@ -138,6 +145,10 @@ class NotionSyncManager:
         self._held: dict[str, int] = {}
         self.blocks = BlockLimitGate(conn, target)
         self._schema_repaired = False
+        # this integration's user (users/me): pages it edited last are its own writes, not people's edits
+        self.bot_user_id: str | None = None
+        self.last_gate: GateAnswer | None = None  # what the last pull_human_many's edits gate answered
+        self._shared_known = True  # this sync knows Notion's current shared values (pulled, or nothing to write)
 
     def close(self) -> None:
         """Close the gateway, the ledger connection and the Redis client (idempotent)."""
@@ -234,6 +245,7 @@ class NotionSyncManager:
         if mode == "incremental":
             records += self.ledger.pending_records(schema.name, {r.key for r in records})
         notion_pages: dict[str, list[dict[str, Any]]] | None = None
+        self._shared_known = True
         if reconcile:
             reading = SyncProgress(
                 f"{schema.name} (reading Notion back)", 0, progress_line, interval=self.progress_interval
@@ -243,8 +255,13 @@ class NotionSyncManager:
             self._pull_human_from(schema, notion_pages, report)
 
         elif schema.owned(Owner.SHARED):
-            # shared values may only be written while nobody changed them: know Notion's current ones
-            self.pull_human(schema.name)
+            # Shared values may only be written while nobody changed them: know Notion's current ones before
+            # the first write. A run with nothing pending writes nothing and skips the pull (issue 14: a run
+            # with nothing to do makes at most 3 requests); should a record still need a write, _sync_one
+            # pulls right before it (_know_shared).
+            self._shared_known = False
+            if keys_not_synced(self.conn, self.target, schema.name):
+                self._know_shared(schema)
 
         progress = SyncProgress(schema.name, len(records), progress_line, interval=self.progress_interval)
         by_page = _pages_by_id(notion_pages) if notion_pages is not None else None
@@ -265,6 +282,7 @@ class NotionSyncManager:
         if notion_pages is not None:
             self._archive_duplicates(schema, notion_pages, report)
 
+        self._shared_known = True
         after = self.gateway.stats.snapshot()
         report.requests = after["requests"] - before["requests"]
         report.rate_limited = after["rate_limited"] - before["rate_limited"]
@@ -280,6 +298,18 @@ class NotionSyncManager:
         self.ledger.finish_run(run_id, report.as_metadata())
         self.ledger.refresh_statistics()  # thousands of rows just pushed: the next run's pending join plans well
         return report
+
+    def _know_shared(self, schema: DatabaseSchema) -> None:
+        """Pull Notion's current human-owned and shared values once in this sync (before its first write)."""
+        if not self._shared_known:
+            self.pull_human(schema.name)
+            self._shared_known = True
+
+    @staticmethod
+    def _hash_differs(row: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+        """Whether ``desired`` (complete) would be written over the row: its hash is not the one last written.
+        A partial write (relations unresolved) hashes differently, so it counts as a write too."""
+        return bool(row["machine_hash"] != _digest(desired))
 
     def human_values(self, database_name: str, key: str) -> dict[str, Any]:
         """The human-owned values last pulled from Notion for one record."""
@@ -299,7 +329,7 @@ class NotionSyncManager:
         flt = None
         if start is not None:
             # Notion's timestamps are minute-granular: look back two minutes to miss nothing.
-            iso = (start - timedelta(minutes=2)).isoformat()
+            iso = (start - PULL_MARGIN).isoformat()
             flt = {"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": iso}}
         pages = self._query(
             schema,
@@ -311,6 +341,35 @@ class NotionSyncManager:
         self._pull_human_from(schema, grouped, report)
         self.ledger.set_pulled_until(schema.name, now)
         return report.human_pulled
+
+    def pull_human_many(self, database_names: Sequence[str]) -> dict[str, int]:
+        """Pull people's edits of several databases (``pull_human`` each), asking Notion first with one search
+        which of them a person edited since their last pull (``edits_gate``): a database with no such page is
+        not queried and keeps its watermark. A single database, or one never pulled, is pulled directly (one
+        query costs what the search does). Returns rows changed per database; ``last_gate`` says what the
+        gate answered."""
+        names = [database(n).name for n in database_names]
+        pulled = dict.fromkeys(names, 0)
+        wanted = [
+            n for n in names if n in self.ids and (database(n).owned(Owner.HUMAN) or database(n).owned(Owner.SHARED))
+        ]
+        watermarks = {n: self.ledger.pulled_until(n) for n in wanted}
+        self.last_gate = None
+        to_pull = wanted
+        if sum(1 for w in watermarks.values() if w is not None) >= 2:
+            parents = {
+                n: {normalize_id(self.ids[n].data_source_id), normalize_id(self.ids[n].database_id)} for n in wanted
+            }
+            self.last_gate = edited_since(self.gateway, watermarks, parents, self.bot_user_id)
+            to_pull = self.last_gate.pull
+            if self.last_gate.skip:
+                log.info(
+                    "no page of %s edited by a person since the last pull: not queried",
+                    ", ".join(self.last_gate.skip),
+                )
+        for name in to_pull:
+            pulled[name] = self.pull_human(name)
+        return pulled
 
     def database_of(self, data_source_or_database_id: str) -> str | None:
         """The name of the provisioned database with that data source (or database) id, if any."""
@@ -395,7 +454,16 @@ class NotionSyncManager:
     ) -> None:
         desired = self.canonical_values(schema, record)
         row = self.ledger.row(schema.name, record.key)
-        desired.update(self._shared_to_write(schema, record, row))
+        to_share = self._shared_to_write(schema, record, row)
+        if (
+            to_share
+            and not self._shared_known
+            and (row is None or row["state"] != "synced" or self._hash_differs(row, {**desired, **to_share}))
+        ):
+            # about to write shared values without having read Notion's: read them first
+            self._know_shared(schema)
+            to_share = self._shared_to_write(schema, record, row)
+        desired.update(to_share)
         relation_ids, unresolved = self.resolve_relations(schema, desired)
         if unresolved and deferred is not None and self._self_relation_pending(schema, unresolved):
             deferred.append(record)

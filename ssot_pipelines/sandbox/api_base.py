@@ -59,8 +59,13 @@ class ApiBase:
     def _now(self) -> float:
         return time.time()
 
-    def _user_ref(self) -> Record:
-        return {"object": "user", "id": self.store.bot_user_id}
+    def _user_ref(self, user_id: str | None = None) -> Record:
+        return {"object": "user", "id": user_id or self.store.bot_user_id}
+
+    def _editor_id(self) -> str:
+        """Who this request edits as: the person of the person prefix (the Notion UI), else the integration;
+        shown as a page's ``last_edited_by``."""
+        return self.store.person_user_id if getattr(self, "acting_as_person", False) else self.store.bot_user_id
 
     def _visible(self, object_id: str) -> bool:
         rec = self.store.get(object_id)
@@ -93,6 +98,7 @@ class ApiBase:
     def _trash(self, rec: Record, value: bool) -> None:
         rec["in_trash"] = value
         rec["edited"] = self._now()
+        rec["edited_by"] = self._editor_id()
         self.store.touch(rec)
 
 

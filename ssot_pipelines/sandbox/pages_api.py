@@ -81,6 +81,7 @@ class PageEndpoints(BlockEndpoints):
                 "children": [],
                 "created": now,
                 "edited": now,
+                "edited_by": self._editor_id(),
                 "in_trash": False,
                 "icon": body.get("icon"),
                 "cover": body.get("cover"),
@@ -154,12 +155,14 @@ class PageEndpoints(BlockEndpoints):
             if page["id"] not in refs:
                 refs.append(page["id"])
                 target["edited"] = now
+                target["edited_by"] = self._editor_id()
                 self.store.touch(target)
         for target_id in set(old_ids) - set(new_ids):
             old_target = self.store.get(target_id, "page")
             if old_target is not None and page["id"] in old_target["props"].get(mirror, []):
                 old_target["props"][mirror].remove(page["id"])
                 old_target["edited"] = now
+                old_target["edited_by"] = self._editor_id()
                 self.store.touch(old_target)
 
     def get_page(self, page_id: str, params: Query) -> Record:
@@ -203,6 +206,7 @@ class PageEndpoints(BlockEndpoints):
             if trash is not None:
                 page["in_trash"] = trash
             page["edited"] = self._now()
+            page["edited_by"] = self._editor_id()
             self.store.touch(page)
             return self.render_page(page)
 

@@ -30,7 +30,7 @@ class Renderer(ApiBase):
             "created_time": iso_minute(page["created"]),
             "last_edited_time": iso_minute(page["edited"]),
             "created_by": self._user_ref(),
-            "last_edited_by": self._user_ref(),
+            "last_edited_by": self._user_ref(page.get("edited_by")),
             "cover": page.get("cover"),
             "icon": page.get("icon"),
             "parent": self._page_parent(page),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from . import query as query_mod
 from .api_base import list_response
 from .errors import body_validation
@@ -35,12 +37,28 @@ class SearchEndpoints(Renderer):
                 for r in self.store.objects.values()
                 if r["kind"] in kinds and not r["in_trash"] and text.lower() in self._title_of(r).lower()
             ]
-            if isinstance(body.get("sort"), dict):
-                descending = body["sort"].get("direction", "descending") == "descending"
-                hits.sort(key=lambda r: (r["edited"], r["seq"]), reverse=descending)
+            if body.get("sort") is not None:
+                # documented: {"direction": "ascending" | "descending", "timestamp": "last_edited_time"}
+                hits.sort(key=lambda r: (r["edited"], r["seq"]), reverse=self._descending(body["sort"]))
             window = query_mod.paginate(hits, [h["id"] for h in hits], page_size, body.get("start_cursor"))
             results = [self.render_page(r) if r["kind"] == "page" else self.render_data_source(r) for r in window.items]
             return list_response(results, window, "page_or_data_source")
+
+    @staticmethod
+    def _descending(raw: object) -> bool:
+        sort = check_object("body.sort", raw)
+        reject_unknown_keys("body.sort", sort, {"direction", "timestamp"})
+        if sort.get("timestamp") != "last_edited_time":
+            raise body_validation(
+                "body.sort.timestamp",
+                f'should be `"last_edited_time"`, instead was `{json.dumps(sort.get("timestamp"))}`',
+            )
+        if sort.get("direction") not in ("ascending", "descending"):
+            raise body_validation(
+                "body.sort.direction",
+                f'should be `"ascending"` or `"descending"`, instead was `{json.dumps(sort.get("direction"))}`',
+            )
+        return bool(sort["direction"] == "descending")
 
     def _title_of(self, rec: Record) -> str:
         if rec["kind"] == "data_source" or rec["kind"] == "database":

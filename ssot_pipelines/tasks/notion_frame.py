@@ -31,7 +31,7 @@ def task_tracking_frame(conn: Connection, manager: NotionSyncManager) -> pd.Data
     conn.commit()
     pulled = 0
     if DATABASE in manager.ids:
-        pulled = manager.pull_human(DATABASE)
+        pulled = manager.pull_human_many([DATABASE])[DATABASE]
     edits = apply_people_edits(conn, manager.human_values_all(DATABASE), manager.target)
     records = task_records(conn)
     record_proposed(conn, records)
