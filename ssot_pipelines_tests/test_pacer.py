@@ -129,6 +129,19 @@ def test_a_window_opened_by_a_burst_is_learned_exactly_and_a_lower_limit_later_i
     gateway.close()
 
 
+def test_the_default_burst_fits_the_older_bucket_limit_without_a_429(sandbox: SandboxServer, redis_url: str) -> None:
+    # Notion's older limit (and the peer benchmark's server): 3 requests/s with bursts of 10; the default
+    # pacer (180/min) opens with its burst of 9 and then keeps to 3/s
+    sandbox.set_rate_limit(3.0, 10)
+    pacer = pacer_from_settings(redis.Redis.from_url(redis_url), SANDBOX_TOKEN, environ={})
+    gateway = NotionGateway(token=SANDBOX_TOKEN, base_url=sandbox.url, pacer=pacer, retry=RetrySettings(10, 0.01))
+    for _ in range(22):
+        gateway.call("GET", "users/me")
+    assert gateway.stats.rate_limited == 0 and sum(sandbox.limiter.refused.values()) == 0
+    assert len(sandbox.limiter.admitted) == 22 and pacer.describe()["learned"] is False
+    gateway.close()
+
+
 def test_workspace_limit_pauses_every_process_and_leaves_the_budget_alone(tmp_path: Path, redis_url: str) -> None:
     limits = RateLimitConfig(rps=None, workspace_budget=20, workspace_window_seconds=3.0)
     settings = {"NOTION_RATE_WINDOW_SECONDS": "3", "NOTION_REQUESTS_PER_MINUTE": "600"}

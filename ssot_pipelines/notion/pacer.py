@@ -16,8 +16,11 @@ Two modes (``NOTION_PACER``):
   what was refused. It learns from 429s:
 
   - ``public_api_request_rate_limit``: the requests Notion admitted in its window (counted from a shared
-    log of sends, the window's end being now + Retry-After) become the budget, and the budget that was
-    refused minus one its ceiling; this connection pauses until Retry-After.
+    log of sends up to the refused one, the window's end being now + Retry-After) become the budget, and
+    the budget that was refused minus one its ceiling; this connection pauses until Retry-After.
+    Retry-After is whole seconds, so the window's start is known to a second; the sends of that second
+    count too when no earlier window of ours can have run then (none of our sends opened one a window
+    before), which makes a first learning exact even when the window opened with a burst.
   - ``public_api_space_request_rate_limit``: every process of the workspace pauses for the full
     Retry-After; the budget is not touched (this connection was not the cause).
   - any other reason, or 529: this connection waits Retry-After (the caller adds jitter); nothing learned.
