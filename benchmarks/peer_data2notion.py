@@ -1,8 +1,8 @@
 """This project against data2notion 1.3.3 on the same workload and the same server (issue 14 §3).
 
 The workload: an 85-file repository's File Catalog (``catalog_common.build_tree``), synced into a local
-sandbox that enforces 3 requests/s with bursts of 10 (its token bucket, per token; refilled before each
-step so every step starts alike). Four steps each:
+sandbox that enforces 3 requests/s with bursts of 10 (its token bucket, per token; before each step the
+benchmark waits the 3.8 s the bucket takes to fill, so every step starts alike for both tools). Four steps each:
 
 - provisioning: ``ssot setup`` makes the seven databases; data2notion needs its database made by hand
   (done here through the API, not counted);
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import os
 import shutil
 import subprocess
@@ -78,18 +79,33 @@ def peer_python() -> Path | None:
 
 
 class Bench:
-    def __init__(self, base: Path, sandbox: SandboxServer, rps: float) -> None:
+    def __init__(self, base: Path, sandbox: SandboxServer, rps: float, trace: bool = False) -> None:
+        self.trace = trace
         self.base = base
         self.sandbox = sandbox
         self.rps = rps
         self.rows: list[tuple[str, str, float, int, int]] = []
 
     def step(self, tool: str, step: str, command: list[str], env: dict[str, str]) -> None:
-        self.sandbox.set_rate_limit(3.0, 10)  # a full bucket: every step starts alike
+        # Every step starts alike: a full bucket. Time for it to fill (10 requests at 3/s) passes before each
+        # step, for the sandbox's bucket and for this project's pacer (whose Redis state would otherwise
+        # still count the previous step's last requests) alike; then the sandbox's bucket is reset as well.
+        time.sleep(10 / 3 + 0.5)
+        self.sandbox.set_rate_limit(3.0, 10)
         self.sandbox.reset_stats()
-        started = time.perf_counter()
+        seen = len(self.sandbox.limiter.arrivals)
+        started, clock = time.perf_counter(), time.monotonic()
         done = subprocess.run(command, env=env, cwd=self.base, capture_output=True, text=True)
         seconds = time.perf_counter() - started
+        arrivals = [t - clock for t in list(self.sandbox.limiter.arrivals)[seen:]]
+        if self.trace and arrivals:
+            # where the seconds go: before the first request, between requests (the longest gaps), after
+            gaps = sorted(((b - a, a) for a, b in itertools.pairwise(arrivals)), reverse=True)[:5]
+            print(
+                f"{tool} {step}: first request at {arrivals[0]:.2f} s, last at {arrivals[-1]:.2f} s, exit at "
+                f"{seconds:.2f} s; longest gaps " + ", ".join(f"{g:.2f} s at {a:.1f}" for g, a in gaps),
+                flush=True,
+            )
         if done.returncode != 0:
             raise SystemExit(f"{tool} {step} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
         stats = self.sandbox.stats()
@@ -160,6 +176,7 @@ def main() -> None:
     parser.add_argument(
         "--rps", type=float, default=3.0, help="this project's NOTION_RPS (default 3; 0: leave it unset)"
     )
+    parser.add_argument("--trace", action="store_true", help="print when each step's requests reached the sandbox")
     args = parser.parse_args()
     peer = peer_python()
 
@@ -188,7 +205,7 @@ def main() -> None:
                 env["NOTION_RPS"] = str(args.rps)
             else:
                 env.pop("NOTION_RPS", None)
-            bench = Bench(base, sandbox, args.rps)
+            bench = Bench(base, sandbox, args.rps, args.trace)
             ssot = [sys.executable, "-m", "ssot_pipelines.cli"]
             bench.step("ssot", "provisioning (7 databases)", [*ssot, "setup"], env)
             bench.step("ssot", "initial", [*ssot, "catalog", "sync"], env)

@@ -91,6 +91,57 @@ def test_window_budget_is_learned_once_and_then_spent_without_429_by_four_proces
     assert 0.7 * 600 <= described["requests_per_minute"] <= 600, described
 
 
+def server_windows(admitted: list[float], window: float) -> list[int]:
+    """How many requests each of the sandbox's windows admitted (its rule: a window opens with the first
+    request at least one window after the previous one opened)."""
+    starts: list[float] = []
+    counts: list[int] = []
+    for t in admitted:
+        if not starts or t >= starts[-1] + window:
+            starts.append(t)
+            counts.append(0)
+        counts[-1] += 1
+    return counts
+
+
+def test_a_window_opened_by_a_burst_is_learned_exactly_and_a_lower_limit_later_is_never_overrun(
+    sandbox: SandboxServer, redis_url: str
+) -> None:
+    window, budget = 2.0, 10  # the pacer starts at 15 per window and opens it with its burst of 9
+    sandbox.set_rate_limit(None, window_budget=budget, window_seconds=window)
+    pacer = LearningPacer(redis.Redis.from_url(redis_url), SANDBOX_TOKEN, requests_per_minute=450, window_seconds=2)
+    gateway = NotionGateway(token=SANDBOX_TOKEN, base_url=sandbox.url, pacer=pacer, retry=RetrySettings(10, 0.01))
+    for _ in range(3 * budget + 5):
+        gateway.call("GET", "users/me")
+    # Retry-After is whole seconds, so the window's start is known to a second, in which the burst went
+    # out: those requests were admitted too (no earlier window of ours ran then)
+    assert gateway.stats.rate_limited == 1 and pacer.learnings == 1
+    assert pacer.describe()["requests_per_minute"] == budget * 60 / window, "the budget is learned exactly"
+    counts = server_windows(list(sandbox.limiter.admitted), window)
+    assert counts[:-1] == [budget] * (len(counts) - 1), f"every window but the last is used in full: {counts}"
+
+    # the plan changes to 6 per window: one 429, and the budget learned is never above what is allowed
+    sandbox.set_rate_limit(None, window_budget=6, window_seconds=window)
+    for _ in range(20):
+        gateway.call("GET", "users/me")
+    assert gateway.stats.rate_limited == 2 and pacer.learnings == 2
+    assert pacer.budget <= 6, pacer.describe()
+    gateway.close()
+
+
+def test_the_default_burst_fits_the_older_bucket_limit_without_a_429(sandbox: SandboxServer, redis_url: str) -> None:
+    # Notion's older limit (and the peer benchmark's server): 3 requests/s with bursts of 10; the default
+    # pacer (180/min) opens with its burst of 9 and then keeps to 3/s
+    sandbox.set_rate_limit(3.0, 10)
+    pacer = pacer_from_settings(redis.Redis.from_url(redis_url), SANDBOX_TOKEN, environ={})
+    gateway = NotionGateway(token=SANDBOX_TOKEN, base_url=sandbox.url, pacer=pacer, retry=RetrySettings(10, 0.01))
+    for _ in range(22):
+        gateway.call("GET", "users/me")
+    assert gateway.stats.rate_limited == 0 and sum(sandbox.limiter.refused.values()) == 0
+    assert len(sandbox.limiter.admitted) == 22 and pacer.describe()["learned"] is False
+    gateway.close()
+
+
 def test_workspace_limit_pauses_every_process_and_leaves_the_budget_alone(tmp_path: Path, redis_url: str) -> None:
     limits = RateLimitConfig(rps=None, workspace_budget=20, workspace_window_seconds=3.0)
     settings = {"NOTION_RATE_WINDOW_SECONDS": "3", "NOTION_REQUESTS_PER_MINUTE": "600"}

@@ -10,14 +10,17 @@ Two modes (``NOTION_PACER``):
   Retry-After. Nothing is learned.
 - ``learning`` (``LearningPacer``, the default): Notion gives each connection a budget of requests per 60-s
   window and answers an overflow with a 429 naming the limit (notion-2026.md §1). The pacer keeps a budget
-  per window, spends it smoothly (a token bucket at budget/window with a small burst, and never more than
+  per window, spends it smoothly (a token bucket at budget/window with a burst of 9, and never more than
   the budget in any window-long stretch, so a burst only goes out where the window has room). After a
   window that used at least 90 % of the budget without a refusal the budget grows by 5 %, never above
   what was refused. It learns from 429s:
 
   - ``public_api_request_rate_limit``: the requests Notion admitted in its window (counted from a shared
-    log of sends, the window's end being now + Retry-After) become the budget, and the budget that was
-    refused minus one its ceiling; this connection pauses until Retry-After.
+    log of sends up to the refused one, the window's end being now + Retry-After) become the budget, and
+    the budget that was refused minus one its ceiling; this connection pauses until Retry-After.
+    Retry-After is whole seconds, so the window's start is known to a second; the sends of that second
+    count too when no earlier window of ours can have run then (none of our sends opened one a window
+    before), which makes a first learning exact even when the window opened with a burst.
   - ``public_api_space_request_rate_limit``: every process of the workspace pauses for the full
     Retry-After; the budget is not touched (this connection was not the cause).
   - any other reason, or 529: this connection waits Retry-After (the caller adds jitter); nothing learned.
@@ -50,9 +53,11 @@ WORKSPACE_REASON = "public_api_space_request_rate_limit"
 # amounts to, so it is refused nowhere we know of; a larger plan is used fully once NOTION_REQUESTS_PER_MINUTE
 # says so (a wrong guess costs one 429, then the budget is learned).
 DEFAULT_REQUESTS_PER_MINUTE = 180.0
-# Half the burst Notion's older limit (and the sandbox's bucket) allows: a burst as large as the server's
-# leaves no room for the network's jitter, and a refused burst would read as a tiny window budget.
-DEFAULT_BURST = 5
+# One below the burst of Notion's older limit (and of the sandbox's bucket, 10): a request that reaches the
+# server later than the one before it did (a new connection, a busy process) leaves the server's bucket
+# fuller than ours by that delay, and one request of margin absorbs a third of a second of it. The window
+# model allows any burst within the budget (never more than the budget in a window-long stretch, below).
+DEFAULT_BURST = 9
 
 _RESERVE = """
 local t = redis.call('TIME')
@@ -109,19 +114,22 @@ local slot = math.max(tat, now)
 -- never more than the budget in any window-long stretch (plus a guard for the network's jitter): the
 -- slot waits for the oldest send to age out
 local span = window + tonumber(ARGV[5])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tostring(slot - span))
-local n = redis.call('ZCARD', KEYS[2])
+-- the log keeps two windows and a bit: a refusal looks one window further back (_LEARNING_REFUSED)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tostring(slot - 2 * window - 2000))
+local n = redis.call('ZCOUNT', KEYS[2], '(' .. tostring(slot - span), '+inf')
 if n >= budget then
-  local oldest = redis.call('ZRANGE', KEYS[2], n - budget, n - budget, 'WITHSCORES')
+  local oldest = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. tostring(slot - span), '+inf', 'WITHSCORES',
+    'LIMIT', n - budget, 1)
   local aged = tonumber(oldest[2]) + span
   if aged > slot then
     slot = aged
     tat = aged
   end
 end
+local keep = math.floor(math.max(window * 3, 2 * window + 5000))
 redis.call('ZADD', KEYS[2], slot, ARGV[4])
-redis.call('PEXPIRE', KEYS[2], math.floor(window * 3))
-redis.call('SET', KEYS[3], tostring(tat + interval), 'PX', math.floor(window * 3))
+redis.call('PEXPIRE', KEYS[2], keep)
+redis.call('SET', KEYS[3], tostring(tat + interval), 'PX', keep)
 return {math.ceil(slot - now), 1, budget}
 """
 
@@ -133,6 +141,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
 local wait = tonumber(ARGV[4])
+-- the refused send's own slot: sends reserved after it went out after it (and were refused too)
+local refused_at = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[3]) or tostring(now))
 redis.call('ZREM', KEYS[2], ARGV[3])
 local budget = tonumber(redis.call('HGET', KEYS[1], 'budget') or ARGV[2])
 local function pause(key)
@@ -149,16 +159,23 @@ if ARGV[5] ~= 'connection' then return {0, 0, 0, budget} end
 redis.call('HSET', KEYS[1], 'win_refused', '1')
 -- several processes refused in the same overflow: the first one learns, the others only wait
 if before > now then return {0, 0, 0, budget} end
--- Notion's window ends at now + Retry-After (whole seconds, rounded up): it began within a second
--- before now + Retry-After - window; what we sent since was admitted (refusals leave the log)
+-- Notion's window ends at now + Retry-After (whole seconds, rounded up), so it began in the second
+-- (start - 1000, start]: what we sent after start and up to the refused send was admitted (refusals
+-- leave the log), and so was what we sent in that second unless an earlier window still ran then.
+-- Such a window would have begun one window earlier, with a send of ours: none there (a first window,
+-- or one after a pause), and the second's sends count too.
 local start = now + wait - window
-local low = redis.call('ZCOUNT', KEYS[2], '(' .. tostring(start), tostring(now))
-local high = redis.call('ZCOUNT', KEYS[2], '(' .. tostring(start - 1000), tostring(now))
+local low = redis.call('ZCOUNT', KEYS[2], '(' .. tostring(start), tostring(refused_at))
+local high = redis.call('ZCOUNT', KEYS[2], '(' .. tostring(start - 1000), tostring(refused_at))
+local earlier = redis.call('ZCOUNT', KEYS[2], '(' .. tostring(start - 1000 - window - 250),
+  tostring(start - window + 250))
+local admitted = low
+if earlier == 0 then admitted = high end
 local ceiling = tonumber(redis.call('HGET', KEYS[1], 'ceiling') or tostring(budget))
 ceiling = math.max(1, math.min(ceiling, budget - 1, high))
-budget = math.max(1, math.min(low, ceiling))
+budget = math.max(1, math.min(admitted, ceiling))
 redis.call('HSET', KEYS[1], 'budget', tostring(budget), 'ceiling', tostring(ceiling), 'learned', '1',
-  'learned_at', tostring(now), 'admitted', tostring(low))
+  'learned_at', tostring(now), 'admitted', tostring(admitted))
 return {1, low, high, budget}
 """
 
