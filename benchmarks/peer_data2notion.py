@@ -17,8 +17,8 @@ the project's dependencies). It speaks Notion-Version 2022-06-28 (``databases/{i
 2.5.0 has no base-URL setting data2notion passes on, so a two-line runner points its client at the sandbox.
 Requests and 429s are counted by the sandbox; seconds are each command's wall time, process start included.
 
-Run: ``.venv/bin/python benchmarks/peer_data2notion.py [--files 85] [--rps 3]`` (``--rps`` is this project's
-NOTION_RPS). Uses POSTGRES_URL / REDIS_URL or the embedded services (a throwaway ledger). Prints figures only.
+Run: ``.venv/bin/python benchmarks/peer_data2notion.py [--files 85] [--rps 3]`` (default: this project's
+learning pacer; ``--rps 3`` runs it at a fixed NOTION_RPS). Uses POSTGRES_URL / REDIS_URL or the embedded services (a throwaway ledger). Prints figures only.
 """
 
 from __future__ import annotations
@@ -174,7 +174,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=85)
     parser.add_argument(
-        "--rps", type=float, default=3.0, help="this project's NOTION_RPS (default 3; 0: leave it unset)"
+        "--rps",
+        type=float,
+        default=0.0,
+        help="this project's NOTION_RPS (default 0: unset, the learning pacer; 3: fixed)",
     )
     parser.add_argument("--trace", action="store_true", help="print when each step's requests reached the sandbox")
     args = parser.parse_args()
