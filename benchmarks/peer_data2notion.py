@@ -18,7 +18,8 @@ the project's dependencies). It speaks Notion-Version 2022-06-28 (``databases/{i
 Requests and 429s are counted by the sandbox; seconds are each command's wall time, process start included.
 
 Run: ``.venv/bin/python benchmarks/peer_data2notion.py [--files 85] [--rps 3]`` (default: this project's
-learning pacer; ``--rps 3`` runs it at a fixed NOTION_RPS). Uses POSTGRES_URL / REDIS_URL or the embedded services (a throwaway ledger). Prints figures only.
+learning pacer; ``--rps 3`` runs it at a fixed NOTION_RPS). Uses POSTGRES_URL / REDIS_URL or the embedded
+services (a throwaway ledger). Prints figures only.
 """
 
 from __future__ import annotations
