@@ -91,7 +91,7 @@ def main() -> None:
             ("pgvector + full-text", UnifiedSearch(conn, store, embedder)),
             ("full-text only", UnifiedSearch(conn, None, None)),
         ):
-            engine.search(queries[0], limit=10)  # first use builds the full-text index (once per ledger)
+            engine.search(queries[0], limit=10)  # warm-up: not timed
             timings = []
             for q in queries:
                 t0 = time.perf_counter()

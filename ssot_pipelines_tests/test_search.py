@@ -17,10 +17,13 @@ import pytest
 
 from ssot_pipelines.analysis.ingest import import_report_file
 from ssot_pipelines.catalog.refresh import refresh_catalog
+from ssot_pipelines.ledger.db import migrations
 from ssot_pipelines.search.engine import UnifiedSearch, parse_kinds
+from ssot_pipelines.sessions import search_queries as session_search
 from ssot_pipelines.sessions.recall import index_sessions
 from ssot_pipelines.sessions.transcripts import import_paths
 from ssot_pipelines.slack import recall as slack_recall
+from ssot_pipelines.slack import search_queries as slack_search
 from ssot_pipelines.slack.importer import import_export
 from ssot_pipelines.tasks import graph
 from ssot_pipelines.vectors import HashingEmbedder
@@ -196,3 +199,76 @@ def test_the_command_searches_by_kind_and_refuses_an_unknown_kind(
     assert "tech_debt" in bad.stderr
     with pytest.raises(ValueError):
         parse_kinds(",")
+
+
+def _migration_sql(version: int) -> str:
+    [sql] = [sql for v, _, sql in migrations() if v == version]
+    return sql
+
+
+def test_stored_tsvector_migrations_fill_existing_rows_and_can_run_again(ledger: Conn) -> None:
+    """Migrations 0220/0810 on a ledger that already holds paragraphs and messages (and the expression
+    indexes search used to create): the rows become searchable through the stored column, with the vector
+    the old expression gave, and running the migrations a second time changes nothing."""
+    # Back to the ledger before the migrations: no column, the expression indexes made at query time.
+    ledger.execute("ALTER TABLE session_paragraphs DROP COLUMN tsv")
+    ledger.execute("ALTER TABLE slack_messages DROP COLUMN tsv")
+    ledger.execute(
+        "CREATE INDEX session_paragraphs_fts ON session_paragraphs"
+        " USING gin (to_tsvector('english', left(text, 200000)))"
+    )
+    ledger.execute(
+        "CREATE INDEX slack_messages_fts ON slack_messages USING gin (to_tsvector('english', left(text, 200000)))"
+    )
+    huge = "heartbeat " + "x" * 300_000 + " unreachable"  # past the 200,000 characters that are indexed
+    ledger.execute(
+        "INSERT INTO session_paragraphs (session_key, paragraph_no, text) VALUES"
+        " ('old#1', 0, 'routine work'), ('old#1', 1, 'the reconnect heartbeat timeout was raised'), ('old#1', 2, %s)",
+        (huge,),
+    )
+    ledger.execute(
+        "INSERT INTO session_chunks (chunk_id, session_key, chunk_no, first_paragraph, last_paragraph, text_sha)"
+        " VALUES ('old#1:0', 'old#1', 0, 0, 0, 'a'), ('old#1:1', 'old#1', 1, 1, 2, 'b')"
+    )
+    ledger.execute(
+        "INSERT INTO slack_messages (channel_id, ts, ts_num, conversation_id, kind, text, digest) VALUES"
+        " ('C1', '1.000100', 1.0001, 'C1/day', 'message', 'deploy is blocked on the flaky heartbeat', 'd1'),"
+        " ('C1', '2.000100', 2.0001, 'C1/day', 'message', 'lunch?', 'd2')"
+    )
+    ledger.execute(
+        "INSERT INTO slack_chunks (conversation_id, chunk_no, first_ts, last_ts, text_sha)"
+        " VALUES ('C1/day', 0, '1.000100', '1.000100', 'a'), ('C1/day', 1, '2.000100', '2.000100', 'b')"
+    )
+    ledger.commit()
+
+    for _ in range(2):
+        for version in (220, 810):
+            ledger.execute(_migration_sql(version))
+            ledger.commit()
+
+    for table in ("session_paragraphs", "slack_messages"):
+        differing = ledger.execute(
+            f"SELECT count(*) AS n FROM {table} WHERE tsv IS DISTINCT FROM to_tsvector('english', left(text, 200000))"
+        ).fetchone()
+        assert differing is not None and differing["n"] == 0
+    indexes = {
+        r["indexname"]: r["indexdef"]
+        for r in ledger.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('session_paragraphs', 'slack_messages')"
+        ).fetchall()
+    }
+    assert "session_paragraphs_fts" not in indexes and "slack_messages_fts" not in indexes
+    assert indexes["session_paragraphs_tsv"].endswith("USING gin (tsv)")
+    assert indexes["slack_messages_tsv"].endswith("USING gin (tsv)")
+    ledger.commit()
+
+    assert session_search.fulltext_refs(ledger, "heartbeat", 10) == ["old#1:1"]
+    assert session_search.fulltext_refs(ledger, "unreachable", 10) == []  # beyond the indexed beginning
+    assert slack_search.fulltext_refs(ledger, "heartbeat", 10) == ["C1/day:0"]
+    # A paragraph written after the migration gets its vector from the column's expression.
+    ledger.execute("INSERT INTO session_paragraphs (session_key, paragraph_no, text) VALUES ('old#1', 3, 'heartbeat')")
+    ledger.execute("UPDATE slack_messages SET text = 'heartbeat at lunch' WHERE ts = '2.000100'")
+    ledger.execute("UPDATE session_chunks SET last_paragraph = 3 WHERE chunk_id = 'old#1:0'")
+    ledger.commit()
+    assert sorted(session_search.fulltext_refs(ledger, "heartbeat", 10)) == ["old#1:0", "old#1:1"]
+    assert sorted(slack_search.fulltext_refs(ledger, "heartbeat", 10)) == ["C1/day:0", "C1/day:1"]

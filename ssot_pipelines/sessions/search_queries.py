@@ -12,17 +12,9 @@ from ssot_pipelines.sessions.store import Connection
 
 VECTOR_NAMESPACE = NAMESPACE
 DATABASE = "cli_sessions"  # sessions.records.DATABASE, which imports pandas
-# to_tsvector refuses texts over 1 MB; a huge tool output is searched by its beginning (the index matches).
-_TSV = "to_tsvector('english', left(p.text, 200000))"
-
-
-def ensure_fulltext_index(conn: Connection) -> None:
-    """The GIN index full-text search over paragraphs needs (made once; cheap when it exists)."""
-    conn.execute(
-        "CREATE INDEX IF NOT EXISTS session_paragraphs_fts ON session_paragraphs"
-        " USING gin (to_tsvector('english', left(text, 200000)))"
-    )
-    conn.commit()
+# The stored, GIN-indexed to_tsvector('english', left(text, 200000)) of each paragraph (migration 0220):
+# to_tsvector refuses texts over 1 MB, so a huge tool output is searched by its beginning.
+_TSV = "p.tsv"
 
 
 def fulltext_refs(conn: Connection, tsquery: str, limit: int) -> list[str]:

@@ -16,16 +16,8 @@ from ssot_pipelines.slack.store import Connection
 
 VECTOR_NAMESPACE = NAMESPACE
 DATABASE = "slack_conversations"  # slack.records.DATABASE, which imports pandas
-_TSV = "to_tsvector('english', left(m.text, 200000))"
-
-
-def ensure_fulltext_index(conn: Connection) -> None:
-    """The GIN index full-text search over messages needs (made once; cheap when it exists)."""
-    conn.execute(
-        "CREATE INDEX IF NOT EXISTS slack_messages_fts ON slack_messages"
-        " USING gin (to_tsvector('english', left(text, 200000)))"
-    )
-    conn.commit()
+# The stored, GIN-indexed to_tsvector('english', left(text, 200000)) of each message (migration 0810).
+_TSV = "m.tsv"
 
 
 def fulltext_refs(conn: Connection, tsquery: str, limit: int) -> list[str]:
